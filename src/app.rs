@@ -1,0 +1,86 @@
+//! Building and running the HTTP server. `App::build` binds first, so a
+//! caller asking for port 0 learns the real port before anything runs.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App as ActixApp, HttpServer, web};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::password::PasswordHasher;
+use crate::db::Db;
+use crate::domain;
+use crate::http;
+use crate::http::rate_limit::IpRateLimiter;
+use crate::state::AppState;
+
+pub struct App {
+    server: Server,
+    port: u16,
+    state: AppState,
+    setup_code: Option<String>,
+}
+
+impl App {
+    /// Opens and migrates the database, binds the listener and prepares the
+    /// server. Must be called inside an actix system.
+    pub fn build(config: Config, clock: Clock) -> Result<App, String> {
+        let db = Db::open(&config.data_dir)?;
+        let setup_code = db
+            .write_blocking(|tx| domain::setup::issue_code_if_needed(tx))
+            .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
+        let hasher = PasswordHasher::new(config.password_cost)?;
+        let listener = TcpListener::bind(config.bind)
+            .map_err(|e| format!("--bind / LATCHKEY_BIND: cannot listen on {}: {e}", config.bind))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+
+        let state = AppState {
+            db,
+            login_limiter: IpRateLimiter::per_minute(config.rate_login_per_min),
+            config: Arc::new(config),
+            clock,
+            hasher,
+        };
+        let workers = state.config.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+        });
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            ActixApp::new()
+                .app_data(web::Data::new(app_state.clone()))
+                .configure(http::configure)
+        })
+        .workers(workers)
+        .shutdown_timeout(30)
+        .listen(listener)
+        .map_err(|e| format!("cannot start the HTTP server: {e}"))?
+        .run();
+
+        Ok(App { server, port, state, setup_code })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The one-time first-run code, while no user exists.
+    pub fn setup_code(&self) -> Option<&str> {
+        self.setup_code.as_deref()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or `handle().stop()`), letting in-flight
+    /// requests finish.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,140 @@
+//! The command line: server-side commands that act on the data dir.
+
+pub mod admin;
+pub mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Overrides;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "A safe, explicit way in for AI agents: auth API, dashboard and CLI in one binary.",
+    after_help = "Exit codes: 0 success, 1 the command failed, 2 bad usage or configuration."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Address and port to listen on [env: LATCHKEY_BIND] [default: 127.0.0.1:8080]
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Directory holding the database and signing keys [env: LATCHKEY_DATA_DIR] [default: ./latchkey-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The URL people and agents reach this server at (issuer, default audience) [env: LATCHKEY_PUBLIC_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+impl GlobalArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            bind: self.bind.clone(),
+            data_dir: self.data_dir.clone(),
+            public_url: self.public_url.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (API and dashboard).
+    Serve,
+    /// Apply pending database migrations and exit (every command migrates by itself).
+    Migrate,
+    /// Write a consistent copy of the database to FILE; safe while `serve` runs.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Headless provisioning for Ansible, cloud-init or CI.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create the first owner and a default workspace; prints the workspace id.
+    CreateOwner {
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Create a further workspace (tenant) owned by EMAIL, creating that user if new; prints the workspace id.
+    CreateWorkspace {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner_email: String,
+        /// Read the new owner's password from standard input (needed when the email is new).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Turn Agent Security Mode on or off (off suspends every agent credential, without asking).
+    SecurityMode {
+        state: OnOff,
+        /// Workspace id; may be left out when there is only one.
+        #[arg(long, value_name = "ID")]
+        workspace: Option<String>,
+    },
+    /// Set a user's password and end their dashboard sessions.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+/// How a command failed, and so which exit code it ends with.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad usage or configuration: exit 2.
+    Usage(String),
+    /// The command could not do its work: exit 1.
+    Failed(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Failed(_) => 1,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            CliError::Usage(m) | CliError::Failed(m) => m,
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let overrides = cli.global.overrides();
+    match cli.command {
+        Command::Serve => serve::run(overrides),
+        Command::Migrate => admin::migrate(overrides),
+        Command::Backup { to } => admin::backup(overrides, &to),
+        Command::Admin(cmd) => admin::run(overrides, cmd),
+    }
+}

@@ -1,0 +1,290 @@
+//! Configuration: defaults, then environment (`LATCHKEY_*` and the
+//! seed-given names), then flags. Every value is validated once at startup;
+//! a bad one stops the process with a line naming the flag or variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::domain::money::AmountCents;
+
+/// Values from the command line (each flag has an environment twin that
+/// clap already folded in).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub public_url: Option<String>,
+}
+
+/// How hard password hashing works. Production uses OWASP's argon2id
+/// recommendation; tests use a cheap setting through [`Config::for_tests`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+}
+
+impl Default for PasswordCost {
+    fn default() -> Self {
+        PasswordCost { memory_kib: 19 * 1024, iterations: 2 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Issuer and default audience; no trailing slash.
+    pub public_url: String,
+    pub trust_proxy: bool,
+    pub rate_login_per_min: u32,
+    pub rate_bootstrap_per_min: u32,
+    pub rate_token_per_min: u32,
+    pub default_daily_cap: AmountCents,
+    pub agent_token_ttl_seconds: i64,
+    pub agent_token_audience: Option<String>,
+    pub bootstrap_secret_ttl_hours: i64,
+    pub session_ttl_seconds: i64,
+    pub signature_skew_seconds: i64,
+    pub cert_jwt_max_ttl_seconds: i64,
+    pub superadmin_domain: Option<String>,
+    pub metrics_public: bool,
+    /// Lifetime of a dashboard login.
+    pub dashboard_session_hours: i64,
+    /// HTTP worker threads; `None` means one per core.
+    pub workers: Option<usize>,
+    pub password_cost: PasswordCost,
+}
+
+/// A configuration mistake, already phrased for the operator.
+#[derive(Debug, PartialEq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn load(overrides: Overrides) -> Result<Config, ConfigError> {
+        Config::from_lookup(overrides, |name| std::env::var(name).ok())
+    }
+
+    /// Builds a configuration from flags and an environment lookup.
+    pub fn from_lookup(overrides: Overrides, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let bind_raw = overrides
+            .bind
+            .or_else(|| env("LATCHKEY_BIND"))
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind: SocketAddr = bind_raw.trim().parse().map_err(|_| {
+            ConfigError(format!(
+                "--bind / LATCHKEY_BIND: {bind_raw:?} is not an address and port like 127.0.0.1:8080"
+            ))
+        })?;
+
+        let data_dir = overrides
+            .data_dir
+            .or_else(|| env("LATCHKEY_DATA_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("./latchkey-data"));
+        if data_dir.as_os_str().is_empty() {
+            return Err(ConfigError("--data-dir / LATCHKEY_DATA_DIR: must not be empty".into()));
+        }
+
+        let public_url = match overrides.public_url.or_else(|| env("LATCHKEY_PUBLIC_URL")) {
+            Some(raw) => parse_public_url(&raw)?,
+            None => default_public_url(bind),
+        };
+
+        let int = |name: &str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
+            match env(name) {
+                None => Ok(default),
+                Some(raw) => match raw.trim().parse::<i64>() {
+                    Ok(v) if (min..=max).contains(&v) => Ok(v),
+                    _ => Err(ConfigError(format!("{name}: {raw:?} is not a whole number from {min} to {max}"))),
+                },
+            }
+        };
+        let rate = |name: &str, default: i64| int(name, default, 0, 100_000).map(|v| v as u32);
+
+        let default_daily_cap = match env("LATCHKEY_DEFAULT_DAILY_CAP_USD") {
+            None => AmountCents::from_cents(1000).unwrap_or(AmountCents::ZERO),
+            Some(raw) => AmountCents::parse(raw.trim()).ok_or_else(|| {
+                ConfigError(format!(
+                    "LATCHKEY_DEFAULT_DAILY_CAP_USD: {raw:?} is not an amount like 10.00 (0.00 to 1000000.00)"
+                ))
+            })?,
+        };
+
+        let agent_token_audience = match env("AGENT_TOKEN_AUDIENCE") {
+            None => None,
+            Some(raw) if raw.trim().is_empty() => None,
+            Some(raw) => Some(raw.trim().trim_end_matches('/').to_string()),
+        };
+
+        let superadmin_domain = match env("LATCHKEY_SUPERADMIN_DOMAIN") {
+            None => None,
+            Some(raw) if raw.trim().is_empty() => None,
+            Some(raw) => {
+                let d = raw.trim().trim_start_matches('@').to_ascii_lowercase();
+                if !d.contains('.') || d.contains(char::is_whitespace) || d.contains('@') {
+                    return Err(ConfigError(format!(
+                        "LATCHKEY_SUPERADMIN_DOMAIN: {raw:?} is not an email domain like example.com"
+                    )));
+                }
+                Some(d)
+            }
+        };
+
+        let workers = match env("LATCHKEY_WORKERS") {
+            None => None,
+            Some(_) => Some(int("LATCHKEY_WORKERS", 1, 1, 256)? as usize),
+        };
+
+        Ok(Config {
+            bind,
+            data_dir,
+            public_url,
+            trust_proxy: boolean(&env, "LATCHKEY_TRUST_PROXY", false)?,
+            rate_login_per_min: rate("LATCHKEY_RATE_LOGIN_PER_MIN", 10)?,
+            rate_bootstrap_per_min: rate("LATCHKEY_RATE_BOOTSTRAP_PER_MIN", 5)?,
+            rate_token_per_min: rate("LATCHKEY_RATE_TOKEN_PER_MIN", 30)?,
+            default_daily_cap,
+            agent_token_ttl_seconds: int("AGENT_TOKEN_TTL_SECONDS", 7200, 60, 86_400)?,
+            agent_token_audience,
+            bootstrap_secret_ttl_hours: int("BOOTSTRAP_SECRET_TTL_HOURS", 1, 1, 24 * 30)?,
+            session_ttl_seconds: int("LATCHKEY_SESSION_TTL_SECONDS", 900, 60, 86_400)?,
+            signature_skew_seconds: int("LATCHKEY_SIGNATURE_SKEW_SECONDS", 300, 1, 3600)?,
+            cert_jwt_max_ttl_seconds: int("LATCHKEY_CERT_JWT_MAX_TTL_SECONDS", 3600, 60, 86_400)?,
+            superadmin_domain,
+            metrics_public: boolean(&env, "LATCHKEY_METRICS_PUBLIC", false)?,
+            dashboard_session_hours: int("LATCHKEY_DASHBOARD_SESSION_HOURS", 12, 1, 24 * 30)?,
+            workers,
+            password_cost: PasswordCost::default(),
+        })
+    }
+
+    /// A configuration for tests: port 0 on loopback, the given data dir,
+    /// one worker and cheap password hashing.
+    pub fn for_tests(data_dir: PathBuf) -> Config {
+        let overrides = Overrides {
+            bind: Some("127.0.0.1:0".into()),
+            data_dir: Some(data_dir),
+            public_url: Some("http://127.0.0.1".into()),
+        };
+        let mut config = Config::from_lookup(overrides, |_| None).unwrap_or_else(|e| panic!("{e}"));
+        config.workers = Some(1);
+        config.password_cost = PasswordCost { memory_kib: 64, iterations: 1 };
+        config
+    }
+
+    /// Whether browser cookies must carry `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// An absolute URL on this instance for a path starting with `/`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.public_url, path)
+    }
+}
+
+fn boolean(env: &impl Fn(&str) -> Option<String>, name: &str, default: bool) -> Result<bool, ConfigError> {
+    match env(name) {
+        None => Ok(default),
+        Some(raw) => match raw.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" | "" => Ok(false),
+            _ => Err(ConfigError(format!("{name}: {raw:?} is not true or false"))),
+        },
+    }
+}
+
+fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
+    let url = raw.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let ok = match rest {
+        Some(rest) => {
+            let host = rest.split('/').next().unwrap_or("");
+            !host.is_empty()
+                && !rest.contains(['?', '#', ' '])
+                && !host.contains('@')
+        }
+        None => false,
+    };
+    if ok {
+        Ok(url.to_string())
+    } else {
+        Err(ConfigError(format!(
+            "--public-url / LATCHKEY_PUBLIC_URL: {raw:?} is not an http(s) URL like https://latchkey.example.com"
+        )))
+    }
+}
+
+fn default_public_url(bind: SocketAddr) -> String {
+    let host = if bind.ip().is_unspecified() {
+        "localhost".to_string()
+    } else if bind.is_ipv6() {
+        format!("[{}]", bind.ip())
+    } else {
+        bind.ip().to_string()
+    };
+    format!("http://{host}:{}", bind.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(Overrides::default(), |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_product_contract() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./latchkey-data"));
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.default_daily_cap.to_string(), "10.00");
+        assert_eq!((c.rate_login_per_min, c.rate_bootstrap_per_min, c.rate_token_per_min), (10, 5, 30));
+        assert_eq!(c.agent_token_ttl_seconds, 7200);
+        assert_eq!(c.session_ttl_seconds, 900);
+        assert!(!c.trust_proxy);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let e = load(&[("LATCHKEY_BIND", "nope")]).unwrap_err();
+        assert!(e.0.contains("LATCHKEY_BIND"), "{e}");
+        let e = load(&[("LATCHKEY_TRUST_PROXY", "maybe")]).unwrap_err();
+        assert!(e.0.contains("LATCHKEY_TRUST_PROXY"), "{e}");
+        let e = load(&[("LATCHKEY_DEFAULT_DAILY_CAP_USD", "ten")]).unwrap_err();
+        assert!(e.0.contains("LATCHKEY_DEFAULT_DAILY_CAP_USD"), "{e}");
+        let e = load(&[("LATCHKEY_PUBLIC_URL", "ftp://x")]).unwrap_err();
+        assert!(e.0.contains("LATCHKEY_PUBLIC_URL"), "{e}");
+        let e = load(&[("AGENT_TOKEN_TTL_SECONDS", "-5")]).unwrap_err();
+        assert!(e.0.contains("AGENT_TOKEN_TTL_SECONDS"), "{e}");
+    }
+
+    #[test]
+    fn flags_win_over_environment() {
+        let overrides = Overrides { bind: Some("127.0.0.1:9999".into()), ..Default::default() };
+        let c = Config::from_lookup(overrides, |k| (k == "LATCHKEY_BIND").then(|| "127.0.0.1:1".to_string())).unwrap();
+        assert_eq!(c.bind.port(), 9999);
+    }
+
+    #[test]
+    fn public_url_loses_its_trailing_slash() {
+        let c = load(&[("LATCHKEY_PUBLIC_URL", "https://auth.example.com/")]).unwrap();
+        assert_eq!(c.public_url, "https://auth.example.com");
+        assert!(c.is_https());
+    }
+}

@@ -1,0 +1,108 @@
+//! The `audit_events` table: append-only (triggers refuse deletes and
+//! rewrites); identical failures inside a minute collapse into one row.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::clock::Timestamp;
+use crate::domain::ids::WorkspaceId;
+use crate::error::AppError;
+
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub id: String,
+    pub created_at: Timestamp,
+    pub workspace_id: Option<WorkspaceId>,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_label: Option<String>,
+    pub kind: String,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub repeat_count: i64,
+    pub last_at: Timestamp,
+}
+
+const COLUMNS: &str = "id, created_at, workspace_id, actor_kind, actor_id, actor_label, kind, target_kind,
+                       target_id, outcome, reason, client_ip, user_agent, repeat_count, last_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
+    Ok(AuditEvent {
+        id: r.get(0)?,
+        created_at: Timestamp(r.get(1)?),
+        workspace_id: r.get(2)?,
+        actor_kind: r.get(3)?,
+        actor_id: r.get(4)?,
+        actor_label: r.get(5)?,
+        kind: r.get(6)?,
+        target_kind: r.get(7)?,
+        target_id: r.get(8)?,
+        outcome: r.get(9)?,
+        reason: r.get(10)?,
+        client_ip: r.get(11)?,
+        user_agent: r.get(12)?,
+        repeat_count: r.get(13)?,
+        last_at: Timestamp(r.get(14)?),
+    })
+}
+
+pub fn insert(conn: &Connection, e: &AuditEvent, dedup_key: Option<&str>) -> Result<(), AppError> {
+    conn.prepare_cached(
+        "INSERT INTO audit_events (id, created_at, workspace_id, actor_kind, actor_id, actor_label, kind,
+             target_kind, target_id, outcome, reason, client_ip, user_agent, dedup_key, repeat_count, last_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?2)",
+    )?
+    .execute(params![
+        e.id,
+        e.created_at.0,
+        e.workspace_id,
+        e.actor_kind,
+        e.actor_id,
+        e.actor_label,
+        e.kind,
+        e.target_kind,
+        e.target_id,
+        e.outcome,
+        e.reason,
+        e.client_ip,
+        e.user_agent,
+        dedup_key
+    ])?;
+    Ok(())
+}
+
+/// Counts one more occurrence on the newest row with this key if it was last
+/// seen at or after `since`; returns whether such a row existed.
+pub fn bump_recent(conn: &Connection, dedup_key: &str, since: Timestamp, now: Timestamp) -> Result<bool, AppError> {
+    let seq: Option<i64> = conn
+        .prepare_cached(
+            "SELECT seq FROM audit_events WHERE dedup_key = ?1 AND last_at >= ?2 ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row(params![dedup_key, since.0], |r| r.get(0))
+        .optional()?;
+    let Some(seq) = seq else { return Ok(false) };
+    conn.prepare_cached("UPDATE audit_events SET repeat_count = repeat_count + 1, last_at = ?2 WHERE seq = ?1")?
+        .execute(params![seq, now.0])?;
+    Ok(true)
+}
+
+/// A workspace's events, newest first; `before` is an event id for paging.
+pub fn list_for_workspace(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<AuditEvent>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM audit_events
+         WHERE workspace_id = ?1
+           AND (?2 IS NULL OR seq < (SELECT seq FROM audit_events WHERE id = ?2))
+         ORDER BY seq DESC LIMIT ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![ws, before, limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

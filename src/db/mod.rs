@@ -1,0 +1,227 @@
+//! SQLite storage. `open()` sets the pragmas and applies the embedded
+//! migrations before anything else touches the file. Async code reaches the
+//! database only through [`Db::read`] and [`Db::write`], which run on the
+//! blocking thread pool: one writer connection (SQLite has one writer
+//! anyway, so writers queue on a mutex instead of spinning on SQLITE_BUSY)
+//! and a small set of reader connections that WAL lets run in parallel.
+//!
+//! The functions in the per-table modules take a `&Connection` (reads) or a
+//! `&Transaction` (writes) and hold all SQL; a second backend would provide
+//! the same functions.
+
+pub mod audit;
+pub mod browser_sessions;
+pub mod memberships;
+pub mod settings;
+pub mod users;
+pub mod workspaces;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::error::AppError;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// File name of the database inside the data dir.
+pub const DB_FILE: &str = "latchkey.db";
+
+const READERS: usize = 4;
+
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    reader_returned: Condvar,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.inner.path).finish()
+    }
+}
+
+/// Creates the data dir (mode 0700) if needed and returns the database path.
+pub fn prepare_data_dir(data_dir: &Path) -> Result<PathBuf, String> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !data_dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
+    } else if !data_dir.is_dir() {
+        return Err(format!("data dir {} exists and is not a directory", data_dir.display()));
+    } else if let Ok(meta) = std::fs::metadata(data_dir) {
+        if meta.permissions().mode() & 0o077 != 0 {
+            // Tighten what we can; the secrets in here are for this user only.
+            let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
+        }
+    }
+    Ok(data_dir.join(DB_FILE))
+}
+
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -65536;
+         PRAGMA mmap_size = 268435456;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    Ok(conn)
+}
+
+impl Db {
+    /// Opens (creating if needed) the database in `data_dir`, migrates it
+    /// and builds the connection pool.
+    pub fn open(data_dir: &Path) -> Result<Db, String> {
+        let path = prepare_data_dir(data_dir)?;
+        let mut writer = connect(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+        migrate(&mut writer)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            readers.push(connect(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?);
+        }
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(readers),
+                reader_returned: Condvar::new(),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a reader connection, off the async executor.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&Connection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || db.read_blocking(f))
+            .await
+            .map_err(AppError::internal)?
+    }
+
+    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction, off the async
+    /// executor; commits when `f` returns `Ok`, rolls back otherwise.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&Transaction) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || db.write_blocking(f))
+            .await
+            .map_err(AppError::internal)?
+    }
+
+    /// [`Db::read`] for code that is already on a blocking thread (the CLI).
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T, AppError>) -> Result<T, AppError> {
+        let conn = self.checkout_reader()?;
+        let result = f(&conn);
+        self.return_reader(conn);
+        result
+    }
+
+    /// [`Db::write`] for code that is already on a blocking thread (the CLI).
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&Transaction) -> Result<T, AppError>) -> Result<T, AppError> {
+        let mut conn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    fn checkout_reader(&self) -> Result<Connection, AppError> {
+        let mut pool = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(conn) = pool.pop() {
+                return Ok(conn);
+            }
+            pool = self
+                .inner
+                .reader_returned
+                .wait(pool)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn return_reader(&self, conn: Connection) {
+        let mut pool = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+        pool.push(conn);
+        drop(pool);
+        self.inner.reader_returned.notify_one();
+    }
+
+    /// Copies the live database into `dest` with SQLite's online backup API;
+    /// safe while the server runs. The file is written beside `dest` and
+    /// renamed into place, mode 0600.
+    pub fn backup_to(&self, dest: &Path) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt;
+        let file_name = dest
+            .file_name()
+            .ok_or_else(|| format!("{} is not a file name", dest.display()))?;
+        let tmp = dest.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
+        let _ = std::fs::remove_file(&tmp);
+        let result = (|| {
+            let src = connect(&self.inner.path).map_err(|e| e.to_string())?;
+            let mut out = Connection::open(&tmp).map_err(|e| e.to_string())?;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
+            {
+                let backup = rusqlite::backup::Backup::new(&src, &mut out).map_err(|e| e.to_string())?;
+                backup
+                    .run_to_completion(256, std::time::Duration::from_millis(5), None)
+                    .map_err(|e| e.to_string())?;
+            }
+            // A standalone copy: no WAL beside it.
+            out.execute_batch("PRAGMA journal_mode = DELETE;").map_err(|e| e.to_string())?;
+            drop(out);
+            std::fs::rename(&tmp, dest).map_err(|e| e.to_string())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result.map_err(|e| format!("backup to {} failed: {e}", dest.display()))
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), String> {
+    embedded::migrations::runner()
+        .run(conn)
+        .map(|_| ())
+        .map_err(|e| format!("database migration failed: {e}"))
+}
+
+/// A fresh id: UUIDv7, so ids sort by creation time.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// `Ok(None)` for "no row", like rusqlite's `OptionalExtension`.
+pub use rusqlite::OptionalExtension;

@@ -1,0 +1,24 @@
+//! The `settings` table: instance-wide key/value pairs.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::AppError;
+
+pub fn find(conn: &Connection, key: &str) -> Result<Option<String>, AppError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn upsert(conn: &Connection, key: &str, value: &str) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, key: &str) -> Result<bool, AppError> {
+    Ok(conn.execute("DELETE FROM settings WHERE key = ?1", [key])? > 0)
+}

@@ -1,0 +1,81 @@
+//! The `users` table: people with a dashboard login (or auto-provisioned).
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::clock::Timestamp;
+use crate::domain::ids::UserId;
+use crate::error::AppError;
+
+#[derive(Clone)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub auto_provisioned: bool,
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+const COLUMNS: &str = "id, email, name, password_hash, auto_provisioned, created_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        email: row.get(1)?,
+        name: row.get(2)?,
+        password_hash: row.get(3)?,
+        auto_provisioned: row.get(4)?,
+        created_at: Timestamp(row.get(5)?),
+    })
+}
+
+pub fn insert(conn: &Connection, user: &User) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO users (id, email, name, password_hash, auto_provisioned, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        params![user.id, user.email, user.name, user.password_hash, user.auto_provisioned, user.created_at.0],
+    )
+    .map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            AppError::Conflict("A user with this email already exists.".into())
+        }
+        other => other.into(),
+    })?;
+    Ok(())
+}
+
+pub fn find(conn: &Connection, id: &UserId) -> Result<Option<User>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
+    Ok(conn.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
+}
+
+/// `email` must already be normalised (see `domain::Email`).
+pub fn find_by_email(conn: &Connection, email: &str) -> Result<Option<User>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = ?1");
+    Ok(conn.prepare_cached(&sql)?.query_row([email], from_row).optional()?)
+}
+
+pub fn count(conn: &Connection) -> Result<i64, AppError> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+}
+
+pub fn update_password(conn: &Connection, id: &UserId, hash: &str, now: Timestamp) -> Result<(), AppError> {
+    let n = conn.execute(
+        "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, hash, now.0],
+    )?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}

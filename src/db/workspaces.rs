@@ -1,0 +1,61 @@
+//! The `workspaces` table: tenants.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::clock::Timestamp;
+use crate::domain::ids::WorkspaceId;
+use crate::error::AppError;
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub agent_security_mode: bool,
+    pub created_at: Timestamp,
+}
+
+const COLUMNS: &str = "id, name, agent_security_mode, created_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Workspace> {
+    Ok(Workspace {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        agent_security_mode: row.get(2)?,
+        created_at: Timestamp(row.get(3)?),
+    })
+}
+
+pub fn insert(conn: &Connection, ws: &Workspace) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO workspaces (id, name, agent_security_mode, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![ws.id, ws.name, ws.agent_security_mode, ws.created_at.0],
+    )?;
+    Ok(())
+}
+
+pub fn find(conn: &Connection, id: &WorkspaceId) -> Result<Option<Workspace>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE id = ?1");
+    Ok(conn.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
+}
+
+pub fn get(conn: &Connection, id: &WorkspaceId) -> Result<Workspace, AppError> {
+    find(conn, id)?.ok_or(AppError::NotFound)
+}
+
+pub fn list_all(conn: &Connection) -> Result<Vec<Workspace>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM workspaces ORDER BY id");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn update_security_mode(conn: &Connection, id: &WorkspaceId, on: bool) -> Result<(), AppError> {
+    let n = conn.execute(
+        "UPDATE workspaces SET agent_security_mode = ?2 WHERE id = ?1",
+        params![id, on],
+    )?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! One error type for the API (PRODUCT.md §4's JSON body) and one for
+//! dashboard pages (a friendly HTML page). Internal causes are logged and
+//! never reach a response body.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+use serde::Serialize;
+
+/// The machine-readable way out of an error (PRODUCT.md §4).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Recovery {
+    Reauthenticate {
+        cli_command: String,
+        login_command: String,
+    },
+    EnableAgentSecurityMode {
+        settings_url: String,
+    },
+    RetryLater {
+        retry_after_seconds: u64,
+    },
+}
+
+/// Every failure an API route can answer with.
+#[derive(Debug)]
+pub enum AppError {
+    /// 400 INVALID_JSON: the body is not JSON (or not the JSON we can read).
+    InvalidJson(String),
+    /// 400 VALIDATION_FAILED: a field is missing or bad; the message names it.
+    Validation(String),
+    AuthRequired,
+    NotFound,
+    MethodNotAllowed,
+    Conflict(String),
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited { retry_after_seconds: u64 },
+    AgentSecurityModeOff { settings_url: String },
+    /// Something broke on our side; the cause is logged, not shown.
+    Internal(String),
+}
+
+impl AppError {
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        AppError::Internal(cause.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::InvalidJson(_) | AppError::Validation(_) => StatusCode::BAD_REQUEST,
+            AppError::AuthRequired => StatusCode::UNAUTHORIZED,
+            AppError::AgentSecurityModeOff { .. } => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::InvalidJson(_) => "INVALID_JSON",
+            AppError::Validation(_) => "VALIDATION_FAILED",
+            AppError::AuthRequired => "AUTH_REQUIRED",
+            AppError::AgentSecurityModeOff { .. } => "AGENT_SECURITY_MODE_OFF",
+            AppError::NotFound => "NOT_FOUND",
+            AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            AppError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    /// A message safe to show to the caller: it never carries a secret or an
+    /// internal cause.
+    pub fn user_message(&self) -> Cow<'static, str> {
+        match self {
+            AppError::InvalidJson(m) => format!("The request body is not valid JSON: {m}").into(),
+            AppError::Validation(m) | AppError::Conflict(m) => m.clone().into(),
+            AppError::AuthRequired => "This route needs a credential: send `Authorization: Bearer <token>`.".into(),
+            AppError::AgentSecurityModeOff { .. } => {
+                "Agent Security Mode is off for this workspace, so no agent credential works. A host can turn it on in Settings.".into()
+            }
+            AppError::NotFound => "Nothing here: the route or resource does not exist.".into(),
+            AppError::MethodNotAllowed => "This route does not accept that HTTP method.".into(),
+            AppError::PayloadTooLarge => "The request body is larger than this route accepts.".into(),
+            AppError::UnsupportedMediaType => "Send the body as `Content-Type: application/json`.".into(),
+            AppError::RateLimited { retry_after_seconds } => {
+                format!("Too many requests; try again in {retry_after_seconds} seconds.").into()
+            }
+            AppError::Internal(_) => {
+                "Something went wrong on the server. The server log has the details under this response's X-Request-Id.".into()
+            }
+        }
+    }
+
+    pub fn recovery(&self) -> Option<Recovery> {
+        match self {
+            AppError::AuthRequired => Some(Recovery::Reauthenticate {
+                cli_command: "latchkey auth whoami".into(),
+                login_command: "latchkey login --url <LATCHKEY_URL>".into(),
+            }),
+            AppError::AgentSecurityModeOff { settings_url } => Some(Recovery::EnableAgentSecurityMode {
+                settings_url: settings_url.clone(),
+            }),
+            AppError::RateLimited { retry_after_seconds } => Some(Recovery::RetryLater {
+                retry_after_seconds: *retry_after_seconds,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The §4 JSON body.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error_code: self.code(),
+            user_message: self.user_message(),
+            recovery: self.recovery(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub error_code: &'static str,
+    pub user_message: Cow<'static, str>,
+    pub recovery: Option<Recovery>,
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppError::Internal(cause) => write!(f, "internal error: {cause}"),
+            other => write!(f, "{}: {}", other.code(), other.user_message()),
+        }
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let AppError::Internal(cause) = self {
+            tracing::error!(%cause, "request failed");
+        }
+        let mut res = HttpResponse::build(self.status());
+        if let AppError::RateLimited { retry_after_seconds } = self {
+            res.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        }
+        res.json(self.body())
+    }
+}
+
+impl From<rusqlite::Error> for AppError {
+    fn from(e: rusqlite::Error) -> Self {
+        AppError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(format!("template: {e}"))
+    }
+}
+
+/// Errors on dashboard pages: a friendly page, or a redirect to the login.
+#[derive(Debug)]
+pub enum HtmlError {
+    LoginRequired,
+    NotFound,
+    /// The form's CSRF token was missing or wrong.
+    Forbidden(String),
+    BadRequest(String),
+    RateLimited { retry_after_seconds: u64 },
+    Internal(String),
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+impl HtmlError {
+    fn status(&self) -> StatusCode {
+        match self {
+            HtmlError::LoginRequired => StatusCode::SEE_OTHER,
+            HtmlError::NotFound => StatusCode::NOT_FOUND,
+            HtmlError::Forbidden(_) => StatusCode::FORBIDDEN,
+            HtmlError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            HtmlError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            HtmlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for HtmlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl std::error::Error for HtmlError {}
+
+impl ResponseError for HtmlError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (title, message): (&str, Cow<str>) = match self {
+            HtmlError::LoginRequired => {
+                return HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, "/login"))
+                    .finish();
+            }
+            HtmlError::NotFound => ("Not found", "There is no page at this address.".into()),
+            HtmlError::Forbidden(m) => ("Not allowed", m.as_str().into()),
+            HtmlError::BadRequest(m) => ("That did not work", m.as_str().into()),
+            HtmlError::RateLimited { retry_after_seconds } => (
+                "Slow down",
+                format!("Too many attempts from your address. Try again in {retry_after_seconds} seconds.").into(),
+            ),
+            HtmlError::Internal(cause) => {
+                tracing::error!(%cause, "page failed");
+                (
+                    "Something went wrong",
+                    "The server could not finish this page. The server log has the details under this response's X-Request-Id."
+                        .into(),
+                )
+            }
+        };
+        let html = ErrorPage { title, message: &message }
+            .render()
+            .unwrap_or_else(|_| "<!doctype html><title>Error</title><p>Something went wrong.</p>".to_string());
+        let mut res = HttpResponse::build(self.status());
+        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")));
+        if let HtmlError::RateLimited { retry_after_seconds } = self {
+            res.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        }
+        res.body(html)
+    }
+}
+
+impl From<AppError> for HtmlError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::NotFound => HtmlError::NotFound,
+            AppError::Validation(m) | AppError::Conflict(m) | AppError::InvalidJson(m) => HtmlError::BadRequest(m),
+            AppError::RateLimited { retry_after_seconds } => HtmlError::RateLimited { retry_after_seconds },
+            AppError::AuthRequired => HtmlError::LoginRequired,
+            other => HtmlError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<askama::Error> for HtmlError {
+    fn from(e: askama::Error) -> Self {
+        HtmlError::Internal(format!("template: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_serialises_with_its_kind_tag() {
+        let body = AppError::RateLimited { retry_after_seconds: 7 }.body();
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["error_code"], "RATE_LIMITED");
+        assert_eq!(json["recovery"]["kind"], "retry_later");
+        assert_eq!(json["recovery"]["retry_after_seconds"], 7);
+    }
+
+    #[test]
+    fn internal_causes_never_reach_the_body() {
+        let body = AppError::internal("disk I/O error at /secret/path").body();
+        let json = serde_json::to_string(&body).unwrap();
+        assert!(!json.contains("/secret/path"));
+        assert!(json.contains("INTERNAL_ERROR"));
+        assert!(json.contains("\"recovery\":null"));
+    }
+}

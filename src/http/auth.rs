@@ -1,0 +1,159 @@
+//! Who is calling. One extractor per caller class, so a handler's
+//! parameter list says who may call it:
+//! - [`Browser`]: a logged-in person on a dashboard page;
+//! - [`AgentConsole`]: the same, on a page that exists only while Agent
+//!   Security Mode is on (404 otherwise).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::crypto;
+use crate::db;
+use crate::db::browser_sessions::LiveSession;
+use crate::db::workspaces::Workspace;
+use crate::domain::Role;
+use crate::domain::audit::Actor;
+use crate::error::HtmlError;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "lk_session";
+/// Double-submit cookie protecting the forms shown before login.
+pub const FORM_CSRF_COOKIE: &str = "lk_csrf";
+
+/// A logged-in person.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub session: LiveSession,
+    /// Every workspace the person belongs to, for the switcher.
+    pub workspaces: Vec<(Workspace, Role)>,
+}
+
+impl Browser {
+    pub fn actor(&self) -> Actor {
+        Actor::User { id: self.session.user_id.clone(), email: self.session.email.clone() }
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        &self.session.workspace
+    }
+
+    /// Refuses a form whose CSRF token is not this session's.
+    pub fn check_csrf(&self, given: &str) -> Result<(), HtmlError> {
+        if crypto::constant_time_eq(given.as_bytes(), self.session.csrf_token.as_bytes()) {
+            Ok(())
+        } else {
+            Err(csrf_refused())
+        }
+    }
+}
+
+pub fn csrf_refused() -> HtmlError {
+    HtmlError::Forbidden("This form expired or did not come from this site. Reload the page and try again.".into())
+}
+
+fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, HtmlError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| HtmlError::Internal("application state missing".into()))
+}
+
+impl FromRequest for Browser {
+    type Error = HtmlError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+        let state = state_of(req);
+        Box::pin(async move {
+            let state = state?;
+            let cookie = cookie.ok_or(HtmlError::LoginRequired)?;
+            let hash = crypto::sha256(cookie.as_bytes());
+            let now = state.clock.now();
+            let found = state
+                .db
+                .read(move |conn| {
+                    let Some(session) = db::browser_sessions::find_live(conn, &hash, now)? else {
+                        return Ok(None);
+                    };
+                    let workspaces = db::memberships::list_for_user(conn, &session.user_id)?;
+                    Ok(Some(Browser { session, workspaces }))
+                })
+                .await?;
+            found.ok_or(HtmlError::LoginRequired)
+        })
+    }
+}
+
+/// A logged-in person on an agent page: those pages answer 404 while the
+/// workspace's Agent Security Mode is off.
+#[derive(Debug, Clone)]
+pub struct AgentConsole(pub Browser);
+
+impl FromRequest for AgentConsole {
+    type Error = HtmlError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let browser = Browser::from_request(req, payload);
+        Box::pin(async move {
+            let browser = browser.await?;
+            if browser.session.workspace.agent_security_mode {
+                Ok(AgentConsole(browser))
+            } else {
+                Err(HtmlError::NotFound)
+            }
+        })
+    }
+}
+
+/// The dashboard session cookie.
+pub fn session_cookie(value: String, secure: bool, max_age_hours: i64) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .max_age(CookieDuration::hours(max_age_hours))
+        .finish()
+}
+
+/// A cookie that tells the browser to forget the session.
+pub fn expired_session_cookie(secure: bool) -> Cookie<'static> {
+    let mut c = session_cookie(String::new(), secure, 0);
+    c.make_removal();
+    c
+}
+
+/// The CSRF token for a form shown before login, and the cookie to set when
+/// the browser does not hold one yet.
+pub fn anonymous_form_token(req: &HttpRequest, secure: bool) -> (String, Option<Cookie<'static>>) {
+    if let Some(c) = req.cookie(FORM_CSRF_COOKIE) {
+        if c.value().len() == 43 {
+            return (c.value().to_string(), None);
+        }
+    }
+    let token = URL_SAFE_NO_PAD.encode(crypto::random_bytes::<32>());
+    let cookie = Cookie::build(FORM_CSRF_COOKIE, token.clone())
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .finish();
+    (token, Some(cookie))
+}
+
+/// Checks a pre-login form's token against its cookie.
+pub fn check_anonymous_form_token(req: &HttpRequest, given: &str) -> Result<(), HtmlError> {
+    let cookie = req.cookie(FORM_CSRF_COOKIE).ok_or_else(csrf_refused)?;
+    if !given.is_empty() && crypto::constant_time_eq(cookie.value().as_bytes(), given.as_bytes()) {
+        Ok(())
+    } else {
+        Err(csrf_refused())
+    }
+}

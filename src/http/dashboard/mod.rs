@@ -1,0 +1,97 @@
+//! Server-rendered pages. Each handler returns an askama template; pages
+//! work without JavaScript.
+
+pub mod audit;
+pub mod login;
+pub mod overview;
+pub mod settings;
+pub mod setup;
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use askama::Template;
+
+use crate::db::audit::AuditEvent;
+use crate::http::auth::Browser;
+
+/// What the navigation bar needs.
+pub struct Nav {
+    pub email: String,
+    pub workspace_name: String,
+    pub agent_mode: bool,
+    pub csrf: String,
+    pub current: &'static str,
+    pub workspaces: Vec<NavWorkspace>,
+}
+
+pub struct NavWorkspace {
+    pub id: String,
+    pub name: String,
+    pub current: bool,
+}
+
+impl Nav {
+    pub fn new(browser: &Browser, current: &'static str) -> Nav {
+        let ws = browser.workspace();
+        Nav {
+            email: browser.session.email.clone(),
+            workspace_name: ws.name.clone(),
+            agent_mode: ws.agent_security_mode,
+            csrf: browser.session.csrf_token.clone(),
+            current,
+            workspaces: browser
+                .workspaces
+                .iter()
+                .map(|(w, _)| NavWorkspace { id: w.id.0.clone(), name: w.name.clone(), current: w.id == ws.id })
+                .collect(),
+        }
+    }
+}
+
+/// An audit event as a table row.
+pub struct EventRow {
+    pub when: String,
+    pub actor: String,
+    pub kind: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub client_ip: String,
+    pub repeat_count: i64,
+}
+
+impl From<AuditEvent> for EventRow {
+    fn from(e: AuditEvent) -> Self {
+        EventRow {
+            when: e.created_at.display(),
+            actor: e.actor_label.unwrap_or(e.actor_kind),
+            kind: e.kind,
+            target: e.target_kind.map(|k| format!("{k} {}", e.target_id.unwrap_or_default())),
+            outcome: e.outcome,
+            reason: e.reason,
+            client_ip: e.client_ip.unwrap_or_default(),
+            repeat_count: e.repeat_count,
+        }
+    }
+}
+
+/// 200 with the rendered page.
+pub fn page(t: &impl Template) -> Result<HttpResponse, crate::error::HtmlError> {
+    page_with_status(actix_web::http::StatusCode::OK, t)
+}
+
+pub fn page_with_status(
+    status: actix_web::http::StatusCode,
+    t: &impl Template,
+) -> Result<HttpResponse, crate::error::HtmlError> {
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .body(t.render()?))
+}
+
+/// 303 to `location` (post/redirect/get).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
+}

@@ -1,0 +1,102 @@
+//! The one middleware every route passes through: request id, early body
+//! size check, security headers, the §4 shape for errors the framework
+//! produces itself (404/405/413/415), and one log line per request.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::{JsonPayloadError, PayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, ResponseError, web};
+
+use crate::error::AppError;
+use crate::http::API_BODY_LIMIT;
+use crate::state::AppState;
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub async fn harden(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    let request_id = hex::encode(crate::crypto::random_bytes::<8>());
+    let method = req.method().clone();
+    // The path only: a query string can carry a one-time code.
+    let path = req.path().to_string();
+    let https = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.config.is_https());
+
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut res = if declared_len.is_some_and(|n| n > API_BODY_LIMIT as u64) {
+        req.into_response(AppError::PayloadTooLarge.error_response())
+    } else {
+        next.call(req).await?.map_into_boxed_body()
+    };
+
+    // Framework-made errors (unknown method, unreadable body …) come without
+    // a body; give them the documented shape.
+    let status = res.status();
+    if (status.is_client_error() || status.is_server_error()) && !res.headers().contains_key(header::CONTENT_TYPE) {
+        let replacement = match status {
+            StatusCode::NOT_FOUND => Some(AppError::NotFound),
+            StatusCode::METHOD_NOT_ALLOWED => Some(AppError::MethodNotAllowed),
+            StatusCode::PAYLOAD_TOO_LARGE => Some(AppError::PayloadTooLarge),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Some(AppError::UnsupportedMediaType),
+            StatusCode::BAD_REQUEST => Some(AppError::Validation("The request could not be read.".into())),
+            _ => None,
+        };
+        if let Some(err) = replacement {
+            let (http_req, _) = res.into_parts();
+            res = ServiceResponse::new(http_req, err.error_response());
+        }
+    }
+
+    let headers = res.headers_mut();
+    let set = |headers: &mut actix_web::http::header::HeaderMap, name: HeaderName, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    set(headers, header::CONTENT_SECURITY_POLICY, CSP);
+    set(headers, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    set(headers, HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()");
+    if https {
+        set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+    }
+    if !path.starts_with("/static/") {
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(HeaderName::from_static("x-request-id"), v);
+    }
+
+    tracing::info!(
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        status = res.status().as_u16(),
+        latency_ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+        "request"
+    );
+    Ok(res)
+}
+
+/// Maps the JSON extractor's failures onto §4's codes.
+pub fn json_error(err: JsonPayloadError) -> AppError {
+    match err {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => AppError::PayloadTooLarge,
+        JsonPayloadError::Payload(PayloadError::Overflow) => AppError::PayloadTooLarge,
+        JsonPayloadError::ContentType => AppError::UnsupportedMediaType,
+        JsonPayloadError::Deserialize(e) if e.is_data() => AppError::Validation(format!("Bad field: {e}")),
+        JsonPayloadError::Deserialize(e) => AppError::InvalidJson(e.to_string()),
+        other => AppError::InvalidJson(other.to_string()),
+    }
+}

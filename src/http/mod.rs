@@ -1,0 +1,127 @@
+//! The HTTP surface: the whole route table is in [`configure`].
+
+pub mod assets;
+pub mod auth;
+pub mod dashboard;
+pub mod middleware;
+pub mod ops;
+pub mod rate_limit;
+
+use std::net::IpAddr;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::domain::audit::RequestMeta;
+use crate::error::{AppError, HtmlError};
+use crate::state::AppState;
+
+/// Request bodies on API routes are limited to 64 KiB (PRODUCT.md §4.1).
+pub const API_BODY_LIMIT: usize = 64 * 1024;
+/// Dashboard forms are small.
+pub const FORM_BODY_LIMIT: usize = 16 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(API_BODY_LIMIT)
+            .error_handler(|err, _req| middleware::json_error(err).into()),
+    )
+    .app_data(web::PayloadConfig::new(API_BODY_LIMIT))
+    .app_data(
+        web::FormConfig::default()
+            .limit(FORM_BODY_LIMIT)
+            .error_handler(|err, _req| HtmlError::BadRequest(format!("The form could not be read: {err}")).into()),
+    )
+    .app_data(web::QueryConfig::default().error_handler(|err, _req| AppError::Validation(err.to_string()).into()))
+    .app_data(web::PathConfig::default().error_handler(|_err, _req| AppError::NotFound.into()))
+    .service(
+        web::scope("")
+            .wrap(actix_web::middleware::from_fn(middleware::harden))
+            // Operations
+            .service(resource("/healthz").get(ops::healthz))
+            .service(resource("/readyz").get(ops::readyz))
+            .service(resource("/static/{path:.*}").get(assets::serve))
+            // Dashboard
+            .service(
+                resource("/setup")
+                    .get(dashboard::setup::setup_page)
+                    .post(dashboard::setup::complete_setup),
+            )
+            .service(
+                resource("/login")
+                    .get(dashboard::login::login_page)
+                    .post(dashboard::login::login),
+            )
+            .service(resource("/logout").post(dashboard::login::logout))
+            .service(resource("/").get(dashboard::overview::overview_page))
+            .service(resource("/settings").get(dashboard::settings::settings_page))
+            .service(resource("/settings/security-mode").post(dashboard::settings::set_security_mode))
+            .service(resource("/settings/password").post(dashboard::settings::change_password))
+            .service(resource("/workspace/switch").post(dashboard::settings::switch_workspace))
+            .service(resource("/dashboard/audit").get(dashboard::audit::audit_page))
+            .default_service(web::to(not_found)),
+    );
+}
+
+/// A route whose other methods answer 405 in the §4 shape (without this
+/// they would fall through to the scope's 404).
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, AppError> {
+    Err(AppError::MethodNotAllowed)
+}
+
+/// Unknown routes: a page for browsers on dashboard paths, §4 JSON otherwise.
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError;
+    if wants_html(&req) {
+        HtmlError::NotFound.error_response()
+    } else {
+        AppError::NotFound.error_response()
+    }
+}
+
+/// Whether this request is a browser asking for a dashboard page.
+pub fn wants_html(req: &HttpRequest) -> bool {
+    let path = req.path();
+    let api = ["/v1/", "/api/", "/.well-known/", "/healthz", "/readyz", "/metrics", "/openapi.json"]
+        .iter()
+        .any(|p| path.starts_with(p));
+    !api && req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// The client's address: the TCP peer, or with `LATCHKEY_TRUST_PROXY` the
+/// last hop the proxy appended to `X-Forwarded-For`.
+pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
+    if trust_proxy {
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|ip| ip.trim().parse().ok());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    req.peer_addr().map(|a| a.ip())
+}
+
+/// Client address and user agent for the audit trail.
+pub fn request_meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
+    RequestMeta {
+        client_ip: client_ip(req, state.config.trust_proxy).map(|ip| ip.to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    }
+}

@@ -1,0 +1,14 @@
+//! Latchkey: a self-hosted, single-binary appliance that gives AI agents a
+//! safe, explicit way into a host's systems.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod state;
+pub mod telemetry;

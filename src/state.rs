@@ -1,0 +1,18 @@
+//! What every handler can reach. No globals anywhere: this is passed in.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::password::PasswordHasher;
+use crate::db::Db;
+use crate::http::rate_limit::IpRateLimiter;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    pub hasher: PasswordHasher,
+    pub login_limiter: IpRateLimiter,
+}
