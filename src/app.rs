@@ -26,15 +26,23 @@ pub struct App {
 impl App {
     /// Opens and migrates the database, binds the listener and prepares the
     /// server. Must be called inside an actix system.
-    pub fn build(config: Config, clock: Clock) -> Result<App, String> {
+    pub fn build(mut config: Config, clock: Clock) -> Result<App, String> {
         let db = Db::open(&config.data_dir)?;
         let setup_code = db
             .write_blocking(|tx| domain::setup::issue_code_if_needed(tx))
             .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
         let hasher = PasswordHasher::new(config.password_cost)?;
-        let listener = TcpListener::bind(config.bind)
-            .map_err(|e| format!("--bind / LATCHKEY_BIND: cannot listen on {}: {e}", config.bind))?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let listener = TcpListener::bind(config.bind).map_err(|e| {
+            format!(
+                "--bind / LATCHKEY_BIND: cannot listen on {}: {e}",
+                config.bind
+            )
+        })?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        let port = local.port();
+        if config.public_url_is_default {
+            config.public_url = crate::config::default_public_url(local);
+        }
 
         let state = AppState {
             db,
@@ -44,7 +52,9 @@ impl App {
             hasher,
         };
         let workers = state.config.workers.unwrap_or_else(|| {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -58,7 +68,12 @@ impl App {
         .map_err(|e| format!("cannot start the HTTP server: {e}"))?
         .run();
 
-        Ok(App { server, port, state, setup_code })
+        Ok(App {
+            server,
+            port,
+            state,
+            setup_code,
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -26,7 +26,10 @@ pub struct PasswordCost {
 
 impl Default for PasswordCost {
     fn default() -> Self {
-        PasswordCost { memory_kib: 19 * 1024, iterations: 2 }
+        PasswordCost {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+        }
     }
 }
 
@@ -36,6 +39,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Issuer and default audience; no trailing slash.
     pub public_url: String,
+    /// True when nobody set the public URL: it then follows the bound port.
+    pub public_url_is_default: bool,
     pub trust_proxy: bool,
     pub rate_login_per_min: u32,
     pub rate_bootstrap_per_min: u32,
@@ -75,7 +80,10 @@ impl Config {
     }
 
     /// Builds a configuration from flags and an environment lookup.
-    pub fn from_lookup(overrides: Overrides, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn from_lookup(
+        overrides: Overrides,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let bind_raw = overrides
             .bind
             .or_else(|| env("LATCHKEY_BIND"))
@@ -91,20 +99,25 @@ impl Config {
             .or_else(|| env("LATCHKEY_DATA_DIR").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("./latchkey-data"));
         if data_dir.as_os_str().is_empty() {
-            return Err(ConfigError("--data-dir / LATCHKEY_DATA_DIR: must not be empty".into()));
+            return Err(ConfigError(
+                "--data-dir / LATCHKEY_DATA_DIR: must not be empty".into(),
+            ));
         }
 
-        let public_url = match overrides.public_url.or_else(|| env("LATCHKEY_PUBLIC_URL")) {
-            Some(raw) => parse_public_url(&raw)?,
-            None => default_public_url(bind),
-        };
+        let (public_url, public_url_is_default) =
+            match overrides.public_url.or_else(|| env("LATCHKEY_PUBLIC_URL")) {
+                Some(raw) => (parse_public_url(&raw)?, false),
+                None => (default_public_url(bind), true),
+            };
 
         let int = |name: &str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
             match env(name) {
                 None => Ok(default),
                 Some(raw) => match raw.trim().parse::<i64>() {
                     Ok(v) if (min..=max).contains(&v) => Ok(v),
-                    _ => Err(ConfigError(format!("{name}: {raw:?} is not a whole number from {min} to {max}"))),
+                    _ => Err(ConfigError(format!(
+                        "{name}: {raw:?} is not a whole number from {min} to {max}"
+                    ))),
                 },
             }
         };
@@ -148,6 +161,7 @@ impl Config {
             bind,
             data_dir,
             public_url,
+            public_url_is_default,
             trust_proxy: boolean(&env, "LATCHKEY_TRUST_PROXY", false)?,
             rate_login_per_min: rate("LATCHKEY_RATE_LOGIN_PER_MIN", 10)?,
             rate_bootstrap_per_min: rate("LATCHKEY_RATE_BOOTSTRAP_PER_MIN", 5)?,
@@ -173,11 +187,14 @@ impl Config {
         let overrides = Overrides {
             bind: Some("127.0.0.1:0".into()),
             data_dir: Some(data_dir),
-            public_url: Some("http://127.0.0.1".into()),
+            public_url: None,
         };
         let mut config = Config::from_lookup(overrides, |_| None).unwrap_or_else(|e| panic!("{e}"));
         config.workers = Some(1);
-        config.password_cost = PasswordCost { memory_kib: 64, iterations: 1 };
+        config.password_cost = PasswordCost {
+            memory_kib: 64,
+            iterations: 1,
+        };
         config
     }
 
@@ -192,7 +209,11 @@ impl Config {
     }
 }
 
-fn boolean(env: &impl Fn(&str) -> Option<String>, name: &str, default: bool) -> Result<bool, ConfigError> {
+fn boolean(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match env(name) {
         None => Ok(default),
         Some(raw) => match raw.trim().to_ascii_lowercase().as_str() {
@@ -211,9 +232,7 @@ fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
     let ok = match rest {
         Some(rest) => {
             let host = rest.split('/').next().unwrap_or("");
-            !host.is_empty()
-                && !rest.contains(['?', '#', ' '])
-                && !host.contains('@')
+            !host.is_empty() && !rest.contains(['?', '#', ' ']) && !host.contains('@')
         }
         None => false,
     };
@@ -226,7 +245,7 @@ fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
     }
 }
 
-fn default_public_url(bind: SocketAddr) -> String {
+pub fn default_public_url(bind: SocketAddr) -> String {
     let host = if bind.ip().is_unspecified() {
         "localhost".to_string()
     } else if bind.is_ipv6() {
@@ -243,7 +262,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(Overrides::default(), |k| map.get(k).cloned())
     }
 
@@ -254,7 +276,14 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("./latchkey-data"));
         assert_eq!(c.public_url, "http://127.0.0.1:8080");
         assert_eq!(c.default_daily_cap.to_string(), "10.00");
-        assert_eq!((c.rate_login_per_min, c.rate_bootstrap_per_min, c.rate_token_per_min), (10, 5, 30));
+        assert_eq!(
+            (
+                c.rate_login_per_min,
+                c.rate_bootstrap_per_min,
+                c.rate_token_per_min
+            ),
+            (10, 5, 30)
+        );
         assert_eq!(c.agent_token_ttl_seconds, 7200);
         assert_eq!(c.session_ttl_seconds, 900);
         assert!(!c.trust_proxy);
@@ -276,8 +305,14 @@ mod tests {
 
     #[test]
     fn flags_win_over_environment() {
-        let overrides = Overrides { bind: Some("127.0.0.1:9999".into()), ..Default::default() };
-        let c = Config::from_lookup(overrides, |k| (k == "LATCHKEY_BIND").then(|| "127.0.0.1:1".to_string())).unwrap();
+        let overrides = Overrides {
+            bind: Some("127.0.0.1:9999".into()),
+            ..Default::default()
+        };
+        let c = Config::from_lookup(overrides, |k| {
+            (k == "LATCHKEY_BIND").then(|| "127.0.0.1:1".to_string())
+        })
+        .unwrap();
         assert_eq!(c.bind.port(), 9999);
     }
 

@@ -40,8 +40,12 @@ pub enum AppError {
     Conflict(String),
     PayloadTooLarge,
     UnsupportedMediaType,
-    RateLimited { retry_after_seconds: u64 },
-    AgentSecurityModeOff { settings_url: String },
+    RateLimited {
+        retry_after_seconds: u64,
+    },
+    AgentSecurityModeOff {
+        settings_url: String,
+    },
     /// Something broke on our side; the cause is logged, not shown.
     Internal(String),
 }
@@ -111,10 +115,14 @@ impl AppError {
                 cli_command: "latchkey auth whoami".into(),
                 login_command: "latchkey login --url <LATCHKEY_URL>".into(),
             }),
-            AppError::AgentSecurityModeOff { settings_url } => Some(Recovery::EnableAgentSecurityMode {
-                settings_url: settings_url.clone(),
-            }),
-            AppError::RateLimited { retry_after_seconds } => Some(Recovery::RetryLater {
+            AppError::AgentSecurityModeOff { settings_url } => {
+                Some(Recovery::EnableAgentSecurityMode {
+                    settings_url: settings_url.clone(),
+                })
+            }
+            AppError::RateLimited {
+                retry_after_seconds,
+            } => Some(Recovery::RetryLater {
                 retry_after_seconds: *retry_after_seconds,
             }),
             _ => None,
@@ -159,7 +167,10 @@ impl ResponseError for AppError {
             tracing::error!(%cause, "request failed");
         }
         let mut res = HttpResponse::build(self.status());
-        if let AppError::RateLimited { retry_after_seconds } = self {
+        if let AppError::RateLimited {
+            retry_after_seconds,
+        } = self
+        {
             res.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
         }
         res.json(self.body())
@@ -186,7 +197,9 @@ pub enum HtmlError {
     /// The form's CSRF token was missing or wrong.
     Forbidden(String),
     BadRequest(String),
-    RateLimited { retry_after_seconds: u64 },
+    RateLimited {
+        retry_after_seconds: u64,
+    },
     Internal(String),
 }
 
@@ -246,12 +259,23 @@ impl ResponseError for HtmlError {
                 )
             }
         };
-        let html = ErrorPage { title, message: &message }
-            .render()
-            .unwrap_or_else(|_| "<!doctype html><title>Error</title><p>Something went wrong.</p>".to_string());
+        let html = ErrorPage {
+            title,
+            message: &message,
+        }
+        .render()
+        .unwrap_or_else(|_| {
+            "<!doctype html><title>Error</title><p>Something went wrong.</p>".to_string()
+        });
         let mut res = HttpResponse::build(self.status());
-        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")));
-        if let HtmlError::RateLimited { retry_after_seconds } = self {
+        res.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        ));
+        if let HtmlError::RateLimited {
+            retry_after_seconds,
+        } = self
+        {
             res.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
         }
         res.body(html)
@@ -262,8 +286,14 @@ impl From<AppError> for HtmlError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::NotFound => HtmlError::NotFound,
-            AppError::Validation(m) | AppError::Conflict(m) | AppError::InvalidJson(m) => HtmlError::BadRequest(m),
-            AppError::RateLimited { retry_after_seconds } => HtmlError::RateLimited { retry_after_seconds },
+            AppError::Validation(m) | AppError::Conflict(m) | AppError::InvalidJson(m) => {
+                HtmlError::BadRequest(m)
+            }
+            AppError::RateLimited {
+                retry_after_seconds,
+            } => HtmlError::RateLimited {
+                retry_after_seconds,
+            },
             AppError::AuthRequired => HtmlError::LoginRequired,
             other => HtmlError::Internal(other.to_string()),
         }
@@ -282,7 +312,10 @@ mod tests {
 
     #[test]
     fn recovery_serialises_with_its_kind_tag() {
-        let body = AppError::RateLimited { retry_after_seconds: 7 }.body();
+        let body = AppError::RateLimited {
+            retry_after_seconds: 7,
+        }
+        .body();
         let json = serde_json::to_value(&body).unwrap();
         assert_eq!(json["error_code"], "RATE_LIMITED");
         assert_eq!(json["recovery"]["kind"], "retry_later");

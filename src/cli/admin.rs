@@ -32,7 +32,9 @@ fn password_from_stdin() -> Result<NewPassword, CliError> {
     std::io::stdin()
         .take(4096)
         .read_to_string(&mut raw)
-        .map_err(|e| CliError::Failed(format!("cannot read the password from standard input: {e}")))?;
+        .map_err(|e| {
+            CliError::Failed(format!("cannot read the password from standard input: {e}"))
+        })?;
     let line = raw.lines().next().unwrap_or("");
     NewPassword::parse(line).map_err(CliError::Usage)
 }
@@ -44,7 +46,8 @@ fn hash(config: &Config, password: &NewPassword) -> Result<String, CliError> {
 }
 
 fn email(raw: &str) -> Result<Email, CliError> {
-    Email::parse(raw).ok_or_else(|| CliError::Usage(format!("--email: {raw:?} is not an email address")))
+    Email::parse(raw)
+        .ok_or_else(|| CliError::Usage(format!("--email: {raw:?} is not an email address")))
 }
 
 pub fn migrate(overrides: Overrides) -> Result<(), CliError> {
@@ -74,14 +77,31 @@ pub fn run(overrides: Overrides, cmd: AdminCommand) -> Result<(), CliError> {
             println!("{}", ws.id);
             Ok(())
         }
-        AdminCommand::CreateWorkspace { name, owner_email, password_stdin } => {
-            let name = parse_workspace_name(&name).map_err(|e| CliError::Usage(format!("--name: {e}")))?;
+        AdminCommand::CreateWorkspace {
+            name,
+            owner_email,
+            password_stdin,
+        } => {
+            let name =
+                parse_workspace_name(&name).map_err(|e| CliError::Usage(format!("--name: {e}")))?;
             let email = email(&owner_email)?;
-            let password = if password_stdin { Some(password_from_stdin()?) } else { None };
+            let password = if password_stdin {
+                Some(password_from_stdin()?)
+            } else {
+                None
+            };
             let (config, db) = open(overrides)?;
             let hash = password.map(|p| hash(&config, &p)).transpose()?;
             let ws = db
-                .write_blocking(|tx| domain::workspaces::create_for_owner_email(tx, &name, &email, hash.as_deref(), now))
+                .write_blocking(|tx| {
+                    domain::workspaces::create_for_owner_email(
+                        tx,
+                        &name,
+                        &email,
+                        hash.as_deref(),
+                        now,
+                    )
+                })
                 .map_err(failed)?;
             println!("{}", ws.id);
             Ok(())
@@ -92,7 +112,14 @@ pub fn run(overrides: Overrides, cmd: AdminCommand) -> Result<(), CliError> {
             let ws = db
                 .write_blocking(|tx| {
                     let ws = domain::workspaces::resolve(tx, workspace.as_deref())?;
-                    domain::security_mode::set(tx, &ws.id, on, &Actor::Cli, &RequestMeta::default(), now)?;
+                    domain::security_mode::set(
+                        tx,
+                        &ws.id,
+                        on,
+                        &Actor::Cli,
+                        &RequestMeta::default(),
+                        now,
+                    )?;
                     Ok(ws)
                 })
                 .map_err(failed)?;
@@ -109,9 +136,14 @@ pub fn run(overrides: Overrides, cmd: AdminCommand) -> Result<(), CliError> {
             let password = password_from_stdin()?;
             let (config, db) = open(overrides)?;
             let hash = hash(&config, &password)?;
-            db.write_blocking(|tx| domain::accounts::reset_password_headless(tx, &email, &hash, now))
-                .map_err(failed)?;
-            eprintln!("password reset for {}; their dashboard sessions have ended", email.as_str());
+            db.write_blocking(|tx| {
+                domain::accounts::reset_password_headless(tx, &email, &hash, now)
+            })
+            .map_err(failed)?;
+            eprintln!(
+                "password reset for {}; their dashboard sessions have ended",
+                email.as_str()
+            );
             Ok(())
         }
     }

@@ -11,13 +11,6 @@ pub fn run(overrides: Overrides) -> Result<(), CliError> {
     let data_dir = config.data_dir.clone();
     actix_web::rt::System::new().block_on(async move {
         let app = App::build(config, Clock::system()).map_err(CliError::Failed)?;
-        tracing::info!(
-            "latchkey {} listening on http://{}:{} (public URL {public_url}, data dir {})",
-            env!("CARGO_PKG_VERSION"),
-            app.state().config.bind.ip(),
-            app.port(),
-            data_dir.display()
-        );
         if let Some(code) = app.setup_code() {
             // Printed, never logged through tracing: it is a one-time secret for
             // whoever reads this terminal.
@@ -26,7 +19,16 @@ pub fn run(overrides: Overrides) -> Result<(), CliError> {
             eprintln!("  {public_url}/setup?code={code}");
             eprintln!();
         }
-        app.run().await.map_err(|e| CliError::Failed(format!("server stopped: {e}")))?;
+        tracing::info!(
+            "latchkey {} listening on http://{}:{} (public URL {public_url}, data dir {})",
+            env!("CARGO_PKG_VERSION"),
+            app.state().config.bind.ip(),
+            app.port(),
+            data_dir.display()
+        );
+        app.run()
+            .await
+            .map_err(|e| CliError::Failed(format!("server stopped: {e}")))?;
         tracing::info!("shut down cleanly");
         Ok(())
     })

@@ -46,7 +46,9 @@ struct Inner {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("path", &self.inner.path).finish()
+        f.debug_struct("Db")
+            .field("path", &self.inner.path)
+            .finish()
     }
 }
 
@@ -60,12 +62,15 @@ pub fn prepare_data_dir(data_dir: &Path) -> Result<PathBuf, String> {
             .create(data_dir)
             .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
     } else if !data_dir.is_dir() {
-        return Err(format!("data dir {} exists and is not a directory", data_dir.display()));
-    } else if let Ok(meta) = std::fs::metadata(data_dir) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            // Tighten what we can; the secrets in here are for this user only.
-            let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
-        }
+        return Err(format!(
+            "data dir {} exists and is not a directory",
+            data_dir.display()
+        ));
+    } else if let Ok(meta) = std::fs::metadata(data_dir)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        // Tighten what we can; the secrets in here are for this user only.
+        let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
     }
     Ok(data_dir.join(DB_FILE))
 }
@@ -73,7 +78,9 @@ pub fn prepare_data_dir(data_dir: &Path) -> Result<PathBuf, String> {
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(
@@ -92,7 +99,8 @@ impl Db {
     /// and builds the connection pool.
     pub fn open(data_dir: &Path) -> Result<Db, String> {
         let path = prepare_data_dir(data_dir)?;
-        let mut writer = connect(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+        let mut writer =
+            connect(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
         migrate(&mut writer)?;
         {
             use std::os::unix::fs::PermissionsExt;
@@ -100,7 +108,10 @@ impl Db {
         }
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(connect(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?);
+            readers.push(
+                connect(&path)
+                    .map_err(|e| format!("cannot open database {}: {e}", path.display()))?,
+            );
         }
         Ok(Db {
             inner: Arc::new(Inner {
@@ -142,7 +153,10 @@ impl Db {
     }
 
     /// [`Db::read`] for code that is already on a blocking thread (the CLI).
-    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T, AppError>) -> Result<T, AppError> {
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
         let conn = self.checkout_reader()?;
         let result = f(&conn);
         self.return_reader(conn);
@@ -150,7 +164,10 @@ impl Db {
     }
 
     /// [`Db::write`] for code that is already on a blocking thread (the CLI).
-    pub fn write_blocking<T>(&self, f: impl FnOnce(&Transaction) -> Result<T, AppError>) -> Result<T, AppError> {
+    pub fn write_blocking<T>(
+        &self,
+        f: impl FnOnce(&Transaction) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
         let mut conn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
@@ -192,15 +209,18 @@ impl Db {
         let result = (|| {
             let src = connect(&self.inner.path).map_err(|e| e.to_string())?;
             let mut out = Connection::open(&tmp).map_err(|e| e.to_string())?;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| e.to_string())?;
             {
-                let backup = rusqlite::backup::Backup::new(&src, &mut out).map_err(|e| e.to_string())?;
+                let backup =
+                    rusqlite::backup::Backup::new(&src, &mut out).map_err(|e| e.to_string())?;
                 backup
                     .run_to_completion(256, std::time::Duration::from_millis(5), None)
                     .map_err(|e| e.to_string())?;
             }
             // A standalone copy: no WAL beside it.
-            out.execute_batch("PRAGMA journal_mode = DELETE;").map_err(|e| e.to_string())?;
+            out.execute_batch("PRAGMA journal_mode = DELETE;")
+                .map_err(|e| e.to_string())?;
             drop(out);
             std::fs::rename(&tmp, dest).map_err(|e| e.to_string())
         })();

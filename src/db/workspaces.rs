@@ -35,7 +35,10 @@ pub fn insert(conn: &Connection, ws: &Workspace) -> Result<(), AppError> {
 
 pub fn find(conn: &Connection, id: &WorkspaceId) -> Result<Option<Workspace>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE id = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], from_row)
+        .optional()?)
 }
 
 pub fn get(conn: &Connection, id: &WorkspaceId) -> Result<Workspace, AppError> {

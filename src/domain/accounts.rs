@@ -10,9 +10,9 @@ use crate::crypto::password::PasswordHasher;
 use crate::db;
 use crate::db::browser_sessions::NewSession;
 use crate::db::users::User;
+use crate::domain::Email;
 use crate::domain::audit::{self, Actor, Event, RequestMeta};
 use crate::domain::ids::WorkspaceId;
-use crate::domain::Email;
 use crate::error::AppError;
 
 /// The generic answer to every failed login: it never says whether the
@@ -31,7 +31,10 @@ pub fn verify_password(
         Some(e) => db::users::find_by_email(conn, e.as_str())?,
         None => None,
     };
-    let ok = hasher.verify(user.as_ref().and_then(|u| u.password_hash.as_deref()), password);
+    let ok = hasher.verify(
+        user.as_ref().and_then(|u| u.password_hash.as_deref()),
+        password,
+    );
     Ok((user, ok))
 }
 
@@ -70,50 +73,92 @@ pub fn start_session(
     )?;
     // Old expired rows go whenever somebody logs in; no background job needed.
     db::browser_sessions::delete_expired(tx, now)?;
-    let actor = Actor::User { id: user.id.clone(), email: user.email.clone() };
+    let actor = Actor::User {
+        id: user.id.clone(),
+        email: user.email.clone(),
+    };
     audit::record(tx, Event::success(Some(&ws), &actor, "login", meta), now)?;
     Ok(cookie)
 }
 
 /// Records a failed login against the account's workspace when the email
 /// is known, and instance-wide otherwise.
-pub fn record_login_failure(tx: &Connection, user: Option<&User>, meta: &RequestMeta, now: Timestamp) -> Result<(), AppError> {
+pub fn record_login_failure(
+    tx: &Connection,
+    user: Option<&User>,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> Result<(), AppError> {
     match user {
         Some(user) => {
             let ws = home_workspace(tx, user)?;
-            let actor = Actor::User { id: user.id.clone(), email: user.email.clone() };
-            audit::record(tx, Event::failure(ws.as_ref(), &actor, "login", "wrong password", meta), now)
+            let actor = Actor::User {
+                id: user.id.clone(),
+                email: user.email.clone(),
+            };
+            audit::record(
+                tx,
+                Event::failure(ws.as_ref(), &actor, "login", "wrong password", meta),
+                now,
+            )
         }
-        None => audit::record(tx, Event::failure(None, &Actor::Anonymous, "login", "unknown email", meta), now),
+        None => audit::record(
+            tx,
+            Event::failure(None, &Actor::Anonymous, "login", "unknown email", meta),
+            now,
+        ),
     }
 }
 
 /// Ends the session whose cookie hashes to `token_hash`.
-pub fn end_session(tx: &Connection, token_hash: &[u8], actor: &Actor, ws: &WorkspaceId, meta: &RequestMeta, now: Timestamp) -> Result<(), AppError> {
+pub fn end_session(
+    tx: &Connection,
+    token_hash: &[u8],
+    actor: &Actor,
+    ws: &WorkspaceId,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> Result<(), AppError> {
     db::browser_sessions::delete(tx, token_hash)?;
     audit::record(tx, Event::success(Some(ws), actor, "logout", meta), now)
 }
 
-/// Stores a new password hash and ends every other session of the user.
+/// Stores a new password hash and ends every other session of the user
+/// (all of them when `keep_session` is `None`).
 pub fn change_password(
     tx: &Connection,
     user: &User,
     new_hash: &str,
     keep_session: Option<&[u8]>,
-    ws: Option<&WorkspaceId>,
     actor: &Actor,
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<(), AppError> {
     db::users::update_password(tx, &user.id, new_hash, now)?;
     db::browser_sessions::delete_for_user(tx, &user.id, keep_session)?;
-    audit::record(tx, Event::success(ws, actor, "password.changed", meta).target("user", user.id.0.clone()), now)
+    let ws = home_workspace(tx, user)?;
+    let event = Event::success(ws.as_ref(), actor, "password.changed", meta)
+        .target("user", user.id.0.clone());
+    audit::record(tx, event, now)
 }
 
 /// `latchkey admin reset-password`.
-pub fn reset_password_headless(tx: &Connection, email: &Email, new_hash: &str, now: Timestamp) -> Result<(), AppError> {
-    let user = db::users::find_by_email(tx, email.as_str())?
-        .ok_or_else(|| AppError::Validation(format!("No user has the email {}.", email.as_str())))?;
-    let ws = home_workspace(tx, &user)?;
-    change_password(tx, &user, new_hash, None, ws.as_ref(), &Actor::Cli, &RequestMeta::default(), now)
+pub fn reset_password_headless(
+    tx: &Connection,
+    email: &Email,
+    new_hash: &str,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let user = db::users::find_by_email(tx, email.as_str())?.ok_or_else(|| {
+        AppError::Validation(format!("No user has the email {}.", email.as_str()))
+    })?;
+    change_password(
+        tx,
+        &user,
+        new_hash,
+        None,
+        &Actor::Cli,
+        &RequestMeta::default(),
+        now,
+    )
 }

@@ -14,7 +14,10 @@ use crate::error::AppError;
 /// Who did it.
 #[derive(Debug, Clone)]
 pub enum Actor {
-    User { id: UserId, email: String },
+    User {
+        id: UserId,
+        email: String,
+    },
     /// Someone we could not identify (a failed login for an unknown email).
     Anonymous,
     /// The operator at the command line (`latchkey admin …`).
@@ -47,8 +50,21 @@ pub struct Event<'a> {
 }
 
 impl<'a> Event<'a> {
-    pub fn success(workspace_id: Option<&'a WorkspaceId>, actor: &'a Actor, kind: &'static str, meta: &'a RequestMeta) -> Self {
-        Event { workspace_id, actor, kind, target: None, outcome: Outcome::Success, reason: None, meta }
+    pub fn success(
+        workspace_id: Option<&'a WorkspaceId>,
+        actor: &'a Actor,
+        kind: &'static str,
+        meta: &'a RequestMeta,
+    ) -> Self {
+        Event {
+            workspace_id,
+            actor,
+            kind,
+            target: None,
+            outcome: Outcome::Success,
+            reason: None,
+            meta,
+        }
     }
 
     pub fn failure(
@@ -93,7 +109,11 @@ pub fn record(conn: &Connection, event: Event<'_>, now: Timestamp) -> Result<(),
         Outcome::Success => "success",
         Outcome::Failure => "failure",
     };
-    let user_agent = event.meta.user_agent.as_ref().map(|ua| truncate(ua, MAX_USER_AGENT));
+    let user_agent = event
+        .meta
+        .user_agent
+        .as_ref()
+        .map(|ua| truncate(ua, MAX_USER_AGENT));
 
     let dedup_key = (event.outcome == Outcome::Failure).then(|| {
         let mut h = Sha256::new();
@@ -110,10 +130,10 @@ pub fn record(conn: &Connection, event: Event<'_>, now: Timestamp) -> Result<(),
         }
         hex::encode(h.finalize())
     });
-    if let Some(key) = &dedup_key {
-        if db::audit::bump_recent(conn, key, now.plus_seconds(-DEDUP_WINDOW_SECONDS), now)? {
-            return Ok(());
-        }
+    if let Some(key) = &dedup_key
+        && db::audit::bump_recent(conn, key, now.plus_seconds(-DEDUP_WINDOW_SECONDS), now)?
+    {
+        return Ok(());
     }
 
     let row = AuditEvent {

@@ -36,7 +36,10 @@ pub struct Browser {
 
 impl Browser {
     pub fn actor(&self) -> Actor {
-        Actor::User { id: self.session.user_id.clone(), email: self.session.email.clone() }
+        Actor::User {
+            id: self.session.user_id.clone(),
+            email: self.session.email.clone(),
+        }
     }
 
     pub fn workspace(&self) -> &Workspace {
@@ -54,7 +57,9 @@ impl Browser {
 }
 
 pub fn csrf_refused() -> HtmlError {
-    HtmlError::Forbidden("This form expired or did not come from this site. Reload the page and try again.".into())
+    HtmlError::Forbidden(
+        "This form expired or did not come from this site. Reload the page and try again.".into(),
+    )
 }
 
 fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, HtmlError> {
@@ -82,7 +87,10 @@ impl FromRequest for Browser {
                         return Ok(None);
                     };
                     let workspaces = db::memberships::list_for_user(conn, &session.user_id)?;
-                    Ok(Some(Browser { session, workspaces }))
+                    Ok(Some(Browser {
+                        session,
+                        workspaces,
+                    }))
                 })
                 .await?;
             found.ok_or(HtmlError::LoginRequired)
@@ -133,10 +141,10 @@ pub fn expired_session_cookie(secure: bool) -> Cookie<'static> {
 /// The CSRF token for a form shown before login, and the cookie to set when
 /// the browser does not hold one yet.
 pub fn anonymous_form_token(req: &HttpRequest, secure: bool) -> (String, Option<Cookie<'static>>) {
-    if let Some(c) = req.cookie(FORM_CSRF_COOKIE) {
-        if c.value().len() == 43 {
-            return (c.value().to_string(), None);
-        }
+    if let Some(c) = req.cookie(FORM_CSRF_COOKIE)
+        && c.value().len() == 43
+    {
+        return (c.value().to_string(), None);
     }
     let token = URL_SAFE_NO_PAD.encode(crypto::random_bytes::<32>());
     let cookie = Cookie::build(FORM_CSRF_COOKIE, token.clone())

@@ -19,7 +19,10 @@ use crate::state::AppState;
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-pub async fn harden(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
+pub async fn harden(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
     let started = Instant::now();
     let request_id = hex::encode(crate::crypto::random_bytes::<8>());
     let method = req.method().clone();
@@ -43,13 +46,17 @@ pub async fn harden(req: ServiceRequest, next: Next<impl MessageBody + 'static>)
     // Framework-made errors (unknown method, unreadable body …) come without
     // a body; give them the documented shape.
     let status = res.status();
-    if (status.is_client_error() || status.is_server_error()) && !res.headers().contains_key(header::CONTENT_TYPE) {
+    if (status.is_client_error() || status.is_server_error())
+        && !res.headers().contains_key(header::CONTENT_TYPE)
+    {
         let replacement = match status {
             StatusCode::NOT_FOUND => Some(AppError::NotFound),
             StatusCode::METHOD_NOT_ALLOWED => Some(AppError::MethodNotAllowed),
             StatusCode::PAYLOAD_TOO_LARGE => Some(AppError::PayloadTooLarge),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Some(AppError::UnsupportedMediaType),
-            StatusCode::BAD_REQUEST => Some(AppError::Validation("The request could not be read.".into())),
+            StatusCode::BAD_REQUEST => Some(AppError::Validation(
+                "The request could not be read.".into(),
+            )),
             _ => None,
         };
         if let Some(err) = replacement {
@@ -59,17 +66,31 @@ pub async fn harden(req: ServiceRequest, next: Next<impl MessageBody + 'static>)
     }
 
     let headers = res.headers_mut();
-    let set = |headers: &mut actix_web::http::header::HeaderMap, name: HeaderName, value: &'static str| {
+    let set = |headers: &mut actix_web::http::header::HeaderMap,
+               name: HeaderName,
+               value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::X_FRAME_OPTIONS, "DENY");
     set(headers, header::REFERRER_POLICY, "no-referrer");
     set(headers, header::CONTENT_SECURITY_POLICY, CSP);
-    set(headers, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
-    set(headers, HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()");
+    set(
+        headers,
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    set(
+        headers,
+        HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=()",
+    );
     if https {
-        set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+        set(
+            headers,
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000",
+        );
     }
     if !path.starts_with("/static/") {
         set(headers, header::CACHE_CONTROL, "no-store");
@@ -92,11 +113,51 @@ pub async fn harden(req: ServiceRequest, next: Next<impl MessageBody + 'static>)
 /// Maps the JSON extractor's failures onto §4's codes.
 pub fn json_error(err: JsonPayloadError) -> AppError {
     match err {
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => AppError::PayloadTooLarge,
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            AppError::PayloadTooLarge
+        }
         JsonPayloadError::Payload(PayloadError::Overflow) => AppError::PayloadTooLarge,
         JsonPayloadError::ContentType => AppError::UnsupportedMediaType,
-        JsonPayloadError::Deserialize(e) if e.is_data() => AppError::Validation(format!("Bad field: {e}")),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            AppError::Validation(format!("Bad field: {e}"))
+        }
         JsonPayloadError::Deserialize(e) => AppError::InvalidJson(e.to_string()),
         other => AppError::InvalidJson(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+    }
+
+    fn deserialize(raw: &str) -> JsonPayloadError {
+        JsonPayloadError::Deserialize(serde_json::from_str::<Body>(raw).unwrap_err())
+    }
+
+    #[test]
+    fn json_failures_map_onto_the_documented_codes() {
+        assert_eq!(json_error(deserialize("{not json")).code(), "INVALID_JSON");
+        let missing = json_error(deserialize("{}"));
+        assert_eq!(missing.code(), "VALIDATION_FAILED");
+        assert!(missing.user_message().contains("name"), "names the field");
+        assert_eq!(
+            json_error(deserialize(r#"{"name": 5}"#)).code(),
+            "VALIDATION_FAILED"
+        );
+        assert_eq!(
+            json_error(JsonPayloadError::ContentType).code(),
+            "UNSUPPORTED_MEDIA_TYPE"
+        );
+        let overflow = JsonPayloadError::OverflowKnownLength {
+            length: 70_000,
+            limit: 65_536,
+        };
+        assert_eq!(json_error(overflow).status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

@@ -31,9 +31,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(
         web::FormConfig::default()
             .limit(FORM_BODY_LIMIT)
-            .error_handler(|err, _req| HtmlError::BadRequest(format!("The form could not be read: {err}")).into()),
+            .error_handler(|err, _req| {
+                HtmlError::BadRequest(format!("The form could not be read: {err}")).into()
+            }),
     )
-    .app_data(web::QueryConfig::default().error_handler(|err, _req| AppError::Validation(err.to_string()).into()))
+    .app_data(
+        web::QueryConfig::default()
+            .error_handler(|err, _req| AppError::Validation(err.to_string()).into()),
+    )
     .app_data(web::PathConfig::default().error_handler(|_err, _req| AppError::NotFound.into()))
     .service(
         web::scope("")
@@ -56,10 +61,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/logout").post(dashboard::login::logout))
             .service(resource("/").get(dashboard::overview::overview_page))
             .service(resource("/settings").get(dashboard::settings::settings_page))
-            .service(resource("/settings/security-mode").post(dashboard::settings::set_security_mode))
+            .service(
+                resource("/settings/security-mode").post(dashboard::settings::set_security_mode),
+            )
             .service(resource("/settings/password").post(dashboard::settings::change_password))
             .service(resource("/workspace/switch").post(dashboard::settings::switch_workspace))
             .service(resource("/dashboard/audit").get(dashboard::audit::audit_page))
+            .service(resource("/dashboard/{rest:.*}").to(dashboard::unknown_page))
             .default_service(web::to(not_found)),
     );
 }
@@ -87,9 +95,17 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
 /// Whether this request is a browser asking for a dashboard page.
 pub fn wants_html(req: &HttpRequest) -> bool {
     let path = req.path();
-    let api = ["/v1/", "/api/", "/.well-known/", "/healthz", "/readyz", "/metrics", "/openapi.json"]
-        .iter()
-        .any(|p| path.starts_with(p));
+    let api = [
+        "/v1/",
+        "/api/",
+        "/.well-known/",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p));
     !api && req
         .headers()
         .get(header::ACCEPT)

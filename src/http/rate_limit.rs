@@ -21,7 +21,8 @@ impl IpRateLimiter {
     /// 0 turns the limit off.
     pub fn per_minute(per_minute: u32) -> IpRateLimiter {
         IpRateLimiter {
-            inner: NonZeroU32::new(per_minute).map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))),
+            inner: NonZeroU32::new(per_minute)
+                .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))),
         }
     }
 

@@ -11,7 +11,8 @@ use crate::domain;
 use crate::domain::accounts::LOGIN_FAILED;
 use crate::error::HtmlError;
 use crate::http::auth::{
-    Browser, anonymous_form_token, check_anonymous_form_token, expired_session_cookie, session_cookie,
+    Browser, anonymous_form_token, check_anonymous_form_token, expired_session_cookie,
+    session_cookie,
 };
 use crate::http::{client_ip, request_meta};
 use crate::state::AppState;
@@ -32,17 +33,29 @@ async fn render(
     email: String,
     error: Option<String>,
 ) -> Result<HttpResponse, HtmlError> {
-    let setup_complete = state.db.read(|conn| domain::setup::is_complete(conn)).await?;
+    let setup_complete = state.db.read(domain::setup::is_complete).await?;
     let (csrf, cookie) = anonymous_form_token(req, state.config.is_https());
-    let mut res = page_with_status(status, &LoginPage { csrf, email, error, setup_complete })?;
+    let mut res = page_with_status(
+        status,
+        &LoginPage {
+            csrf,
+            email,
+            error,
+            setup_complete,
+        },
+    )?;
     if let Some(c) = cookie {
-        res.add_cookie(&c).map_err(|e| HtmlError::Internal(e.to_string()))?;
+        res.add_cookie(&c)
+            .map_err(|e| HtmlError::Internal(e.to_string()))?;
     }
     Ok(res)
 }
 
 /// Anyone.
-pub async fn login_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
+pub async fn login_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HtmlError> {
     render(&req, &state, StatusCode::OK, String::new(), None).await
 }
 
@@ -57,11 +70,20 @@ pub struct LoginForm {
 }
 
 /// Anyone, at most `LATCHKEY_RATE_LOGIN_PER_MIN` attempts a minute per address.
-pub async fn login(req: HttpRequest, state: web::Data<AppState>, form: web::Form<LoginForm>) -> Result<HttpResponse, HtmlError> {
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, HtmlError> {
     let form = form.into_inner();
     check_anonymous_form_token(&req, &form.csrf)?;
-    if let Err(retry_after_seconds) = state.login_limiter.check(client_ip(&req, state.config.trust_proxy)) {
-        return Err(HtmlError::RateLimited { retry_after_seconds });
+    if let Err(retry_after_seconds) = state
+        .login_limiter
+        .check(client_ip(&req, state.config.trust_proxy))
+    {
+        return Err(HtmlError::RateLimited {
+            retry_after_seconds,
+        });
     }
 
     let email = form.email.clone();
@@ -85,10 +107,19 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, form: web::Form
         Some(user) if ok => user,
         user => {
             state
-            .db
-            .write(move |tx| domain::accounts::record_login_failure(tx, user.as_ref(), &meta, now))
-            .await?;
-            return render(&req, &state, StatusCode::UNAUTHORIZED, form.email, Some(LOGIN_FAILED.into())).await;
+                .db
+                .write(move |tx| {
+                    domain::accounts::record_login_failure(tx, user.as_ref(), &meta, now)
+                })
+                .await?;
+            return render(
+                &req,
+                &state,
+                StatusCode::UNAUTHORIZED,
+                form.email,
+                Some(LOGIN_FAILED.into()),
+            )
+            .await;
         }
     };
 

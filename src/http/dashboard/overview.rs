@@ -17,7 +17,10 @@ struct OverviewPage {
 }
 
 /// A logged-in person: recent activity of their workspace.
-pub async fn overview_page(state: web::Data<AppState>, browser: Browser) -> Result<HttpResponse, HtmlError> {
+pub async fn overview_page(
+    state: web::Data<AppState>,
+    browser: Browser,
+) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
     let events = state
         .db

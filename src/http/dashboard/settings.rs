@@ -45,10 +45,15 @@ fn settings(browser: &Browser, notice: Option<String>, error: Option<String>) ->
 }
 
 /// A logged-in person.
-pub async fn settings_page(browser: Browser, query: web::Query<SettingsQuery>) -> Result<HttpResponse, HtmlError> {
+pub async fn settings_page(
+    browser: Browser,
+    query: web::Query<SettingsQuery>,
+) -> Result<HttpResponse, HtmlError> {
     let notice = match query.done.as_deref() {
         Some("mode-on") => Some("Agent Security Mode is on.".to_string()),
-        Some("mode-off") => Some("Agent Security Mode is off; agent credentials are suspended.".to_string()),
+        Some("mode-off") => {
+            Some("Agent Security Mode is off; agent credentials are suspended.".to_string())
+        }
         Some("password") => Some("Your password has been changed.".to_string()),
         _ => None,
     };
@@ -75,7 +80,9 @@ pub async fn set_security_mode(
 ) -> Result<HttpResponse, HtmlError> {
     browser.check_csrf(&form.csrf)?;
     if browser.session.role != Role::Owner {
-        return Err(HtmlError::Forbidden("Only an owner of this workspace can switch Agent Security Mode.".into()));
+        return Err(HtmlError::Forbidden(
+            "Only an owner of this workspace can switch Agent Security Mode.".into(),
+        ));
     }
     let on = match form.mode.as_str() {
         "on" => true,
@@ -88,7 +95,10 @@ pub async fn set_security_mode(
             .db
             .read(move |conn| domain::security_mode::credentials_suspended_when_off(conn, &ws))
             .await?;
-        return page(&ConfirmModeOffPage { nav: Nav::new(&browser, "settings"), suspended });
+        return page(&ConfirmModeOffPage {
+            nav: Nav::new(&browser, "settings"),
+            suspended,
+        });
     }
     let meta = request_meta(&req, &state);
     let now = state.clock.now();
@@ -97,7 +107,11 @@ pub async fn set_security_mode(
         .db
         .write(move |tx| domain::security_mode::set(tx, &ws, on, &actor, &meta, now))
         .await?;
-    Ok(see_other(if on { "/settings?done=mode-on" } else { "/settings?done=mode-off" }))
+    Ok(see_other(if on {
+        "/settings?done=mode-on"
+    } else {
+        "/settings?done=mode-off"
+    }))
 }
 
 #[derive(Deserialize)]
@@ -121,7 +135,12 @@ pub async fn change_password(
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.into_inner();
     browser.check_csrf(&form.csrf)?;
-    let refuse = |msg: &str| page_with_status(StatusCode::BAD_REQUEST, &settings(&browser, None, Some(msg.into())));
+    let refuse = |msg: &str| {
+        page_with_status(
+            StatusCode::BAD_REQUEST,
+            &settings(&browser, None, Some(msg.into())),
+        )
+    };
     let new = match NewPassword::parse(&form.new_password) {
         Ok(p) => p,
         Err(e) => return refuse(&e),
@@ -141,7 +160,11 @@ pub async fn change_password(
     let current = form.current_password;
     let (ok, new_hash) = web::block(move || {
         let ok = hasher.verify(stored.as_deref(), &current);
-        let hash = if ok { Some(hasher.hash(new.expose())) } else { None };
+        let hash = if ok {
+            Some(hasher.hash(new.expose()))
+        } else {
+            None
+        };
         (ok, hash)
     })
     .await
@@ -155,12 +178,11 @@ pub async fn change_password(
     let meta = request_meta(&req, &state);
     let now = state.clock.now();
     let keep = browser.session.token_hash.clone();
-    let ws = browser.workspace().id.clone();
     let actor = browser.actor();
     state
         .db
         .write(move |tx| {
-            domain::accounts::change_password(tx, &user, &new_hash, Some(&keep), Some(&ws), &actor, &meta, now)
+            domain::accounts::change_password(tx, &user, &new_hash, Some(&keep), &actor, &meta, now)
         })
         .await?;
     Ok(see_other("/settings?done=password"))

@@ -1,0 +1,375 @@
+//! The server-side command line, run as the built binary.
+
+use crate::helpers::*;
+
+fn pw(p: &str) -> String {
+    format!("{p}\n")
+}
+
+#[test]
+fn create_owner_prints_the_workspace_and_refuses_a_second_owner() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let (code, out, err) = run_cli(
+        &data,
+        &[
+            "admin",
+            "create-owner",
+            "--email",
+            OWNER_EMAIL,
+            "--password-stdin",
+        ],
+        Some(&pw(OWNER_PASSWORD)),
+    );
+    assert_eq!(code, 0, "{err}");
+    let ws = out.trim();
+    assert_eq!(ws.len(), 36, "a workspace id: {out}");
+
+    let (code, out, err) = run_cli(
+        &data,
+        &[
+            "admin",
+            "create-owner",
+            "--email",
+            "second@example.com",
+            "--password-stdin",
+        ],
+        Some(&pw(OWNER_PASSWORD)),
+    );
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert!(err.contains("An owner already exists"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+
+    // The headless owner can log in, and no setup link is offered.
+    let app = TestApp::spawn_in(data, |_| {});
+    assert!(app.setup_code.is_none());
+    assert_eq!(app.login(OWNER_EMAIL, OWNER_PASSWORD).0.status, 303);
+}
+
+#[test]
+fn create_owner_refuses_a_short_password() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (code, _, err) = run_cli(
+        &dir.path().join("d"),
+        &[
+            "admin",
+            "create-owner",
+            "--email",
+            OWNER_EMAIL,
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("at least 12 characters"), "{err}");
+}
+
+#[test]
+fn a_second_workspace_has_its_own_owner_who_sees_nothing_of_the_first() {
+    let app = TestApp::spawn();
+    let mut first = app.setup_owner();
+    // Something private happens in the first workspace.
+    let csrf = first.get("/settings").csrf();
+    first.post_form(
+        "/settings/security-mode",
+        &[("csrf", &csrf), ("mode", "on")],
+    );
+
+    let (code, out, err) = run_cli(
+        &app.data_dir,
+        &[
+            "admin",
+            "create-workspace",
+            "--name",
+            "Globex",
+            "--owner-email",
+            "hank@globex.example",
+            "--password-stdin",
+        ],
+        Some(&pw("globex owner password")),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim().len(), 36);
+
+    let (res, mut hank) = app.login("hank@globex.example", "globex owner password");
+    assert_eq!(res.status, 303);
+    let overview = hank.get("/");
+    assert!(overview.body.contains("Globex"));
+    assert!(
+        !overview.body.contains("Acme"),
+        "no trace of the other workspace"
+    );
+    assert!(!overview.body.contains(OWNER_EMAIL));
+    assert!(!overview.body.contains("security_mode.on"));
+    assert!(
+        !overview.body.contains("name=\"workspace_id\""),
+        "no switcher: one workspace"
+    );
+    // Its mode is its own: still off.
+    assert_eq!(hank.get("/dashboard/audit").status, 404);
+    // Switching into the other tenant's workspace is refused.
+    let first_ws = run_cli(&app.data_dir, &["admin", "security-mode", "on"], None);
+    assert_eq!(first_ws.0, 1, "two workspaces: --workspace is required");
+    assert!(first_ws.2.contains("--workspace"), "{}", first_ws.2);
+}
+
+#[test]
+fn an_existing_user_can_own_a_second_workspace_and_switch() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    let (code, out, err) = run_cli(
+        &app.data_dir,
+        &[
+            "admin",
+            "create-workspace",
+            "--name",
+            "Side project",
+            "--owner-email",
+            OWNER_EMAIL,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let second = out.trim().to_string();
+    let overview = owner.get("/");
+    assert!(
+        overview.body.contains("Side project"),
+        "the switcher lists it"
+    );
+    let csrf = overview.csrf();
+    let res = owner.post_form(
+        "/workspace/switch",
+        &[("csrf", &csrf), ("workspace_id", &second)],
+    );
+    assert_eq!(res.status, 303);
+    assert!(owner.get("/").body.contains("<h1>Side project</h1>"));
+    let res = owner.post_form(
+        "/workspace/switch",
+        &[
+            ("csrf", &csrf),
+            ("workspace_id", "00000000-0000-0000-0000-000000000000"),
+        ],
+    );
+    assert_eq!(res.status, 404);
+}
+
+#[test]
+fn create_workspace_for_a_new_email_needs_a_password() {
+    let app = TestApp::spawn();
+    app.setup_owner();
+    let (code, _, err) = run_cli(
+        &app.data_dir,
+        &[
+            "admin",
+            "create-workspace",
+            "--name",
+            "X",
+            "--owner-email",
+            "new@example.com",
+        ],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("--password-stdin"), "{err}");
+}
+
+#[test]
+fn security_mode_command_switches_without_asking_and_is_audited() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    let (code, _, err) = run_cli(&app.data_dir, &["admin", "security-mode", "on"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("is on"), "{err}");
+    let audit = owner.get("/dashboard/audit");
+    assert_eq!(audit.status, 200);
+    assert!(audit.body.contains("security_mode.on"));
+    assert!(audit.body.contains("command line"));
+    let (code, _, _) = run_cli(&app.data_dir, &["admin", "security-mode", "off"], None);
+    assert_eq!(code, 0);
+    assert_eq!(owner.get("/dashboard/audit").status, 404);
+    let (code, _, err) = run_cli(
+        &app.data_dir,
+        &["admin", "security-mode", "on", "--workspace", "nope"],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("nope"), "{err}");
+}
+
+#[test]
+fn reset_password_replaces_it_and_ends_sessions() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    let (code, _, err) = run_cli(
+        &app.data_dir,
+        &[
+            "admin",
+            "reset-password",
+            "--email",
+            OWNER_EMAIL,
+            "--password-stdin",
+        ],
+        Some(&pw("the reset passphrase")),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(owner.get("/").status, 303);
+    assert_eq!(app.login(OWNER_EMAIL, OWNER_PASSWORD).0.status, 401);
+    assert_eq!(app.login(OWNER_EMAIL, "the reset passphrase").0.status, 303);
+    let (code, _, err) = run_cli(
+        &app.data_dir,
+        &[
+            "admin",
+            "reset-password",
+            "--email",
+            "ghost@example.com",
+            "--password-stdin",
+        ],
+        Some(&pw("the reset passphrase")),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("ghost@example.com"), "{err}");
+}
+
+#[test]
+fn a_bad_bind_stops_startup_naming_the_variable() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let out = latchkey_bin()
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .env("LATCHKEY_BIND", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("LATCHKEY_BIND"), "{err}");
+    assert!(err.contains("not-an-address"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let out = latchkey_bin()
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .env("LATCHKEY_RATE_LOGIN_PER_MIN", "lots")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LATCHKEY_RATE_LOGIN_PER_MIN"));
+}
+
+#[test]
+fn serve_survives_a_restart_and_shuts_down_cleanly_on_sigterm() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::start(&data);
+    let code = server
+        .setup_code
+        .clone()
+        .expect("first run prints a setup link");
+    let mut browser = server.client();
+    let csrf = browser.get(&format!("/setup?code={code}")).csrf();
+    let res = browser.post_form(
+        "/setup",
+        &[
+            ("csrf", &csrf),
+            ("code", &code),
+            ("email", OWNER_EMAIL),
+            ("password", OWNER_PASSWORD),
+            ("password_confirm", OWNER_PASSWORD),
+            ("workspace_name", "Acme"),
+        ],
+    );
+    assert_eq!(res.status, 303);
+    let session = browser.cookies.get("lk_session").cloned().unwrap();
+    let log_before = server.log();
+    assert_eq!(server.terminate(), 0, "SIGTERM drains and exits 0");
+
+    // Nothing secret reached the log: not the password, not the session,
+    // and the setup code only in the printed link, never in a request line.
+    assert!(!log_before.contains(OWNER_PASSWORD));
+    assert!(!log_before.contains(&session));
+    assert_eq!(log_before.matches(&code).count(), 1, "{log_before}");
+    assert!(
+        log_before.contains("path=/setup"),
+        "requests are logged: {log_before}"
+    );
+
+    // Migrations are idempotent: migrate, then serve again on the same dir.
+    let (c, _, err) = run_cli(&data, &["migrate"], None);
+    assert_eq!(c, 0, "{err}");
+    let server = ServerProcess::start(&data);
+    assert!(server.setup_code.is_none());
+    let mut browser = server.client();
+    let csrf = browser.get("/login").csrf();
+    let res = browser.post_form(
+        "/login",
+        &[
+            ("csrf", &csrf),
+            ("email", OWNER_EMAIL),
+            ("password", OWNER_PASSWORD),
+        ],
+    );
+    assert_eq!(res.status, 303, "the owner survived the restart");
+    assert_eq!(server.terminate(), 0);
+}
+
+#[test]
+fn backup_while_serving_yields_a_database_holding_the_owner() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let app = TestApp::spawn_in(data.clone(), |_| {});
+    app.setup_owner();
+    let dest = dir.path().join("backup.db");
+    let (code, _, err) = run_cli(&data, &["backup", "--to", dest.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    // The server is still fine.
+    assert_eq!(app.client().get("/readyz").status, 200);
+
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let conn = rusqlite::Connection::open(&dest).unwrap();
+    let email: String = conn
+        .query_row("SELECT email FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(email, OWNER_EMAIL);
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}
+
+#[test]
+fn the_data_dir_is_private_and_the_audit_trail_append_only() {
+    let app = TestApp::spawn();
+    app.setup_owner();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&app.data_dir)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    let db = app.data_dir.join("latchkey.db");
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM audit_events", [], |r| r.get(0))
+        .unwrap();
+    assert!(n >= 2);
+    assert!(conn.execute("DELETE FROM audit_events", []).is_err());
+    assert!(
+        conn.execute("UPDATE audit_events SET outcome = 'failure'", [])
+            .is_err()
+    );
+    let hash: String = conn
+        .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+}

@@ -1,0 +1,11 @@
+//! One integration test binary: the real server over HTTP, and the real
+//! binary for the command line.
+
+mod helpers;
+
+mod cli;
+mod dashboard;
+mod errors;
+mod ops;
+mod security_mode;
+mod setup;

@@ -1,0 +1,82 @@
+use crate::helpers::*;
+
+fn set_mode(browser: &mut Client, mode: &str, confirm: bool) -> Response {
+    let csrf = browser.get("/settings").csrf();
+    let mut fields = vec![("csrf", csrf.as_str()), ("mode", mode)];
+    if confirm {
+        fields.push(("confirm", "yes"));
+    }
+    browser.post_form("/settings/security-mode", &fields)
+}
+
+#[test]
+fn with_the_mode_off_agent_pages_are_hidden_and_404() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    let overview = owner.get("/");
+    assert!(
+        overview
+            .body
+            .contains("Agent Security Mode is <strong>off</strong>")
+    );
+    assert!(
+        !overview.body.contains("/dashboard/"),
+        "the nav names no agent page"
+    );
+    assert_eq!(owner.get("/dashboard/tokens").status, 404);
+    assert_eq!(owner.get("/dashboard/audit").status, 404);
+}
+
+#[test]
+fn turning_the_mode_on_shows_the_agent_pages() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    let res = set_mode(&mut owner, "on", false);
+    assert_eq!(res.status, 303);
+    assert_eq!(res.header("location"), Some("/settings?done=mode-on"));
+    let overview = owner.get("/");
+    assert!(overview.body.contains("href=\"/dashboard/audit\""));
+    let audit = owner.get("/dashboard/audit");
+    assert_eq!(audit.status, 200);
+    assert!(
+        audit.body.contains("security_mode.on"),
+        "the switch is in the audit trail"
+    );
+}
+
+#[test]
+fn turning_the_mode_off_asks_first_and_names_what_it_suspends() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    set_mode(&mut owner, "on", false);
+
+    let ask = set_mode(&mut owner, "off", false);
+    assert_eq!(ask.status, 200);
+    assert!(ask.body.contains("Turn Agent Security Mode off?"));
+    assert!(
+        ask.body
+            .contains("suspends <strong>0</strong> live credentials"),
+        "{}",
+        ask.body
+    );
+    assert_eq!(
+        owner.get("/dashboard/audit").status,
+        200,
+        "nothing changed before confirming"
+    );
+
+    let done = set_mode(&mut owner, "off", true);
+    assert_eq!(done.status, 303);
+    assert_eq!(owner.get("/dashboard/audit").status, 404);
+    let overview = owner.get("/");
+    assert!(overview.body.contains("security_mode.off"));
+    assert!(overview.body.contains("0 credentials suspended"));
+}
+
+#[test]
+fn the_mode_switch_refuses_unknown_values() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    let res = set_mode(&mut owner, "sideways", false);
+    assert_eq!(res.status, 400);
+}
