@@ -9,6 +9,7 @@ use actix_web::{App as ActixApp, HttpServer, web};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::crypto::keys::SigningKeys;
 use crate::crypto::password::PasswordHasher;
 use crate::db::Db;
 use crate::domain;
@@ -32,6 +33,14 @@ impl App {
             .write_blocking(|tx| domain::setup::issue_code_if_needed(tx))
             .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
         let hasher = PasswordHasher::new(config.password_cost)?;
+        let max_jwt_ttl = config
+            .session_ttl_seconds
+            .max(crate::http::api::identity::EXCHANGE_TTL_SECONDS);
+        let keys = Arc::new(SigningKeys::load_or_create(
+            &config.data_dir,
+            max_jwt_ttl,
+            clock.now(),
+        )?);
         let listener = TcpListener::bind(config.bind).map_err(|e| {
             format!(
                 "--bind / LATCHKEY_BIND: cannot listen on {}: {e}",
@@ -50,6 +59,7 @@ impl App {
             config: Arc::new(config),
             clock,
             hasher,
+            keys,
         };
         let workers = state.config.workers.unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -96,6 +106,24 @@ impl App {
     /// Serves until SIGINT/SIGTERM (or `handle().stop()`), letting in-flight
     /// requests finish.
     pub async fn run(self) -> std::io::Result<()> {
+        // `latchkey keys rotate` writes a new key; SIGHUP makes us read it.
+        #[cfg(unix)]
+        {
+            use actix_web::rt::signal::unix::{SignalKind, signal};
+            let keys = self.state.keys.clone();
+            if let Ok(mut hangups) = signal(SignalKind::hangup()) {
+                actix_web::rt::spawn(async move {
+                    while hangups.recv().await.is_some() {
+                        match keys.reload() {
+                            Ok(()) => {
+                                tracing::info!(kid = %keys.active_kid(), "signing keys reloaded")
+                            }
+                            Err(e) => tracing::error!(error = %e, "signing keys not reloaded"),
+                        }
+                    }
+                });
+            }
+        }
         self.server.await
     }
 }

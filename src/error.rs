@@ -35,6 +35,19 @@ pub enum AppError {
     /// 400 VALIDATION_FAILED: a field is missing or bad; the message names it.
     Validation(String),
     AuthRequired,
+    /// 401: not a token we issued (bad shape, bad checksum, unknown).
+    AuthUnknownToken,
+    AuthTokenExpired,
+    AuthTokenRevoked,
+    /// 403: the credential's agent is disabled.
+    AgentDisabled,
+    /// 409: an action that needs an agent that is not disabled.
+    AgentDisabledConflict,
+    /// 403 AUTH_SCOPE: the credential's scope type (or the user's role) does
+    /// not allow this.
+    Scope(String),
+    /// 403 AUTH_AUDIENCE: the PAT's audience does not allow this use.
+    Audience(String),
     NotFound,
     MethodNotAllowed,
     Conflict(String),
@@ -58,8 +71,15 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::InvalidJson(_) | AppError::Validation(_) => StatusCode::BAD_REQUEST,
-            AppError::AuthRequired => StatusCode::UNAUTHORIZED,
-            AppError::AgentSecurityModeOff { .. } => StatusCode::FORBIDDEN,
+            AppError::AuthRequired
+            | AppError::AuthUnknownToken
+            | AppError::AuthTokenExpired
+            | AppError::AuthTokenRevoked => StatusCode::UNAUTHORIZED,
+            AppError::AgentSecurityModeOff { .. }
+            | AppError::AgentDisabled
+            | AppError::Scope(_)
+            | AppError::Audience(_) => StatusCode::FORBIDDEN,
+            AppError::AgentDisabledConflict => StatusCode::CONFLICT,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -75,6 +95,12 @@ impl AppError {
             AppError::InvalidJson(_) => "INVALID_JSON",
             AppError::Validation(_) => "VALIDATION_FAILED",
             AppError::AuthRequired => "AUTH_REQUIRED",
+            AppError::AuthUnknownToken => "AUTH_UNKNOWN_TOKEN",
+            AppError::AuthTokenExpired => "AUTH_TOKEN_EXPIRED",
+            AppError::AuthTokenRevoked => "AUTH_TOKEN_REVOKED",
+            AppError::AgentDisabled | AppError::AgentDisabledConflict => "AGENT_DISABLED",
+            AppError::Scope(_) => "AUTH_SCOPE",
+            AppError::Audience(_) => "AUTH_AUDIENCE",
             AppError::AgentSecurityModeOff { .. } => "AGENT_SECURITY_MODE_OFF",
             AppError::NotFound => "NOT_FOUND",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
@@ -91,7 +117,14 @@ impl AppError {
     pub fn user_message(&self) -> Cow<'static, str> {
         match self {
             AppError::InvalidJson(m) => format!("The request body is not valid JSON: {m}").into(),
-            AppError::Validation(m) | AppError::Conflict(m) => m.clone().into(),
+            AppError::Validation(m) | AppError::Conflict(m) | AppError::Scope(m) | AppError::Audience(m) => {
+                m.clone().into()
+            }
+            AppError::AuthUnknownToken => "This token is not one Latchkey issued (or it was mistyped).".into(),
+            AppError::AuthTokenExpired => "This token has expired; get a new one.".into(),
+            AppError::AuthTokenRevoked => "This token has been revoked; get a new one.".into(),
+            AppError::AgentDisabled => "The agent this credential belongs to is disabled.".into(),
+            AppError::AgentDisabledConflict => "This agent is disabled; enable it first.".into(),
             AppError::AuthRequired => "This route needs a credential: send `Authorization: Bearer <token>`.".into(),
             AppError::AgentSecurityModeOff { .. } => {
                 "Agent Security Mode is off for this workspace, so no agent credential works. A host can turn it on in Settings.".into()
@@ -111,7 +144,10 @@ impl AppError {
 
     pub fn recovery(&self) -> Option<Recovery> {
         match self {
-            AppError::AuthRequired => Some(Recovery::Reauthenticate {
+            AppError::AuthRequired
+            | AppError::AuthUnknownToken
+            | AppError::AuthTokenExpired
+            | AppError::AuthTokenRevoked => Some(Recovery::Reauthenticate {
                 cli_command: "latchkey auth whoami".into(),
                 login_command: "latchkey login --url <LATCHKEY_URL>".into(),
             }),

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::crypto::keys::SigningKeys;
 use crate::crypto::password::PasswordHasher;
 use crate::db::Db;
 use crate::http::rate_limit::IpRateLimiter;
@@ -14,5 +15,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub hasher: PasswordHasher,
+    pub keys: Arc<SigningKeys>,
     pub login_limiter: IpRateLimiter,
 }

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::cli::{AdminCommand, CliError, OnOff};
+use crate::cli::{AdminCommand, AudienceArg, CliError, OnOff, ScopeArg};
 use crate::clock::Clock;
 use crate::config::{Config, Overrides};
 use crate::crypto::password::PasswordHasher;
@@ -21,8 +21,10 @@ fn open(overrides: Overrides) -> Result<(Config, Db), CliError> {
 
 fn failed(e: AppError) -> CliError {
     match e {
-        AppError::Validation(m) | AppError::Conflict(m) => CliError::Failed(m),
-        other => CliError::Failed(other.to_string()),
+        AppError::Validation(m) | AppError::Conflict(m) | AppError::Scope(m) => CliError::Failed(m),
+        AppError::NotFound => CliError::Failed("No such agent in this workspace.".into()),
+        AppError::Internal(m) => CliError::Failed(m),
+        other => CliError::Failed(other.user_message().into_owned()),
     }
 }
 
@@ -63,9 +65,110 @@ pub fn backup(overrides: Overrides, to: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+pub fn rotate_keys(overrides: Overrides) -> Result<(), CliError> {
+    let config = Config::load(overrides).map_err(|e| CliError::Usage(e.to_string()))?;
+    crate::db::prepare_data_dir(&config.data_dir).map_err(CliError::Failed)?;
+    let kid = crate::crypto::keys::SigningKeys::rotate(&config.data_dir, Clock::system().now())
+        .map_err(CliError::Failed)?;
+    println!("{kid}");
+    eprintln!(
+        "new signing key {kid}; send SIGHUP to the running server (or restart it) to start using it"
+    );
+    Ok(())
+}
+
+fn mint_pat(
+    overrides: Overrides,
+    cmd: AdminCommand,
+    now: crate::clock::Timestamp,
+) -> Result<(), CliError> {
+    use crate::domain::agents::By;
+    use crate::domain::money::AmountCents;
+    use crate::domain::pats::{self, AgentRef, Audience, MintRequest, Minter, Scope};
+    let AdminCommand::MintPat {
+        email: raw,
+        name,
+        scope,
+        agent,
+        audience,
+        expires,
+        cap,
+        workspace,
+    } = cmd
+    else {
+        return Err(CliError::Failed("not mint-pat".into()));
+    };
+    let email = email(&raw)?;
+    let name = pats::parse_name(&name)
+        .map_err(|e| CliError::Usage(format!("--name: {}", e.body().user_message)))?;
+    let scope = match scope {
+        ScopeArg::Host => Scope::Host,
+        ScopeArg::Agent => Scope::Agent,
+        ScopeArg::Service => Scope::Service,
+    };
+    let audience = match audience {
+        AudienceArg::Api => Audience::Api,
+        AudienceArg::Exchange => Audience::Exchange,
+        AudienceArg::Both => Audience::Both,
+    };
+    let cap = cap
+        .map(|c| {
+            AmountCents::parse(&c)
+                .ok_or_else(|| CliError::Usage(format!("--cap: {c:?} is not an amount like 10.00")))
+        })
+        .transpose()?;
+    let expires_in_days = pats::parse_expiry_days(Some(expires))
+        .map_err(|_| CliError::Usage("--expires: a number of days from 1 to 365".into()))?;
+    if scope == Scope::Agent && agent.is_none() {
+        return Err(CliError::Usage(
+            "--agent NAME is required with --scope agent".into(),
+        ));
+    }
+    let (config, db) = open(overrides)?;
+    let token = db
+        .write_blocking(|tx| {
+            let ws = domain::workspaces::resolve(tx, workspace.as_deref())?;
+            let user = crate::db::users::find_by_email(tx, email.as_str())?.ok_or_else(|| {
+                AppError::Validation(format!("No user has the email {}.", email.as_str()))
+            })?;
+            let role =
+                crate::db::memberships::find_role(tx, &ws.id, &user.id)?.ok_or_else(|| {
+                    AppError::Validation(format!(
+                        "{} is not a member of workspace {}.",
+                        email.as_str(),
+                        ws.id
+                    ))
+                })?;
+            let request = MintRequest {
+                name,
+                scope,
+                audience,
+                expires_in_days,
+                agent: agent.map(|name| AgentRef::Name { name, create: true }),
+                daily_cap: cap,
+            };
+            let by = By {
+                actor: &Actor::Cli,
+                meta: &RequestMeta::default(),
+                now,
+            };
+            let minter = Minter {
+                user_id: &user.id,
+                role,
+            };
+            let (token, _) =
+                pats::mint(tx, &ws.id, &minter, request, config.default_daily_cap, &by)?;
+            Ok(token)
+        })
+        .map_err(failed)?;
+    println!("{}", token.expose());
+    Ok(())
+}
+
 pub fn run(overrides: Overrides, cmd: AdminCommand) -> Result<(), CliError> {
     let now = Clock::system().now();
     match cmd {
+        cmd @ AdminCommand::MintPat { .. } => mint_pat(overrides, cmd, now),
         AdminCommand::CreateOwner { email: raw, .. } => {
             let email = email(&raw)?;
             let password = password_from_stdin()?;

@@ -60,6 +60,16 @@ pub enum Command {
     /// Headless provisioning for Ansible, cloud-init or CI.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The server's JWT signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new signing key; the old one stays published until its tokens expire.
+    /// A running server picks the new key up on SIGHUP or restart.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +99,28 @@ pub enum AdminCommand {
         #[arg(long, value_name = "ID")]
         workspace: Option<String>,
     },
+    /// Mint a PAT for a member of the workspace; prints only the token.
+    MintPat {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        scope: ScopeArg,
+        /// The agent an agent PAT is for; created if it does not exist.
+        #[arg(long, value_name = "NAME")]
+        agent: Option<String>,
+        #[arg(long, value_enum, default_value = "both")]
+        audience: AudienceArg,
+        /// Days until it expires (1 to 365).
+        #[arg(long, value_name = "DAYS", default_value_t = 90)]
+        expires: i64,
+        /// Daily spend cap in USD for an agent PAT, like 10.00.
+        #[arg(long, value_name = "USD")]
+        cap: Option<String>,
+        #[arg(long, value_name = "ID")]
+        workspace: Option<String>,
+    },
     /// Set a user's password and end their dashboard sessions.
     ResetPassword {
         #[arg(long)]
@@ -97,6 +129,20 @@ pub enum AdminCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScopeArg {
+    Host,
+    Agent,
+    Service,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AudienceArg {
+    Api,
+    Exchange,
+    Both,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -136,5 +182,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Migrate => admin::migrate(overrides),
         Command::Backup { to } => admin::backup(overrides, &to),
         Command::Admin(cmd) => admin::run(overrides, cmd),
+        Command::Keys(KeysCommand::Rotate) => admin::rotate_keys(overrides),
     }
 }

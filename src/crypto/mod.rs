@@ -1,6 +1,8 @@
 //! Cryptography: randomness, digests, constant-time comparison, passwords.
 
+pub mod keys;
 pub mod password;
+pub mod token;
 
 use rand::RngCore;
 use rand::rngs::OsRng;
@@ -63,5 +65,24 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}
+
+/// RFC 7638 thumbprint of an Ed25519 OKP JWK with public key `x`
+/// (base64url): SHA-256 over the canonical member order, base64url.
+pub fn okp_thumbprint(x: &str) -> String {
+    use base64::Engine as _;
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha256(canonical.as_bytes()))
+}
+
+#[cfg(test)]
+mod thumbprint_tests {
+    #[test]
+    fn matches_rfc_8037_and_the_shared_vector() {
+        assert_eq!(
+            super::okp_thumbprint("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 }

@@ -9,9 +9,11 @@
 //! `&Transaction` (writes) and hold all SQL; a second backend would provide
 //! the same functions.
 
+pub mod agents;
 pub mod audit;
 pub mod browser_sessions;
 pub mod memberships;
+pub mod pats;
 pub mod settings;
 pub mod users;
 pub mod workspaces;

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::Timestamp;
 use crate::db;
 use crate::db::audit::AuditEvent;
-use crate::domain::ids::{UserId, WorkspaceId};
+use crate::domain::ids::{AgentId, UserId, WorkspaceId};
 use crate::error::AppError;
 
 /// Who did it.
@@ -17,6 +17,10 @@ pub enum Actor {
     User {
         id: UserId,
         email: String,
+    },
+    Agent {
+        id: AgentId,
+        name: String,
     },
     /// Someone we could not identify (a failed login for an unknown email).
     Anonymous,
@@ -102,6 +106,7 @@ const MAX_USER_AGENT: usize = 256;
 pub fn record(conn: &Connection, event: Event<'_>, now: Timestamp) -> Result<(), AppError> {
     let (actor_kind, actor_id, actor_label) = match event.actor {
         Actor::User { id, email } => ("user", Some(id.0.clone()), Some(email.clone())),
+        Actor::Agent { id, name } => ("agent", Some(id.0.clone()), Some(format!("agent {name}"))),
         Actor::Anonymous => ("anonymous", None, None),
         Actor::Cli => ("cli", None, Some("command line".to_string())),
     };

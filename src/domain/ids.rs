@@ -38,4 +38,4 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(WorkspaceId, UserId);
+id_type!(WorkspaceId, UserId, AgentId, PatId);

@@ -2,9 +2,12 @@
 //! connection or transaction, its parsed input and the time.
 
 pub mod accounts;
+pub mod agents;
 pub mod audit;
 pub mod ids;
 pub mod money;
+pub mod pats;
+pub mod principal;
 pub mod security_mode;
 pub mod setup;
 pub mod workspaces;

@@ -21,13 +21,14 @@ pub fn require_on(ws: &Workspace, settings_url: &str) -> Result<(), AppError> {
     }
 }
 
-/// How many live credentials turning the mode off would suspend. Agent
-/// credentials arrive with the tokens issue; until then there are none.
+/// How many live credentials turning the mode off would suspend (and
+/// turning it back on restores): unrevoked, unexpired PATs.
 pub fn credentials_suspended_when_off(
-    _conn: &Connection,
-    _ws: &WorkspaceId,
+    conn: &Connection,
+    ws: &WorkspaceId,
+    now: Timestamp,
 ) -> Result<i64, AppError> {
-    Ok(0)
+    db::pats::count_live(conn, ws, now)
 }
 
 /// Switches the mode and records who did it. Switching to the state it is
@@ -47,7 +48,7 @@ pub fn set(
     let suspended = if on {
         0
     } else {
-        credentials_suspended_when_off(conn, ws)?
+        credentials_suspended_when_off(conn, ws, now)?
     };
     db::workspaces::update_security_mode(conn, ws, on)?;
     let kind = if on {

@@ -1,7 +1,9 @@
 //! The HTTP surface: the whole route table is in [`configure`].
 
+pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod bearer;
 pub mod dashboard;
 pub mod middleware;
 pub mod ops;
@@ -47,6 +49,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/healthz").get(ops::healthz))
             .service(resource("/readyz").get(ops::readyz))
             .service(resource("/static/{path:.*}").get(assets::serve))
+            .service(resource("/.well-known/jwks.json").get(api::well_known::jwks))
+            // API
+            .service(resource("/v1/auth/whoami").get(api::identity::whoami))
+            .service(resource("/v1/auth/exchange").post(api::identity::exchange))
+            .service(
+                resource("/v1/agents")
+                    .get(api::agents::list_agents)
+                    .post(api::agents::create_agent),
+            )
+            .service(resource("/v1/agents/{id}").get(api::agents::get_agent))
+            .service(resource("/v1/agents/{id}/disable").post(api::agents::disable_agent))
+            .service(resource("/v1/agents/{id}/enable").post(api::agents::enable_agent))
+            .service(
+                resource("/v1/pats")
+                    .get(api::pats::list_pats)
+                    .post(api::pats::create_pat),
+            )
+            .service(
+                resource("/v1/pats/{id}")
+                    .get(api::pats::get_pat)
+                    .patch(api::pats::update_pat),
+            )
+            .service(resource("/v1/pats/{id}/revoke").post(api::pats::revoke_pat))
             // Dashboard
             .service(
                 resource("/setup")

@@ -19,6 +19,7 @@ pub const OWNER_PASSWORD: &str = "correct horse battery staple";
 /// A server running in this process on its own actix system and thread.
 pub struct TestApp {
     pub address: String,
+    pub keys: std::sync::Arc<latchkey::crypto::keys::SigningKeys>,
     pub clock: Clock,
     pub setup_code: Option<String>,
     pub data_dir: PathBuf,
@@ -57,7 +58,11 @@ impl TestApp {
                         return;
                     }
                 };
-                let _ = tx.send(Ok((app.port(), app.setup_code().map(str::to_string))));
+                let _ = tx.send(Ok((
+                    app.port(),
+                    app.setup_code().map(str::to_string),
+                    app.state().keys.clone(),
+                )));
                 let handle = app.handle();
                 let server = actix_web::rt::spawn(app.run());
                 let _ = actix_web::rt::task::spawn_blocking(move || stop_rx.recv()).await;
@@ -65,12 +70,13 @@ impl TestApp {
                 let _ = server.await;
             });
         });
-        let (port, setup_code) = rx
+        let (port, setup_code, keys) = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("server start")
             .expect("server build");
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
+            keys,
             clock,
             setup_code,
             data_dir,
@@ -124,6 +130,30 @@ impl TestApp {
             &[("csrf", &csrf), ("email", email), ("password", password)],
         );
         (res, browser)
+    }
+
+    /// Setup, Agent Security Mode on, and a host PAT for the owner.
+    pub fn owner_with_host_pat(&self) -> (Client, String) {
+        let mut owner = self.setup_owner();
+        let csrf = owner.get("/settings").csrf();
+        let res = owner.post_form(
+            "/settings/security-mode",
+            &[("csrf", &csrf), ("mode", "on")],
+        );
+        assert_eq!(res.status, 303);
+        let pat = self.mint_pat(&["--email", OWNER_EMAIL, "--name", "admin", "--scope", "host"]);
+        (owner, pat)
+    }
+
+    /// `latchkey admin mint-pat ARGS` on this server's data dir.
+    pub fn mint_pat(&self, args: &[&str]) -> String {
+        let mut all = vec!["admin", "mint-pat"];
+        all.extend_from_slice(args);
+        let (code, out, err) = run_cli(&self.data_dir, &all, None);
+        assert_eq!(code, 0, "mint-pat failed: {err}");
+        let token = out.trim().to_string();
+        assert!(token.starts_with("lk_pat_"), "{out}");
+        token
     }
 
     /// Stops the server (and waits for its thread).
@@ -212,6 +242,25 @@ pub struct Client {
 impl Client {
     pub fn get(&mut self, path: &str) -> Response {
         self.send("GET", path, &[], None)
+    }
+
+    /// A JSON API call with an optional bearer token.
+    pub fn api(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Response {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a.as_str()));
+        }
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        self.send(method, path, &headers, body.map(|b| b.to_string()))
     }
 
     pub fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {

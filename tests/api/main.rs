@@ -9,3 +9,4 @@ mod errors;
 mod ops;
 mod security_mode;
 mod setup;
+mod tokens;

@@ -91,9 +91,10 @@ pub async fn set_security_mode(
     };
     let ws = browser.workspace().id.clone();
     if !on && form.confirm != "yes" {
+        let now = state.clock.now();
         let suspended = state
             .db
-            .read(move |conn| domain::security_mode::credentials_suspended_when_off(conn, &ws))
+            .read(move |conn| domain::security_mode::credentials_suspended_when_off(conn, &ws, now))
             .await?;
         return page(&ConfirmModeOffPage {
             nav: Nav::new(&browser, "settings"),

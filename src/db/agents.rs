@@ -1,0 +1,119 @@
+//! The `agents` table.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::clock::Timestamp;
+use crate::domain::agents::AgentStatus;
+use crate::domain::ids::{AgentId, UserId, WorkspaceId};
+use crate::error::AppError;
+
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub id: AgentId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub description: String,
+    pub status: AgentStatus,
+    pub owner_user_id: Option<UserId>,
+    pub enrolled_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+const COLUMNS: &str = "id, workspace_id, name, description, status, owner_user_id, enrolled_at, created_at, updated_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
+    let status: String = r.get(4)?;
+    Ok(Agent {
+        id: r.get(0)?,
+        workspace_id: r.get(1)?,
+        name: r.get(2)?,
+        description: r.get(3)?,
+        status: AgentStatus::parse(&status).unwrap_or(AgentStatus::Disabled),
+        owner_user_id: r.get(5)?,
+        enrolled_at: r.get::<_, Option<i64>>(6)?.map(Timestamp),
+        created_at: Timestamp(r.get(7)?),
+        updated_at: Timestamp(r.get(8)?),
+    })
+}
+
+pub fn insert(conn: &Connection, a: &Agent) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO agents (id, workspace_id, name, description, status, owner_user_id, enrolled_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            a.id,
+            a.workspace_id,
+            a.name,
+            a.description,
+            a.status.as_str(),
+            a.owner_user_id,
+            a.enrolled_at.map(|t| t.0),
+            a.created_at.0,
+            a.updated_at.0
+        ],
+    )
+    .map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            AppError::Conflict(format!("An agent named {:?} already exists in this workspace.", a.name))
+        }
+        other => other.into(),
+    })?;
+    Ok(())
+}
+
+/// Scoped by workspace: another workspace's agent is simply not found.
+pub fn find(conn: &Connection, ws: &WorkspaceId, id: &AgentId) -> Result<Option<Agent>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM agents WHERE workspace_id = ?1 AND id = ?2");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![ws, id], from_row)
+        .optional()?)
+}
+
+pub fn find_by_name(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    name: &str,
+) -> Result<Option<Agent>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM agents WHERE workspace_id = ?1 AND name = ?2");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![ws, name], from_row)
+        .optional()?)
+}
+
+/// Newest first; `owner` limits the list to one member's agents.
+pub fn list(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    owner: Option<&UserId>,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Agent>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM agents
+         WHERE workspace_id = ?1 AND (?2 IS NULL OR owner_user_id = ?2) AND (?3 IS NULL OR id < ?3)
+         ORDER BY id DESC LIMIT ?4"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![ws, owner, before, limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn update_status(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    id: &AgentId,
+    status: AgentStatus,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let n = conn.execute(
+        "UPDATE agents SET status = ?3, updated_at = ?4 WHERE workspace_id = ?1 AND id = ?2",
+        params![ws, id, status.as_str(), now.0],
+    )?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! The `pats` table: personal access tokens, keyed by the token's SHA-256.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::clock::Timestamp;
+use crate::db::workspaces::Workspace;
+use crate::domain::Role;
+use crate::domain::agents::AgentStatus;
+use crate::domain::ids::{AgentId, PatId, UserId, WorkspaceId};
+use crate::domain::money::AmountCents;
+use crate::domain::pats::{Audience, Scope};
+use crate::error::AppError;
+
+/// A PAT's metadata (never its secret).
+#[derive(Debug, Clone)]
+pub struct Pat {
+    pub id: PatId,
+    pub workspace_id: WorkspaceId,
+    pub user_id: Option<UserId>,
+    pub agent_id: Option<AgentId>,
+    pub agent_name: Option<String>,
+    pub name: String,
+    pub scope: Scope,
+    pub audience: Audience,
+    pub token_hint: String,
+    pub daily_cap: Option<AmountCents>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+const COLUMNS: &str = "p.id, p.workspace_id, p.user_id, p.agent_id, a.name, p.name, p.scope_type, p.audience,
+                       p.token_hint, p.daily_cap_cents, p.created_at, p.expires_at, p.revoked_at, p.last_used_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Pat> {
+    let scope: String = r.get(6)?;
+    let audience: String = r.get(7)?;
+    Ok(Pat {
+        id: r.get(0)?,
+        workspace_id: r.get(1)?,
+        user_id: r.get(2)?,
+        agent_id: r.get(3)?,
+        agent_name: r.get(4)?,
+        name: r.get(5)?,
+        scope: Scope::parse(&scope).unwrap_or(Scope::Service),
+        audience: Audience::parse(&audience).unwrap_or(Audience::Exchange),
+        token_hint: r.get(8)?,
+        daily_cap: r
+            .get::<_, Option<i64>>(9)?
+            .and_then(AmountCents::from_cents),
+        created_at: Timestamp(r.get(10)?),
+        expires_at: Timestamp(r.get(11)?),
+        revoked_at: r.get::<_, Option<i64>>(12)?.map(Timestamp),
+        last_used_at: r.get::<_, Option<i64>>(13)?.map(Timestamp),
+    })
+}
+
+pub fn insert(conn: &Connection, token_hash: &[u8], p: &Pat) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO pats (token_hash, id, workspace_id, user_id, agent_id, name, scope_type, audience, token_hint,
+                           daily_cap_cents, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            token_hash,
+            p.id,
+            p.workspace_id,
+            p.user_id,
+            p.agent_id,
+            p.name,
+            p.scope.as_str(),
+            p.audience.as_str(),
+            p.token_hint,
+            p.daily_cap.map(AmountCents::cents),
+            p.created_at.0,
+            p.expires_at.0
+        ],
+    )?;
+    Ok(())
+}
+
+/// Scoped by workspace: another workspace's PAT is simply not found.
+pub fn find(conn: &Connection, ws: &WorkspaceId, id: &PatId) -> Result<Option<Pat>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM pats p LEFT JOIN agents a ON a.id = p.agent_id WHERE p.workspace_id = ?1 AND p.id = ?2"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![ws, id], from_row)
+        .optional()?)
+}
+
+/// Newest first; `owner` limits the list to one member's PATs.
+pub fn list(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    owner: Option<&UserId>,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Pat>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM pats p LEFT JOIN agents a ON a.id = p.agent_id
+         WHERE p.workspace_id = ?1 AND (?2 IS NULL OR p.user_id = ?2) AND (?3 IS NULL OR p.id < ?3)
+         ORDER BY p.id DESC LIMIT ?4"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![ws, owner, before, limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn update_name(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    id: &PatId,
+    name: &str,
+) -> Result<(), AppError> {
+    conn.execute(
+        "UPDATE pats SET name = ?3 WHERE workspace_id = ?1 AND id = ?2",
+        params![ws, id, name],
+    )?;
+    Ok(())
+}
+
+pub fn update_cap(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    id: &PatId,
+    cap: AmountCents,
+) -> Result<(), AppError> {
+    conn.execute(
+        "UPDATE pats SET daily_cap_cents = ?3 WHERE workspace_id = ?1 AND id = ?2 AND scope_type = 'agent'",
+        params![ws, id, cap.cents()],
+    )?;
+    Ok(())
+}
+
+/// Marks the PAT revoked (once: a second revoke keeps the first time).
+pub fn update_revoked(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    id: &PatId,
+    now: Timestamp,
+) -> Result<bool, AppError> {
+    Ok(conn.execute(
+        "UPDATE pats SET revoked_at = ?3 WHERE workspace_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+        params![ws, id, now.0],
+    )? > 0)
+}
+
+/// Records use at most once a minute per token, so the bearer path does
+/// not write on every request.
+pub fn touch_last_used(conn: &Connection, id: &PatId, now: Timestamp) -> Result<(), AppError> {
+    conn.prepare_cached(
+        "UPDATE pats SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60)",
+    )?
+    .execute(params![id, now.0])?;
+    Ok(())
+}
+
+/// PATs that work right now (or would, with the mode on).
+pub fn count_live(conn: &Connection, ws: &WorkspaceId, now: Timestamp) -> Result<i64, AppError> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM pats WHERE workspace_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
+        params![ws, now.0],
+        |r| r.get(0),
+    )?)
+}
+
+/// Everything the bearer layer needs about a PAT, from one indexed lookup.
+#[derive(Debug, Clone)]
+pub struct PatAuth {
+    pub pat: Pat,
+    pub workspace: Workspace,
+    pub agent_status: Option<AgentStatus>,
+    pub user: Option<PatUser>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PatUser {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub auto_provisioned: bool,
+    /// `None` when the user is no longer a member of the workspace.
+    pub role: Option<Role>,
+}
+
+const AUTH_SQL: &str = "SELECT p.id, p.workspace_id, p.user_id, p.agent_id, a.name, p.name, p.scope_type, p.audience,
+            p.token_hint, p.daily_cap_cents, p.created_at, p.expires_at, p.revoked_at, p.last_used_at,
+            w.name, w.agent_security_mode, w.created_at, a.status,
+            u.email, u.name, u.auto_provisioned, m.role
+     FROM pats p
+     JOIN workspaces w ON w.id = p.workspace_id
+     LEFT JOIN agents a ON a.id = p.agent_id
+     LEFT JOIN users u ON u.id = p.user_id
+     LEFT JOIN memberships m ON m.workspace_id = p.workspace_id AND m.user_id = p.user_id";
+
+fn auth_from_row(r: &Row<'_>) -> rusqlite::Result<PatAuth> {
+    let pat = from_row(r)?;
+    let status: Option<String> = r.get(17)?;
+    let user = match (&pat.user_id, r.get::<_, Option<String>>(18)?) {
+        (Some(id), Some(email)) => Some(PatUser {
+            id: id.clone(),
+            email,
+            name: r.get::<_, Option<String>>(19)?.unwrap_or_default(),
+            auto_provisioned: r.get::<_, Option<bool>>(20)?.unwrap_or(false),
+            role: r
+                .get::<_, Option<String>>(21)?
+                .as_deref()
+                .and_then(Role::parse),
+        }),
+        _ => None,
+    };
+    Ok(PatAuth {
+        workspace: Workspace {
+            id: pat.workspace_id.clone(),
+            name: r.get(14)?,
+            agent_security_mode: r.get(15)?,
+            created_at: Timestamp(r.get(16)?),
+        },
+        agent_status: status.as_deref().and_then(AgentStatus::parse),
+        user,
+        pat,
+    })
+}
+
+pub fn find_auth_by_hash(
+    conn: &Connection,
+    token_hash: &[u8],
+) -> Result<Option<PatAuth>, AppError> {
+    let sql = format!("{AUTH_SQL} WHERE p.token_hash = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([token_hash], auth_from_row)
+        .optional()?)
+}
+
+/// For exchanged JWTs, which carry the PAT id.
+pub fn find_auth_by_id(conn: &Connection, id: &PatId) -> Result<Option<PatAuth>, AppError> {
+    let sql = format!("{AUTH_SQL} WHERE p.id = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], auth_from_row)
+        .optional()?)
+}

@@ -1,0 +1,91 @@
+//! Who is calling the API, once the bearer layer has resolved a credential.
+
+use crate::clock::Timestamp;
+use crate::db::workspaces::Workspace;
+use crate::domain::Role;
+use crate::domain::ids::{AgentId, PatId, UserId};
+use crate::domain::pats::{Audience, Scope};
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    Pat,
+    Jwt,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Pat => "pat",
+            CredentialKind::Jwt => "jwt",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub kind: CredentialKind,
+    /// The PAT's id, or the JWT's `jti`.
+    pub id: String,
+    pub pat_id: PatId,
+    pub scope: Scope,
+    pub audience: Audience,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct PrincipalUser {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub instance_admin: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct BoundAgent {
+    pub id: AgentId,
+    pub name: String,
+}
+
+/// A resolved, currently valid API caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub workspace: Workspace,
+    pub user: Option<PrincipalUser>,
+    pub credential: Credential,
+    pub agent: Option<BoundAgent>,
+}
+
+impl Principal {
+    /// The acting user; every host-scope action needs one.
+    pub fn user(&self) -> Result<&PrincipalUser, AppError> {
+        self.user.as_ref().ok_or_else(|| {
+            AppError::Scope("This action needs a credential that acts as a user.".into())
+        })
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role == Role::Owner)
+    }
+
+    /// `None` for owners (everything in the workspace), the user's id for
+    /// members (only what they own).
+    pub fn ownership_filter(&self) -> Result<Option<UserId>, AppError> {
+        let user = self.user()?;
+        Ok(if user.role == Role::Owner {
+            None
+        } else {
+            Some(user.id.clone())
+        })
+    }
+
+    /// Whether this caller may manage something owned by `owner`.
+    pub fn may_manage(&self, owner: Option<&UserId>) -> bool {
+        match &self.user {
+            Some(u) if u.role == Role::Owner => true,
+            Some(u) => owner == Some(&u.id),
+            None => false,
+        }
+    }
+}

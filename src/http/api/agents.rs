@@ -1,0 +1,157 @@
+//! `/v1/agents` (PRODUCT.md §5.4, basic lifecycle).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ListQuery, actor_of};
+use crate::db;
+use crate::db::agents::Agent;
+use crate::domain::agents::{self, By};
+use crate::domain::ids::AgentId;
+use crate::domain::principal::Principal;
+use crate::error::AppError;
+use crate::http::bearer::HostCaller;
+use crate::http::request_meta;
+use crate::state::AppState;
+
+pub fn agent_json(a: &Agent) -> Value {
+    json!({
+        "id": a.id,
+        "workspace_id": a.workspace_id,
+        "name": a.name,
+        "description": a.description,
+        "status": a.status.as_str(),
+        "enrolled_at": a.enrolled_at.map(|t| t.to_rfc3339()),
+        "created_at": a.created_at.to_rfc3339(),
+        "updated_at": a.updated_at.to_rfc3339(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CreateAgent {
+    name: String,
+    description: Option<String>,
+}
+
+/// A host credential: creates an agent owned by the caller.
+pub async fn create_agent(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    body: web::Json<CreateAgent>,
+) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    let name = agents::parse_name(&body.name)?;
+    let description = agents::parse_description(body.description.as_deref())?;
+    let owner = p.user()?.id.clone();
+    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let ws = p.workspace.id.clone();
+    let agent = state
+        .db
+        .write(move |tx| {
+            agents::create(
+                tx,
+                &ws,
+                &name,
+                &description,
+                Some(&owner),
+                &By {
+                    actor: &actor,
+                    meta: &meta,
+                    now,
+                },
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(agent_json(&agent)))
+}
+
+/// A host credential: the workspace's agents (a member's own only).
+pub async fn list_agents(
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let limit = query.limit()?;
+    let before = query.into_inner().before;
+    let owner = p.ownership_filter()?;
+    let ws = p.workspace.id.clone();
+    let items = state
+        .db
+        .read(move |conn| db::agents::list(conn, &ws, owner.as_ref(), before.as_deref(), limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(agent_json).collect::<Vec<_>>()})))
+}
+
+/// The agent if the caller may manage it; 404 otherwise, never 403.
+pub async fn load(state: &AppState, p: &Principal, id: String) -> Result<Agent, AppError> {
+    let ws = p.workspace.id.clone();
+    let agent = state
+        .db
+        .read(move |conn| db::agents::find(conn, &ws, &AgentId(id)))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !p.may_manage(agent.owner_user_id.as_ref()) {
+        return Err(AppError::NotFound);
+    }
+    Ok(agent)
+}
+
+/// A host credential that may manage the agent.
+pub async fn get_agent(
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let agent = load(&state, &p, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(agent_json(&agent)))
+}
+
+async fn set_enabled(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal,
+    id: String,
+    enabled: bool,
+) -> Result<HttpResponse, AppError> {
+    let agent = load(&state, &p, id).await?;
+    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let agent = state
+        .db
+        .write(move |tx| {
+            agents::set_enabled(
+                tx,
+                &agent,
+                enabled,
+                &By {
+                    actor: &actor,
+                    meta: &meta,
+                    now,
+                },
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(agent_json(&agent)))
+}
+
+/// A host credential that may manage the agent: every credential bound to
+/// it stops working on its next request.
+pub async fn disable_agent(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    set_enabled(req, state, p, id.into_inner(), false).await
+}
+
+/// A host credential that may manage the agent.
+pub async fn enable_agent(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    set_enabled(req, state, p, id.into_inner(), true).await
+}

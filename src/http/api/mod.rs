@@ -1,0 +1,63 @@
+//! JSON API routes, one file per resource.
+
+pub mod agents;
+pub mod identity;
+pub mod pats;
+pub mod well_known;
+
+use serde::Deserialize;
+
+use crate::domain::audit::{Actor, RequestMeta};
+use crate::domain::principal::Principal;
+use crate::error::AppError;
+
+/// `?limit=&before=` (PRODUCT.md §4.1).
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub limit: Option<u32>,
+    pub before: Option<String>,
+}
+
+impl ListQuery {
+    /// Default 50, at most 200; nothing is clamped silently.
+    pub fn limit(&self) -> Result<u32, AppError> {
+        match self.limit {
+            None => Ok(50),
+            Some(n @ 1..=200) => Ok(n),
+            Some(_) => Err(AppError::Validation(
+                "limit: a whole number from 1 to 200.".into(),
+            )),
+        }
+    }
+}
+
+/// The audit actor for an API caller.
+pub fn actor_of(p: &Principal) -> Actor {
+    match (&p.agent, &p.user) {
+        (Some(a), _) => Actor::Agent {
+            id: a.id.clone(),
+            name: a.name.clone(),
+        },
+        (None, Some(u)) => Actor::User {
+            id: u.id.clone(),
+            email: u.email.clone(),
+        },
+        (None, None) => Actor::Anonymous,
+    }
+}
+
+/// Parses a JSON body with §4's codes (for handlers that read raw bytes).
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            AppError::Validation(format!("Bad field: {e}"))
+        } else {
+            AppError::InvalidJson(e.to_string())
+        }
+    })
+}
+
+/// Who acts, from where: what every audited write needs.
+pub fn who(p: &Principal, meta: RequestMeta) -> (Actor, RequestMeta) {
+    (actor_of(p), meta)
+}
