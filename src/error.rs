@@ -331,7 +331,9 @@ impl From<AppError> for HtmlError {
                 retry_after_seconds,
             },
             AppError::AuthRequired => HtmlError::LoginRequired,
-            other => HtmlError::Internal(other.to_string()),
+            AppError::Scope(m) | AppError::Audience(m) => HtmlError::Forbidden(m),
+            AppError::Internal(cause) => HtmlError::Internal(cause),
+            other => HtmlError::BadRequest(other.user_message().into_owned()),
         }
     }
 }

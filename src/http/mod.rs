@@ -92,6 +92,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/settings/password").post(dashboard::settings::change_password))
             .service(resource("/workspace/switch").post(dashboard::settings::switch_workspace))
             .service(resource("/dashboard/audit").get(dashboard::audit::audit_page))
+            .service(
+                resource("/dashboard/agents")
+                    .get(dashboard::agents::agents_page)
+                    .post(dashboard::agents::create_agent),
+            )
+            .service(
+                resource("/dashboard/agents/{id}/disable").post(dashboard::agents::disable_agent),
+            )
+            .service(
+                resource("/dashboard/agents/{id}/enable").post(dashboard::agents::enable_agent),
+            )
+            .service(
+                resource("/dashboard/tokens")
+                    .get(dashboard::tokens::tokens_page)
+                    .post(dashboard::tokens::create_token),
+            )
+            .service(resource("/dashboard/tokens/{id}").get(dashboard::tokens::token_page))
+            .service(resource("/dashboard/tokens/{id}/cap").post(dashboard::tokens::change_cap))
+            .service(
+                resource("/dashboard/tokens/{id}/revoke").post(dashboard::tokens::revoke_token),
+            )
             .service(resource("/dashboard/{rest:.*}").to(dashboard::unknown_page))
             .default_service(web::to(not_found)),
     );

@@ -280,8 +280,8 @@ fn serve_survives_a_restart_and_shuts_down_cleanly_on_sigterm() {
     );
     assert_eq!(res.status, 303);
     let session = browser.cookies.get("lk_session").cloned().unwrap();
-    let log_before = server.log();
-    assert_eq!(server.terminate(), 0, "SIGTERM drains and exits 0");
+    let (code_exit, log_before) = server.terminate_with_log();
+    assert_eq!(code_exit, 0, "SIGTERM drains and exits 0");
 
     // Nothing secret reached the log: not the password, not the session,
     // and the setup code only in the printed link, never in a request line.
@@ -372,4 +372,108 @@ fn the_data_dir_is_private_and_the_audit_trail_append_only() {
         .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
         .unwrap();
     assert!(hash.starts_with("$argon2id$"));
+}
+
+#[test]
+fn no_token_reaches_the_server_log() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let (code, _, err) = run_cli(
+        &data,
+        &[
+            "admin",
+            "create-owner",
+            "--email",
+            OWNER_EMAIL,
+            "--password-stdin",
+        ],
+        Some(&pw(OWNER_PASSWORD)),
+    );
+    assert_eq!(code, 0, "{err}");
+    run_cli(&data, &["admin", "security-mode", "on"], None);
+    let (_, host, _) = run_cli(
+        &data,
+        &[
+            "admin",
+            "mint-pat",
+            "--email",
+            OWNER_EMAIL,
+            "--name",
+            "h",
+            "--scope",
+            "host",
+        ],
+        None,
+    );
+    let (_, agent, err) = run_cli(
+        &data,
+        &[
+            "admin",
+            "mint-pat",
+            "--email",
+            OWNER_EMAIL,
+            "--name",
+            "a",
+            "--scope",
+            "agent",
+            "--agent",
+            "bot",
+            "--cap",
+            "3.00",
+        ],
+        None,
+    );
+    let (host, agent) = (host.trim().to_string(), agent.trim().to_string());
+    assert!(agent.starts_with("lk_pat_"), "{err}");
+
+    let server = ServerProcess::start(&data);
+    let mut c = server.client();
+    assert_eq!(
+        c.api("GET", "/v1/auth/whoami", Some(&agent), None).status,
+        200
+    );
+    let jwt = c
+        .api(
+            "POST",
+            "/v1/auth/exchange",
+            None,
+            Some(serde_json::json!({"token": agent})),
+        )
+        .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        c.api("GET", "/v1/auth/whoami", Some(&jwt), None).status,
+        200
+    );
+    let created = c
+        .api(
+            "POST",
+            "/v1/pats",
+            Some(&host),
+            Some(serde_json::json!({"name": "n", "scope_type": "host"})),
+        )
+        .json();
+    let minted = created["token"].as_str().unwrap().to_string();
+    let id = created["id"].as_str().unwrap();
+    c.api("POST", &format!("/v1/pats/{id}/revoke"), Some(&host), None);
+    c.api("GET", "/v1/auth/whoami", Some(&minted), None)
+        .assert_error(401, "AUTH_TOKEN_REVOKED");
+    c.api("GET", "/v1/auth/whoami", Some("lk_pat_garbage"), None)
+        .assert_error(401, "AUTH_UNKNOWN_TOKEN");
+    let (code, log) = server.terminate_with_log();
+    assert_eq!(code, 0);
+    assert!(
+        log.contains("path=/v1/auth/whoami"),
+        "requests are logged: {log}"
+    );
+    for secret in [&host, &agent, &minted, &jwt] {
+        assert!(!log.contains(secret.as_str()), "a token reached the log");
+        assert!(
+            !log.contains(&secret[12..30]),
+            "part of a token reached the log"
+        );
+    }
+    assert!(!log.contains("lk_pat_garbage"));
 }

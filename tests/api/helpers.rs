@@ -472,8 +472,12 @@ impl ServerProcess {
         }
     }
 
-    pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+    /// SIGTERM; the exit code and everything the server logged.
+    pub fn terminate_with_log(self) -> (i32, String) {
+        let log = self.log.clone();
+        let code = self.terminate();
+        let text = log.lock().unwrap().clone();
+        (code, text)
     }
 
     /// SIGTERM, then the exit code.

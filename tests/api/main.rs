@@ -5,6 +5,7 @@ mod helpers;
 
 mod cli;
 mod dashboard;
+mod dashboard_tokens;
 mod errors;
 mod ops;
 mod security_mode;

@@ -1,11 +1,13 @@
 //! Server-rendered pages. Each handler returns an askama template; pages
 //! work without JavaScript.
 
+pub mod agents;
 pub mod audit;
 pub mod login;
 pub mod overview;
 pub mod settings;
 pub mod setup;
+pub mod tokens;
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
