@@ -31,6 +31,8 @@ pub struct Credential {
     pub scope: Scope,
     pub audience: Audience,
     pub expires_at: Timestamp,
+    /// When the PAT behind this credential was last used (as recorded).
+    pub pat_last_used_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]
