@@ -808,3 +808,157 @@ fn bearer_failures_are_audited_once_per_flood() {
     assert!(audit.contains("×5"), "{audit}");
     assert!(audit.contains("pat.revoked"));
 }
+
+/// Adds a member (not an owner) to the only workspace, straight in the
+/// database: the product has no invitation flow yet.
+fn add_member(app: &TestApp, email: &str) {
+    let db = latchkey::db::Db::open(&app.data_dir).unwrap();
+    let email = latchkey::domain::Email::parse(email).unwrap();
+    db.write_blocking(|tx| {
+        let now = app.clock.now();
+        let ws = latchkey::domain::workspaces::resolve(tx, None)?;
+        let user = latchkey::domain::workspaces::create_user(
+            tx,
+            &email,
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
+            now,
+        )?;
+        latchkey::db::memberships::insert(tx, &ws.id, &user.id, latchkey::domain::Role::Member, now)
+    })
+    .unwrap();
+}
+
+#[test]
+fn members_manage_only_what_they_own() {
+    let app = TestApp::spawn();
+    let (_, owner) = app.owner_with_host_pat();
+    add_member(&app, "mia@example.com");
+    let member = app.mint_pat(&[
+        "--email",
+        "mia@example.com",
+        "--name",
+        "mia",
+        "--scope",
+        "host",
+    ]);
+    let mut c = app.client();
+    let owners_agent = c
+        .api(
+            "POST",
+            "/v1/agents",
+            Some(&owner),
+            Some(json!({"name": "owners"})),
+        )
+        .json();
+    let owners_agent = owners_agent["id"].as_str().unwrap();
+    let owner_pat = c.api("GET", "/v1/auth/whoami", Some(&owner), None).json()["credential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let me = c.api("GET", "/v1/auth/whoami", Some(&member), None).json();
+    assert_eq!(me["user"]["role"], "member");
+    // Their own agent and its PAT: fine.
+    assert_eq!(
+        c.api(
+            "POST",
+            "/v1/agents",
+            Some(&member),
+            Some(json!({"name": "mine"}))
+        )
+        .status,
+        201
+    );
+    let res = c.api(
+        "POST",
+        "/v1/pats",
+        Some(&member),
+        Some(json!({"name": "m", "scope_type": "agent", "agent_name": "mine"})),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    // The owner's things do not exist for them.
+    let agents = c.api("GET", "/v1/agents", Some(&member), None).json();
+    assert_eq!(agents["items"].as_array().unwrap().len(), 1);
+    c.api(
+        "GET",
+        &format!("/v1/agents/{owners_agent}"),
+        Some(&member),
+        None,
+    )
+    .assert_error(404, "NOT_FOUND");
+    c.api(
+        "POST",
+        &format!("/v1/agents/{owners_agent}/disable"),
+        Some(&member),
+        None,
+    )
+    .assert_error(404, "NOT_FOUND");
+    c.api(
+        "POST",
+        &format!("/v1/pats/{owner_pat}/revoke"),
+        Some(&member),
+        None,
+    )
+    .assert_error(404, "NOT_FOUND");
+    c.api(
+        "POST",
+        "/v1/pats",
+        Some(&member),
+        Some(json!({"name": "x", "scope_type": "agent", "agent_id": owners_agent})),
+    )
+    .assert_error(404, "NOT_FOUND");
+    let pats = c.api("GET", "/v1/pats", Some(&member), None).json();
+    assert!(
+        pats["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["user_id"] == me["user"]["id"])
+    );
+    // Only owners mint service PATs.
+    c.api(
+        "POST",
+        "/v1/pats",
+        Some(&member),
+        Some(json!({"name": "s", "scope_type": "service"})),
+    )
+    .assert_error(403, "AUTH_SCOPE");
+    // The owner sees everything.
+    assert_eq!(
+        c.api("GET", "/v1/agents", Some(&owner), None).json()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        c.api("GET", &format!("/v1/pats/{owner_pat}"), Some(&owner), None)
+            .status,
+        200
+    );
+}
+
+#[test]
+fn the_superadmin_domain_makes_password_users_instance_admins() {
+    let app = TestApp::spawn_with(|c| c.superadmin_domain = Some("example.com".into()));
+    let (_, host) = app.owner_with_host_pat();
+    let who = app
+        .client()
+        .api("GET", "/v1/auth/whoami", Some(&host), None)
+        .json();
+    assert_eq!(who["user"]["instance_admin"], true);
+    add_member(&app, "someone@elsewhere.org");
+    let other = app.mint_pat(&[
+        "--email",
+        "someone@elsewhere.org",
+        "--name",
+        "o",
+        "--scope",
+        "host",
+    ]);
+    let who = app
+        .client()
+        .api("GET", "/v1/auth/whoami", Some(&other), None)
+        .json();
+    assert_eq!(who["user"]["instance_admin"], false);
+}
