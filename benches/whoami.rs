@@ -14,7 +14,8 @@ use latchkey::clock::Clock;
 use latchkey::config::Config;
 use latchkey::db::Db;
 use latchkey::domain::audit::{Actor, RequestMeta};
-use latchkey::domain::pats::{self, AgentRef, Audience, MintRequest, Minter, Scope};
+use latchkey::domain::pats::{self, AgentRef, Audience, MintRequest, Scope};
+use latchkey::domain::principal::Acting;
 use latchkey::domain::{self, Email, Role};
 
 const TIME_LIMIT: Duration = Duration::from_secs(60);
@@ -44,8 +45,8 @@ fn mint(data: &std::path::Path) -> (String, String) {
             meta: &RequestMeta::default(),
             now,
         };
-        let minter = Minter {
-            user_id: &user.id,
+        let minter = Acting {
+            user_id: user.id.clone(),
             role: Role::Owner,
         };
         let request = MintRequest {

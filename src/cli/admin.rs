@@ -84,7 +84,8 @@ fn mint_pat(
 ) -> Result<(), CliError> {
     use crate::domain::agents::By;
     use crate::domain::money::AmountCents;
-    use crate::domain::pats::{self, AgentRef, Audience, MintRequest, Minter, Scope};
+    use crate::domain::pats::{self, AgentRef, Audience, MintRequest, Scope};
+    use crate::domain::principal::Acting;
     let AdminCommand::MintPat {
         email: raw,
         name,
@@ -152,8 +153,8 @@ fn mint_pat(
                 meta: &RequestMeta::default(),
                 now,
             };
-            let minter = Minter {
-                user_id: &user.id,
+            let minter = Acting {
+                user_id: user.id.clone(),
                 role,
             };
             let (token, _) =

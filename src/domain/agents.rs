@@ -7,6 +7,7 @@ use crate::db;
 use crate::db::agents::Agent;
 use crate::domain::audit::{self, Actor, Event, RequestMeta};
 use crate::domain::ids::{AgentId, UserId, WorkspaceId};
+use crate::domain::principal::Acting;
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +98,19 @@ pub fn create(
         by.now,
     )?;
     Ok(agent)
+}
+
+/// The agent if `who` may manage it; not found otherwise (a member cannot
+/// even learn that another member's agent exists).
+pub fn get_manageable(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    id: &AgentId,
+    who: &Acting,
+) -> Result<Agent, AppError> {
+    db::agents::find(conn, ws, id)?
+        .filter(|a| who.may_manage(a.owner_user_id.as_ref()))
+        .ok_or(AppError::NotFound)
 }
 
 /// Disables or re-enables an agent. Disabling makes every credential bound

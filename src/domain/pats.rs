@@ -9,8 +9,9 @@ use crate::db::pats::Pat;
 use crate::domain::Role;
 use crate::domain::agents::{self, AgentStatus, By};
 use crate::domain::audit::{self, Event};
-use crate::domain::ids::{AgentId, PatId, UserId, WorkspaceId};
+use crate::domain::ids::{AgentId, PatId, WorkspaceId};
 use crate::domain::money::AmountCents;
+use crate::domain::principal::Acting;
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,12 +99,6 @@ pub struct MintRequest {
     pub daily_cap: Option<AmountCents>,
 }
 
-/// The person minting: the PAT belongs to them.
-pub struct Minter<'a> {
-    pub user_id: &'a UserId,
-    pub role: Role,
-}
-
 pub fn parse_name(raw: &str) -> Result<String, AppError> {
     let n = raw.trim();
     if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) {
@@ -128,7 +123,7 @@ pub fn parse_expiry_days(days: Option<i64>) -> Result<i64, AppError> {
 pub fn mint(
     tx: &Connection,
     ws: &WorkspaceId,
-    minter: &Minter<'_>,
+    minter: &Acting,
     req: MintRequest,
     default_cap: AmountCents,
     by: &By<'_>,
@@ -166,7 +161,14 @@ pub fn mint(
                 Some(a) => Some(a),
                 None if create => {
                     let name = agents::parse_name(&name)?;
-                    Some(agents::create(tx, ws, &name, "", Some(minter.user_id), by)?)
+                    Some(agents::create(
+                        tx,
+                        ws,
+                        &name,
+                        "",
+                        Some(&minter.user_id),
+                        by,
+                    )?)
                 }
                 None => return Err(AppError::NotFound),
             }
@@ -174,8 +176,7 @@ pub fn mint(
         _ => None,
     };
     if let Some(a) = &agent {
-        let mine = a.owner_user_id.as_ref() == Some(minter.user_id);
-        if minter.role != Role::Owner && !mine {
+        if !minter.may_manage(a.owner_user_id.as_ref()) {
             // A member cannot even learn that another member's agent exists.
             return Err(AppError::NotFound);
         }
@@ -212,6 +213,18 @@ pub fn mint(
         by.now,
     )?;
     Ok((token, pat))
+}
+
+/// The PAT if `who` may manage it; not found otherwise.
+pub fn get_manageable(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    id: &PatId,
+    who: &Acting,
+) -> Result<Pat, AppError> {
+    db::pats::find(conn, ws, id)?
+        .filter(|p| who.may_manage(p.user_id.as_ref()))
+        .ok_or(AppError::NotFound)
 }
 
 /// Revokes a PAT; everything derived from it (exchanged JWTs) dies with it,

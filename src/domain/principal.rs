@@ -67,27 +67,32 @@ impl Principal {
         })
     }
 
-    pub fn is_owner(&self) -> bool {
-        self.user.as_ref().is_some_and(|u| u.role == Role::Owner)
-    }
-
-    /// `None` for owners (everything in the workspace), the user's id for
-    /// members (only what they own).
-    pub fn ownership_filter(&self) -> Result<Option<UserId>, AppError> {
+    /// The person acting, for the ownership rules; host actions need one.
+    pub fn acting(&self) -> Result<Acting, AppError> {
         let user = self.user()?;
-        Ok(if user.role == Role::Owner {
-            None
-        } else {
-            Some(user.id.clone())
+        Ok(Acting {
+            user_id: user.id.clone(),
+            role: user.role,
         })
     }
+}
 
-    /// Whether this caller may manage something owned by `owner`.
+/// A person acting in a workspace with their role: all the ownership rules
+/// (PRODUCT.md §3) need. Owners manage everything in the workspace; members
+/// only what they created.
+#[derive(Debug, Clone)]
+pub struct Acting {
+    pub user_id: UserId,
+    pub role: Role,
+}
+
+impl Acting {
     pub fn may_manage(&self, owner: Option<&UserId>) -> bool {
-        match &self.user {
-            Some(u) if u.role == Role::Owner => true,
-            Some(u) => owner == Some(&u.id),
-            None => false,
-        }
+        self.role == Role::Owner || owner == Some(&self.user_id)
+    }
+
+    /// The filter for lists: nothing for owners, the member's own id otherwise.
+    pub fn only_own(&self) -> Option<&UserId> {
+        (self.role != Role::Owner).then_some(&self.user_id)
     }
 }

@@ -75,27 +75,22 @@ pub async fn list_agents(
 ) -> Result<HttpResponse, AppError> {
     let limit = query.limit()?;
     let before = query.into_inner().before;
-    let owner = p.ownership_filter()?;
+    let who = p.acting()?;
     let ws = p.workspace.id.clone();
     let items = state
         .db
-        .read(move |conn| db::agents::list(conn, &ws, owner.as_ref(), before.as_deref(), limit))
+        .read(move |conn| db::agents::list(conn, &ws, who.only_own(), before.as_deref(), limit))
         .await?;
     Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(agent_json).collect::<Vec<_>>()})))
 }
 
 /// The agent if the caller may manage it; 404 otherwise, never 403.
 pub async fn load(state: &AppState, p: &Principal, id: String) -> Result<Agent, AppError> {
-    let ws = p.workspace.id.clone();
-    let agent = state
+    let (ws, who) = (p.workspace.id.clone(), p.acting()?);
+    state
         .db
-        .read(move |conn| db::agents::find(conn, &ws, &AgentId(id)))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !p.may_manage(agent.owner_user_id.as_ref()) {
-        return Err(AppError::NotFound);
-    }
-    Ok(agent)
+        .read(move |conn| agents::get_manageable(conn, &ws, &AgentId(id), &who))
+        .await
 }
 
 /// A host credential that may manage the agent.

@@ -11,7 +11,7 @@ use crate::db::pats::Pat;
 use crate::domain::agents::By;
 use crate::domain::ids::{AgentId, PatId};
 use crate::domain::money::AmountCents;
-use crate::domain::pats::{self, AgentRef, Audience, MintRequest, Minter, Scope};
+use crate::domain::pats::{self, AgentRef, Audience, MintRequest, Scope};
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::http::bearer::HostCaller;
@@ -106,17 +106,13 @@ pub async fn create_pat(
     body: web::Json<CreatePat>,
 ) -> Result<HttpResponse, AppError> {
     let mint = mint_request(body.into_inner())?;
-    let user = p.user()?.clone();
+    let minter = p.acting()?;
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let ws = p.workspace.id.clone();
     let default_cap = state.config.default_daily_cap;
     let (token, pat) = state
         .db
         .write(move |tx| {
-            let minter = Minter {
-                user_id: &user.id,
-                role: user.role,
-            };
             pats::mint(
                 tx,
                 &ws,
@@ -144,11 +140,11 @@ pub async fn list_pats(
 ) -> Result<HttpResponse, AppError> {
     let limit = query.limit()?;
     let before = query.into_inner().before;
-    let owner = p.ownership_filter()?;
+    let who = p.acting()?;
     let ws = p.workspace.id.clone();
     let items = state
         .db
-        .read(move |conn| db::pats::list(conn, &ws, owner.as_ref(), before.as_deref(), limit))
+        .read(move |conn| db::pats::list(conn, &ws, who.only_own(), before.as_deref(), limit))
         .await?;
     let now = state.clock.now();
     Ok(HttpResponse::Ok()
@@ -156,16 +152,11 @@ pub async fn list_pats(
 }
 
 async fn load(state: &AppState, p: &Principal, id: String) -> Result<Pat, AppError> {
-    let ws = p.workspace.id.clone();
-    let pat = state
+    let (ws, who) = (p.workspace.id.clone(), p.acting()?);
+    state
         .db
-        .read(move |conn| db::pats::find(conn, &ws, &PatId(id)))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !p.may_manage(pat.user_id.as_ref()) {
-        return Err(AppError::NotFound);
-    }
-    Ok(pat)
+        .read(move |conn| pats::get_manageable(conn, &ws, &PatId(id), &who))
+        .await
 }
 
 /// A host credential that may manage the PAT.

@@ -6,7 +6,6 @@ use serde::Deserialize;
 
 use super::{Nav, page, see_other};
 use crate::db;
-use crate::domain::Role;
 use crate::domain::agents::{self, By};
 use crate::domain::ids::AgentId;
 use crate::error::HtmlError;
@@ -42,10 +41,10 @@ pub async fn agents_page(
     query: web::Query<AgentsQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
-    let owner = (browser.session.role != Role::Owner).then(|| browser.session.user_id.clone());
+    let who = browser.acting();
     let list = state
         .db
-        .read(move |conn| db::agents::list(conn, &ws, owner.as_ref(), None, 200))
+        .read(move |conn| db::agents::list(conn, &ws, who.only_own(), None, 200))
         .await?;
     page(&AgentsPage {
         nav: Nav::new(&browser, "agents"),
@@ -132,16 +131,11 @@ async fn set_enabled(
     enabled: bool,
 ) -> Result<HttpResponse, HtmlError> {
     browser.check_csrf(csrf)?;
-    let ws = browser.workspace().id.clone();
+    let (ws, who) = (browser.workspace().id.clone(), browser.acting());
     let agent = state
         .db
-        .read(move |conn| db::agents::find(conn, &ws, &AgentId(id)))
-        .await?
-        .ok_or(HtmlError::NotFound)?;
-    let mine = agent.owner_user_id.as_ref() == Some(&browser.session.user_id);
-    if browser.session.role != Role::Owner && !mine {
-        return Err(HtmlError::NotFound);
-    }
+        .read(move |conn| agents::get_manageable(conn, &ws, &AgentId(id), &who))
+        .await?;
     let (actor, meta, now) = (
         browser.actor(),
         request_meta(&req, &state),

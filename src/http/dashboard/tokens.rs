@@ -13,7 +13,7 @@ use crate::domain::Role;
 use crate::domain::agents::By;
 use crate::domain::ids::PatId;
 use crate::domain::money::AmountCents;
-use crate::domain::pats::{self, AgentRef, Audience, MintRequest, Minter, Scope};
+use crate::domain::pats::{self, AgentRef, Audience, MintRequest, Scope};
 use crate::error::{AppError, HtmlError};
 use crate::http::auth::{AgentConsole, Browser};
 use crate::http::request_meta;
@@ -89,23 +89,19 @@ struct ConfirmRevokePage {
     hint: String,
 }
 
-fn owner_filter(browser: &Browser) -> Option<crate::domain::ids::UserId> {
-    (browser.session.role != Role::Owner).then(|| browser.session.user_id.clone())
-}
-
 /// A logged-in person, mode on: their tokens (all of them for owners).
 pub async fn tokens_page(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
 ) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
-    let owner = owner_filter(&browser);
+    let who = browser.acting();
     let (list, agents) = state
         .db
         .read(move |conn| {
             Ok((
-                db::pats::list(conn, &ws, owner.as_ref(), None, 200)?,
-                db::agents::list(conn, &ws, owner.as_ref(), None, 200)?,
+                db::pats::list(conn, &ws, who.only_own(), None, 200)?,
+                db::agents::list(conn, &ws, who.only_own(), None, 200)?,
             ))
         })
         .await?;
@@ -185,16 +181,11 @@ pub async fn create_token(
         state.clock.now(),
     );
     let ws = browser.workspace().id.clone();
-    let user = browser.session.user_id.clone();
-    let role = browser.session.role;
+    let minter = browser.acting();
     let default_cap = state.config.default_daily_cap;
     let (token, pat) = state
         .db
         .write(move |tx| {
-            let minter = Minter {
-                user_id: &user,
-                role,
-            };
             pats::mint(
                 tx,
                 &ws,
@@ -222,17 +213,11 @@ pub async fn create_token(
 }
 
 async fn load(state: &AppState, browser: &Browser, id: String) -> Result<Pat, HtmlError> {
-    let ws = browser.workspace().id.clone();
-    let pat = state
+    let (ws, who) = (browser.workspace().id.clone(), browser.acting());
+    Ok(state
         .db
-        .read(move |conn| db::pats::find(conn, &ws, &PatId(id)))
-        .await?
-        .ok_or(HtmlError::NotFound)?;
-    let mine = pat.user_id.as_ref() == Some(&browser.session.user_id);
-    if browser.session.role != Role::Owner && !mine {
-        return Err(HtmlError::NotFound);
-    }
-    Ok(pat)
+        .read(move |conn| pats::get_manageable(conn, &ws, &PatId(id), &who))
+        .await?)
 }
 
 #[derive(Deserialize)]
