@@ -21,10 +21,7 @@ use latchkey::domain::{self, Email, Role};
 const TIME_LIMIT: Duration = Duration::from_secs(60);
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn mint(data: &std::path::Path) -> (String, String) {
@@ -40,34 +37,17 @@ fn mint(data: &std::path::Path) -> (String, String) {
         )?;
         domain::security_mode::set(tx, &ws.id, true, &Actor::Cli, &RequestMeta::default(), now)?;
         let user = latchkey::db::users::find_by_email(tx, email.as_str())?.unwrap();
-        let by = domain::agents::By {
-            actor: &Actor::Cli,
-            meta: &RequestMeta::default(),
-            now,
-        };
-        let minter = Acting {
-            user_id: user.id.clone(),
-            role: Role::Owner,
-        };
+        let by = domain::agents::By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
+        let minter = Acting { user_id: user.id.clone(), role: Role::Owner };
         let request = MintRequest {
             name: "bench".into(),
             scope: Scope::Agent,
             audience: Audience::Both,
             expires_in_days: 1,
-            agent: Some(AgentRef::Name {
-                name: "bench-agent".into(),
-                create: true,
-            }),
+            agent: Some(AgentRef::Name { name: "bench-agent".into(), create: true }),
             daily_cap: None,
         };
-        let (agent_pat, _) = pats::mint(
-            tx,
-            &ws.id,
-            &minter,
-            request,
-            latchkey::domain::money::AmountCents::ZERO,
-            &by,
-        )?;
+        let (agent_pat, _) = pats::mint(tx, &ws.id, &minter, request, latchkey::domain::money::AmountCents::ZERO, &by)?;
         Ok((agent_pat.into_inner(), ws.id.0))
     })
     .expect("mint")
@@ -78,11 +58,7 @@ fn run(label: &str, url: &str, token: &str, requests: usize, clients: usize) {
     // Warm-up: connections, statement caches.
     let agent = ureq::AgentBuilder::new().build();
     for _ in 0..200 {
-        agent
-            .get(url)
-            .set("Authorization", &auth)
-            .call()
-            .expect("warm-up");
+        agent.get(url).set("Authorization", &auth).call().expect("warm-up");
     }
     let started = Instant::now();
     let per_client = requests / clients;
@@ -98,11 +74,7 @@ fn run(label: &str, url: &str, token: &str, requests: usize, clients: usize) {
                         break;
                     }
                     let t = Instant::now();
-                    let res = agent
-                        .get(&url)
-                        .set("Authorization", &auth)
-                        .call()
-                        .expect("request");
+                    let res = agent.get(&url).set("Authorization", &auth).call().expect("request");
                     assert_eq!(res.status(), 200);
                     let _ = res.into_string();
                     lat.push(t.elapsed());
@@ -111,10 +83,7 @@ fn run(label: &str, url: &str, token: &str, requests: usize, clients: usize) {
             })
         })
         .collect();
-    let mut all: Vec<Duration> = handles
-        .into_iter()
-        .flat_map(|h| h.join().expect("client"))
-        .collect();
+    let mut all: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().expect("client")).collect();
     let wall = started.elapsed();
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
@@ -153,9 +122,7 @@ fn main() {
             let _ = running.await;
         })
     });
-    let port = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("server start");
+    let port = rx.recv_timeout(Duration::from_secs(30)).expect("server start");
     let base = format!("http://127.0.0.1:{port}");
     let url = format!("{base}/v1/auth/whoami");
 
@@ -169,12 +136,8 @@ fn main() {
 
     println!(
         "GET /v1/auth/whoami on loopback: {} server workers, {clients} keep-alive client threads, {} cores",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     run("agent PAT", &url, &pat, requests, clients);
     run("exchanged JWT (EdDSA)", &url, &jwt, requests, clients);

@@ -33,20 +33,10 @@ impl App {
             .write_blocking(|tx| domain::setup::issue_code_if_needed(tx))
             .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
         let hasher = PasswordHasher::new(config.password_cost)?;
-        let max_jwt_ttl = config
-            .session_ttl_seconds
-            .max(crate::http::api::identity::EXCHANGE_TTL_SECONDS);
-        let keys = Arc::new(SigningKeys::load_or_create(
-            &config.data_dir,
-            max_jwt_ttl,
-            clock.now(),
-        )?);
-        let listener = TcpListener::bind(config.bind).map_err(|e| {
-            format!(
-                "--bind / LATCHKEY_BIND: cannot listen on {}: {e}",
-                config.bind
-            )
-        })?;
+        let max_jwt_ttl = config.session_ttl_seconds.max(crate::http::api::identity::EXCHANGE_TTL_SECONDS);
+        let keys = Arc::new(SigningKeys::load_or_create(&config.data_dir, max_jwt_ttl, clock.now())?);
+        let listener = TcpListener::bind(config.bind)
+            .map_err(|e| format!("--bind / LATCHKEY_BIND: cannot listen on {}: {e}", config.bind))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         let port = local.port();
         if config.public_url_is_default {
@@ -61,16 +51,11 @@ impl App {
             hasher,
             keys,
         };
-        let workers = state.config.workers.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        });
+        let workers =
+            state.config.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
         let app_state = state.clone();
         let server = HttpServer::new(move || {
-            ActixApp::new()
-                .app_data(web::Data::new(app_state.clone()))
-                .configure(http::configure)
+            ActixApp::new().app_data(web::Data::new(app_state.clone())).configure(http::configure)
         })
         .workers(workers)
         .shutdown_timeout(30)
@@ -78,12 +63,7 @@ impl App {
         .map_err(|e| format!("cannot start the HTTP server: {e}"))?
         .run();
 
-        Ok(App {
-            server,
-            port,
-            state,
-            setup_code,
-        })
+        Ok(App { server, port, state, setup_code })
     }
 
     pub fn port(&self) -> u16 {

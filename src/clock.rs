@@ -47,10 +47,7 @@ impl Clock {
     }
 
     pub fn now(&self) -> Timestamp {
-        let real = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let real = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         Timestamp(real + self.offset.load(Ordering::Relaxed))
     }
 

@@ -26,10 +26,7 @@ pub struct PasswordCost {
 
 impl Default for PasswordCost {
     fn default() -> Self {
-        PasswordCost {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-        }
+        PasswordCost { memory_kib: 19 * 1024, iterations: 2 }
     }
 }
 
@@ -80,18 +77,10 @@ impl Config {
     }
 
     /// Builds a configuration from flags and an environment lookup.
-    pub fn from_lookup(
-        overrides: Overrides,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
-        let bind_raw = overrides
-            .bind
-            .or_else(|| env("LATCHKEY_BIND"))
-            .unwrap_or_else(|| "127.0.0.1:8080".into());
+    pub fn from_lookup(overrides: Overrides, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let bind_raw = overrides.bind.or_else(|| env("LATCHKEY_BIND")).unwrap_or_else(|| "127.0.0.1:8080".into());
         let bind: SocketAddr = bind_raw.trim().parse().map_err(|_| {
-            ConfigError(format!(
-                "--bind / LATCHKEY_BIND: {bind_raw:?} is not an address and port like 127.0.0.1:8080"
-            ))
+            ConfigError(format!("--bind / LATCHKEY_BIND: {bind_raw:?} is not an address and port like 127.0.0.1:8080"))
         })?;
 
         let data_dir = overrides
@@ -99,25 +88,20 @@ impl Config {
             .or_else(|| env("LATCHKEY_DATA_DIR").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("./latchkey-data"));
         if data_dir.as_os_str().is_empty() {
-            return Err(ConfigError(
-                "--data-dir / LATCHKEY_DATA_DIR: must not be empty".into(),
-            ));
+            return Err(ConfigError("--data-dir / LATCHKEY_DATA_DIR: must not be empty".into()));
         }
 
-        let (public_url, public_url_is_default) =
-            match overrides.public_url.or_else(|| env("LATCHKEY_PUBLIC_URL")) {
-                Some(raw) => (parse_public_url(&raw)?, false),
-                None => (default_public_url(bind), true),
-            };
+        let (public_url, public_url_is_default) = match overrides.public_url.or_else(|| env("LATCHKEY_PUBLIC_URL")) {
+            Some(raw) => (parse_public_url(&raw)?, false),
+            None => (default_public_url(bind), true),
+        };
 
         let int = |name: &str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
             match env(name) {
                 None => Ok(default),
                 Some(raw) => match raw.trim().parse::<i64>() {
                     Ok(v) if (min..=max).contains(&v) => Ok(v),
-                    _ => Err(ConfigError(format!(
-                        "{name}: {raw:?} is not a whole number from {min} to {max}"
-                    ))),
+                    _ => Err(ConfigError(format!("{name}: {raw:?} is not a whole number from {min} to {max}"))),
                 },
             }
         };
@@ -184,17 +168,10 @@ impl Config {
     /// A configuration for tests: port 0 on loopback, the given data dir,
     /// one worker and cheap password hashing.
     pub fn for_tests(data_dir: PathBuf) -> Config {
-        let overrides = Overrides {
-            bind: Some("127.0.0.1:0".into()),
-            data_dir: Some(data_dir),
-            public_url: None,
-        };
+        let overrides = Overrides { bind: Some("127.0.0.1:0".into()), data_dir: Some(data_dir), public_url: None };
         let mut config = Config::from_lookup(overrides, |_| None).unwrap_or_else(|e| panic!("{e}"));
         config.workers = Some(1);
-        config.password_cost = PasswordCost {
-            memory_kib: 64,
-            iterations: 1,
-        };
+        config.password_cost = PasswordCost { memory_kib: 64, iterations: 1 };
         config
     }
 
@@ -209,11 +186,7 @@ impl Config {
     }
 }
 
-fn boolean(
-    env: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: bool,
-) -> Result<bool, ConfigError> {
+fn boolean(env: &impl Fn(&str) -> Option<String>, name: &str, default: bool) -> Result<bool, ConfigError> {
     match env(name) {
         None => Ok(default),
         Some(raw) => match raw.trim().to_ascii_lowercase().as_str() {
@@ -226,9 +199,7 @@ fn boolean(
 
 fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
     let url = raw.trim().trim_end_matches('/');
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     let ok = match rest {
         Some(rest) => {
             let host = rest.split('/').next().unwrap_or("");
@@ -262,10 +233,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(Overrides::default(), |k| map.get(k).cloned())
     }
 
@@ -276,14 +244,7 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("./latchkey-data"));
         assert_eq!(c.public_url, "http://127.0.0.1:8080");
         assert_eq!(c.default_daily_cap.to_string(), "10.00");
-        assert_eq!(
-            (
-                c.rate_login_per_min,
-                c.rate_bootstrap_per_min,
-                c.rate_token_per_min
-            ),
-            (10, 5, 30)
-        );
+        assert_eq!((c.rate_login_per_min, c.rate_bootstrap_per_min, c.rate_token_per_min), (10, 5, 30));
         assert_eq!(c.agent_token_ttl_seconds, 7200);
         assert_eq!(c.session_ttl_seconds, 900);
         assert!(!c.trust_proxy);
@@ -305,14 +266,8 @@ mod tests {
 
     #[test]
     fn flags_win_over_environment() {
-        let overrides = Overrides {
-            bind: Some("127.0.0.1:9999".into()),
-            ..Default::default()
-        };
-        let c = Config::from_lookup(overrides, |k| {
-            (k == "LATCHKEY_BIND").then(|| "127.0.0.1:1".to_string())
-        })
-        .unwrap();
+        let overrides = Overrides { bind: Some("127.0.0.1:9999".into()), ..Default::default() };
+        let c = Config::from_lookup(overrides, |k| (k == "LATCHKEY_BIND").then(|| "127.0.0.1:1".to_string())).unwrap();
         assert_eq!(c.bind.port(), 9999);
     }
 

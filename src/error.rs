@@ -25,6 +25,48 @@ pub enum Recovery {
     RetryLater {
         retry_after_seconds: u64,
     },
+    RaisePatCap {
+        settings_url: String,
+        current_cap_usd: String,
+        attempted_amount_usd: String,
+        spent_today_usd: String,
+        resets_at: String,
+    },
+    UseAgentPat {},
+    StartSession {
+        session_endpoint: String,
+    },
+    SignRequest {
+        canonical_format: String,
+        server_body_sha256: String,
+        server_time: i64,
+    },
+}
+
+/// The fields of `raise_pat_cap` (decimal strings, RFC 3339 time).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapDetails {
+    pub settings_url: String,
+    pub current_cap_usd: String,
+    pub attempted_amount_usd: String,
+    pub spent_today_usd: String,
+    pub resets_at: String,
+}
+
+/// What the server saw of a request, so an agent can find its own
+/// canonicalisation or clock mistake (nothing secret in it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignatureContext {
+    pub server_body_sha256: String,
+    pub server_time: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureFailure {
+    Required,
+    Invalid,
+    TimestampSkew,
+    Replayed,
 }
 
 /// Every failure an API route can answer with.
@@ -59,6 +101,20 @@ pub enum AppError {
     AgentSecurityModeOff {
         settings_url: String,
     },
+    /// 400 INVALID_AMOUNT.
+    InvalidAmount(String),
+    /// 400 INVALID_PUBLIC_KEY.
+    InvalidPublicKey(String),
+    /// 403: a host or service PAT where an agent PAT is required.
+    UseAgentPat,
+    /// 403: a PAT or unbound token on a signed route.
+    SessionRequired,
+    /// 401 SIGNATURE_*.
+    Signature(SignatureFailure, SignatureContext),
+    /// 409: the same Idempotency-Key with another body.
+    IdempotencyMismatch,
+    /// 429 with `raise_pat_cap`.
+    SpendCapExceeded(Box<CapDetails>),
     /// Something broke on our side; the cause is logged, not shown.
     Internal(String),
 }
@@ -70,7 +126,14 @@ impl AppError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::InvalidJson(_) | AppError::Validation(_) => StatusCode::BAD_REQUEST,
+            AppError::InvalidJson(_)
+            | AppError::Validation(_)
+            | AppError::InvalidAmount(_)
+            | AppError::InvalidPublicKey(_) => StatusCode::BAD_REQUEST,
+            AppError::Signature(..) => StatusCode::UNAUTHORIZED,
+            AppError::UseAgentPat | AppError::SessionRequired => StatusCode::FORBIDDEN,
+            AppError::IdempotencyMismatch => StatusCode::CONFLICT,
+            AppError::SpendCapExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::AuthRequired
             | AppError::AuthUnknownToken
             | AppError::AuthTokenExpired
@@ -95,6 +158,16 @@ impl AppError {
             AppError::InvalidJson(_) => "INVALID_JSON",
             AppError::Validation(_) => "VALIDATION_FAILED",
             AppError::AuthRequired => "AUTH_REQUIRED",
+            AppError::InvalidAmount(_) => "INVALID_AMOUNT",
+            AppError::InvalidPublicKey(_) => "INVALID_PUBLIC_KEY",
+            AppError::UseAgentPat => "USE_AGENT_PAT",
+            AppError::SessionRequired => "SESSION_REQUIRED",
+            AppError::Signature(SignatureFailure::Required, _) => "SIGNATURE_REQUIRED",
+            AppError::Signature(SignatureFailure::Invalid, _) => "SIGNATURE_INVALID",
+            AppError::Signature(SignatureFailure::TimestampSkew, _) => "SIGNATURE_TIMESTAMP_SKEW",
+            AppError::Signature(SignatureFailure::Replayed, _) => "SIGNATURE_REPLAYED",
+            AppError::IdempotencyMismatch => "IDEMPOTENCY_MISMATCH",
+            AppError::SpendCapExceeded(_) => "SPEND_CAP_EXCEEDED",
             AppError::AuthUnknownToken => "AUTH_UNKNOWN_TOKEN",
             AppError::AuthTokenExpired => "AUTH_TOKEN_EXPIRED",
             AppError::AuthTokenRevoked => "AUTH_TOKEN_REVOKED",
@@ -121,6 +194,29 @@ impl AppError {
                 m.clone().into()
             }
             AppError::AuthUnknownToken => "This token is not one Latchkey issued (or it was mistyped).".into(),
+            AppError::InvalidAmount(m) | AppError::InvalidPublicKey(m) => m.clone().into(),
+            AppError::UseAgentPat => "This needs an agent PAT; a host or service PAT cannot start agent sessions.".into(),
+            AppError::SessionRequired => {
+                "This route moves money: start a key-bound session at /api/agent/auth/pat and sign each request.".into()
+            }
+            AppError::Signature(SignatureFailure::Required, _) => {
+                "A session token needs X-Agent-Timestamp and X-Agent-Signature on every request.".into()
+            }
+            AppError::Signature(SignatureFailure::Invalid, _) => {
+                "The request signature does not verify with the session's key.".into()
+            }
+            AppError::Signature(SignatureFailure::TimestampSkew, _) => {
+                "X-Agent-Timestamp is too far from the server's clock.".into()
+            }
+            AppError::Signature(SignatureFailure::Replayed, _) => {
+                "This exact signed request was already used; sign each request afresh.".into()
+            }
+            AppError::IdempotencyMismatch => {
+                "This Idempotency-Key was already used with a different request body.".into()
+            }
+            AppError::SpendCapExceeded(d) => {
+                format!("Today's spend cap on this token has been hit (${}).", d.current_cap_usd).into()
+            }
             AppError::AuthTokenExpired => "This token has expired; get a new one.".into(),
             AppError::AuthTokenRevoked => "This token has been revoked; get a new one.".into(),
             AppError::AgentDisabled => "The agent this credential belongs to is disabled.".into(),
@@ -152,26 +248,34 @@ impl AppError {
                 login_command: "latchkey login --url <LATCHKEY_URL>".into(),
             }),
             AppError::AgentSecurityModeOff { settings_url } => {
-                Some(Recovery::EnableAgentSecurityMode {
-                    settings_url: settings_url.clone(),
-                })
+                Some(Recovery::EnableAgentSecurityMode { settings_url: settings_url.clone() })
             }
-            AppError::RateLimited {
-                retry_after_seconds,
-            } => Some(Recovery::RetryLater {
-                retry_after_seconds: *retry_after_seconds,
+            AppError::UseAgentPat => Some(Recovery::UseAgentPat {}),
+            AppError::SessionRequired => {
+                Some(Recovery::StartSession { session_endpoint: "/api/agent/auth/pat".into() })
+            }
+            AppError::Signature(_, ctx) => Some(Recovery::SignRequest {
+                canonical_format: "METHOD\nPATH\nTIMESTAMP\nSHA256_HEX_OF_RAW_BODY".into(),
+                server_body_sha256: ctx.server_body_sha256.clone(),
+                server_time: ctx.server_time,
             }),
+            AppError::SpendCapExceeded(d) => Some(Recovery::RaisePatCap {
+                settings_url: d.settings_url.clone(),
+                current_cap_usd: d.current_cap_usd.clone(),
+                attempted_amount_usd: d.attempted_amount_usd.clone(),
+                spent_today_usd: d.spent_today_usd.clone(),
+                resets_at: d.resets_at.clone(),
+            }),
+            AppError::RateLimited { retry_after_seconds } => {
+                Some(Recovery::RetryLater { retry_after_seconds: *retry_after_seconds })
+            }
             _ => None,
         }
     }
 
     /// The §4 JSON body.
     pub fn body(&self) -> ErrorBody {
-        ErrorBody {
-            error_code: self.code(),
-            user_message: self.user_message(),
-            recovery: self.recovery(),
-        }
+        ErrorBody { error_code: self.code(), user_message: self.user_message(), recovery: self.recovery() }
     }
 }
 
@@ -203,10 +307,7 @@ impl ResponseError for AppError {
             tracing::error!(%cause, "request failed");
         }
         let mut res = HttpResponse::build(self.status());
-        if let AppError::RateLimited {
-            retry_after_seconds,
-        } = self
-        {
+        if let AppError::RateLimited { retry_after_seconds } = self {
             res.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
         }
         res.json(self.body())
@@ -275,9 +376,7 @@ impl ResponseError for HtmlError {
     fn error_response(&self) -> HttpResponse {
         let (title, message): (&str, Cow<str>) = match self {
             HtmlError::LoginRequired => {
-                return HttpResponse::SeeOther()
-                    .insert_header((header::LOCATION, "/login"))
-                    .finish();
+                return HttpResponse::SeeOther().insert_header((header::LOCATION, "/login")).finish();
             }
             HtmlError::NotFound => ("Not found", "There is no page at this address.".into()),
             HtmlError::Forbidden(m) => ("Not allowed", m.as_str().into()),
@@ -295,23 +394,12 @@ impl ResponseError for HtmlError {
                 )
             }
         };
-        let html = ErrorPage {
-            title,
-            message: &message,
-        }
-        .render()
-        .unwrap_or_else(|_| {
-            "<!doctype html><title>Error</title><p>Something went wrong.</p>".to_string()
-        });
+        let html = ErrorPage { title, message: &message }
+            .render()
+            .unwrap_or_else(|_| "<!doctype html><title>Error</title><p>Something went wrong.</p>".to_string());
         let mut res = HttpResponse::build(self.status());
-        res.insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        ));
-        if let HtmlError::RateLimited {
-            retry_after_seconds,
-        } = self
-        {
+        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")));
+        if let HtmlError::RateLimited { retry_after_seconds } = self {
             res.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
         }
         res.body(html)
@@ -322,14 +410,8 @@ impl From<AppError> for HtmlError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::NotFound => HtmlError::NotFound,
-            AppError::Validation(m) | AppError::Conflict(m) | AppError::InvalidJson(m) => {
-                HtmlError::BadRequest(m)
-            }
-            AppError::RateLimited {
-                retry_after_seconds,
-            } => HtmlError::RateLimited {
-                retry_after_seconds,
-            },
+            AppError::Validation(m) | AppError::Conflict(m) | AppError::InvalidJson(m) => HtmlError::BadRequest(m),
+            AppError::RateLimited { retry_after_seconds } => HtmlError::RateLimited { retry_after_seconds },
             AppError::AuthRequired => HtmlError::LoginRequired,
             AppError::Scope(m) | AppError::Audience(m) => HtmlError::Forbidden(m),
             AppError::Internal(cause) => HtmlError::Internal(cause),
@@ -350,10 +432,7 @@ mod tests {
 
     #[test]
     fn recovery_serialises_with_its_kind_tag() {
-        let body = AppError::RateLimited {
-            retry_after_seconds: 7,
-        }
-        .body();
+        let body = AppError::RateLimited { retry_after_seconds: 7 }.body();
         let json = serde_json::to_value(&body).unwrap();
         assert_eq!(json["error_code"], "RATE_LIMITED");
         assert_eq!(json["recovery"]["kind"], "retry_later");

@@ -34,22 +34,17 @@ fn password_from_stdin() -> Result<NewPassword, CliError> {
     std::io::stdin()
         .take(4096)
         .read_to_string(&mut raw)
-        .map_err(|e| {
-            CliError::Failed(format!("cannot read the password from standard input: {e}"))
-        })?;
+        .map_err(|e| CliError::Failed(format!("cannot read the password from standard input: {e}")))?;
     let line = raw.lines().next().unwrap_or("");
     NewPassword::parse(line).map_err(CliError::Usage)
 }
 
 fn hash(config: &Config, password: &NewPassword) -> Result<String, CliError> {
-    PasswordHasher::new(config.password_cost)
-        .and_then(|h| h.hash(password.expose()))
-        .map_err(CliError::Failed)
+    PasswordHasher::new(config.password_cost).and_then(|h| h.hash(password.expose())).map_err(CliError::Failed)
 }
 
 fn email(raw: &str) -> Result<Email, CliError> {
-    Email::parse(raw)
-        .ok_or_else(|| CliError::Usage(format!("--email: {raw:?} is not an email address")))
+    Email::parse(raw).ok_or_else(|| CliError::Usage(format!("--email: {raw:?} is not an email address")))
 }
 
 pub fn migrate(overrides: Overrides) -> Result<(), CliError> {
@@ -68,40 +63,23 @@ pub fn backup(overrides: Overrides, to: &Path) -> Result<(), CliError> {
 pub fn rotate_keys(overrides: Overrides) -> Result<(), CliError> {
     let config = Config::load(overrides).map_err(|e| CliError::Usage(e.to_string()))?;
     crate::db::prepare_data_dir(&config.data_dir).map_err(CliError::Failed)?;
-    let kid = crate::crypto::keys::SigningKeys::rotate(&config.data_dir, Clock::system().now())
-        .map_err(CliError::Failed)?;
+    let kid =
+        crate::crypto::keys::SigningKeys::rotate(&config.data_dir, Clock::system().now()).map_err(CliError::Failed)?;
     println!("{kid}");
-    eprintln!(
-        "new signing key {kid}; send SIGHUP to the running server (or restart it) to start using it"
-    );
+    eprintln!("new signing key {kid}; send SIGHUP to the running server (or restart it) to start using it");
     Ok(())
 }
 
-fn mint_pat(
-    overrides: Overrides,
-    cmd: AdminCommand,
-    now: crate::clock::Timestamp,
-) -> Result<(), CliError> {
+fn mint_pat(overrides: Overrides, cmd: AdminCommand, now: crate::clock::Timestamp) -> Result<(), CliError> {
     use crate::domain::agents::By;
     use crate::domain::money::AmountCents;
     use crate::domain::pats::{self, AgentRef, Audience, MintRequest, Scope};
     use crate::domain::principal::Acting;
-    let AdminCommand::MintPat {
-        email: raw,
-        name,
-        scope,
-        agent,
-        audience,
-        expires,
-        cap,
-        workspace,
-    } = cmd
-    else {
+    let AdminCommand::MintPat { email: raw, name, scope, agent, audience, expires, cap, workspace } = cmd else {
         return Err(CliError::Failed("not mint-pat".into()));
     };
     let email = email(&raw)?;
-    let name = pats::parse_name(&name)
-        .map_err(|e| CliError::Usage(format!("--name: {}", e.body().user_message)))?;
+    let name = pats::parse_name(&name).map_err(|e| CliError::Usage(format!("--name: {}", e.body().user_message)))?;
     let scope = match scope {
         ScopeArg::Host => Scope::Host,
         ScopeArg::Agent => Scope::Agent,
@@ -114,32 +92,23 @@ fn mint_pat(
     };
     let cap = cap
         .map(|c| {
-            AmountCents::parse(&c)
-                .ok_or_else(|| CliError::Usage(format!("--cap: {c:?} is not an amount like 10.00")))
+            AmountCents::parse(&c).ok_or_else(|| CliError::Usage(format!("--cap: {c:?} is not an amount like 10.00")))
         })
         .transpose()?;
     let expires_in_days = pats::parse_expiry_days(Some(expires))
         .map_err(|_| CliError::Usage("--expires: a number of days from 1 to 365".into()))?;
     if scope == Scope::Agent && agent.is_none() {
-        return Err(CliError::Usage(
-            "--agent NAME is required with --scope agent".into(),
-        ));
+        return Err(CliError::Usage("--agent NAME is required with --scope agent".into()));
     }
     let (config, db) = open(overrides)?;
     let token = db
         .write_blocking(|tx| {
             let ws = domain::workspaces::resolve(tx, workspace.as_deref())?;
-            let user = crate::db::users::find_by_email(tx, email.as_str())?.ok_or_else(|| {
-                AppError::Validation(format!("No user has the email {}.", email.as_str()))
+            let user = crate::db::users::find_by_email(tx, email.as_str())?
+                .ok_or_else(|| AppError::Validation(format!("No user has the email {}.", email.as_str())))?;
+            let role = crate::db::memberships::find_role(tx, &ws.id, &user.id)?.ok_or_else(|| {
+                AppError::Validation(format!("{} is not a member of workspace {}.", email.as_str(), ws.id))
             })?;
-            let role =
-                crate::db::memberships::find_role(tx, &ws.id, &user.id)?.ok_or_else(|| {
-                    AppError::Validation(format!(
-                        "{} is not a member of workspace {}.",
-                        email.as_str(),
-                        ws.id
-                    ))
-                })?;
             let request = MintRequest {
                 name,
                 scope,
@@ -148,17 +117,9 @@ fn mint_pat(
                 agent: agent.map(|name| AgentRef::Name { name, create: true }),
                 daily_cap: cap,
             };
-            let by = By {
-                actor: &Actor::Cli,
-                meta: &RequestMeta::default(),
-                now,
-            };
-            let minter = Acting {
-                user_id: user.id.clone(),
-                role,
-            };
-            let (token, _) =
-                pats::mint(tx, &ws.id, &minter, request, config.default_daily_cap, &by)?;
+            let by = By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
+            let minter = Acting { user_id: user.id.clone(), role };
+            let (token, _) = pats::mint(tx, &ws.id, &minter, request, config.default_daily_cap, &by)?;
             Ok(token)
         })
         .map_err(failed)?;
@@ -175,36 +136,20 @@ pub fn run(overrides: Overrides, cmd: AdminCommand) -> Result<(), CliError> {
             let password = password_from_stdin()?;
             let (config, db) = open(overrides)?;
             let hash = hash(&config, &password)?;
-            let ws = db
-                .write_blocking(|tx| domain::setup::create_owner_headless(tx, &email, &hash, now))
-                .map_err(failed)?;
+            let ws =
+                db.write_blocking(|tx| domain::setup::create_owner_headless(tx, &email, &hash, now)).map_err(failed)?;
             println!("{}", ws.id);
             Ok(())
         }
-        AdminCommand::CreateWorkspace {
-            name,
-            owner_email,
-            password_stdin,
-        } => {
-            let name =
-                parse_workspace_name(&name).map_err(|e| CliError::Usage(format!("--name: {e}")))?;
+        AdminCommand::CreateWorkspace { name, owner_email, password_stdin } => {
+            let name = parse_workspace_name(&name).map_err(|e| CliError::Usage(format!("--name: {e}")))?;
             let email = email(&owner_email)?;
-            let password = if password_stdin {
-                Some(password_from_stdin()?)
-            } else {
-                None
-            };
+            let password = if password_stdin { Some(password_from_stdin()?) } else { None };
             let (config, db) = open(overrides)?;
             let hash = password.map(|p| hash(&config, &p)).transpose()?;
             let ws = db
                 .write_blocking(|tx| {
-                    domain::workspaces::create_for_owner_email(
-                        tx,
-                        &name,
-                        &email,
-                        hash.as_deref(),
-                        now,
-                    )
+                    domain::workspaces::create_for_owner_email(tx, &name, &email, hash.as_deref(), now)
                 })
                 .map_err(failed)?;
             println!("{}", ws.id);
@@ -216,23 +161,11 @@ pub fn run(overrides: Overrides, cmd: AdminCommand) -> Result<(), CliError> {
             let ws = db
                 .write_blocking(|tx| {
                     let ws = domain::workspaces::resolve(tx, workspace.as_deref())?;
-                    domain::security_mode::set(
-                        tx,
-                        &ws.id,
-                        on,
-                        &Actor::Cli,
-                        &RequestMeta::default(),
-                        now,
-                    )?;
+                    domain::security_mode::set(tx, &ws.id, on, &Actor::Cli, &RequestMeta::default(), now)?;
                     Ok(ws)
                 })
                 .map_err(failed)?;
-            eprintln!(
-                "Agent Security Mode is {} for workspace {} ({})",
-                if on { "on" } else { "off" },
-                ws.name,
-                ws.id
-            );
+            eprintln!("Agent Security Mode is {} for workspace {} ({})", if on { "on" } else { "off" }, ws.name, ws.id);
             Ok(())
         }
         AdminCommand::ResetPassword { email: raw, .. } => {
@@ -240,14 +173,9 @@ pub fn run(overrides: Overrides, cmd: AdminCommand) -> Result<(), CliError> {
             let password = password_from_stdin()?;
             let (config, db) = open(overrides)?;
             let hash = hash(&config, &password)?;
-            db.write_blocking(|tx| {
-                domain::accounts::reset_password_headless(tx, &email, &hash, now)
-            })
-            .map_err(failed)?;
-            eprintln!(
-                "password reset for {}; their dashboard sessions have ended",
-                email.as_str()
-            );
+            db.write_blocking(|tx| domain::accounts::reset_password_headless(tx, &email, &hash, now))
+                .map_err(failed)?;
+            eprintln!("password reset for {}; their dashboard sessions have ended", email.as_str());
             Ok(())
         }
     }

@@ -38,11 +38,7 @@ pub struct GlobalArgs {
 
 impl GlobalArgs {
     pub fn overrides(&self) -> Overrides {
-        Overrides {
-            bind: self.bind.clone(),
-            data_dir: self.data_dir.clone(),
-            public_url: self.public_url.clone(),
-        }
+        Overrides { bind: self.bind.clone(), data_dir: self.data_dir.clone(), public_url: self.public_url.clone() }
     }
 }
 

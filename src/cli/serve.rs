@@ -26,9 +26,7 @@ pub fn run(overrides: Overrides) -> Result<(), CliError> {
             app.port(),
             data_dir.display()
         );
-        app.run()
-            .await
-            .map_err(|e| CliError::Failed(format!("server stopped: {e}")))?;
+        app.run().await.map_err(|e| CliError::Failed(format!("server stopped: {e}")))?;
         tracing::info!("shut down cleanly");
         Ok(())
     })

@@ -54,9 +54,7 @@ pub struct SigningKeys {
 
 impl std::fmt::Debug for SigningKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKeys")
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKeys").field("dir", &self.dir).finish_non_exhaustive()
     }
 }
 
@@ -78,30 +76,17 @@ fn generate(dir: &Path, now: Timestamp) -> Result<String, String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| format!("cannot encode the signing key: {e}"))?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| format!("cannot encode the signing key: {e}"))?;
     // Never overwrite: a second key in the same second gets a suffix.
     for n in 0..100 {
-        let name = if n == 0 {
-            format!("ed25519-{}.pem", now.0)
-        } else {
-            format!("ed25519-{}-{n}.pem", now.0)
-        };
+        let name = if n == 0 { format!("ed25519-{}.pem", now.0) } else { format!("ed25519-{}-{n}.pem", now.0) };
         let path = dir.join(name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
             Ok(mut f) => {
                 f.write_all(pem.as_bytes())
                     .and_then(|_| f.sync_all())
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                return Ok(okp_thumbprint(
-                    &URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()),
-                ));
+                return Ok(okp_thumbprint(&URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes())));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(format!("cannot write {}: {e}", path.display())),
@@ -112,43 +97,25 @@ fn generate(dir: &Path, now: Timestamp) -> Result<String, String> {
 
 fn load_dir(dir: &Path) -> Result<KeySet, String> {
     let mut found: Vec<(i64, String, PathBuf)> = Vec::new();
-    for entry in
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?
-    {
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))? {
         let path = entry.map_err(|e| e.to_string())?.path();
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_string)
-        else {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
             continue;
         };
-        let Some(stem) = name
-            .strip_prefix("ed25519-")
-            .and_then(|s| s.strip_suffix(".pem"))
-        else {
+        let Some(stem) = name.strip_prefix("ed25519-").and_then(|s| s.strip_suffix(".pem")) else {
             continue;
         };
-        let created: i64 = stem
-            .split('-')
-            .next()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
+        let created: i64 = stem.split('-').next().and_then(|s| s.parse().ok()).unwrap_or(0);
         found.push((created, name, path));
     }
     // Newest first; the name breaks ties between keys of the same second.
-    found.sort_by(|a, b| {
-        b.0.cmp(&a.0)
-            .then_with(|| b.1.len().cmp(&a.1.len()))
-            .then_with(|| b.1.cmp(&a.1))
-    });
+    found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.len().cmp(&a.1.len())).then_with(|| b.1.cmp(&a.1)));
     let mut keys = Vec::with_capacity(found.len());
     let mut newer_created: Option<Timestamp> = None;
     for (created, _, path) in found {
-        let pem = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let key = SigningKey::from_pkcs8_pem(&pem)
-            .map_err(|e| format!("{} is not an Ed25519 key: {e}", path.display()))?;
+        let pem = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let key =
+            SigningKey::from_pkcs8_pem(&pem).map_err(|e| format!("{} is not an Ed25519 key: {e}", path.display()))?;
         let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
         let x = URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
         let decoding = DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?;
@@ -167,22 +134,14 @@ fn load_dir(dir: &Path) -> Result<KeySet, String> {
 
 impl SigningKeys {
     /// Loads the keys in `DATA_DIR/keys`, creating the first one if there is none.
-    pub fn load_or_create(
-        data_dir: &Path,
-        max_token_ttl: i64,
-        now: Timestamp,
-    ) -> Result<SigningKeys, String> {
+    pub fn load_or_create(data_dir: &Path, max_token_ttl: i64, now: Timestamp) -> Result<SigningKeys, String> {
         let dir = keys_dir(data_dir)?;
         let mut set = load_dir(&dir)?;
         if set.keys.is_empty() {
             generate(&dir, now)?;
             set = load_dir(&dir)?;
         }
-        Ok(SigningKeys {
-            dir,
-            max_token_ttl,
-            set: RwLock::new(Arc::new(set)),
-        })
+        Ok(SigningKeys { dir, max_token_ttl, set: RwLock::new(Arc::new(set)) })
     }
 
     /// `latchkey keys rotate`: a new signing key beside the old ones.
@@ -206,11 +165,7 @@ impl SigningKeys {
 
     /// The `kid` of the key that signs now.
     pub fn active_kid(&self) -> String {
-        self.current()
-            .keys
-            .first()
-            .map(|k| k.kid.clone())
-            .unwrap_or_default()
+        self.current().keys.first().map(|k| k.kid.clone()).unwrap_or_default()
     }
 
     /// Signs `claims` as an EdDSA JWT with the active key.
@@ -219,13 +174,11 @@ impl SigningKeys {
         let key = set.keys.first().ok_or("no signing key")?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &key.encoding)
-            .map_err(|e| format!("cannot sign a JWT: {e}"))
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| format!("cannot sign a JWT: {e}"))
     }
 
     fn published(&self, key: &KeyEntry, now: Timestamp) -> bool {
-        key.retired_at
-            .is_none_or(|t| now.0 < t.0 + self.max_token_ttl)
+        key.retired_at.is_none_or(|t| now.0 < t.0 + self.max_token_ttl)
     }
 
     /// Verifies signature, issuer and audience of one of our JWTs. Expiry is
@@ -237,8 +190,7 @@ impl SigningKeys {
         audience: &str,
         now: Timestamp,
     ) -> Result<T, JwtRefusal> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| JwtRefusal::Invalid("malformed JWT"))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| JwtRefusal::Invalid("malformed JWT"))?;
         // The algorithm is ours to fix, never the header's to choose.
         if header.alg != Algorithm::EdDSA {
             return Err(JwtRefusal::Invalid("unexpected JWT algorithm"));
@@ -268,9 +220,7 @@ impl SigningKeys {
             .keys
             .iter()
             .filter(|k| self.published(k, now))
-            .map(|k| {
-                json!({"kty": "OKP", "crv": "Ed25519", "x": k.x, "kid": k.kid, "alg": "EdDSA", "use": "sig"})
-            })
+            .map(|k| json!({"kty": "OKP", "crv": "Ed25519", "x": k.x, "kid": k.kid, "alg": "EdDSA", "use": "sig"}))
             .collect();
         json!({ "keys": keys })
     }
@@ -296,14 +246,7 @@ mod tests {
     }
 
     fn claims() -> Claims {
-        Claims {
-            iss: "https://i".into(),
-            aud: "https://i".into(),
-            sub: "s".into(),
-            iat: 1,
-            exp: 2,
-            jti: "j".into(),
-        }
+        Claims { iss: "https://i".into(), aud: "https://i".into(), sub: "s".into(), iat: 1, exp: 2, jti: "j".into() }
     }
 
     #[test]
@@ -314,36 +257,19 @@ mod tests {
         let first_kid = keys.active_kid();
         assert_eq!(first_kid.len(), 43);
         let jwt = keys.sign(&claims()).unwrap();
-        assert_eq!(
-            keys.verify::<Claims>(&jwt, "https://i", "https://i", now)
-                .unwrap(),
-            claims()
-        );
-        assert!(
-            keys.verify::<Claims>(&jwt, "https://other", "https://i", now)
-                .is_err()
-        );
-        assert!(
-            keys.verify::<Claims>(&jwt, "https://i", "https://other", now)
-                .is_err()
-        );
+        assert_eq!(keys.verify::<Claims>(&jwt, "https://i", "https://i", now).unwrap(), claims());
+        assert!(keys.verify::<Claims>(&jwt, "https://other", "https://i", now).is_err());
+        assert!(keys.verify::<Claims>(&jwt, "https://i", "https://other", now).is_err());
 
         SigningKeys::rotate(dir.path(), Timestamp(now.0 + 10)).unwrap();
         keys.reload().unwrap();
         assert_ne!(keys.active_kid(), first_kid);
         let later = Timestamp(now.0 + 100);
-        assert!(
-            keys.verify::<Claims>(&jwt, "https://i", "https://i", later)
-                .is_ok(),
-            "old key still verifies"
-        );
+        assert!(keys.verify::<Claims>(&jwt, "https://i", "https://i", later).is_ok(), "old key still verifies");
         assert_eq!(keys.jwks(later)["keys"].as_array().unwrap().len(), 2);
         let much_later = Timestamp(now.0 + 10 + 901);
         assert_eq!(keys.jwks(much_later)["keys"].as_array().unwrap().len(), 1);
-        assert!(
-            keys.verify::<Claims>(&jwt, "https://i", "https://i", much_later)
-                .is_err()
-        );
+        assert!(keys.verify::<Claims>(&jwt, "https://i", "https://i", much_later).is_err());
     }
 
     #[test]
@@ -351,16 +277,8 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::TempDir::new().unwrap();
         SigningKeys::load_or_create(dir.path(), 900, Timestamp(5)).unwrap();
-        let file = std::fs::read_dir(dir.path().join("keys"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
-        assert_eq!(
-            std::fs::metadata(file).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        let file = std::fs::read_dir(dir.path().join("keys")).unwrap().next().unwrap().unwrap().path();
+        assert_eq!(std::fs::metadata(file).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]
@@ -369,30 +287,12 @@ mod tests {
         let keys = SigningKeys::load_or_create(dir.path(), 900, Timestamp(5)).unwrap();
         let jwt = keys.sign(&claims()).unwrap();
         let mut parts: Vec<String> = jwt.split('.').map(str::to_string).collect();
-        parts[1] = URL_SAFE_NO_PAD.encode(
-            br#"{"iss":"https://i","aud":"https://i","sub":"admin","iat":1,"exp":2,"jti":"j"}"#,
-        );
-        assert!(
-            keys.verify::<Claims>(&parts.join("."), "https://i", "https://i", Timestamp(5))
-                .is_err()
-        );
+        parts[1] =
+            URL_SAFE_NO_PAD.encode(br#"{"iss":"https://i","aud":"https://i","sub":"admin","iat":1,"exp":2,"jti":"j"}"#);
+        assert!(keys.verify::<Claims>(&parts.join("."), "https://i", "https://i", Timestamp(5)).is_err());
         let other = tempfile::TempDir::new().unwrap();
-        let foreign = SigningKeys::load_or_create(other.path(), 900, Timestamp(5))
-            .unwrap()
-            .sign(&claims())
-            .unwrap();
-        assert!(
-            keys.verify::<Claims>(&foreign, "https://i", "https://i", Timestamp(5))
-                .is_err()
-        );
-        assert!(
-            keys.verify::<Claims>(
-                "eyJhbGciOiJub25lIn0.e30.",
-                "https://i",
-                "https://i",
-                Timestamp(5)
-            )
-            .is_err()
-        );
+        let foreign = SigningKeys::load_or_create(other.path(), 900, Timestamp(5)).unwrap().sign(&claims()).unwrap();
+        assert!(keys.verify::<Claims>(&foreign, "https://i", "https://i", Timestamp(5)).is_err());
+        assert!(keys.verify::<Claims>("eyJhbGciOiJub25lIn0.e30.", "https://i", "https://i", Timestamp(5)).is_err());
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod keys;
 pub mod password;
+pub mod signing;
 pub mod token;
 
 use rand::RngCore;

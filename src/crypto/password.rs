@@ -26,10 +26,7 @@ impl PasswordHasher {
         let params = Params::new(cost.memory_kib, cost.iterations, 1, None)
             .map_err(|e| format!("bad password hashing parameters: {e}"))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let mut hasher = PasswordHasher {
-            argon2,
-            dummy_hash: String::new(),
-        };
+        let mut hasher = PasswordHasher { argon2, dummy_hash: String::new() };
         hasher.dummy_hash = hasher.hash("latchkey timing equaliser")?;
         Ok(hasher)
     }
@@ -56,10 +53,7 @@ impl PasswordHasher {
         };
         // The parameters come from the stored hash, so raising the cost later
         // keeps old hashes verifiable.
-        let ok = self
-            .argon2
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let ok = self.argon2.verify_password(password.as_bytes(), &parsed).is_ok();
         ok && real
     }
 }
@@ -69,11 +63,7 @@ mod tests {
     use super::*;
 
     fn hasher() -> PasswordHasher {
-        PasswordHasher::new(PasswordCost {
-            memory_kib: 64,
-            iterations: 1,
-        })
-        .unwrap()
+        PasswordHasher::new(PasswordCost { memory_kib: 64, iterations: 1 }).unwrap()
     }
 
     #[test]
@@ -93,11 +83,7 @@ mod tests {
     #[test]
     fn hashes_made_at_another_cost_still_verify() {
         let cheap = hasher().hash("correct horse battery").unwrap();
-        let other = PasswordHasher::new(PasswordCost {
-            memory_kib: 128,
-            iterations: 2,
-        })
-        .unwrap();
+        let other = PasswordHasher::new(PasswordCost { memory_kib: 128, iterations: 2 }).unwrap();
         assert!(other.verify(Some(&cheap), "correct horse battery"));
     }
 }

@@ -18,11 +18,7 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
-    pub const ALL: [TokenKind; 3] = [
-        TokenKind::Pat,
-        TokenKind::BootstrapSecret,
-        TokenKind::AccessToken,
-    ];
+    pub const ALL: [TokenKind; 3] = [TokenKind::Pat, TokenKind::BootstrapSecret, TokenKind::AccessToken];
 
     pub fn prefix(self) -> &'static str {
         match self {
@@ -71,11 +67,8 @@ impl fmt::Debug for SecretToken {
 
 /// The prefix and first four random characters, then an ellipsis.
 pub fn hint(token: &str) -> String {
-    let prefix_len = TokenKind::ALL
-        .iter()
-        .find(|k| token.starts_with(k.prefix()))
-        .map(|k| k.prefix().len())
-        .unwrap_or(0);
+    let prefix_len =
+        TokenKind::ALL.iter().find(|k| token.starts_with(k.prefix())).map(|k| k.prefix().len()).unwrap_or(0);
     let end = (prefix_len + 4).min(token.len());
     format!("{}…", token.get(..end).unwrap_or(""))
 }
@@ -100,8 +93,7 @@ pub fn parse(kind: TokenKind, candidate: &str) -> Option<[u8; 32]> {
         return None;
     }
     let (random, sum) = body.split_at(RANDOM_LEN);
-    super::constant_time_eq(checksum(random).as_bytes(), sum.as_bytes())
-        .then(|| sha256(candidate.as_bytes()))
+    super::constant_time_eq(checksum(random).as_bytes(), sum.as_bytes()).then(|| sha256(candidate.as_bytes()))
 }
 
 #[cfg(test)]
@@ -139,10 +131,7 @@ mod tests {
             assert_eq!(crc32fast::hash(random.as_bytes()), crc);
             assert_eq!(checksum(random), sum);
             let token = format!("{prefix}{random}{sum}");
-            let kind = TokenKind::ALL
-                .into_iter()
-                .find(|k| k.prefix() == prefix)
-                .unwrap();
+            let kind = TokenKind::ALL.into_iter().find(|k| k.prefix() == prefix).unwrap();
             assert_eq!(parse(kind, &token).map(hex::encode).as_deref(), Some(sha));
         }
     }
@@ -152,26 +141,13 @@ mod tests {
         let t = SecretToken::generate(TokenKind::Pat);
         assert_eq!(t.expose().len(), "lk_pat_".len() + 38);
         assert_eq!(parse(TokenKind::Pat, t.expose()), Some(t.hash()));
-        assert_eq!(
-            parse(TokenKind::AccessToken, t.expose()),
-            None,
-            "wrong prefix"
-        );
+        assert_eq!(parse(TokenKind::AccessToken, t.expose()), None, "wrong prefix");
         let mut tampered = t.expose().to_string().into_bytes();
         let i = 10;
         tampered[i] = if tampered[i] == b'a' { b'b' } else { b'a' };
-        assert_eq!(
-            parse(TokenKind::Pat, std::str::from_utf8(&tampered).unwrap()),
-            None
-        );
+        assert_eq!(parse(TokenKind::Pat, std::str::from_utf8(&tampered).unwrap()), None);
         assert_eq!(parse(TokenKind::Pat, "lk_pat_short"), None);
-        assert_eq!(
-            parse(
-                TokenKind::Pat,
-                &format!("{}!", &t.expose()[..t.expose().len() - 1])
-            ),
-            None
-        );
+        assert_eq!(parse(TokenKind::Pat, &format!("{}!", &t.expose()[..t.expose().len() - 1])), None);
     }
 
     #[test]

@@ -65,22 +65,12 @@ pub fn insert(conn: &Connection, a: &Agent) -> Result<(), AppError> {
 /// Scoped by workspace: another workspace's agent is simply not found.
 pub fn find(conn: &Connection, ws: &WorkspaceId, id: &AgentId) -> Result<Option<Agent>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM agents WHERE workspace_id = ?1 AND id = ?2");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(params![ws, id], from_row)
-        .optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row(params![ws, id], from_row).optional()?)
 }
 
-pub fn find_by_name(
-    conn: &Connection,
-    ws: &WorkspaceId,
-    name: &str,
-) -> Result<Option<Agent>, AppError> {
+pub fn find_by_name(conn: &Connection, ws: &WorkspaceId, name: &str) -> Result<Option<Agent>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM agents WHERE workspace_id = ?1 AND name = ?2");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(params![ws, name], from_row)
-        .optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row(params![ws, name], from_row).optional()?)
 }
 
 /// Newest first; `owner` limits the list to one member's agents.

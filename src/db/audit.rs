@@ -26,8 +26,7 @@ pub struct AuditEvent {
     pub last_at: Timestamp,
 }
 
-const COLUMNS: &str =
-    "id, created_at, workspace_id, actor_kind, actor_id, actor_label, kind, target_kind,
+const COLUMNS: &str = "id, created_at, workspace_id, actor_kind, actor_id, actor_label, kind, target_kind,
                        target_id, outcome, reason, client_ip, user_agent, repeat_count, last_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
@@ -77,12 +76,7 @@ pub fn insert(conn: &Connection, e: &AuditEvent, dedup_key: Option<&str>) -> Res
 
 /// Counts one more occurrence on the newest row with this key if it was last
 /// seen at or after `since`; returns whether such a row existed.
-pub fn bump_recent(
-    conn: &Connection,
-    dedup_key: &str,
-    since: Timestamp,
-    now: Timestamp,
-) -> Result<bool, AppError> {
+pub fn bump_recent(conn: &Connection, dedup_key: &str, since: Timestamp, now: Timestamp) -> Result<bool, AppError> {
     let seq: Option<i64> = conn
         .prepare_cached(
             "SELECT seq FROM audit_events WHERE dedup_key = ?1 AND last_at >= ?2 ORDER BY seq DESC LIMIT 1",
@@ -90,10 +84,8 @@ pub fn bump_recent(
         .query_row(params![dedup_key, since.0], |r| r.get(0))
         .optional()?;
     let Some(seq) = seq else { return Ok(false) };
-    conn.prepare_cached(
-        "UPDATE audit_events SET repeat_count = repeat_count + 1, last_at = ?2 WHERE seq = ?1",
-    )?
-    .execute(params![seq, now.0])?;
+    conn.prepare_cached("UPDATE audit_events SET repeat_count = repeat_count + 1, last_at = ?2 WHERE seq = ?1")?
+        .execute(params![seq, now.0])?;
     Ok(true)
 }
 

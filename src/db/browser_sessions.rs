@@ -43,11 +43,7 @@ pub fn insert(conn: &Connection, s: &NewSession<'_>) -> Result<(), AppError> {
 
 /// The session for this hash if it has not expired and its user is still a
 /// member of its workspace.
-pub fn find_live(
-    conn: &Connection,
-    token_hash: &[u8],
-    now: Timestamp,
-) -> Result<Option<LiveSession>, AppError> {
+pub fn find_live(conn: &Connection, token_hash: &[u8], now: Timestamp) -> Result<Option<LiveSession>, AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT s.token_hash, u.id, u.email, u.name, u.auto_provisioned,
                 w.id, w.name, w.agent_security_mode, w.created_at,
@@ -88,40 +84,23 @@ pub fn find_live(
 }
 
 pub fn delete(conn: &Connection, token_hash: &[u8]) -> Result<(), AppError> {
-    conn.execute(
-        "DELETE FROM browser_sessions WHERE token_hash = ?1",
-        [token_hash],
-    )?;
+    conn.execute("DELETE FROM browser_sessions WHERE token_hash = ?1", [token_hash])?;
     Ok(())
 }
 
 /// Ends every session of the user except `keep` (the one changing the password).
-pub fn delete_for_user(
-    conn: &Connection,
-    user: &UserId,
-    keep: Option<&[u8]>,
-) -> Result<usize, AppError> {
+pub fn delete_for_user(conn: &Connection, user: &UserId, keep: Option<&[u8]>) -> Result<usize, AppError> {
     Ok(conn.execute(
         "DELETE FROM browser_sessions WHERE user_id = ?1 AND (?2 IS NULL OR token_hash <> ?2)",
         params![user, keep],
     )?)
 }
 
-pub fn update_workspace(
-    conn: &Connection,
-    token_hash: &[u8],
-    ws: &WorkspaceId,
-) -> Result<(), AppError> {
-    conn.execute(
-        "UPDATE browser_sessions SET workspace_id = ?2 WHERE token_hash = ?1",
-        params![token_hash, ws],
-    )?;
+pub fn update_workspace(conn: &Connection, token_hash: &[u8], ws: &WorkspaceId) -> Result<(), AppError> {
+    conn.execute("UPDATE browser_sessions SET workspace_id = ?2 WHERE token_hash = ?1", params![token_hash, ws])?;
     Ok(())
 }
 
 pub fn delete_expired(conn: &Connection, now: Timestamp) -> Result<usize, AppError> {
-    Ok(conn.execute(
-        "DELETE FROM browser_sessions WHERE expires_at <= ?1",
-        [now.0],
-    )?)
+    Ok(conn.execute("DELETE FROM browser_sessions WHERE expires_at <= ?1", [now.0])?)
 }

@@ -8,13 +8,7 @@ use crate::domain::Role;
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::error::AppError;
 
-pub fn insert(
-    conn: &Connection,
-    ws: &WorkspaceId,
-    user: &UserId,
-    role: Role,
-    now: Timestamp,
-) -> Result<(), AppError> {
+pub fn insert(conn: &Connection, ws: &WorkspaceId, user: &UserId, role: Role, now: Timestamp) -> Result<(), AppError> {
     conn.execute(
         "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![ws, user, role.as_str(), now.0],
@@ -22,11 +16,7 @@ pub fn insert(
     Ok(())
 }
 
-pub fn find_role(
-    conn: &Connection,
-    ws: &WorkspaceId,
-    user: &UserId,
-) -> Result<Option<Role>, AppError> {
+pub fn find_role(conn: &Connection, ws: &WorkspaceId, user: &UserId) -> Result<Option<Role>, AppError> {
     let role: Option<String> = conn
         .prepare_cached("SELECT role FROM memberships WHERE workspace_id = ?1 AND user_id = ?2")?
         .query_row(params![ws, user], |r| r.get(0))
@@ -64,9 +54,5 @@ pub fn list_for_user(conn: &Connection, user: &UserId) -> Result<Vec<(Workspace,
 }
 
 pub fn count_owners(conn: &Connection) -> Result<i64, AppError> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*) FROM memberships WHERE role = 'owner'",
-        [],
-        |r| r.get(0),
-    )?)
+    Ok(conn.query_row("SELECT COUNT(*) FROM memberships WHERE role = 'owner'", [], |r| r.get(0))?)
 }

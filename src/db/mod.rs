@@ -12,9 +12,12 @@
 pub mod agents;
 pub mod audit;
 pub mod browser_sessions;
+pub mod checkouts;
 pub mod memberships;
 pub mod pats;
+pub mod runtime_sessions;
 pub mod settings;
+pub mod signature_replays;
 pub mod users;
 pub mod workspaces;
 
@@ -48,9 +51,7 @@ struct Inner {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db")
-            .field("path", &self.inner.path)
-            .finish()
+        f.debug_struct("Db").field("path", &self.inner.path).finish()
     }
 }
 
@@ -64,10 +65,7 @@ pub fn prepare_data_dir(data_dir: &Path) -> Result<PathBuf, String> {
             .create(data_dir)
             .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
     } else if !data_dir.is_dir() {
-        return Err(format!(
-            "data dir {} exists and is not a directory",
-            data_dir.display()
-        ));
+        return Err(format!("data dir {} exists and is not a directory", data_dir.display()));
     } else if let Ok(meta) = std::fs::metadata(data_dir)
         && meta.permissions().mode() & 0o077 != 0
     {
@@ -80,9 +78,7 @@ pub fn prepare_data_dir(data_dir: &Path) -> Result<PathBuf, String> {
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(
@@ -101,8 +97,7 @@ impl Db {
     /// and builds the connection pool.
     pub fn open(data_dir: &Path) -> Result<Db, String> {
         let path = prepare_data_dir(data_dir)?;
-        let mut writer =
-            connect(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+        let mut writer = connect(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
         migrate(&mut writer)?;
         {
             use std::os::unix::fs::PermissionsExt;
@@ -110,10 +105,7 @@ impl Db {
         }
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(
-                connect(&path)
-                    .map_err(|e| format!("cannot open database {}: {e}", path.display()))?,
-            );
+            readers.push(connect(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?);
         }
         Ok(Db {
             inner: Arc::new(Inner {
@@ -136,9 +128,7 @@ impl Db {
         T: Send + 'static,
     {
         let db = self.clone();
-        actix_web::web::block(move || db.read_blocking(f))
-            .await
-            .map_err(AppError::internal)?
+        actix_web::web::block(move || db.read_blocking(f)).await.map_err(AppError::internal)?
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction, off the async
@@ -149,16 +139,11 @@ impl Db {
         T: Send + 'static,
     {
         let db = self.clone();
-        actix_web::web::block(move || db.write_blocking(f))
-            .await
-            .map_err(AppError::internal)?
+        actix_web::web::block(move || db.write_blocking(f)).await.map_err(AppError::internal)?
     }
 
     /// [`Db::read`] for code that is already on a blocking thread (the CLI).
-    pub fn read_blocking<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, AppError>,
-    ) -> Result<T, AppError> {
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T, AppError>) -> Result<T, AppError> {
         let conn = self.checkout_reader()?;
         let result = f(&conn);
         self.return_reader(conn);
@@ -166,10 +151,7 @@ impl Db {
     }
 
     /// [`Db::write`] for code that is already on a blocking thread (the CLI).
-    pub fn write_blocking<T>(
-        &self,
-        f: impl FnOnce(&Transaction) -> Result<T, AppError>,
-    ) -> Result<T, AppError> {
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&Transaction) -> Result<T, AppError>) -> Result<T, AppError> {
         let mut conn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
@@ -183,11 +165,7 @@ impl Db {
             if let Some(conn) = pool.pop() {
                 return Ok(conn);
             }
-            pool = self
-                .inner
-                .reader_returned
-                .wait(pool)
-                .unwrap_or_else(|p| p.into_inner());
+            pool = self.inner.reader_returned.wait(pool).unwrap_or_else(|p| p.into_inner());
         }
     }
 
@@ -203,26 +181,19 @@ impl Db {
     /// renamed into place, mode 0600.
     pub fn backup_to(&self, dest: &Path) -> Result<(), String> {
         use std::os::unix::fs::PermissionsExt;
-        let file_name = dest
-            .file_name()
-            .ok_or_else(|| format!("{} is not a file name", dest.display()))?;
+        let file_name = dest.file_name().ok_or_else(|| format!("{} is not a file name", dest.display()))?;
         let tmp = dest.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
         let _ = std::fs::remove_file(&tmp);
         let result = (|| {
             let src = connect(&self.inner.path).map_err(|e| e.to_string())?;
             let mut out = Connection::open(&tmp).map_err(|e| e.to_string())?;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| e.to_string())?;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
             {
-                let backup =
-                    rusqlite::backup::Backup::new(&src, &mut out).map_err(|e| e.to_string())?;
-                backup
-                    .run_to_completion(256, std::time::Duration::from_millis(5), None)
-                    .map_err(|e| e.to_string())?;
+                let backup = rusqlite::backup::Backup::new(&src, &mut out).map_err(|e| e.to_string())?;
+                backup.run_to_completion(256, std::time::Duration::from_millis(5), None).map_err(|e| e.to_string())?;
             }
             // A standalone copy: no WAL beside it.
-            out.execute_batch("PRAGMA journal_mode = DELETE;")
-                .map_err(|e| e.to_string())?;
+            out.execute_batch("PRAGMA journal_mode = DELETE;").map_err(|e| e.to_string())?;
             drop(out);
             std::fs::rename(&tmp, dest).map_err(|e| e.to_string())
         })();
@@ -234,10 +205,7 @@ impl Db {
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), String> {
-    embedded::migrations::runner()
-        .run(conn)
-        .map(|_| ())
-        .map_err(|e| format!("database migration failed: {e}"))
+    embedded::migrations::runner().run(conn).map(|_| ()).map_err(|e| format!("database migration failed: {e}"))
 }
 
 /// A fresh id: UUIDv7, so ids sort by creation time.

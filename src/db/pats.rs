@@ -46,9 +46,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Pat> {
         scope: Scope::parse(&scope).unwrap_or(Scope::Service),
         audience: Audience::parse(&audience).unwrap_or(Audience::Exchange),
         token_hint: r.get(8)?,
-        daily_cap: r
-            .get::<_, Option<i64>>(9)?
-            .and_then(AmountCents::from_cents),
+        daily_cap: r.get::<_, Option<i64>>(9)?.and_then(AmountCents::from_cents),
         created_at: Timestamp(r.get(10)?),
         expires_at: Timestamp(r.get(11)?),
         revoked_at: r.get::<_, Option<i64>>(12)?.map(Timestamp),
@@ -84,10 +82,7 @@ pub fn find(conn: &Connection, ws: &WorkspaceId, id: &PatId) -> Result<Option<Pa
     let sql = format!(
         "SELECT {COLUMNS} FROM pats p LEFT JOIN agents a ON a.id = p.agent_id WHERE p.workspace_id = ?1 AND p.id = ?2"
     );
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(params![ws, id], from_row)
-        .optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row(params![ws, id], from_row).optional()?)
 }
 
 /// Newest first; `owner` limits the list to one member's PATs.
@@ -108,25 +103,12 @@ pub fn list(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn update_name(
-    conn: &Connection,
-    ws: &WorkspaceId,
-    id: &PatId,
-    name: &str,
-) -> Result<(), AppError> {
-    conn.execute(
-        "UPDATE pats SET name = ?3 WHERE workspace_id = ?1 AND id = ?2",
-        params![ws, id, name],
-    )?;
+pub fn update_name(conn: &Connection, ws: &WorkspaceId, id: &PatId, name: &str) -> Result<(), AppError> {
+    conn.execute("UPDATE pats SET name = ?3 WHERE workspace_id = ?1 AND id = ?2", params![ws, id, name])?;
     Ok(())
 }
 
-pub fn update_cap(
-    conn: &Connection,
-    ws: &WorkspaceId,
-    id: &PatId,
-    cap: AmountCents,
-) -> Result<(), AppError> {
+pub fn update_cap(conn: &Connection, ws: &WorkspaceId, id: &PatId, cap: AmountCents) -> Result<(), AppError> {
     conn.execute(
         "UPDATE pats SET daily_cap_cents = ?3 WHERE workspace_id = ?1 AND id = ?2 AND scope_type = 'agent'",
         params![ws, id, cap.cents()],
@@ -135,12 +117,7 @@ pub fn update_cap(
 }
 
 /// Marks the PAT revoked (once: a second revoke keeps the first time).
-pub fn update_revoked(
-    conn: &Connection,
-    ws: &WorkspaceId,
-    id: &PatId,
-    now: Timestamp,
-) -> Result<bool, AppError> {
+pub fn update_revoked(conn: &Connection, ws: &WorkspaceId, id: &PatId, now: Timestamp) -> Result<bool, AppError> {
     Ok(conn.execute(
         "UPDATE pats SET revoked_at = ?3 WHERE workspace_id = ?1 AND id = ?2 AND revoked_at IS NULL",
         params![ws, id, now.0],
@@ -204,10 +181,7 @@ fn auth_from_row(r: &Row<'_>) -> rusqlite::Result<PatAuth> {
             email,
             name: r.get::<_, Option<String>>(19)?.unwrap_or_default(),
             auto_provisioned: r.get::<_, Option<bool>>(20)?.unwrap_or(false),
-            role: r
-                .get::<_, Option<String>>(21)?
-                .as_deref()
-                .and_then(Role::parse),
+            role: r.get::<_, Option<String>>(21)?.as_deref().and_then(Role::parse),
         }),
         _ => None,
     };
@@ -224,22 +198,22 @@ fn auth_from_row(r: &Row<'_>) -> rusqlite::Result<PatAuth> {
     })
 }
 
-pub fn find_auth_by_hash(
-    conn: &Connection,
-    token_hash: &[u8],
-) -> Result<Option<PatAuth>, AppError> {
+pub fn find_auth_by_hash(conn: &Connection, token_hash: &[u8]) -> Result<Option<PatAuth>, AppError> {
     let sql = format!("{AUTH_SQL} WHERE p.token_hash = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([token_hash], auth_from_row)
-        .optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([token_hash], auth_from_row).optional()?)
 }
 
 /// For exchanged JWTs, which carry the PAT id.
 pub fn find_auth_by_id(conn: &Connection, id: &PatId) -> Result<Option<PatAuth>, AppError> {
     let sql = format!("{AUTH_SQL} WHERE p.id = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([id], auth_from_row)
-        .optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([id], auth_from_row).optional()?)
+}
+
+/// The PAT's current daily cap, read inside the checkout's transaction.
+pub fn find_cap(conn: &Connection, id: &PatId) -> Result<Option<AmountCents>, AppError> {
+    let cap: Option<Option<i64>> = conn
+        .prepare_cached("SELECT daily_cap_cents FROM pats WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(cap.flatten().and_then(AmountCents::from_cents))
 }

@@ -21,10 +21,7 @@ impl std::fmt::Debug for User {
         f.debug_struct("User")
             .field("id", &self.id)
             .field("email", &self.email)
-            .field(
-                "password_hash",
-                &self.password_hash.as_ref().map(|_| "<redacted>"),
-            )
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
 }
@@ -59,35 +56,22 @@ pub fn insert(conn: &Connection, user: &User) -> Result<(), AppError> {
 
 pub fn find(conn: &Connection, id: &UserId) -> Result<Option<User>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([id], from_row)
-        .optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
 }
 
 /// `email` must already be normalised (see `domain::Email`).
 pub fn find_by_email(conn: &Connection, email: &str) -> Result<Option<User>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE email = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([email], from_row)
-        .optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([email], from_row).optional()?)
 }
 
 pub fn count(conn: &Connection) -> Result<i64, AppError> {
     Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
 }
 
-pub fn update_password(
-    conn: &Connection,
-    id: &UserId,
-    hash: &str,
-    now: Timestamp,
-) -> Result<(), AppError> {
-    let n = conn.execute(
-        "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
-        params![id, hash, now.0],
-    )?;
+pub fn update_password(conn: &Connection, id: &UserId, hash: &str, now: Timestamp) -> Result<(), AppError> {
+    let n =
+        conn.execute("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1", params![id, hash, now.0])?;
     if n == 0 {
         return Err(AppError::NotFound);
     }

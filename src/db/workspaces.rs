@@ -35,10 +35,7 @@ pub fn insert(conn: &Connection, ws: &Workspace) -> Result<(), AppError> {
 
 pub fn find(conn: &Connection, id: &WorkspaceId) -> Result<Option<Workspace>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE id = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([id], from_row)
-        .optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
 }
 
 pub fn get(conn: &Connection, id: &WorkspaceId) -> Result<Workspace, AppError> {
@@ -53,10 +50,7 @@ pub fn list_all(conn: &Connection) -> Result<Vec<Workspace>, AppError> {
 }
 
 pub fn update_security_mode(conn: &Connection, id: &WorkspaceId, on: bool) -> Result<(), AppError> {
-    let n = conn.execute(
-        "UPDATE workspaces SET agent_security_mode = ?2 WHERE id = ?1",
-        params![id, on],
-    )?;
+    let n = conn.execute("UPDATE workspaces SET agent_security_mode = ?2 WHERE id = ?1", params![id, on])?;
     if n == 0 {
         return Err(AppError::NotFound);
     }

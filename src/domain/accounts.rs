@@ -31,19 +31,13 @@ pub fn verify_password(
         Some(e) => db::users::find_by_email(conn, e.as_str())?,
         None => None,
     };
-    let ok = hasher.verify(
-        user.as_ref().and_then(|u| u.password_hash.as_deref()),
-        password,
-    );
+    let ok = hasher.verify(user.as_ref().and_then(|u| u.password_hash.as_deref()), password);
     Ok((user, ok))
 }
 
 /// The workspace a fresh login lands in: the user's first (owned first).
 pub fn home_workspace(conn: &Connection, user: &User) -> Result<Option<WorkspaceId>, AppError> {
-    Ok(db::memberships::list_for_user(conn, &user.id)?
-        .into_iter()
-        .next()
-        .map(|(ws, _)| ws.id))
+    Ok(db::memberships::list_for_user(conn, &user.id)?.into_iter().next().map(|(ws, _)| ws.id))
 }
 
 /// A new dashboard session: returns the cookie value (shown to the browser
@@ -73,10 +67,7 @@ pub fn start_session(
     )?;
     // Old expired rows go whenever somebody logs in; no background job needed.
     db::browser_sessions::delete_expired(tx, now)?;
-    let actor = Actor::User {
-        id: user.id.clone(),
-        email: user.email.clone(),
-    };
+    let actor = Actor::User { id: user.id.clone(), email: user.email.clone() };
     audit::record(tx, Event::success(Some(&ws), &actor, "login", meta), now)?;
     Ok(cookie)
 }
@@ -92,21 +83,10 @@ pub fn record_login_failure(
     match user {
         Some(user) => {
             let ws = home_workspace(tx, user)?;
-            let actor = Actor::User {
-                id: user.id.clone(),
-                email: user.email.clone(),
-            };
-            audit::record(
-                tx,
-                Event::failure(ws.as_ref(), &actor, "login", "wrong password", meta),
-                now,
-            )
+            let actor = Actor::User { id: user.id.clone(), email: user.email.clone() };
+            audit::record(tx, Event::failure(ws.as_ref(), &actor, "login", "wrong password", meta), now)
         }
-        None => audit::record(
-            tx,
-            Event::failure(None, &Actor::Anonymous, "login", "unknown email", meta),
-            now,
-        ),
+        None => audit::record(tx, Event::failure(None, &Actor::Anonymous, "login", "unknown email", meta), now),
     }
 }
 
@@ -137,28 +117,13 @@ pub fn change_password(
     db::users::update_password(tx, &user.id, new_hash, now)?;
     db::browser_sessions::delete_for_user(tx, &user.id, keep_session)?;
     let ws = home_workspace(tx, user)?;
-    let event = Event::success(ws.as_ref(), actor, "password.changed", meta)
-        .target("user", user.id.0.clone());
+    let event = Event::success(ws.as_ref(), actor, "password.changed", meta).target("user", user.id.0.clone());
     audit::record(tx, event, now)
 }
 
 /// `latchkey admin reset-password`.
-pub fn reset_password_headless(
-    tx: &Connection,
-    email: &Email,
-    new_hash: &str,
-    now: Timestamp,
-) -> Result<(), AppError> {
-    let user = db::users::find_by_email(tx, email.as_str())?.ok_or_else(|| {
-        AppError::Validation(format!("No user has the email {}.", email.as_str()))
-    })?;
-    change_password(
-        tx,
-        &user,
-        new_hash,
-        None,
-        &Actor::Cli,
-        &RequestMeta::default(),
-        now,
-    )
+pub fn reset_password_headless(tx: &Connection, email: &Email, new_hash: &str, now: Timestamp) -> Result<(), AppError> {
+    let user = db::users::find_by_email(tx, email.as_str())?
+        .ok_or_else(|| AppError::Validation(format!("No user has the email {}.", email.as_str())))?;
+    change_password(tx, &user, new_hash, None, &Actor::Cli, &RequestMeta::default(), now)
 }

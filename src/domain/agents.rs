@@ -42,9 +42,7 @@ pub fn parse_name(raw: &str) -> Result<String, AppError> {
     let ok = !raw.is_empty()
         && raw.len() <= 64
         && raw.as_bytes()[0].is_ascii_alphanumeric()
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
     if ok {
         Ok(raw.to_string())
     } else {
@@ -57,9 +55,7 @@ pub fn parse_name(raw: &str) -> Result<String, AppError> {
 pub fn parse_description(raw: Option<&str>) -> Result<String, AppError> {
     let d = raw.unwrap_or("").trim();
     if d.chars().count() > 500 || d.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(AppError::Validation(
-            "description: at most 500 characters, no control characters.".into(),
-        ));
+        return Err(AppError::Validation("description: at most 500 characters, no control characters.".into()));
     }
     Ok(d.to_string())
 }
@@ -93,8 +89,7 @@ pub fn create(
     db::agents::insert(tx, &agent)?;
     audit::record(
         tx,
-        Event::success(Some(ws), by.actor, "agent.created", by.meta)
-            .target("agent", agent.id.0.clone()),
+        Event::success(Some(ws), by.actor, "agent.created", by.meta).target("agent", agent.id.0.clone()),
         by.now,
     )?;
     Ok(agent)
@@ -102,25 +97,13 @@ pub fn create(
 
 /// The agent if `who` may manage it; not found otherwise (a member cannot
 /// even learn that another member's agent exists).
-pub fn get_manageable(
-    conn: &Connection,
-    ws: &WorkspaceId,
-    id: &AgentId,
-    who: &Acting,
-) -> Result<Agent, AppError> {
-    db::agents::find(conn, ws, id)?
-        .filter(|a| who.may_manage(a.owner_user_id.as_ref()))
-        .ok_or(AppError::NotFound)
+pub fn get_manageable(conn: &Connection, ws: &WorkspaceId, id: &AgentId, who: &Acting) -> Result<Agent, AppError> {
+    db::agents::find(conn, ws, id)?.filter(|a| who.may_manage(a.owner_user_id.as_ref())).ok_or(AppError::NotFound)
 }
 
 /// Disables or re-enables an agent. Disabling makes every credential bound
 /// to it fail on its next use (the bearer layer reads the status).
-pub fn set_enabled(
-    tx: &Connection,
-    agent: &Agent,
-    enabled: bool,
-    by: &By<'_>,
-) -> Result<Agent, AppError> {
+pub fn set_enabled(tx: &Connection, agent: &Agent, enabled: bool, by: &By<'_>) -> Result<Agent, AppError> {
     let status = match (enabled, agent.enrolled_at) {
         (false, _) => AgentStatus::Disabled,
         (true, Some(_)) => AgentStatus::Active,
@@ -128,15 +111,10 @@ pub fn set_enabled(
     };
     if status != agent.status {
         db::agents::update_status(tx, &agent.workspace_id, &agent.id, status, by.now)?;
-        let kind = if enabled {
-            "agent.enabled"
-        } else {
-            "agent.disabled"
-        };
+        let kind = if enabled { "agent.enabled" } else { "agent.disabled" };
         audit::record(
             tx,
-            Event::success(Some(&agent.workspace_id), by.actor, kind, by.meta)
-                .target("agent", agent.id.0.clone()),
+            Event::success(Some(&agent.workspace_id), by.actor, kind, by.meta).target("agent", agent.id.0.clone()),
             by.now,
         )?;
     }

@@ -60,15 +60,7 @@ impl<'a> Event<'a> {
         kind: &'static str,
         meta: &'a RequestMeta,
     ) -> Self {
-        Event {
-            workspace_id,
-            actor,
-            kind,
-            target: None,
-            outcome: Outcome::Success,
-            reason: None,
-            meta,
-        }
+        Event { workspace_id, actor, kind, target: None, outcome: Outcome::Success, reason: None, meta }
     }
 
     pub fn failure(
@@ -78,15 +70,7 @@ impl<'a> Event<'a> {
         reason: impl Into<String>,
         meta: &'a RequestMeta,
     ) -> Self {
-        Event {
-            workspace_id,
-            actor,
-            kind,
-            target: None,
-            outcome: Outcome::Failure,
-            reason: Some(reason.into()),
-            meta,
-        }
+        Event { workspace_id, actor, kind, target: None, outcome: Outcome::Failure, reason: Some(reason.into()), meta }
     }
 
     pub fn target(mut self, kind: &'static str, id: impl Into<String>) -> Self {
@@ -114,11 +98,7 @@ pub fn record(conn: &Connection, event: Event<'_>, now: Timestamp) -> Result<(),
         Outcome::Success => "success",
         Outcome::Failure => "failure",
     };
-    let user_agent = event
-        .meta
-        .user_agent
-        .as_ref()
-        .map(|ua| truncate(ua, MAX_USER_AGENT));
+    let user_agent = event.meta.user_agent.as_ref().map(|ua| truncate(ua, MAX_USER_AGENT));
 
     let dedup_key = (event.outcome == Outcome::Failure).then(|| {
         let mut h = Sha256::new();

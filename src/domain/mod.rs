@@ -4,11 +4,13 @@
 pub mod accounts;
 pub mod agents;
 pub mod audit;
+pub mod checkouts;
 pub mod ids;
 pub mod money;
 pub mod pats;
 pub mod principal;
 pub mod security_mode;
+pub mod sessions;
 pub mod setup;
 pub mod workspaces;
 
@@ -83,9 +85,7 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 impl NewPassword {
     pub fn parse(raw: &str) -> Result<NewPassword, String> {
         if raw.chars().count() < MIN_PASSWORD_CHARS {
-            return Err(format!(
-                "The password must be at least {MIN_PASSWORD_CHARS} characters long."
-            ));
+            return Err(format!("The password must be at least {MIN_PASSWORD_CHARS} characters long."));
         }
         if raw.len() > 1024 {
             return Err("The password must be at most 1024 bytes long.".into());
@@ -119,23 +119,9 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            Email::parse(" Ada@Example.COM ").unwrap().as_str(),
-            "ada@example.com"
-        );
-        assert_eq!(
-            Email::parse("ada@example.com").unwrap().domain(),
-            "example.com"
-        );
-        for bad in [
-            "",
-            "ada",
-            "@example.com",
-            "ada@",
-            "ada@example",
-            "a b@example.com",
-            "a@b@example.com",
-        ] {
+        assert_eq!(Email::parse(" Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        assert_eq!(Email::parse("ada@example.com").unwrap().domain(), "example.com");
+        for bad in ["", "ada", "@example.com", "ada@", "ada@example", "a b@example.com", "a@b@example.com"] {
             assert!(Email::parse(bad).is_none(), "{bad:?}");
         }
     }

@@ -19,11 +19,7 @@ impl AmountCents {
             Some((w, f)) => (w, f),
             None => (s, ""),
         };
-        if whole.is_empty()
-            || whole.len() > 7
-            || frac.len() > 2
-            || (s.contains('.') && frac.is_empty())
-        {
+        if whole.is_empty() || whole.len() > 7 || frac.len() > 2 || (s.contains('.') && frac.is_empty()) {
             return None;
         }
         if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
@@ -40,9 +36,7 @@ impl AmountCents {
     }
 
     pub fn from_cents(cents: i64) -> Option<AmountCents> {
-        (0..=MAX_CENTS)
-            .contains(&cents)
-            .then_some(AmountCents(cents))
+        (0..=MAX_CENTS).contains(&cents).then_some(AmountCents(cents))
     }
 
     pub fn cents(self) -> i64 {
@@ -62,35 +56,16 @@ mod tests {
 
     #[test]
     fn parses_decimal_strings_into_cents() {
-        assert_eq!(
-            AmountCents::parse("5.50").map(AmountCents::cents),
-            Some(550)
-        );
+        assert_eq!(AmountCents::parse("5.50").map(AmountCents::cents), Some(550));
         assert_eq!(AmountCents::parse("5.5").map(AmountCents::cents), Some(550));
         assert_eq!(AmountCents::parse("10").map(AmountCents::cents), Some(1000));
         assert_eq!(AmountCents::parse("0.00").map(AmountCents::cents), Some(0));
-        assert_eq!(
-            AmountCents::parse("1000000.00").map(AmountCents::cents),
-            Some(MAX_CENTS)
-        );
+        assert_eq!(AmountCents::parse("1000000.00").map(AmountCents::cents), Some(MAX_CENTS));
     }
 
     #[test]
     fn refuses_anything_else() {
-        for bad in [
-            "",
-            ".5",
-            "5.",
-            "5.555",
-            "-1",
-            "+1",
-            "1e3",
-            " 5",
-            "1000000.01",
-            "99999999",
-            "5,50",
-            "0x10",
-        ] {
+        for bad in ["", ".5", "5.", "5.555", "-1", "+1", "1e3", " 5", "1000000.01", "99999999", "5,50", "0x10"] {
             assert_eq!(AmountCents::parse(bad), None, "{bad:?} must not parse");
         }
     }

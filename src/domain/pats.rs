@@ -102,9 +102,7 @@ pub struct MintRequest {
 pub fn parse_name(raw: &str) -> Result<String, AppError> {
     let n = raw.trim();
     if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) {
-        return Err(AppError::Validation(
-            "name: 1 to 100 characters, no control characters.".into(),
-        ));
+        return Err(AppError::Validation("name: 1 to 100 characters, no control characters.".into()));
     }
     Ok(n.to_string())
 }
@@ -129,9 +127,7 @@ pub fn mint(
     by: &By<'_>,
 ) -> Result<(SecretToken, Pat), AppError> {
     if req.scope == Scope::Service && minter.role != Role::Owner {
-        return Err(AppError::Scope(
-            "Only an owner of the workspace can mint service PATs.".into(),
-        ));
+        return Err(AppError::Scope("Only an owner of the workspace can mint service PATs.".into()));
     }
     if req.scope != Scope::Agent {
         if req.agent.is_some() {
@@ -141,38 +137,23 @@ pub fn mint(
             )));
         }
         if req.daily_cap.is_some() {
-            return Err(AppError::Validation(
-                "daily_cap_usd: only agent PATs have a daily cap.".into(),
-            ));
+            return Err(AppError::Validation("daily_cap_usd: only agent PATs have a daily cap.".into()));
         }
     }
 
     let agent = match (req.scope, req.agent) {
         (Scope::Agent, None) => {
-            return Err(AppError::Validation(
-                "agent_id: an agent PAT needs agent_id or agent_name.".into(),
-            ));
+            return Err(AppError::Validation("agent_id: an agent PAT needs agent_id or agent_name.".into()));
         }
-        (Scope::Agent, Some(AgentRef::Id(id))) => {
-            Some(db::agents::find(tx, ws, &id)?.ok_or(AppError::NotFound)?)
-        }
-        (Scope::Agent, Some(AgentRef::Name { name, create })) => {
-            match db::agents::find_by_name(tx, ws, &name)? {
-                Some(a) => Some(a),
-                None if create => {
-                    let name = agents::parse_name(&name)?;
-                    Some(agents::create(
-                        tx,
-                        ws,
-                        &name,
-                        "",
-                        Some(&minter.user_id),
-                        by,
-                    )?)
-                }
-                None => return Err(AppError::NotFound),
+        (Scope::Agent, Some(AgentRef::Id(id))) => Some(db::agents::find(tx, ws, &id)?.ok_or(AppError::NotFound)?),
+        (Scope::Agent, Some(AgentRef::Name { name, create })) => match db::agents::find_by_name(tx, ws, &name)? {
+            Some(a) => Some(a),
+            None if create => {
+                let name = agents::parse_name(&name)?;
+                Some(agents::create(tx, ws, &name, "", Some(&minter.user_id), by)?)
             }
-        }
+            None => return Err(AppError::NotFound),
+        },
         _ => None,
     };
     if let Some(a) = &agent {
@@ -196,11 +177,7 @@ pub fn mint(
         scope: req.scope,
         audience: req.audience,
         token_hint: token.hint(),
-        daily_cap: if req.scope == Scope::Agent {
-            Some(req.daily_cap.unwrap_or(default_cap))
-        } else {
-            None
-        },
+        daily_cap: if req.scope == Scope::Agent { Some(req.daily_cap.unwrap_or(default_cap)) } else { None },
         created_at: by.now,
         expires_at: by.now.plus_seconds(req.expires_in_days * 86_400),
         revoked_at: None,
@@ -216,15 +193,8 @@ pub fn mint(
 }
 
 /// The PAT if `who` may manage it; not found otherwise.
-pub fn get_manageable(
-    conn: &Connection,
-    ws: &WorkspaceId,
-    id: &PatId,
-    who: &Acting,
-) -> Result<Pat, AppError> {
-    db::pats::find(conn, ws, id)?
-        .filter(|p| who.may_manage(p.user_id.as_ref()))
-        .ok_or(AppError::NotFound)
+pub fn get_manageable(conn: &Connection, ws: &WorkspaceId, id: &PatId, who: &Acting) -> Result<Pat, AppError> {
+    db::pats::find(conn, ws, id)?.filter(|p| who.may_manage(p.user_id.as_ref())).ok_or(AppError::NotFound)
 }
 
 /// Revokes a PAT; everything derived from it (exchanged JWTs) dies with it,
@@ -233,8 +203,7 @@ pub fn revoke(tx: &Connection, pat: &Pat, by: &By<'_>) -> Result<Pat, AppError> 
     if db::pats::update_revoked(tx, &pat.workspace_id, &pat.id, by.now)? {
         audit::record(
             tx,
-            Event::success(Some(&pat.workspace_id), by.actor, "pat.revoked", by.meta)
-                .target("pat", pat.id.0.clone()),
+            Event::success(Some(&pat.workspace_id), by.actor, "pat.revoked", by.meta).target("pat", pat.id.0.clone()),
             by.now,
         )?;
     }
@@ -250,32 +219,19 @@ pub fn update(
     by: &By<'_>,
 ) -> Result<Pat, AppError> {
     if pat.revoked_at.is_some() {
-        return Err(AppError::Conflict(
-            "This PAT is revoked; mint a new one instead.".into(),
-        ));
+        return Err(AppError::Conflict("This PAT is revoked; mint a new one instead.".into()));
     }
     if cap.is_some() && pat.scope != Scope::Agent {
-        return Err(AppError::Validation(
-            "daily_cap_usd: only agent PATs have a daily cap.".into(),
-        ));
+        return Err(AppError::Validation("daily_cap_usd: only agent PATs have a daily cap.".into()));
     }
     if let Some(name) = &name {
         db::pats::update_name(tx, &pat.workspace_id, &pat.id, name)?;
     }
     if let Some(cap) = cap {
         db::pats::update_cap(tx, &pat.workspace_id, &pat.id, cap)?;
-        let mut event = Event::success(
-            Some(&pat.workspace_id),
-            by.actor,
-            "pat.cap_changed",
-            by.meta,
-        )
-        .target("pat", pat.id.0.clone());
-        event.reason = Some(format!(
-            "{} -> {}",
-            pat.daily_cap.map(|c| c.to_string()).unwrap_or_default(),
-            cap
-        ));
+        let mut event = Event::success(Some(&pat.workspace_id), by.actor, "pat.cap_changed", by.meta)
+            .target("pat", pat.id.0.clone());
+        event.reason = Some(format!("{} -> {}", pat.daily_cap.map(|c| c.to_string()).unwrap_or_default(), cap));
         audit::record(tx, event, by.now)?;
     }
     db::pats::find(tx, &pat.workspace_id, &pat.id)?.ok_or(AppError::NotFound)

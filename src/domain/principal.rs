@@ -11,6 +11,8 @@ use crate::error::AppError;
 pub enum CredentialKind {
     Pat,
     Jwt,
+    /// A key-bound runtime session JWT whose request signature verified.
+    Session,
 }
 
 impl CredentialKind {
@@ -18,6 +20,7 @@ impl CredentialKind {
         match self {
             CredentialKind::Pat => "pat",
             CredentialKind::Jwt => "jwt",
+            CredentialKind::Session => "session",
         }
     }
 }
@@ -62,18 +65,13 @@ pub struct Principal {
 impl Principal {
     /// The acting user; every host-scope action needs one.
     pub fn user(&self) -> Result<&PrincipalUser, AppError> {
-        self.user.as_ref().ok_or_else(|| {
-            AppError::Scope("This action needs a credential that acts as a user.".into())
-        })
+        self.user.as_ref().ok_or_else(|| AppError::Scope("This action needs a credential that acts as a user.".into()))
     }
 
     /// The person acting, for the ownership rules; host actions need one.
     pub fn acting(&self) -> Result<Acting, AppError> {
         let user = self.user()?;
-        Ok(Acting {
-            user_id: user.id.clone(),
-            role: user.role,
-        })
+        Ok(Acting { user_id: user.id.clone(), role: user.role })
     }
 }
 

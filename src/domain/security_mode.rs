@@ -15,19 +15,13 @@ pub fn require_on(ws: &Workspace, settings_url: &str) -> Result<(), AppError> {
     if ws.agent_security_mode {
         Ok(())
     } else {
-        Err(AppError::AgentSecurityModeOff {
-            settings_url: settings_url.to_string(),
-        })
+        Err(AppError::AgentSecurityModeOff { settings_url: settings_url.to_string() })
     }
 }
 
 /// How many live credentials turning the mode off would suspend (and
 /// turning it back on restores): unrevoked, unexpired PATs.
-pub fn credentials_suspended_when_off(
-    conn: &Connection,
-    ws: &WorkspaceId,
-    now: Timestamp,
-) -> Result<i64, AppError> {
+pub fn credentials_suspended_when_off(conn: &Connection, ws: &WorkspaceId, now: Timestamp) -> Result<i64, AppError> {
     db::pats::count_live(conn, ws, now)
 }
 
@@ -45,17 +39,9 @@ pub fn set(
     if current.agent_security_mode == on {
         return Ok(false);
     }
-    let suspended = if on {
-        0
-    } else {
-        credentials_suspended_when_off(conn, ws, now)?
-    };
+    let suspended = if on { 0 } else { credentials_suspended_when_off(conn, ws, now)? };
     db::workspaces::update_security_mode(conn, ws, on)?;
-    let kind = if on {
-        "security_mode.on"
-    } else {
-        "security_mode.off"
-    };
+    let kind = if on { "security_mode.on" } else { "security_mode.off" };
     let mut event = Event::success(Some(ws), actor, kind, meta).target("workspace", ws.0.clone());
     if !on {
         event.reason = Some(format!("{suspended} credentials suspended"));

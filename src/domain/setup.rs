@@ -36,10 +36,7 @@ pub fn code_is_valid(conn: &Connection, code: &str) -> Result<bool, AppError> {
         return Ok(false);
     };
     let given = crypto::sha256_hex(code.as_bytes());
-    Ok(
-        crypto::constant_time_eq(stored.as_bytes(), given.as_bytes())
-            && db::users::count(conn)? == 0,
-    )
+    Ok(crypto::constant_time_eq(stored.as_bytes(), given.as_bytes()) && db::users::count(conn)? == 0)
 }
 
 /// Whether any user exists (setup is over).
@@ -59,21 +56,12 @@ pub fn complete(
     now: Timestamp,
 ) -> Result<(User, Workspace), AppError> {
     if !code_is_valid(tx, code)? {
-        return Err(AppError::Conflict(
-            "This setup link is invalid or has already been used.".into(),
-        ));
+        return Err(AppError::Conflict("This setup link is invalid or has already been used.".into()));
     }
     db::settings::delete(tx, SETUP_CODE_KEY)?;
     let (user, ws) = create_first_owner(tx, email, password_hash, workspace_name, now)?;
-    let actor = Actor::User {
-        id: user.id.clone(),
-        email: user.email.clone(),
-    };
-    audit::record(
-        tx,
-        Event::success(Some(&ws.id), &actor, "setup.completed", meta),
-        now,
-    )?;
+    let actor = Actor::User { id: user.id.clone(), email: user.email.clone() };
+    audit::record(tx, Event::success(Some(&ws.id), &actor, "setup.completed", meta), now)?;
     Ok((user, ws))
 }
 
@@ -87,22 +75,12 @@ pub fn create_owner_headless(
 ) -> Result<Workspace, AppError> {
     if db::memberships::count_owners(tx)? > 0 {
         return Err(AppError::Conflict(
-            "An owner already exists; use `latchkey admin create-workspace` for another tenant."
-                .into(),
+            "An owner already exists; use `latchkey admin create-workspace` for another tenant.".into(),
         ));
     }
     db::settings::delete(tx, SETUP_CODE_KEY)?;
     let (_, ws) = create_first_owner(tx, email, password_hash, DEFAULT_WORKSPACE_NAME, now)?;
-    audit::record(
-        tx,
-        Event::success(
-            Some(&ws.id),
-            &Actor::Cli,
-            "setup.completed",
-            &RequestMeta::default(),
-        ),
-        now,
-    )?;
+    audit::record(tx, Event::success(Some(&ws.id), &Actor::Cli, "setup.completed", &RequestMeta::default()), now)?;
     Ok(ws)
 }
 

@@ -12,30 +12,16 @@ use crate::domain::{Email, Role};
 use crate::error::AppError;
 
 /// Creates a workspace with `owner` as its owner; Agent Security Mode starts off.
-pub fn create_with_owner(
-    conn: &Connection,
-    name: &str,
-    owner: &UserId,
-    now: Timestamp,
-) -> Result<Workspace, AppError> {
-    let ws = Workspace {
-        id: WorkspaceId::generate(),
-        name: name.to_string(),
-        agent_security_mode: false,
-        created_at: now,
-    };
+pub fn create_with_owner(conn: &Connection, name: &str, owner: &UserId, now: Timestamp) -> Result<Workspace, AppError> {
+    let ws =
+        Workspace { id: WorkspaceId::generate(), name: name.to_string(), agent_security_mode: false, created_at: now };
     db::workspaces::insert(conn, &ws)?;
     db::memberships::insert(conn, &ws.id, owner, Role::Owner, now)?;
     Ok(ws)
 }
 
 /// Creates a password user.
-pub fn create_user(
-    conn: &Connection,
-    email: &Email,
-    password_hash: &str,
-    now: Timestamp,
-) -> Result<User, AppError> {
+pub fn create_user(conn: &Connection, email: &Email, password_hash: &str, now: Timestamp) -> Result<User, AppError> {
     let user = User {
         id: UserId::generate(),
         email: email.as_str().to_string(),
@@ -72,13 +58,8 @@ pub fn create_for_owner_email(
     let ws = create_with_owner(conn, name, &owner.id, now)?;
     audit::record(
         conn,
-        Event::success(
-            Some(&ws.id),
-            &Actor::Cli,
-            "workspace.created",
-            &RequestMeta::default(),
-        )
-        .target("user", owner.id.0),
+        Event::success(Some(&ws.id), &Actor::Cli, "workspace.created", &RequestMeta::default())
+            .target("user", owner.id.0),
         now,
     )?;
     Ok(ws)
@@ -93,12 +74,9 @@ pub fn resolve(conn: &Connection, id: Option<&str>) -> Result<Workspace, AppErro
     let mut all = db::workspaces::list_all(conn)?;
     match all.len() {
         0 => Err(AppError::Validation(
-            "There is no workspace yet: run `latchkey admin create-owner` or finish /setup first."
-                .into(),
+            "There is no workspace yet: run `latchkey admin create-owner` or finish /setup first.".into(),
         )),
         1 => Ok(all.remove(0)),
-        n => Err(AppError::Validation(format!(
-            "There are {n} workspaces: name one with --workspace ID."
-        ))),
+        n => Err(AppError::Validation(format!("There are {n} workspaces: name one with --workspace ID."))),
     }
 }

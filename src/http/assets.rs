@@ -19,19 +19,12 @@ pub async fn serve(req: HttpRequest, path: web::Path<String>) -> Result<HttpResp
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut res = if matches {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    res.insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"));
+    let mut res = if matches { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    res.insert_header((header::ETAG, etag)).insert_header((header::CACHE_CONTROL, "public, max-age=86400"));
     if matches {
         return Ok(res.finish());
     }
-    Ok(res
-        .content_type(content_type(&path))
-        .body(file.data.into_owned()))
+    Ok(res.content_type(content_type(&path)).body(file.data.into_owned()))
 }
 
 fn content_type(path: &str) -> &'static str {

@@ -36,17 +36,11 @@ pub struct Browser {
 
 impl Browser {
     pub fn actor(&self) -> Actor {
-        Actor::User {
-            id: self.session.user_id.clone(),
-            email: self.session.email.clone(),
-        }
+        Actor::User { id: self.session.user_id.clone(), email: self.session.email.clone() }
     }
 
     pub fn acting(&self) -> crate::domain::principal::Acting {
-        crate::domain::principal::Acting {
-            user_id: self.session.user_id.clone(),
-            role: self.session.role,
-        }
+        crate::domain::principal::Acting { user_id: self.session.user_id.clone(), role: self.session.role }
     }
 
     pub fn workspace(&self) -> &Workspace {
@@ -64,9 +58,7 @@ impl Browser {
 }
 
 pub fn csrf_refused() -> HtmlError {
-    HtmlError::Forbidden(
-        "This form expired or did not come from this site. Reload the page and try again.".into(),
-    )
+    HtmlError::Forbidden("This form expired or did not come from this site. Reload the page and try again.".into())
 }
 
 fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, HtmlError> {
@@ -94,10 +86,7 @@ impl FromRequest for Browser {
                         return Ok(None);
                     };
                     let workspaces = db::memberships::list_for_user(conn, &session.user_id)?;
-                    Ok(Some(Browser {
-                        session,
-                        workspaces,
-                    }))
+                    Ok(Some(Browser { session, workspaces }))
                 })
                 .await?;
             found.ok_or(HtmlError::LoginRequired)

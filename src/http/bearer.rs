@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
@@ -26,7 +26,14 @@ use crate::error::AppError;
 use crate::http::request_meta;
 use crate::state::AppState;
 
-/// Claims of a JWT minted by `/v1/auth/exchange`.
+/// Proof-of-possession confirmation (RFC 7800): the session key's thumbprint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cnf {
+    pub jkt: String,
+}
+
+/// Claims of a JWT Latchkey signs: exchanged (`/v1/auth/exchange`) or a
+/// key-bound runtime session (`/api/agent/auth/pat`, with `cnf` and `sid`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExchangeClaims {
     pub iss: String,
@@ -40,7 +47,19 @@ pub struct ExchangeClaims {
     pub scope: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Cnf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
+
+/// SHA-256 (hex) of the raw body, taken by the middleware before any
+/// handler reads it, for signed requests.
+#[derive(Debug, Clone)]
+pub struct BodyDigest(pub String);
+
+pub const SIGNATURE_HEADER: &str = "x-agent-signature";
+pub const TIMESTAMP_HEADER: &str = "x-agent-timestamp";
 
 /// What the credential is being used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,10 +74,7 @@ pub enum Use {
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_string())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty())
 }
 
 /// A refusal plus what the audit trail should say about it.
@@ -70,22 +86,13 @@ struct Refusal {
 
 impl Refusal {
     fn new(error: AppError, reason: &'static str, workspace: Option<&WorkspaceId>) -> Refusal {
-        Refusal {
-            error,
-            reason,
-            workspace: workspace.cloned(),
-        }
+        Refusal { error, reason, workspace: workspace.cloned() }
     }
 }
 
 /// Resolves `token` for `usage`, recording any refusal.
-pub async fn authenticate(
-    req: &HttpRequest,
-    state: &AppState,
-    token: &str,
-    usage: Use,
-) -> Result<Principal, AppError> {
-    match resolve(state, token, usage).await {
+pub async fn authenticate(req: &HttpRequest, state: &AppState, token: &str, usage: Use) -> Result<Principal, AppError> {
+    match resolve(req, state, token, usage).await {
         Ok(p) => {
             touch(state, &p);
             Ok(p)
@@ -99,13 +106,7 @@ pub async fn authenticate(
                 state
                     .db
                     .write(move |tx| {
-                        let event = Event::failure(
-                            ws.as_ref(),
-                            &Actor::Anonymous,
-                            "auth.bearer",
-                            reason,
-                            &meta,
-                        );
+                        let event = Event::failure(ws.as_ref(), &Actor::Anonymous, "auth.bearer", reason, &meta);
                         audit::record(tx, event, now)
                     })
                     .await?;
@@ -120,30 +121,23 @@ pub async fn authenticate(
 /// stays one indexed read.
 fn touch(state: &AppState, p: &Principal) {
     let now = state.clock.now();
-    if p.credential
-        .pat_last_used_at
-        .is_some_and(|t| t.0 >= now.0 - 60)
-    {
+    if p.credential.pat_last_used_at.is_some_and(|t| t.0 >= now.0 - 60) {
         return;
     }
     let db = state.db.clone();
     let id = p.credential.pat_id.clone();
     actix_web::rt::spawn(async move {
-        if let Err(e) = db
-            .write(move |tx| db::pats::touch_last_used(tx, &id, now))
-            .await
-        {
+        if let Err(e) = db.write(move |tx| db::pats::touch_last_used(tx, &id, now)).await {
             tracing::warn!(error = %e, "could not record last use of a PAT");
         }
     });
 }
 
-async fn resolve(state: &AppState, token: &str, usage: Use) -> Result<Principal, Refusal> {
+async fn resolve(req: &HttpRequest, state: &AppState, token: &str, usage: Use) -> Result<Principal, Refusal> {
     let now = state.clock.now();
     let unknown = |reason| Refusal::new(AppError::AuthUnknownToken, reason, None);
     if token.starts_with(TokenKind::Pat.prefix()) {
-        let hash =
-            token::parse(TokenKind::Pat, token).ok_or_else(|| unknown("bad token checksum"))?;
+        let hash = token::parse(TokenKind::Pat, token).ok_or_else(|| unknown("bad token checksum"))?;
         let auth = state
             .db
             .read(move |conn| db::pats::find_auth_by_hash(conn, &hash))
@@ -152,15 +146,7 @@ async fn resolve(state: &AppState, token: &str, usage: Use) -> Result<Principal,
             .ok_or_else(|| unknown("unknown token"))?;
         let credential_id = auth.pat.id.0.clone();
         let expires_at = auth.pat.expires_at;
-        check(
-            state,
-            auth,
-            CredentialKind::Pat,
-            credential_id,
-            expires_at,
-            usage,
-            now,
-        )
+        check(state, auth, CredentialKind::Pat, credential_id, expires_at, usage, now)
     } else if token.starts_with("eyJ") {
         if usage == Use::Exchange {
             return Err(Refusal::new(
@@ -171,39 +157,47 @@ async fn resolve(state: &AppState, token: &str, usage: Use) -> Result<Principal,
         }
         let claims: ExchangeClaims = state
             .keys
-            .verify(
-                token,
-                &state.config.public_url,
-                &state.config.public_url,
-                now,
-            )
+            .verify(token, &state.config.public_url, &state.config.public_url, now)
             .map_err(|_| unknown("JWT not signed by this server"))?;
         let pat_id = crate::domain::ids::PatId(claims.pat_id.clone());
-        let auth = state
+        let sid = claims.sid.clone();
+        let (auth, session) = state
             .db
-            .read(move |conn| db::pats::find_auth_by_id(conn, &pat_id))
+            .read(move |conn| {
+                let auth = db::pats::find_auth_by_id(conn, &pat_id)?;
+                let session = match &sid {
+                    Some(sid) => db::runtime_sessions::find(conn, sid)?,
+                    None => None,
+                };
+                Ok((auth, session))
+            })
             .await
-            .map_err(|e| Refusal::new(e, "", None))?
-            .ok_or_else(|| unknown("JWT of a deleted PAT"))?;
+            .map_err(|e| Refusal::new(e, "", None))?;
+        let auth = auth.ok_or_else(|| unknown("JWT of a deleted PAT"))?;
         if auth.workspace.id.0 != claims.workspace_id {
             return Err(unknown("JWT workspace mismatch"));
         }
+        let ws = auth.workspace.id.clone();
         if claims.exp <= now.0 {
-            return Err(Refusal::new(
-                AppError::AuthTokenExpired,
-                "JWT expired",
-                Some(&auth.workspace.id),
-            ));
+            return Err(Refusal::new(AppError::AuthTokenExpired, "JWT expired", Some(&ws)));
         }
-        check(
-            state,
-            auth,
-            CredentialKind::Jwt,
-            claims.jti,
-            Timestamp(claims.exp),
-            usage,
-            now,
-        )
+        let Some(cnf) = claims.cnf else {
+            return check(state, auth, CredentialKind::Jwt, claims.jti, Timestamp(claims.exp), usage, now);
+        };
+        // A key-bound session: its row must agree with the JWT, and the
+        // request must carry a fresh signature by the bound key.
+        let session = session
+            .filter(|s| s.pat_id == auth.pat.id && s.key_thumbprint == cnf.jkt)
+            .ok_or_else(|| unknown("session JWT without its session"))?;
+        if session.ended_at.is_some() {
+            return Err(Refusal::new(AppError::AuthTokenRevoked, "session ended", Some(&ws)));
+        }
+        let principal =
+            check(state, auth, CredentialKind::Session, session.id.clone(), Timestamp(claims.exp), usage, now)?;
+        verify_request_signature(req, state, &session.public_key, now)
+            .await
+            .map_err(|(e, reason)| Refusal::new(e, reason, Some(&ws)))?;
+        Ok(principal)
     } else {
         Err(unknown("unrecognised token format"))
     }
@@ -240,10 +234,7 @@ fn check(
                 role,
             }),
             None => {
-                return Err(refuse(
-                    AppError::AuthTokenRevoked,
-                    "PAT owner left the workspace",
-                ));
+                return Err(refuse(AppError::AuthTokenRevoked, "PAT owner left the workspace"));
             }
         },
         None => return Err(refuse(AppError::AuthTokenRevoked, "PAT owner deleted")),
@@ -254,10 +245,7 @@ fn check(
         (Some(_), _, Some(AgentStatus::Disabled)) => {
             return Err(refuse(AppError::AgentDisabled, "agent disabled"));
         }
-        (Some(id), Some(name), Some(_)) => Some(BoundAgent {
-            id: id.clone(),
-            name: name.clone(),
-        }),
+        (Some(id), Some(name), Some(_)) => Some(BoundAgent { id: id.clone(), name: name.clone() }),
         (Some(_), _, _) => return Err(refuse(AppError::AuthTokenRevoked, "agent deleted")),
         _ => None,
     };
@@ -265,9 +253,7 @@ fn check(
         match usage {
             Use::Direct if !pat.audience.allows_direct_use() => {
                 return Err(refuse(
-                    AppError::Audience(
-                        "This PAT is exchange-only: trade it in at /v1/auth/exchange first.".into(),
-                    ),
+                    AppError::Audience("This PAT is exchange-only: trade it in at /v1/auth/exchange first.".into()),
                     "exchange-only PAT used directly",
                 ));
             }
@@ -296,20 +282,66 @@ fn check(
     })
 }
 
+/// Checks `X-Agent-Timestamp` and `X-Agent-Signature` against the session
+/// key, then records the signature so it cannot be used twice.
+async fn verify_request_signature(
+    req: &HttpRequest,
+    state: &AppState,
+    public_key: &[u8],
+    now: Timestamp,
+) -> Result<(), (AppError, &'static str)> {
+    use crate::crypto::signing;
+    use crate::error::{SignatureContext, SignatureFailure};
+
+    let digest =
+        req.extensions().get::<BodyDigest>().map(|d| d.0.clone()).unwrap_or_else(|| crate::crypto::sha256_hex(b""));
+    let ctx = SignatureContext { server_body_sha256: digest.clone(), server_time: now.0 };
+    let fail = |kind, reason| (AppError::Signature(kind, ctx.clone()), reason);
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let (Some(ts_raw), Some(sig_raw)) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER)) else {
+        return Err(fail(SignatureFailure::Required, "signature headers missing"));
+    };
+    let ts: i64 = ts_raw.parse().map_err(|_| fail(SignatureFailure::Invalid, "timestamp not unix seconds"))?;
+    let skew = state.config.signature_skew_seconds;
+    if (now.0 - ts).abs() > skew {
+        return Err(fail(SignatureFailure::TimestampSkew, "timestamp outside the skew window"));
+    }
+    let signature =
+        signing::decode_signature(sig_raw).ok_or_else(|| fail(SignatureFailure::Invalid, "signature not base64"))?;
+    // The path and query exactly as they came on the wire.
+    let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let canonical = signing::canonical_string(req.method().as_str(), path, ts_raw, &digest);
+    if !signing::verify(public_key, &canonical, &signature) {
+        return Err(fail(SignatureFailure::Invalid, "bad signature"));
+    }
+    let signature_hash = crate::crypto::sha256(&signature.to_bytes());
+    let until = Timestamp(ts + skew + 1);
+    let fresh = state
+        .db
+        .write(move |tx| {
+            db::signature_replays::delete_expired(tx, now)?;
+            db::signature_replays::insert_new(tx, &signature_hash, until)
+        })
+        .await
+        .map_err(|e| (e, "replay table"))?;
+    if !fresh {
+        return Err(fail(SignatureFailure::Replayed, "signature replayed"));
+    }
+    Ok(())
+}
+
 /// `LATCHKEY_SUPERADMIN_DOMAIN`: password users of that domain only.
 pub fn is_instance_admin(state: &AppState, email: &str, auto_provisioned: bool) -> bool {
     match &state.config.superadmin_domain {
-        Some(domain) if !auto_provisioned => email
-            .rsplit_once('@')
-            .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain)),
+        Some(domain) if !auto_provisioned => {
+            email.rsplit_once('@').is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
+        }
         _ => false,
     }
 }
 
 fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
-    req.app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| AppError::internal("application state missing"))
+    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| AppError::internal("application state missing"))
 }
 
 type Fut<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
@@ -328,22 +360,45 @@ fn extract(req: &HttpRequest, allowed: &'static [Scope], what: &'static str) -> 
             state
                 .db
                 .write(move |tx| {
-                    let event = Event::failure(
-                        Some(&ws),
-                        &Actor::Anonymous,
-                        "auth.bearer",
-                        "wrong scope type",
-                        &meta,
-                    );
+                    let event = Event::failure(Some(&ws), &Actor::Anonymous, "auth.bearer", "wrong scope type", &meta);
                     audit::record(tx, event, now)
                 })
                 .await?;
-            return Err(AppError::Scope(format!(
-                "A {scope} credential cannot {what}."
-            )));
+            return Err(AppError::Scope(format!("A {scope} credential cannot {what}.")));
         }
         Ok(principal)
     })
+}
+
+/// A verified key-bound session: the only credential payment-impacting
+/// routes accept.
+pub struct AgentSession(pub Principal);
+
+impl FromRequest for AgentSession {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let fut = extract(req, &[Scope::Host, Scope::Agent, Scope::Service], "do this");
+        Box::pin(async move {
+            let p = fut.await?;
+            if p.credential.kind != CredentialKind::Session {
+                return Err(AppError::SessionRequired);
+            }
+            Ok(AgentSession(p))
+        })
+    }
+}
+
+/// A host or service credential (reading the workspace's checkouts).
+pub struct HostOrService(pub Principal);
+
+impl FromRequest for HostOrService {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let fut = extract(req, &[Scope::Host, Scope::Service], "read this; use a host or service PAT");
+        Box::pin(async move { fut.await.map(HostOrService) })
+    }
 }
 
 /// Any valid credential of any scope type.

@@ -28,15 +28,10 @@ pub async fn harden(
     let method = req.method().clone();
     // The path only: a query string can carry a one-time code.
     let path = req.path().to_string();
-    let https = req
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|s| s.config.is_https());
+    let https = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.config.is_https());
 
-    let declared_len = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared_len =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let mut res = if declared_len.is_some_and(|n| n > API_BODY_LIMIT as u64) {
         req.into_response(AppError::PayloadTooLarge.error_response())
     } else {
@@ -46,17 +41,13 @@ pub async fn harden(
     // Framework-made errors (unknown method, unreadable body …) come without
     // a body; give them the documented shape.
     let status = res.status();
-    if (status.is_client_error() || status.is_server_error())
-        && !res.headers().contains_key(header::CONTENT_TYPE)
-    {
+    if (status.is_client_error() || status.is_server_error()) && !res.headers().contains_key(header::CONTENT_TYPE) {
         let replacement = match status {
             StatusCode::NOT_FOUND => Some(AppError::NotFound),
             StatusCode::METHOD_NOT_ALLOWED => Some(AppError::MethodNotAllowed),
             StatusCode::PAYLOAD_TOO_LARGE => Some(AppError::PayloadTooLarge),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Some(AppError::UnsupportedMediaType),
-            StatusCode::BAD_REQUEST => Some(AppError::Validation(
-                "The request could not be read.".into(),
-            )),
+            StatusCode::BAD_REQUEST => Some(AppError::Validation("The request could not be read.".into())),
             _ => None,
         };
         if let Some(err) = replacement {
@@ -66,31 +57,17 @@ pub async fn harden(
     }
 
     let headers = res.headers_mut();
-    let set = |headers: &mut actix_web::http::header::HeaderMap,
-               name: HeaderName,
-               value: &'static str| {
+    let set = |headers: &mut actix_web::http::header::HeaderMap, name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::X_FRAME_OPTIONS, "DENY");
     set(headers, header::REFERRER_POLICY, "no-referrer");
     set(headers, header::CONTENT_SECURITY_POLICY, CSP);
-    set(
-        headers,
-        HeaderName::from_static("cross-origin-opener-policy"),
-        "same-origin",
-    );
-    set(
-        headers,
-        HeaderName::from_static("permissions-policy"),
-        "camera=(), microphone=(), geolocation=()",
-    );
+    set(headers, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    set(headers, HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()");
     if https {
-        set(
-            headers,
-            header::STRICT_TRANSPORT_SECURITY,
-            "max-age=31536000",
-        );
+        set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
     }
     if !path.starts_with("/static/") {
         set(headers, header::CACHE_CONTROL, "no-store");
@@ -113,14 +90,10 @@ pub async fn harden(
 /// Maps the JSON extractor's failures onto §4's codes.
 pub fn json_error(err: JsonPayloadError) -> AppError {
     match err {
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            AppError::PayloadTooLarge
-        }
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => AppError::PayloadTooLarge,
         JsonPayloadError::Payload(PayloadError::Overflow) => AppError::PayloadTooLarge,
         JsonPayloadError::ContentType => AppError::UnsupportedMediaType,
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            AppError::Validation(format!("Bad field: {e}"))
-        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => AppError::Validation(format!("Bad field: {e}")),
         JsonPayloadError::Deserialize(e) => AppError::InvalidJson(e.to_string()),
         other => AppError::InvalidJson(other.to_string()),
     }
@@ -146,18 +119,9 @@ mod tests {
         let missing = json_error(deserialize("{}"));
         assert_eq!(missing.code(), "VALIDATION_FAILED");
         assert!(missing.user_message().contains("name"), "names the field");
-        assert_eq!(
-            json_error(deserialize(r#"{"name": 5}"#)).code(),
-            "VALIDATION_FAILED"
-        );
-        assert_eq!(
-            json_error(JsonPayloadError::ContentType).code(),
-            "UNSUPPORTED_MEDIA_TYPE"
-        );
-        let overflow = JsonPayloadError::OverflowKnownLength {
-            length: 70_000,
-            limit: 65_536,
-        };
+        assert_eq!(json_error(deserialize(r#"{"name": 5}"#)).code(), "VALIDATION_FAILED");
+        assert_eq!(json_error(JsonPayloadError::ContentType).code(), "UNSUPPORTED_MEDIA_TYPE");
+        let overflow = JsonPayloadError::OverflowKnownLength { length: 70_000, limit: 65_536 };
         assert_eq!(json_error(overflow).status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

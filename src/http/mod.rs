@@ -25,22 +25,15 @@ pub const FORM_BODY_LIMIT: usize = 16 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
-        web::JsonConfig::default()
-            .limit(API_BODY_LIMIT)
-            .error_handler(|err, _req| middleware::json_error(err).into()),
+        web::JsonConfig::default().limit(API_BODY_LIMIT).error_handler(|err, _req| middleware::json_error(err).into()),
     )
     .app_data(web::PayloadConfig::new(API_BODY_LIMIT))
     .app_data(
         web::FormConfig::default()
             .limit(FORM_BODY_LIMIT)
-            .error_handler(|err, _req| {
-                HtmlError::BadRequest(format!("The form could not be read: {err}")).into()
-            }),
+            .error_handler(|err, _req| HtmlError::BadRequest(format!("The form could not be read: {err}")).into()),
     )
-    .app_data(
-        web::QueryConfig::default()
-            .error_handler(|err, _req| AppError::Validation(err.to_string()).into()),
-    )
+    .app_data(web::QueryConfig::default().error_handler(|err, _req| AppError::Validation(err.to_string()).into()))
     .app_data(web::PathConfig::default().error_handler(|_err, _req| AppError::NotFound.into()))
     .service(
         web::scope("")
@@ -53,66 +46,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             // API
             .service(resource("/v1/auth/whoami").get(api::identity::whoami))
             .service(resource("/v1/auth/exchange").post(api::identity::exchange))
-            .service(
-                resource("/v1/agents")
-                    .get(api::agents::list_agents)
-                    .post(api::agents::create_agent),
-            )
+            .service(resource("/v1/agents").get(api::agents::list_agents).post(api::agents::create_agent))
             .service(resource("/v1/agents/{id}").get(api::agents::get_agent))
             .service(resource("/v1/agents/{id}/disable").post(api::agents::disable_agent))
             .service(resource("/v1/agents/{id}/enable").post(api::agents::enable_agent))
-            .service(
-                resource("/v1/pats")
-                    .get(api::pats::list_pats)
-                    .post(api::pats::create_pat),
-            )
-            .service(
-                resource("/v1/pats/{id}")
-                    .get(api::pats::get_pat)
-                    .patch(api::pats::update_pat),
-            )
+            .service(resource("/v1/pats").get(api::pats::list_pats).post(api::pats::create_pat))
+            .service(resource("/v1/pats/{id}").get(api::pats::get_pat).patch(api::pats::update_pat))
             .service(resource("/v1/pats/{id}/revoke").post(api::pats::revoke_pat))
             // Dashboard
-            .service(
-                resource("/setup")
-                    .get(dashboard::setup::setup_page)
-                    .post(dashboard::setup::complete_setup),
-            )
-            .service(
-                resource("/login")
-                    .get(dashboard::login::login_page)
-                    .post(dashboard::login::login),
-            )
+            .service(resource("/setup").get(dashboard::setup::setup_page).post(dashboard::setup::complete_setup))
+            .service(resource("/login").get(dashboard::login::login_page).post(dashboard::login::login))
             .service(resource("/logout").post(dashboard::login::logout))
             .service(resource("/").get(dashboard::overview::overview_page))
             .service(resource("/settings").get(dashboard::settings::settings_page))
-            .service(
-                resource("/settings/security-mode").post(dashboard::settings::set_security_mode),
-            )
+            .service(resource("/settings/security-mode").post(dashboard::settings::set_security_mode))
             .service(resource("/settings/password").post(dashboard::settings::change_password))
             .service(resource("/workspace/switch").post(dashboard::settings::switch_workspace))
             .service(resource("/dashboard/audit").get(dashboard::audit::audit_page))
             .service(
-                resource("/dashboard/agents")
-                    .get(dashboard::agents::agents_page)
-                    .post(dashboard::agents::create_agent),
+                resource("/dashboard/agents").get(dashboard::agents::agents_page).post(dashboard::agents::create_agent),
             )
+            .service(resource("/dashboard/agents/{id}/disable").post(dashboard::agents::disable_agent))
+            .service(resource("/dashboard/agents/{id}/enable").post(dashboard::agents::enable_agent))
             .service(
-                resource("/dashboard/agents/{id}/disable").post(dashboard::agents::disable_agent),
-            )
-            .service(
-                resource("/dashboard/agents/{id}/enable").post(dashboard::agents::enable_agent),
-            )
-            .service(
-                resource("/dashboard/tokens")
-                    .get(dashboard::tokens::tokens_page)
-                    .post(dashboard::tokens::create_token),
+                resource("/dashboard/tokens").get(dashboard::tokens::tokens_page).post(dashboard::tokens::create_token),
             )
             .service(resource("/dashboard/tokens/{id}").get(dashboard::tokens::token_page))
             .service(resource("/dashboard/tokens/{id}/cap").post(dashboard::tokens::change_cap))
-            .service(
-                resource("/dashboard/tokens/{id}/revoke").post(dashboard::tokens::revoke_token),
-            )
+            .service(resource("/dashboard/tokens/{id}/revoke").post(dashboard::tokens::revoke_token))
             .service(resource("/dashboard/{rest:.*}").to(dashboard::unknown_page))
             .default_service(web::to(not_found)),
     );
@@ -131,32 +92,16 @@ async fn method_not_allowed() -> Result<HttpResponse, AppError> {
 /// Unknown routes: a page for browsers on dashboard paths, §4 JSON otherwise.
 async fn not_found(req: HttpRequest) -> HttpResponse {
     use actix_web::ResponseError;
-    if wants_html(&req) {
-        HtmlError::NotFound.error_response()
-    } else {
-        AppError::NotFound.error_response()
-    }
+    if wants_html(&req) { HtmlError::NotFound.error_response() } else { AppError::NotFound.error_response() }
 }
 
 /// Whether this request is a browser asking for a dashboard page.
 pub fn wants_html(req: &HttpRequest) -> bool {
     let path = req.path();
-    let api = [
-        "/v1/",
-        "/api/",
-        "/.well-known/",
-        "/healthz",
-        "/readyz",
-        "/metrics",
-        "/openapi.json",
-    ]
-    .iter()
-    .any(|p| path.starts_with(p));
-    !api && req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"))
+    let api = ["/v1/", "/api/", "/.well-known/", "/healthz", "/readyz", "/metrics", "/openapi.json"]
+        .iter()
+        .any(|p| path.starts_with(p));
+    !api && req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
 }
 
 /// The client's address: the TCP peer, or with `LATCHKEY_TRUST_PROXY` the
@@ -180,10 +125,6 @@ pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
 pub fn request_meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
     RequestMeta {
         client_ip: client_ip(req, state.config.trust_proxy).map(|ip| ip.to_string()),
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
     }
 }

@@ -13,9 +13,6 @@ pub async fn healthz() -> HttpResponse {
 
 /// Anyone: the database answers a query.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    state
-        .db
-        .read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-        .await?;
+    state.db.read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await?;
     Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
 }

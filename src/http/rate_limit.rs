@@ -20,10 +20,7 @@ impl IpRateLimiter {
     /// `per_minute` requests a minute per address (bursting up to that many);
     /// 0 turns the limit off.
     pub fn per_minute(per_minute: u32) -> IpRateLimiter {
-        IpRateLimiter {
-            inner: NonZeroU32::new(per_minute)
-                .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))),
-        }
+        IpRateLimiter { inner: NonZeroU32::new(per_minute).map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))) }
     }
 
     /// `Err(seconds to wait)` when `ip` is over its limit.

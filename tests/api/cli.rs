@@ -12,13 +12,7 @@ fn create_owner_prints_the_workspace_and_refuses_a_second_owner() {
     let data = dir.path().join("data");
     let (code, out, err) = run_cli(
         &data,
-        &[
-            "admin",
-            "create-owner",
-            "--email",
-            OWNER_EMAIL,
-            "--password-stdin",
-        ],
+        &["admin", "create-owner", "--email", OWNER_EMAIL, "--password-stdin"],
         Some(&pw(OWNER_PASSWORD)),
     );
     assert_eq!(code, 0, "{err}");
@@ -27,13 +21,7 @@ fn create_owner_prints_the_workspace_and_refuses_a_second_owner() {
 
     let (code, out, err) = run_cli(
         &data,
-        &[
-            "admin",
-            "create-owner",
-            "--email",
-            "second@example.com",
-            "--password-stdin",
-        ],
+        &["admin", "create-owner", "--email", "second@example.com", "--password-stdin"],
         Some(&pw(OWNER_PASSWORD)),
     );
     assert_eq!(code, 1);
@@ -52,13 +40,7 @@ fn create_owner_refuses_a_short_password() {
     let dir = tempfile::TempDir::new().unwrap();
     let (code, _, err) = run_cli(
         &dir.path().join("d"),
-        &[
-            "admin",
-            "create-owner",
-            "--email",
-            OWNER_EMAIL,
-            "--password-stdin",
-        ],
+        &["admin", "create-owner", "--email", OWNER_EMAIL, "--password-stdin"],
         Some("short\n"),
     );
     assert_eq!(code, 2);
@@ -71,22 +53,11 @@ fn a_second_workspace_has_its_own_owner_who_sees_nothing_of_the_first() {
     let mut first = app.setup_owner();
     // Something private happens in the first workspace.
     let csrf = first.get("/settings").csrf();
-    first.post_form(
-        "/settings/security-mode",
-        &[("csrf", &csrf), ("mode", "on")],
-    );
+    first.post_form("/settings/security-mode", &[("csrf", &csrf), ("mode", "on")]);
 
     let (code, out, err) = run_cli(
         &app.data_dir,
-        &[
-            "admin",
-            "create-workspace",
-            "--name",
-            "Globex",
-            "--owner-email",
-            "hank@globex.example",
-            "--password-stdin",
-        ],
+        &["admin", "create-workspace", "--name", "Globex", "--owner-email", "hank@globex.example", "--password-stdin"],
         Some(&pw("globex owner password")),
     );
     assert_eq!(code, 0, "{err}");
@@ -96,16 +67,10 @@ fn a_second_workspace_has_its_own_owner_who_sees_nothing_of_the_first() {
     assert_eq!(res.status, 303);
     let overview = hank.get("/");
     assert!(overview.body.contains("Globex"));
-    assert!(
-        !overview.body.contains("Acme"),
-        "no trace of the other workspace"
-    );
+    assert!(!overview.body.contains("Acme"), "no trace of the other workspace");
     assert!(!overview.body.contains(OWNER_EMAIL));
     assert!(!overview.body.contains("security_mode.on"));
-    assert!(
-        !overview.body.contains("name=\"workspace_id\""),
-        "no switcher: one workspace"
-    );
+    assert!(!overview.body.contains("name=\"workspace_id\""), "no switcher: one workspace");
     // Its mode is its own: still off.
     assert_eq!(hank.get("/dashboard/audit").status, 404);
     // Switching into the other tenant's workspace is refused.
@@ -120,37 +85,19 @@ fn an_existing_user_can_own_a_second_workspace_and_switch() {
     let mut owner = app.setup_owner();
     let (code, out, err) = run_cli(
         &app.data_dir,
-        &[
-            "admin",
-            "create-workspace",
-            "--name",
-            "Side project",
-            "--owner-email",
-            OWNER_EMAIL,
-        ],
+        &["admin", "create-workspace", "--name", "Side project", "--owner-email", OWNER_EMAIL],
         None,
     );
     assert_eq!(code, 0, "{err}");
     let second = out.trim().to_string();
     let overview = owner.get("/");
-    assert!(
-        overview.body.contains("Side project"),
-        "the switcher lists it"
-    );
+    assert!(overview.body.contains("Side project"), "the switcher lists it");
     let csrf = overview.csrf();
-    let res = owner.post_form(
-        "/workspace/switch",
-        &[("csrf", &csrf), ("workspace_id", &second)],
-    );
+    let res = owner.post_form("/workspace/switch", &[("csrf", &csrf), ("workspace_id", &second)]);
     assert_eq!(res.status, 303);
     assert!(owner.get("/").body.contains("<h1>Side project</h1>"));
-    let res = owner.post_form(
-        "/workspace/switch",
-        &[
-            ("csrf", &csrf),
-            ("workspace_id", "00000000-0000-0000-0000-000000000000"),
-        ],
-    );
+    let res = owner
+        .post_form("/workspace/switch", &[("csrf", &csrf), ("workspace_id", "00000000-0000-0000-0000-000000000000")]);
     assert_eq!(res.status, 404);
 }
 
@@ -158,18 +105,8 @@ fn an_existing_user_can_own_a_second_workspace_and_switch() {
 fn create_workspace_for_a_new_email_needs_a_password() {
     let app = TestApp::spawn();
     app.setup_owner();
-    let (code, _, err) = run_cli(
-        &app.data_dir,
-        &[
-            "admin",
-            "create-workspace",
-            "--name",
-            "X",
-            "--owner-email",
-            "new@example.com",
-        ],
-        None,
-    );
+    let (code, _, err) =
+        run_cli(&app.data_dir, &["admin", "create-workspace", "--name", "X", "--owner-email", "new@example.com"], None);
     assert_eq!(code, 1);
     assert!(err.contains("--password-stdin"), "{err}");
 }
@@ -188,11 +125,7 @@ fn security_mode_command_switches_without_asking_and_is_audited() {
     let (code, _, _) = run_cli(&app.data_dir, &["admin", "security-mode", "off"], None);
     assert_eq!(code, 0);
     assert_eq!(owner.get("/dashboard/audit").status, 404);
-    let (code, _, err) = run_cli(
-        &app.data_dir,
-        &["admin", "security-mode", "on", "--workspace", "nope"],
-        None,
-    );
+    let (code, _, err) = run_cli(&app.data_dir, &["admin", "security-mode", "on", "--workspace", "nope"], None);
     assert_eq!(code, 1);
     assert!(err.contains("nope"), "{err}");
 }
@@ -203,13 +136,7 @@ fn reset_password_replaces_it_and_ends_sessions() {
     let mut owner = app.setup_owner();
     let (code, _, err) = run_cli(
         &app.data_dir,
-        &[
-            "admin",
-            "reset-password",
-            "--email",
-            OWNER_EMAIL,
-            "--password-stdin",
-        ],
+        &["admin", "reset-password", "--email", OWNER_EMAIL, "--password-stdin"],
         Some(&pw("the reset passphrase")),
     );
     assert_eq!(code, 0, "{err}");
@@ -218,13 +145,7 @@ fn reset_password_replaces_it_and_ends_sessions() {
     assert_eq!(app.login(OWNER_EMAIL, "the reset passphrase").0.status, 303);
     let (code, _, err) = run_cli(
         &app.data_dir,
-        &[
-            "admin",
-            "reset-password",
-            "--email",
-            "ghost@example.com",
-            "--password-stdin",
-        ],
+        &["admin", "reset-password", "--email", "ghost@example.com", "--password-stdin"],
         Some(&pw("the reset passphrase")),
     );
     assert_eq!(code, 1);
@@ -261,10 +182,7 @@ fn serve_survives_a_restart_and_shuts_down_cleanly_on_sigterm() {
     let dir = tempfile::TempDir::new().unwrap();
     let data = dir.path().join("data");
     let server = ServerProcess::start(&data);
-    let code = server
-        .setup_code
-        .clone()
-        .expect("first run prints a setup link");
+    let code = server.setup_code.clone().expect("first run prints a setup link");
     let mut browser = server.client();
     let csrf = browser.get(&format!("/setup?code={code}")).csrf();
     let res = browser.post_form(
@@ -288,10 +206,7 @@ fn serve_survives_a_restart_and_shuts_down_cleanly_on_sigterm() {
     assert!(!log_before.contains(OWNER_PASSWORD));
     assert!(!log_before.contains(&session));
     assert_eq!(log_before.matches(&code).count(), 1, "{log_before}");
-    assert!(
-        log_before.contains("path=/setup"),
-        "requests are logged: {log_before}"
-    );
+    assert!(log_before.contains("path=/setup"), "requests are logged: {log_before}");
 
     // Migrations are idempotent: migrate, then serve again on the same dir.
     let (c, _, err) = run_cli(&data, &["migrate"], None);
@@ -300,14 +215,7 @@ fn serve_survives_a_restart_and_shuts_down_cleanly_on_sigterm() {
     assert!(server.setup_code.is_none());
     let mut browser = server.client();
     let csrf = browser.get("/login").csrf();
-    let res = browser.post_form(
-        "/login",
-        &[
-            ("csrf", &csrf),
-            ("email", OWNER_EMAIL),
-            ("password", OWNER_PASSWORD),
-        ],
-    );
+    let res = browser.post_form("/login", &[("csrf", &csrf), ("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)]);
     assert_eq!(res.status, 303, "the owner survived the restart");
     assert_eq!(server.terminate(), 0);
 }
@@ -325,18 +233,11 @@ fn backup_while_serving_yields_a_database_holding_the_owner() {
     assert_eq!(app.client().get("/readyz").status, 200);
 
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o600);
     let conn = rusqlite::Connection::open(&dest).unwrap();
-    let email: String = conn
-        .query_row("SELECT email FROM users", [], |r| r.get(0))
-        .unwrap();
+    let email: String = conn.query_row("SELECT email FROM users", [], |r| r.get(0)).unwrap();
     assert_eq!(email, OWNER_EMAIL);
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok");
 }
 
@@ -345,32 +246,15 @@ fn the_data_dir_is_private_and_the_audit_trail_append_only() {
     let app = TestApp::spawn();
     app.setup_owner();
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&app.data_dir)
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o700
-    );
+    assert_eq!(std::fs::metadata(&app.data_dir).unwrap().permissions().mode() & 0o777, 0o700);
     let db = app.data_dir.join("latchkey.db");
-    assert_eq!(
-        std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let n: i64 = conn
-        .query_row("SELECT COUNT(*) FROM audit_events", [], |r| r.get(0))
-        .unwrap();
+    let n: i64 = conn.query_row("SELECT COUNT(*) FROM audit_events", [], |r| r.get(0)).unwrap();
     assert!(n >= 2);
     assert!(conn.execute("DELETE FROM audit_events", []).is_err());
-    assert!(
-        conn.execute("UPDATE audit_events SET outcome = 'failure'", [])
-            .is_err()
-    );
-    let hash: String = conn
-        .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
-        .unwrap();
+    assert!(conn.execute("UPDATE audit_events SET outcome = 'failure'", []).is_err());
+    let hash: String = conn.query_row("SELECT password_hash FROM users", [], |r| r.get(0)).unwrap();
     assert!(hash.starts_with("$argon2id$"));
 }
 
@@ -380,31 +264,13 @@ fn no_token_reaches_the_server_log() {
     let data = dir.path().join("data");
     let (code, _, err) = run_cli(
         &data,
-        &[
-            "admin",
-            "create-owner",
-            "--email",
-            OWNER_EMAIL,
-            "--password-stdin",
-        ],
+        &["admin", "create-owner", "--email", OWNER_EMAIL, "--password-stdin"],
         Some(&pw(OWNER_PASSWORD)),
     );
     assert_eq!(code, 0, "{err}");
     run_cli(&data, &["admin", "security-mode", "on"], None);
-    let (_, host, _) = run_cli(
-        &data,
-        &[
-            "admin",
-            "mint-pat",
-            "--email",
-            OWNER_EMAIL,
-            "--name",
-            "h",
-            "--scope",
-            "host",
-        ],
-        None,
-    );
+    let (_, host, _) =
+        run_cli(&data, &["admin", "mint-pat", "--email", OWNER_EMAIL, "--name", "h", "--scope", "host"], None);
     let (_, agent, err) = run_cli(
         &data,
         &[
@@ -428,52 +294,26 @@ fn no_token_reaches_the_server_log() {
 
     let server = ServerProcess::start(&data);
     let mut c = server.client();
-    assert_eq!(
-        c.api("GET", "/v1/auth/whoami", Some(&agent), None).status,
-        200
-    );
-    let jwt = c
-        .api(
-            "POST",
-            "/v1/auth/exchange",
-            None,
-            Some(serde_json::json!({"token": agent})),
-        )
-        .json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(
-        c.api("GET", "/v1/auth/whoami", Some(&jwt), None).status,
-        200
-    );
-    let created = c
-        .api(
-            "POST",
-            "/v1/pats",
-            Some(&host),
-            Some(serde_json::json!({"name": "n", "scope_type": "host"})),
-        )
-        .json();
+    assert_eq!(c.api("GET", "/v1/auth/whoami", Some(&agent), None).status, 200);
+    let jwt =
+        c.api("POST", "/v1/auth/exchange", None, Some(serde_json::json!({"token": agent}))).json()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    assert_eq!(c.api("GET", "/v1/auth/whoami", Some(&jwt), None).status, 200);
+    let created =
+        c.api("POST", "/v1/pats", Some(&host), Some(serde_json::json!({"name": "n", "scope_type": "host"}))).json();
     let minted = created["token"].as_str().unwrap().to_string();
     let id = created["id"].as_str().unwrap();
     c.api("POST", &format!("/v1/pats/{id}/revoke"), Some(&host), None);
-    c.api("GET", "/v1/auth/whoami", Some(&minted), None)
-        .assert_error(401, "AUTH_TOKEN_REVOKED");
-    c.api("GET", "/v1/auth/whoami", Some("lk_pat_garbage"), None)
-        .assert_error(401, "AUTH_UNKNOWN_TOKEN");
+    c.api("GET", "/v1/auth/whoami", Some(&minted), None).assert_error(401, "AUTH_TOKEN_REVOKED");
+    c.api("GET", "/v1/auth/whoami", Some("lk_pat_garbage"), None).assert_error(401, "AUTH_UNKNOWN_TOKEN");
     let (code, log) = server.terminate_with_log();
     assert_eq!(code, 0);
-    assert!(
-        log.contains("path=/v1/auth/whoami"),
-        "requests are logged: {log}"
-    );
+    assert!(log.contains("path=/v1/auth/whoami"), "requests are logged: {log}");
     for secret in [&host, &agent, &minted, &jwt] {
         assert!(!log.contains(secret.as_str()), "a token reached the log");
-        assert!(
-            !log.contains(&secret[12..30]),
-            "part of a token reached the log"
-        );
+        assert!(!log.contains(&secret[12..30]), "part of a token reached the log");
     }
     assert!(!log.contains("lk_pat_garbage"));
 }

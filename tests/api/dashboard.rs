@@ -18,16 +18,10 @@ fn login_succeeds_with_the_right_password() {
     let (res, mut browser) = app.login(OWNER_EMAIL, OWNER_PASSWORD);
     assert_eq!(res.status, 303);
     assert_eq!(res.header("location"), Some("/"));
-    let cookie = res.headers["set-cookie"]
-        .iter()
-        .find(|c| c.starts_with("lk_session="))
-        .unwrap();
+    let cookie = res.headers["set-cookie"].iter().find(|c| c.starts_with("lk_session=")).unwrap();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
-    assert!(
-        !cookie.contains("Secure"),
-        "plain http public URL: no Secure flag"
-    );
+    assert!(!cookie.contains("Secure"), "plain http public URL: no Secure flag");
     assert_eq!(browser.get("/").status, 200);
 }
 
@@ -42,23 +36,12 @@ fn wrong_password_and_unknown_email_get_the_same_answer() {
     let message = "Email or password is incorrect.";
     assert!(wrong.body.contains(message));
     assert!(unknown.body.contains(message));
-    assert!(
-        !wrong
-            .headers
-            .get("set-cookie")
-            .into_iter()
-            .flatten()
-            .any(|c| c.starts_with("lk_session="))
-    );
+    assert!(!wrong.headers.get("set-cookie").into_iter().flatten().any(|c| c.starts_with("lk_session=")));
 
     // The failure is in the owner's audit trail; the unknown email is not.
     let (_, mut owner) = app.login(OWNER_EMAIL, OWNER_PASSWORD);
     let overview = owner.get("/");
-    assert!(
-        overview.body.contains("wrong password"),
-        "{}",
-        overview.body
-    );
+    assert!(overview.body.contains("wrong password"), "{}", overview.body);
     assert!(!overview.body.contains("nobody@example.com"));
 }
 
@@ -69,25 +52,12 @@ fn the_eleventh_login_attempt_in_a_minute_is_rate_limited() {
     let mut browser = app.client();
     let csrf = browser.get("/login").csrf();
     for i in 0..10 {
-        let res = browser.post_form(
-            "/login",
-            &[
-                ("csrf", &csrf),
-                ("email", OWNER_EMAIL),
-                ("password", "wrong password!!"),
-            ],
-        );
+        let res =
+            browser.post_form("/login", &[("csrf", &csrf), ("email", OWNER_EMAIL), ("password", "wrong password!!")]);
         assert_eq!(res.status, 401, "attempt {}", i + 1);
     }
     // Even the right password is refused now.
-    let res = browser.post_form(
-        "/login",
-        &[
-            ("csrf", &csrf),
-            ("email", OWNER_EMAIL),
-            ("password", OWNER_PASSWORD),
-        ],
-    );
+    let res = browser.post_form("/login", &[("csrf", &csrf), ("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)]);
     assert_eq!(res.status, 429);
     let retry: u64 = res.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry));
@@ -118,26 +88,13 @@ fn forms_without_the_right_csrf_token_are_refused() {
         let res = owner.post_form("/logout", &[("csrf", csrf)]);
         assert_eq!(res.status, 403, "csrf {csrf:?}");
     }
-    assert!(
-        !owner
-            .get("/settings")
-            .body
-            .contains("is <strong class=\"on\">on"),
-        "the mode did not change"
-    );
+    assert!(!owner.get("/settings").body.contains("is <strong class=\"on\">on"), "the mode did not change");
     assert_eq!(owner.get("/").status, 200, "still logged in");
 
     // The login form checks its double-submit token too.
     let mut anon = app.client();
     anon.get("/login");
-    let res = anon.post_form(
-        "/login",
-        &[
-            ("csrf", "forged"),
-            ("email", OWNER_EMAIL),
-            ("password", OWNER_PASSWORD),
-        ],
-    );
+    let res = anon.post_form("/login", &[("csrf", "forged"), ("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)]);
     assert_eq!(res.status, 403);
 }
 
@@ -227,12 +184,7 @@ fn static_assets_are_embedded_and_cached() {
     assert!(css.header("content-type").unwrap().starts_with("text/css"));
     assert!(css.header("cache-control").unwrap().contains("max-age"));
     let etag = css.header("etag").unwrap().to_string();
-    let again = anon.send(
-        "GET",
-        "/static/css/app.css",
-        &[("If-None-Match", &etag)],
-        None,
-    );
+    let again = anon.send("GET", "/static/css/app.css", &[("If-None-Match", &etag)], None);
     assert_eq!(again.status, 304);
     assert_eq!(anon.get("/static/nope.css").status, 404);
     assert_eq!(anon.get("/static/../Cargo.toml").status, 404);

@@ -4,20 +4,14 @@ use crate::helpers::*;
 
 fn mode_on(browser: &mut Client) {
     let csrf = browser.get("/settings").csrf();
-    let res = browser.post_form(
-        "/settings/security-mode",
-        &[("csrf", &csrf), ("mode", "on")],
-    );
+    let res = browser.post_form("/settings/security-mode", &[("csrf", &csrf), ("mode", "on")]);
     assert_eq!(res.status, 303);
 }
 
 /// The value of the read-only input that shows a new token.
 fn shown_token(body: &str) -> String {
     let marker = "id=\"new-token\" readonly value=\"";
-    let start = body
-        .find(marker)
-        .unwrap_or_else(|| panic!("no token shown: {body}"))
-        + marker.len();
+    let start = body.find(marker).unwrap_or_else(|| panic!("no token shown: {body}")) + marker.len();
     body[start..start + body[start..].find('"').unwrap()].to_string()
 }
 
@@ -43,9 +37,7 @@ fn a_host_mints_in_the_dashboard_the_agent_uses_it_and_a_revoke_stops_it() {
     let mut owner = app.setup_owner();
     mode_on(&mut owner);
     let nav = owner.get("/").body;
-    assert!(
-        nav.contains("href=\"/dashboard/agents\"") && nav.contains("href=\"/dashboard/tokens\"")
-    );
+    assert!(nav.contains("href=\"/dashboard/agents\"") && nav.contains("href=\"/dashboard/tokens\""));
 
     let created = create_token(&mut owner, AGENT_TOKEN);
     assert_eq!(created.status, 200, "{}", created.body);
@@ -63,43 +55,21 @@ fn a_host_mints_in_the_dashboard_the_agent_uses_it_and_a_revoke_stops_it() {
     assert!(!list.body.contains(&token), "the list shows only the hint");
     assert!(list.body.contains(&token[..11]));
     assert!(list.body.contains("$7.50"));
-    assert!(
-        owner.get("/dashboard/agents").body.contains("billing-bot"),
-        "the agent was created on the way"
-    );
+    assert!(owner.get("/dashboard/agents").body.contains("billing-bot"), "the agent was created on the way");
 
     // Revoke: first a confirmation, then the real thing.
     let id_marker = "href=\"/dashboard/tokens/";
     let start = list.body.find(id_marker).unwrap() + id_marker.len();
     let id = &list.body[start..start + 36];
     let csrf = owner.get(&format!("/dashboard/tokens/{id}")).csrf();
-    let ask = owner.post_form(
-        &format!("/dashboard/tokens/{id}/revoke"),
-        &[("csrf", &csrf)],
-    );
+    let ask = owner.post_form(&format!("/dashboard/tokens/{id}/revoke"), &[("csrf", &csrf)]);
     assert_eq!(ask.status, 200);
     assert!(ask.body.contains("cannot be undone"));
-    assert_eq!(
-        agent
-            .api("GET", "/v1/auth/whoami", Some(&token), None)
-            .status,
-        200,
-        "not before confirming"
-    );
-    let done = owner.post_form(
-        &format!("/dashboard/tokens/{id}/revoke"),
-        &[("csrf", &csrf), ("confirm", "yes")],
-    );
+    assert_eq!(agent.api("GET", "/v1/auth/whoami", Some(&token), None).status, 200, "not before confirming");
+    let done = owner.post_form(&format!("/dashboard/tokens/{id}/revoke"), &[("csrf", &csrf), ("confirm", "yes")]);
     assert_eq!(done.status, 303);
-    agent
-        .api("GET", "/v1/auth/whoami", Some(&token), None)
-        .assert_error(401, "AUTH_TOKEN_REVOKED");
-    assert!(
-        owner
-            .get(&format!("/dashboard/tokens/{id}"))
-            .body
-            .contains("revoked")
-    );
+    agent.api("GET", "/v1/auth/whoami", Some(&token), None).assert_error(401, "AUTH_TOKEN_REVOKED");
+    assert!(owner.get(&format!("/dashboard/tokens/{id}")).body.contains("revoked"));
 }
 
 #[test]
@@ -113,28 +83,14 @@ fn the_cap_is_raised_from_the_token_page() {
     let start = created.body.find(marker).unwrap() + marker.len();
     let id = created.body[start..start + 36].to_string();
     let csrf = owner.get(&format!("/dashboard/tokens/{id}")).csrf();
-    let res = owner.post_form(
-        &format!("/dashboard/tokens/{id}/cap"),
-        &[("csrf", &csrf), ("daily_cap_usd", "25.00")],
-    );
+    let res = owner.post_form(&format!("/dashboard/tokens/{id}/cap"), &[("csrf", &csrf), ("daily_cap_usd", "25.00")]);
     assert_eq!(res.status, 303);
-    assert!(
-        owner
-            .get(&format!("/dashboard/tokens/{id}"))
-            .body
-            .contains("$25.00")
-    );
-    let bad = owner.post_form(
-        &format!("/dashboard/tokens/{id}/cap"),
-        &[("csrf", &csrf), ("daily_cap_usd", "lots")],
-    );
+    assert!(owner.get(&format!("/dashboard/tokens/{id}")).body.contains("$25.00"));
+    let bad = owner.post_form(&format!("/dashboard/tokens/{id}/cap"), &[("csrf", &csrf), ("daily_cap_usd", "lots")]);
     assert_eq!(bad.status, 400);
     // The API agrees.
     let host = app.mint_pat(&["--email", OWNER_EMAIL, "--name", "h", "--scope", "host"]);
-    let me = app
-        .client()
-        .api("GET", &format!("/v1/pats/{id}"), Some(&host), None)
-        .json();
+    let me = app.client().api("GET", &format!("/v1/pats/{id}"), Some(&host), None).json();
     assert_eq!(me["daily_cap_usd"], "25.00");
     assert!(!token.is_empty());
 }
@@ -150,33 +106,10 @@ fn disabling_an_agent_in_the_dashboard_stops_its_tokens() {
     let start = page.body.find(marker).unwrap() + marker.len();
     let id = page.body[start..start + 36].to_string();
     let csrf = page.csrf();
-    assert_eq!(
-        owner
-            .post_form(
-                &format!("/dashboard/agents/{id}/disable"),
-                &[("csrf", &csrf)]
-            )
-            .status,
-        303
-    );
-    app.client()
-        .api("GET", "/v1/auth/whoami", Some(&token), None)
-        .assert_error(403, "AGENT_DISABLED");
-    assert_eq!(
-        owner
-            .post_form(
-                &format!("/dashboard/agents/{id}/enable"),
-                &[("csrf", &csrf)]
-            )
-            .status,
-        303
-    );
-    assert_eq!(
-        app.client()
-            .api("GET", "/v1/auth/whoami", Some(&token), None)
-            .status,
-        200
-    );
+    assert_eq!(owner.post_form(&format!("/dashboard/agents/{id}/disable"), &[("csrf", &csrf)]).status, 303);
+    app.client().api("GET", "/v1/auth/whoami", Some(&token), None).assert_error(403, "AGENT_DISABLED");
+    assert_eq!(owner.post_form(&format!("/dashboard/agents/{id}/enable"), &[("csrf", &csrf)]).status, 303);
+    assert_eq!(app.client().api("GET", "/v1/auth/whoami", Some(&token), None).status, 200);
 }
 
 #[test]
@@ -185,14 +118,8 @@ fn agents_are_created_from_the_dashboard_with_their_rules() {
     let mut owner = app.setup_owner();
     mode_on(&mut owner);
     let csrf = owner.get("/dashboard/agents").csrf();
-    let res = owner.post_form(
-        "/dashboard/agents",
-        &[
-            ("csrf", &csrf),
-            ("name", "scraper"),
-            ("description", "reads prices"),
-        ],
-    );
+    let res =
+        owner.post_form("/dashboard/agents", &[("csrf", &csrf), ("name", "scraper"), ("description", "reads prices")]);
     assert_eq!(res.status, 303);
     let page = owner.get("/dashboard/agents").body;
     assert!(page.contains("scraper") && page.contains("reads prices"));
@@ -211,19 +138,12 @@ fn agents_are_created_from_the_dashboard_with_their_rules() {
 fn with_the_mode_off_the_agent_pages_do_not_exist() {
     let app = TestApp::spawn();
     let mut owner = app.setup_owner();
-    for path in [
-        "/dashboard/agents",
-        "/dashboard/tokens",
-        "/dashboard/tokens/00000000-0000-0000-0000-000000000000",
-    ] {
+    for path in ["/dashboard/agents", "/dashboard/tokens", "/dashboard/tokens/00000000-0000-0000-0000-000000000000"] {
         assert_eq!(owner.get(path).status, 404, "{path}");
     }
     let nav = owner.get("/").body;
     assert!(!nav.contains("/dashboard/tokens") && !nav.contains("/dashboard/agents"));
     let csrf = owner.get("/settings").csrf();
-    let res = owner.post_form(
-        "/dashboard/tokens",
-        &[("csrf", &csrf), ("name", "x"), ("scope_type", "host")],
-    );
+    let res = owner.post_form("/dashboard/tokens", &[("csrf", &csrf), ("name", "x"), ("scope_type", "host")]);
     assert_eq!(res.status, 404);
 }

@@ -58,11 +58,7 @@ impl TestApp {
                         return;
                     }
                 };
-                let _ = tx.send(Ok((
-                    app.port(),
-                    app.setup_code().map(str::to_string),
-                    app.state().keys.clone(),
-                )));
+                let _ = tx.send(Ok((app.port(), app.setup_code().map(str::to_string), app.state().keys.clone())));
                 let handle = app.handle();
                 let server = actix_web::rt::spawn(app.run());
                 let _ = actix_web::rt::task::spawn_blocking(move || stop_rx.recv()).await;
@@ -70,10 +66,8 @@ impl TestApp {
                 let _ = server.await;
             });
         });
-        let (port, setup_code, keys) = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server start")
-            .expect("server build");
+        let (port, setup_code, keys) =
+            rx.recv_timeout(Duration::from_secs(30)).expect("server start").expect("server build");
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
             keys,
@@ -88,19 +82,12 @@ impl TestApp {
 
     /// A client without cookies.
     pub fn client(&self) -> Client {
-        Client {
-            base: self.address.clone(),
-            cookies: BTreeMap::new(),
-            agent: agent(),
-        }
+        Client { base: self.address.clone(), cookies: BTreeMap::new(), agent: agent() }
     }
 
     /// Runs /setup with the printed code and returns the owner's logged-in browser.
     pub fn setup_owner(&self) -> Client {
-        let code = self
-            .setup_code
-            .clone()
-            .expect("a fresh server prints a setup code");
+        let code = self.setup_code.clone().expect("a fresh server prints a setup code");
         let mut browser = self.client();
         let page = browser.get(&format!("/setup?code={code}"));
         assert_eq!(page.status, 200, "{}", page.body);
@@ -125,10 +112,7 @@ impl TestApp {
         let mut browser = self.client();
         let page = browser.get("/login");
         let csrf = page.csrf();
-        let res = browser.post_form(
-            "/login",
-            &[("csrf", &csrf), ("email", email), ("password", password)],
-        );
+        let res = browser.post_form("/login", &[("csrf", &csrf), ("email", email), ("password", password)]);
         (res, browser)
     }
 
@@ -136,10 +120,7 @@ impl TestApp {
     pub fn owner_with_host_pat(&self) -> (Client, String) {
         let mut owner = self.setup_owner();
         let csrf = owner.get("/settings").csrf();
-        let res = owner.post_form(
-            "/settings/security-mode",
-            &[("csrf", &csrf), ("mode", "on")],
-        );
+        let res = owner.post_form("/settings/security-mode", &[("csrf", &csrf), ("mode", "on")]);
         assert_eq!(res.status, 303);
         let pat = self.mint_pat(&["--email", OWNER_EMAIL, "--name", "admin", "--scope", "host"]);
         (owner, pat)
@@ -178,10 +159,7 @@ impl Drop for TestApp {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .redirects(0)
-        .timeout(Duration::from_secs(30))
-        .build()
+    ureq::AgentBuilder::new().redirects(0).timeout(Duration::from_secs(30)).build()
 }
 
 #[derive(Debug)]
@@ -193,10 +171,7 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .and_then(|v| v.first())
-            .map(String::as_str)
+        self.headers.get(&name.to_ascii_lowercase()).and_then(|v| v.first()).map(String::as_str)
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -206,11 +181,7 @@ impl Response {
     /// The CSRF token of the first form on the page.
     pub fn csrf(&self) -> String {
         let marker = "name=\"csrf\" value=\"";
-        let start = self
-            .body
-            .find(marker)
-            .unwrap_or_else(|| panic!("no csrf field in: {}", self.body))
-            + marker.len();
+        let start = self.body.find(marker).unwrap_or_else(|| panic!("no csrf field in: {}", self.body)) + marker.len();
         let end = self.body[start..].find('"').expect("csrf end") + start;
         self.body[start..end].to_string()
     }
@@ -220,14 +191,8 @@ impl Response {
         assert_eq!(self.status, status, "{}", self.body);
         let json = self.json();
         assert_eq!(json["error_code"], code, "{json}");
-        assert!(
-            json["user_message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{json}"
-        );
-        assert!(
-            json.get("recovery").is_some(),
-            "recovery must be present (null or object): {json}"
-        );
+        assert!(json["user_message"].as_str().is_some_and(|m| !m.is_empty()), "{json}");
+        assert!(json.get("recovery").is_some(), "recovery must be present (null or object): {json}");
         json
     }
 }
@@ -245,13 +210,7 @@ impl Client {
     }
 
     /// A JSON API call with an optional bearer token.
-    pub fn api(
-        &mut self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<serde_json::Value>,
-    ) -> Response {
+    pub fn api(&mut self, method: &str, path: &str, token: Option<&str>, body: Option<serde_json::Value>) -> Response {
         let auth = token.map(|t| format!("Bearer {t}"));
         let mut headers = vec![];
         if let Some(a) = &auth {
@@ -264,36 +223,14 @@ impl Client {
     }
 
     pub fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
-        let body = fields
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        self.send(
-            "POST",
-            path,
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            Some(body),
-        )
+        let body = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+        self.send("POST", path, &[("Content-Type", "application/x-www-form-urlencoded")], Some(body))
     }
 
-    pub fn send(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<String>,
-    ) -> Response {
-        let mut req = self
-            .agent
-            .request(method, &format!("{}{}", self.base, path));
+    pub fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<String>) -> Response {
+        let mut req = self.agent.request(method, &format!("{}{}", self.base, path));
         if !self.cookies.is_empty() {
-            let cookie = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
+            let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
             req = req.set("Cookie", &cookie);
         }
         for (k, v) in headers {
@@ -326,11 +263,7 @@ impl Client {
             }
         }
         let body = resp.into_string().unwrap_or_default();
-        Response {
-            status,
-            headers,
-            body,
-        }
+        Response { status, headers, body }
     }
 }
 
@@ -338,9 +271,7 @@ pub fn encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -352,10 +283,7 @@ pub fn latchkey_bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
     // A clean environment: nothing from the developer's shell leaks in.
     for (k, _) in std::env::vars() {
-        if k.starts_with("LATCHKEY_")
-            || k.starts_with("AGENT_TOKEN")
-            || k == "BOOTSTRAP_SECRET_TTL_HOURS"
-        {
+        if k.starts_with("LATCHKEY_") || k.starts_with("AGENT_TOKEN") || k == "BOOTSTRAP_SECRET_TTL_HOURS" {
             cmd.env_remove(k);
         }
     }
@@ -368,17 +296,10 @@ pub fn run_cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> (i32, Str
     use std::io::Write;
     let mut cmd = latchkey_bin();
     cmd.arg("--data-dir").arg(data_dir).args(args);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn latchkey");
     if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().expect("wait latchkey");
@@ -400,11 +321,8 @@ pub struct ServerProcess {
 impl ServerProcess {
     pub fn start(data_dir: &Path) -> ServerProcess {
         let mut cmd = latchkey_bin();
-        cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn latchkey serve");
         let stderr = child.stderr.take().expect("stderr");
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -434,17 +352,9 @@ impl ServerProcess {
                 let _ = tx.send((address, setup_code));
             }
         });
-        let (address, setup_code) = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server output");
-        let address =
-            address.unwrap_or_else(|| panic!("server did not start:\n{}", log.lock().unwrap()));
-        let server = ServerProcess {
-            child,
-            address,
-            setup_code,
-            log,
-        };
+        let (address, setup_code) = rx.recv_timeout(Duration::from_secs(30)).expect("server output");
+        let address = address.unwrap_or_else(|| panic!("server did not start:\n{}", log.lock().unwrap()));
+        let server = ServerProcess { child, address, setup_code, log };
         server.wait_ready();
         server
     }
@@ -452,11 +362,7 @@ impl ServerProcess {
     fn wait_ready(&self) {
         let agent = agent();
         for _ in 0..100 {
-            if agent
-                .get(&format!("{}/readyz", self.address))
-                .call()
-                .is_ok()
-            {
+            if agent.get(&format!("{}/readyz", self.address)).call().is_ok() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -465,11 +371,7 @@ impl ServerProcess {
     }
 
     pub fn client(&self) -> Client {
-        Client {
-            base: self.address.clone(),
-            cookies: BTreeMap::new(),
-            agent: agent(),
-        }
+        Client { base: self.address.clone(), cookies: BTreeMap::new(), agent: agent() }
     }
 
     /// SIGTERM; the exit code and everything the server logged.
@@ -482,10 +384,7 @@ impl ServerProcess {
 
     /// SIGTERM, then the exit code.
     pub fn terminate(mut self) -> i32 {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let status = self.child.wait().expect("wait serve");
         // Let the log reader drain.
         std::thread::sleep(Duration::from_millis(100));

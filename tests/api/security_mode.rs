@@ -14,15 +14,8 @@ fn with_the_mode_off_agent_pages_are_hidden_and_404() {
     let app = TestApp::spawn();
     let mut owner = app.setup_owner();
     let overview = owner.get("/");
-    assert!(
-        overview
-            .body
-            .contains("Agent Security Mode is <strong>off</strong>")
-    );
-    assert!(
-        !overview.body.contains("/dashboard/"),
-        "the nav names no agent page"
-    );
+    assert!(overview.body.contains("Agent Security Mode is <strong>off</strong>"));
+    assert!(!overview.body.contains("/dashboard/"), "the nav names no agent page");
     assert_eq!(owner.get("/dashboard/tokens").status, 404);
     assert_eq!(owner.get("/dashboard/audit").status, 404);
 }
@@ -38,10 +31,7 @@ fn turning_the_mode_on_shows_the_agent_pages() {
     assert!(overview.body.contains("href=\"/dashboard/audit\""));
     let audit = owner.get("/dashboard/audit");
     assert_eq!(audit.status, 200);
-    assert!(
-        audit.body.contains("security_mode.on"),
-        "the switch is in the audit trail"
-    );
+    assert!(audit.body.contains("security_mode.on"), "the switch is in the audit trail");
 }
 
 #[test]
@@ -53,17 +43,8 @@ fn turning_the_mode_off_asks_first_and_names_what_it_suspends() {
     let ask = set_mode(&mut owner, "off", false);
     assert_eq!(ask.status, 200);
     assert!(ask.body.contains("Turn Agent Security Mode off?"));
-    assert!(
-        ask.body
-            .contains("suspends <strong>0</strong> live credentials"),
-        "{}",
-        ask.body
-    );
-    assert_eq!(
-        owner.get("/dashboard/audit").status,
-        200,
-        "nothing changed before confirming"
-    );
+    assert!(ask.body.contains("suspends <strong>0</strong> live credentials"), "{}", ask.body);
+    assert_eq!(owner.get("/dashboard/audit").status, 200, "nothing changed before confirming");
 
     let done = set_mode(&mut owner, "off", true);
     assert_eq!(done.status, 303);

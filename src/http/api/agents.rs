@@ -50,18 +50,7 @@ pub async fn create_agent(
     let agent = state
         .db
         .write(move |tx| {
-            agents::create(
-                tx,
-                &ws,
-                &name,
-                &description,
-                Some(&owner),
-                &By {
-                    actor: &actor,
-                    meta: &meta,
-                    now,
-                },
-            )
+            agents::create(tx, &ws, &name, &description, Some(&owner), &By { actor: &actor, meta: &meta, now })
         })
         .await?;
     Ok(HttpResponse::Created().json(agent_json(&agent)))
@@ -77,20 +66,15 @@ pub async fn list_agents(
     let before = query.into_inner().before;
     let who = p.acting()?;
     let ws = p.workspace.id.clone();
-    let items = state
-        .db
-        .read(move |conn| db::agents::list(conn, &ws, who.only_own(), before.as_deref(), limit))
-        .await?;
+    let items =
+        state.db.read(move |conn| db::agents::list(conn, &ws, who.only_own(), before.as_deref(), limit)).await?;
     Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(agent_json).collect::<Vec<_>>()})))
 }
 
 /// The agent if the caller may manage it; 404 otherwise, never 403.
 pub async fn load(state: &AppState, p: &Principal, id: String) -> Result<Agent, AppError> {
     let (ws, who) = (p.workspace.id.clone(), p.acting()?);
-    state
-        .db
-        .read(move |conn| agents::get_manageable(conn, &ws, &AgentId(id), &who))
-        .await
+    state.db.read(move |conn| agents::get_manageable(conn, &ws, &AgentId(id), &who)).await
 }
 
 /// A host credential that may manage the agent.
@@ -114,18 +98,7 @@ async fn set_enabled(
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let agent = state
         .db
-        .write(move |tx| {
-            agents::set_enabled(
-                tx,
-                &agent,
-                enabled,
-                &By {
-                    actor: &actor,
-                    meta: &meta,
-                    now,
-                },
-            )
-        })
+        .write(move |tx| agents::set_enabled(tx, &agent, enabled, &By { actor: &actor, meta: &meta, now }))
         .await?;
     Ok(HttpResponse::Ok().json(agent_json(&agent)))
 }

@@ -17,10 +17,7 @@ use crate::state::AppState;
 pub const EXCHANGE_TTL_SECONDS: i64 = 900;
 
 pub fn whoami_body(p: &Principal) -> Value {
-    let agent = p
-        .agent
-        .as_ref()
-        .map(|a| json!({"agent_id": a.id, "agent_name": a.name}));
+    let agent = p.agent.as_ref().map(|a| json!({"agent_id": a.id, "agent_name": a.name}));
     json!({
         "user": p.user.as_ref().map(|u| json!({
             "id": u.id, "email": u.email, "name": u.name, "role": u.role.as_str(), "instance_admin": u.instance_admin,
@@ -55,20 +52,13 @@ pub async fn exchange(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        super::parse_json::<ExchangeBody>(&body)?.token
-    };
-    let token = from_body
-        .or_else(|| bearer_token(&req))
-        .ok_or(AppError::AuthRequired)?;
+    let from_body =
+        if body.iter().all(u8::is_ascii_whitespace) { None } else { super::parse_json::<ExchangeBody>(&body)?.token };
+    let token = from_body.or_else(|| bearer_token(&req)).ok_or(AppError::AuthRequired)?;
     let p = authenticate(&req, &state, &token, Use::Exchange).await?;
 
     let now = state.clock.now();
-    let exp = now
-        .plus_seconds(EXCHANGE_TTL_SECONDS)
-        .min(p.credential.expires_at);
+    let exp = now.plus_seconds(EXCHANGE_TTL_SECONDS).min(p.credential.expires_at);
     let sub = match (&p.agent, &p.user) {
         (Some(a), _) => a.id.0.clone(),
         (None, Some(u)) => u.id.0.clone(),
@@ -85,6 +75,8 @@ pub async fn exchange(
         workspace_id: p.workspace.id.0.clone(),
         scope: p.credential.scope.as_str().into(),
         agent_id: p.agent.as_ref().map(|a| a.id.0.clone()),
+        cnf: None,
+        sid: None,
     };
     let jwt = state.keys.sign(&claims).map_err(AppError::internal)?;
 
@@ -95,11 +87,7 @@ pub async fn exchange(
     state
         .db
         .write(move |tx| {
-            audit::record(
-                tx,
-                Event::success(Some(&ws), &actor, "auth.exchange", &meta).target("pat", pat_id),
-                now,
-            )
+            audit::record(tx, Event::success(Some(&ws), &actor, "auth.exchange", &meta).target("pat", pat_id), now)
         })
         .await?;
 

@@ -24,9 +24,7 @@ impl ListQuery {
         match self.limit {
             None => Ok(50),
             Some(n @ 1..=200) => Ok(n),
-            Some(_) => Err(AppError::Validation(
-                "limit: a whole number from 1 to 200.".into(),
-            )),
+            Some(_) => Err(AppError::Validation("limit: a whole number from 1 to 200.".into())),
         }
     }
 }
@@ -34,14 +32,8 @@ impl ListQuery {
 /// The audit actor for an API caller.
 pub fn actor_of(p: &Principal) -> Actor {
     match (&p.agent, &p.user) {
-        (Some(a), _) => Actor::Agent {
-            id: a.id.clone(),
-            name: a.name.clone(),
-        },
-        (None, Some(u)) => Actor::User {
-            id: u.id.clone(),
-            email: u.email.clone(),
-        },
+        (Some(a), _) => Actor::Agent { id: a.id.clone(), name: a.name.clone() },
+        (None, Some(u)) => Actor::User { id: u.id.clone(), email: u.email.clone() },
         (None, None) => Actor::Anonymous,
     }
 }
@@ -49,11 +41,7 @@ pub fn actor_of(p: &Principal) -> Actor {
 /// Parses a JSON body with §4's codes (for handlers that read raw bytes).
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            AppError::Validation(format!("Bad field: {e}"))
-        } else {
-            AppError::InvalidJson(e.to_string())
-        }
+        if e.is_data() { AppError::Validation(format!("Bad field: {e}")) } else { AppError::InvalidJson(e.to_string()) }
     })
 }
 

@@ -40,11 +40,7 @@ pub fn pat_json(p: &Pat, now: Timestamp) -> Value {
 
 /// A money field sent as a decimal string (or, leniently, a JSON number).
 fn parse_cap(v: Option<&Value>) -> Result<Option<AmountCents>, AppError> {
-    let bad = || {
-        AppError::Validation(
-            "daily_cap_usd: a decimal string like \"10.00\" from 0.00 to 1000000.00.".into(),
-        )
-    };
+    let bad = || AppError::Validation("daily_cap_usd: a decimal string like \"10.00\" from 0.00 to 1000000.00.".into());
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => AmountCents::parse(s).map(Some).ok_or_else(bad),
@@ -71,20 +67,16 @@ fn mint_request(body: CreatePat) -> Result<MintRequest, AppError> {
         .ok_or_else(|| AppError::Validation("scope_type: one of host, agent, service.".into()))?;
     let audience = match body.audience.as_deref() {
         None => Audience::Both,
-        Some(a) => Audience::parse(a)
-            .ok_or_else(|| AppError::Validation("audience: one of api, exchange, both.".into()))?,
+        Some(a) => {
+            Audience::parse(a).ok_or_else(|| AppError::Validation("audience: one of api, exchange, both.".into()))?
+        }
     };
     let agent = match (body.agent_id, body.agent_name) {
         (Some(_), Some(_)) => {
-            return Err(AppError::Validation(
-                "agent_id: give agent_id or agent_name, not both.".into(),
-            ));
+            return Err(AppError::Validation("agent_id: give agent_id or agent_name, not both.".into()));
         }
         (Some(id), None) => Some(AgentRef::Id(AgentId(id))),
-        (None, Some(name)) => Some(AgentRef::Name {
-            name,
-            create: body.create_agent,
-        }),
+        (None, Some(name)) => Some(AgentRef::Name { name, create: body.create_agent }),
         (None, None) => None,
     };
     Ok(MintRequest {
@@ -112,20 +104,7 @@ pub async fn create_pat(
     let default_cap = state.config.default_daily_cap;
     let (token, pat) = state
         .db
-        .write(move |tx| {
-            pats::mint(
-                tx,
-                &ws,
-                &minter,
-                mint,
-                default_cap,
-                &By {
-                    actor: &actor,
-                    meta: &meta,
-                    now,
-                },
-            )
-        })
+        .write(move |tx| pats::mint(tx, &ws, &minter, mint, default_cap, &By { actor: &actor, meta: &meta, now }))
         .await?;
     let mut body = pat_json(&pat, now);
     body["token"] = Value::String(token.into_inner());
@@ -142,21 +121,14 @@ pub async fn list_pats(
     let before = query.into_inner().before;
     let who = p.acting()?;
     let ws = p.workspace.id.clone();
-    let items = state
-        .db
-        .read(move |conn| db::pats::list(conn, &ws, who.only_own(), before.as_deref(), limit))
-        .await?;
+    let items = state.db.read(move |conn| db::pats::list(conn, &ws, who.only_own(), before.as_deref(), limit)).await?;
     let now = state.clock.now();
-    Ok(HttpResponse::Ok()
-        .json(json!({"items": items.iter().map(|p| pat_json(p, now)).collect::<Vec<_>>()})))
+    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(|p| pat_json(p, now)).collect::<Vec<_>>()})))
 }
 
 async fn load(state: &AppState, p: &Principal, id: String) -> Result<Pat, AppError> {
     let (ws, who) = (p.workspace.id.clone(), p.acting()?);
-    state
-        .db
-        .read(move |conn| pats::get_manageable(conn, &ws, &PatId(id), &who))
-        .await
+    state.db.read(move |conn| pats::get_manageable(conn, &ws, &PatId(id), &who)).await
 }
 
 /// A host credential that may manage the PAT.
@@ -188,22 +160,8 @@ pub async fn update_pat(
     let cap = parse_cap(body.daily_cap_usd.as_ref())?;
     let pat = load(&state, &p, id.into_inner()).await?;
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
-    let pat = state
-        .db
-        .write(move |tx| {
-            pats::update(
-                tx,
-                &pat,
-                name,
-                cap,
-                &By {
-                    actor: &actor,
-                    meta: &meta,
-                    now,
-                },
-            )
-        })
-        .await?;
+    let pat =
+        state.db.write(move |tx| pats::update(tx, &pat, name, cap, &By { actor: &actor, meta: &meta, now })).await?;
     Ok(HttpResponse::Ok().json(pat_json(&pat, now)))
 }
 
@@ -217,19 +175,6 @@ pub async fn revoke_pat(
 ) -> Result<HttpResponse, AppError> {
     let pat = load(&state, &p, id.into_inner()).await?;
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
-    let pat = state
-        .db
-        .write(move |tx| {
-            pats::revoke(
-                tx,
-                &pat,
-                &By {
-                    actor: &actor,
-                    meta: &meta,
-                    now,
-                },
-            )
-        })
-        .await?;
+    let pat = state.db.write(move |tx| pats::revoke(tx, &pat, &By { actor: &actor, meta: &meta, now })).await?;
     Ok(HttpResponse::Ok().json(pat_json(&pat, now)))
 }

@@ -42,10 +42,7 @@ pub async fn agents_page(
 ) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
     let who = browser.acting();
-    let list = state
-        .db
-        .read(move |conn| db::agents::list(conn, &ws, who.only_own(), None, 200))
-        .await?;
+    let list = state.db.read(move |conn| db::agents::list(conn, &ws, who.only_own(), None, 200)).await?;
     page(&AgentsPage {
         nav: Nav::new(&browser, "agents"),
         agents: list
@@ -58,10 +55,7 @@ pub async fn agents_page(
                 created: a.created_at.display(),
             })
             .collect(),
-        notice: query
-            .into_inner()
-            .created
-            .map(|n| format!("Agent {n} created.")),
+        notice: query.into_inner().created.map(|n| format!("Agent {n} created.")),
     })
 }
 
@@ -86,34 +80,16 @@ pub async fn create_agent(
     browser.check_csrf(&form.csrf)?;
     let name = agents::parse_name(form.name.trim())?;
     let description = agents::parse_description(Some(&form.description))?;
-    let (actor, meta, now) = (
-        browser.actor(),
-        request_meta(&req, &state),
-        state.clock.now(),
-    );
+    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     let ws = browser.workspace().id.clone();
     let owner = browser.session.user_id.clone();
     let agent = state
         .db
         .write(move |tx| {
-            agents::create(
-                tx,
-                &ws,
-                &name,
-                &description,
-                Some(&owner),
-                &By {
-                    actor: &actor,
-                    meta: &meta,
-                    now,
-                },
-            )
+            agents::create(tx, &ws, &name, &description, Some(&owner), &By { actor: &actor, meta: &meta, now })
         })
         .await?;
-    Ok(see_other(&format!(
-        "/dashboard/agents?created={}",
-        agent.name
-    )))
+    Ok(see_other(&format!("/dashboard/agents?created={}", agent.name)))
 }
 
 #[derive(Deserialize)]
@@ -132,30 +108,9 @@ async fn set_enabled(
 ) -> Result<HttpResponse, HtmlError> {
     browser.check_csrf(csrf)?;
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
-    let agent = state
-        .db
-        .read(move |conn| agents::get_manageable(conn, &ws, &AgentId(id), &who))
-        .await?;
-    let (actor, meta, now) = (
-        browser.actor(),
-        request_meta(&req, &state),
-        state.clock.now(),
-    );
-    state
-        .db
-        .write(move |tx| {
-            agents::set_enabled(
-                tx,
-                &agent,
-                enabled,
-                &By {
-                    actor: &actor,
-                    meta: &meta,
-                    now,
-                },
-            )
-        })
-        .await?;
+    let agent = state.db.read(move |conn| agents::get_manageable(conn, &ws, &AgentId(id), &who)).await?;
+    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    state.db.write(move |tx| agents::set_enabled(tx, &agent, enabled, &By { actor: &actor, meta: &meta, now })).await?;
     Ok(see_other("/dashboard/agents"))
 }
 

@@ -35,13 +35,9 @@ pub async fn audit_page(
     let ws = browser.workspace().id.clone();
     let before = query.into_inner().before.filter(|b| !b.is_empty());
     let paged = before.is_some();
-    let events = state
-        .db
-        .read(move |conn| db::audit::list_for_workspace(conn, &ws, before.as_deref(), PAGE_SIZE))
-        .await?;
-    let next_before = (events.len() == PAGE_SIZE as usize)
-        .then(|| events.last().map(|e| e.id.clone()))
-        .flatten();
+    let events =
+        state.db.read(move |conn| db::audit::list_for_workspace(conn, &ws, before.as_deref(), PAGE_SIZE)).await?;
+    let next_before = (events.len() == PAGE_SIZE as usize).then(|| events.last().map(|e| e.id.clone())).flatten();
     page(&AuditPage {
         nav: Nav::new(&browser, "audit"),
         events: events.into_iter().map(EventRow::from).collect(),

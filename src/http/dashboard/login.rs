@@ -11,8 +11,7 @@ use crate::domain;
 use crate::domain::accounts::LOGIN_FAILED;
 use crate::error::HtmlError;
 use crate::http::auth::{
-    Browser, anonymous_form_token, check_anonymous_form_token, expired_session_cookie,
-    session_cookie,
+    Browser, anonymous_form_token, check_anonymous_form_token, expired_session_cookie, session_cookie,
 };
 use crate::http::{client_ip, request_meta};
 use crate::state::AppState;
@@ -35,27 +34,15 @@ async fn render(
 ) -> Result<HttpResponse, HtmlError> {
     let setup_complete = state.db.read(domain::setup::is_complete).await?;
     let (csrf, cookie) = anonymous_form_token(req, state.config.is_https());
-    let mut res = page_with_status(
-        status,
-        &LoginPage {
-            csrf,
-            email,
-            error,
-            setup_complete,
-        },
-    )?;
+    let mut res = page_with_status(status, &LoginPage { csrf, email, error, setup_complete })?;
     if let Some(c) = cookie {
-        res.add_cookie(&c)
-            .map_err(|e| HtmlError::Internal(e.to_string()))?;
+        res.add_cookie(&c).map_err(|e| HtmlError::Internal(e.to_string()))?;
     }
     Ok(res)
 }
 
 /// Anyone.
-pub async fn login_page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, HtmlError> {
+pub async fn login_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
     render(&req, &state, StatusCode::OK, String::new(), None).await
 }
 
@@ -77,13 +64,8 @@ pub async fn login(
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.into_inner();
     check_anonymous_form_token(&req, &form.csrf)?;
-    if let Err(retry_after_seconds) = state
-        .login_limiter
-        .check(client_ip(&req, state.config.trust_proxy))
-    {
-        return Err(HtmlError::RateLimited {
-            retry_after_seconds,
-        });
+    if let Err(retry_after_seconds) = state.login_limiter.check(client_ip(&req, state.config.trust_proxy)) {
+        return Err(HtmlError::RateLimited { retry_after_seconds });
     }
 
     let email = form.email.clone();
@@ -106,28 +88,13 @@ pub async fn login(
     let user = match user {
         Some(user) if ok => user,
         user => {
-            state
-                .db
-                .write(move |tx| {
-                    domain::accounts::record_login_failure(tx, user.as_ref(), &meta, now)
-                })
-                .await?;
-            return render(
-                &req,
-                &state,
-                StatusCode::UNAUTHORIZED,
-                form.email,
-                Some(LOGIN_FAILED.into()),
-            )
-            .await;
+            state.db.write(move |tx| domain::accounts::record_login_failure(tx, user.as_ref(), &meta, now)).await?;
+            return render(&req, &state, StatusCode::UNAUTHORIZED, form.email, Some(LOGIN_FAILED.into())).await;
         }
     };
 
     let ttl = state.config.dashboard_session_hours;
-    let cookie = state
-        .db
-        .write(move |tx| domain::accounts::start_session(tx, &user, ttl, &meta, now))
-        .await?;
+    let cookie = state.db.write(move |tx| domain::accounts::start_session(tx, &user, ttl, &meta, now)).await?;
     let mut res = see_other("/");
     res.add_cookie(&session_cookie(cookie, state.config.is_https(), ttl))
         .map_err(|e| HtmlError::Internal(e.to_string()))?;
@@ -153,12 +120,8 @@ pub async fn logout(
     let hash = browser.session.token_hash.clone();
     let actor = browser.actor();
     let ws = browser.workspace().id.clone();
-    state
-        .db
-        .write(move |tx| domain::accounts::end_session(tx, &hash, &actor, &ws, &meta, now))
-        .await?;
+    state.db.write(move |tx| domain::accounts::end_session(tx, &hash, &actor, &ws, &meta, now)).await?;
     let mut res = see_other("/login");
-    res.add_cookie(&expired_session_cookie(state.config.is_https()))
-        .map_err(|e| HtmlError::Internal(e.to_string()))?;
+    res.add_cookie(&expired_session_cookie(state.config.is_https())).map_err(|e| HtmlError::Internal(e.to_string()))?;
     Ok(res)
 }

@@ -44,11 +44,7 @@ impl Nav {
             workspaces: browser
                 .workspaces
                 .iter()
-                .map(|(w, _)| NavWorkspace {
-                    id: w.id.0.clone(),
-                    name: w.name.clone(),
-                    current: w.id == ws.id,
-                })
+                .map(|(w, _)| NavWorkspace { id: w.id.0.clone(), name: w.name.clone(), current: w.id == ws.id })
                 .collect(),
         }
     }
@@ -72,9 +68,7 @@ impl From<AuditEvent> for EventRow {
             when: e.created_at.display(),
             actor: e.actor_label.unwrap_or(e.actor_kind),
             kind: e.kind,
-            target: e
-                .target_kind
-                .map(|k| format!("{k} {}", e.target_id.unwrap_or_default())),
+            target: e.target_kind.map(|k| format!("{k} {}", e.target_id.unwrap_or_default())),
             outcome: e.outcome,
             reason: e.reason,
             client_ip: e.client_ip.unwrap_or_default(),
@@ -92,22 +86,16 @@ pub fn page_with_status(
     status: actix_web::http::StatusCode,
     t: &impl Template,
 ) -> Result<HttpResponse, crate::error::HtmlError> {
-    Ok(HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-        .body(t.render()?))
+    Ok(HttpResponse::build(status).insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8")).body(t.render()?))
 }
 
 /// Any other `/dashboard/…` address: anonymous visitors go to the login
 /// like on every dashboard page, and nobody learns which pages exist.
-pub async fn unknown_page(
-    _browser: crate::http::auth::Browser,
-) -> Result<HttpResponse, crate::error::HtmlError> {
+pub async fn unknown_page(_browser: crate::http::auth::Browser) -> Result<HttpResponse, crate::error::HtmlError> {
     Err(crate::error::HtmlError::NotFound)
 }
 
 /// 303 to `location` (post/redirect/get).
 pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location.to_string()))
-        .finish()
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_string())).finish()
 }

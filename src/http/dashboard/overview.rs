@@ -17,15 +17,9 @@ struct OverviewPage {
 }
 
 /// A logged-in person: recent activity of their workspace.
-pub async fn overview_page(
-    state: web::Data<AppState>,
-    browser: Browser,
-) -> Result<HttpResponse, HtmlError> {
+pub async fn overview_page(state: web::Data<AppState>, browser: Browser) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
-    let events = state
-        .db
-        .read(move |conn| db::audit::list_for_workspace(conn, &ws, None, 20))
-        .await?;
+    let events = state.db.read(move |conn| db::audit::list_for_workspace(conn, &ws, None, 20)).await?;
     page(&OverviewPage {
         nav: Nav::new(&browser, "overview"),
         events: events.into_iter().map(EventRow::from).collect(),

@@ -36,24 +36,14 @@ pub struct SettingsQuery {
 }
 
 fn settings(browser: &Browser, notice: Option<String>, error: Option<String>) -> SettingsPage {
-    SettingsPage {
-        nav: Nav::new(browser, "settings"),
-        is_owner: browser.session.role == Role::Owner,
-        notice,
-        error,
-    }
+    SettingsPage { nav: Nav::new(browser, "settings"), is_owner: browser.session.role == Role::Owner, notice, error }
 }
 
 /// A logged-in person.
-pub async fn settings_page(
-    browser: Browser,
-    query: web::Query<SettingsQuery>,
-) -> Result<HttpResponse, HtmlError> {
+pub async fn settings_page(browser: Browser, query: web::Query<SettingsQuery>) -> Result<HttpResponse, HtmlError> {
     let notice = match query.done.as_deref() {
         Some("mode-on") => Some("Agent Security Mode is on.".to_string()),
-        Some("mode-off") => {
-            Some("Agent Security Mode is off; agent credentials are suspended.".to_string())
-        }
+        Some("mode-off") => Some("Agent Security Mode is off; agent credentials are suspended.".to_string()),
         Some("password") => Some("Your password has been changed.".to_string()),
         _ => None,
     };
@@ -80,9 +70,7 @@ pub async fn set_security_mode(
 ) -> Result<HttpResponse, HtmlError> {
     browser.check_csrf(&form.csrf)?;
     if browser.session.role != Role::Owner {
-        return Err(HtmlError::Forbidden(
-            "Only an owner of this workspace can switch Agent Security Mode.".into(),
-        ));
+        return Err(HtmlError::Forbidden("Only an owner of this workspace can switch Agent Security Mode.".into()));
     }
     let on = match form.mode.as_str() {
         "on" => true,
@@ -92,27 +80,15 @@ pub async fn set_security_mode(
     let ws = browser.workspace().id.clone();
     if !on && form.confirm != "yes" {
         let now = state.clock.now();
-        let suspended = state
-            .db
-            .read(move |conn| domain::security_mode::credentials_suspended_when_off(conn, &ws, now))
-            .await?;
-        return page(&ConfirmModeOffPage {
-            nav: Nav::new(&browser, "settings"),
-            suspended,
-        });
+        let suspended =
+            state.db.read(move |conn| domain::security_mode::credentials_suspended_when_off(conn, &ws, now)).await?;
+        return page(&ConfirmModeOffPage { nav: Nav::new(&browser, "settings"), suspended });
     }
     let meta = request_meta(&req, &state);
     let now = state.clock.now();
     let actor = browser.actor();
-    state
-        .db
-        .write(move |tx| domain::security_mode::set(tx, &ws, on, &actor, &meta, now))
-        .await?;
-    Ok(see_other(if on {
-        "/settings?done=mode-on"
-    } else {
-        "/settings?done=mode-off"
-    }))
+    state.db.write(move |tx| domain::security_mode::set(tx, &ws, on, &actor, &meta, now)).await?;
+    Ok(see_other(if on { "/settings?done=mode-on" } else { "/settings?done=mode-off" }))
 }
 
 #[derive(Deserialize)]
@@ -136,12 +112,7 @@ pub async fn change_password(
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.into_inner();
     browser.check_csrf(&form.csrf)?;
-    let refuse = |msg: &str| {
-        page_with_status(
-            StatusCode::BAD_REQUEST,
-            &settings(&browser, None, Some(msg.into())),
-        )
-    };
+    let refuse = |msg: &str| page_with_status(StatusCode::BAD_REQUEST, &settings(&browser, None, Some(msg.into())));
     let new = match NewPassword::parse(&form.new_password) {
         Ok(p) => p,
         Err(e) => return refuse(&e),
@@ -151,21 +122,13 @@ pub async fn change_password(
     }
 
     let user_id = browser.session.user_id.clone();
-    let user = state
-        .db
-        .read(move |conn| db::users::find(conn, &user_id))
-        .await?
-        .ok_or(HtmlError::LoginRequired)?;
+    let user = state.db.read(move |conn| db::users::find(conn, &user_id)).await?.ok_or(HtmlError::LoginRequired)?;
     let hasher = state.hasher.clone();
     let stored = user.password_hash.clone();
     let current = form.current_password;
     let (ok, new_hash) = web::block(move || {
         let ok = hasher.verify(stored.as_deref(), &current);
-        let hash = if ok {
-            Some(hasher.hash(new.expose()))
-        } else {
-            None
-        };
+        let hash = if ok { Some(hasher.hash(new.expose())) } else { None };
         (ok, hash)
     })
     .await
@@ -182,9 +145,7 @@ pub async fn change_password(
     let actor = browser.actor();
     state
         .db
-        .write(move |tx| {
-            domain::accounts::change_password(tx, &user, &new_hash, Some(&keep), &actor, &meta, now)
-        })
+        .write(move |tx| domain::accounts::change_password(tx, &user, &new_hash, Some(&keep), &actor, &meta, now))
         .await?;
     Ok(see_other("/settings?done=password"))
 }
@@ -209,9 +170,6 @@ pub async fn switch_workspace(
         return Err(HtmlError::NotFound);
     }
     let hash = browser.session.token_hash.clone();
-    state
-        .db
-        .write(move |tx| db::browser_sessions::update_workspace(tx, &hash, &target))
-        .await?;
+    state.db.write(move |tx| db::browser_sessions::update_workspace(tx, &hash, &target)).await?;
     Ok(see_other("/"))
 }

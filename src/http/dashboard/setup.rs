@@ -46,12 +46,7 @@ pub async fn setup_page(
     let probe = code.clone();
     let (complete, valid) = state
         .db
-        .read(move |conn| {
-            Ok((
-                domain::setup::is_complete(conn)?,
-                domain::setup::code_is_valid(conn, &probe)?,
-            ))
-        })
+        .read(move |conn| Ok((domain::setup::is_complete(conn)?, domain::setup::code_is_valid(conn, &probe)?)))
         .await?;
     if complete {
         return Ok(see_other("/login"));
@@ -59,15 +54,7 @@ pub async fn setup_page(
     if !valid {
         return Err(invalid_link());
     }
-    render(
-        &req,
-        &state,
-        StatusCode::OK,
-        code,
-        String::new(),
-        DEFAULT_WORKSPACE_NAME.into(),
-        None,
-    )
+    render(&req, &state, StatusCode::OK, code, String::new(), DEFAULT_WORKSPACE_NAME.into(), None)
 }
 
 fn render(
@@ -80,19 +67,9 @@ fn render(
     error: Option<String>,
 ) -> Result<HttpResponse, HtmlError> {
     let (csrf, cookie) = anonymous_form_token(req, state.config.is_https());
-    let mut res = page_with_status(
-        status,
-        &SetupPage {
-            csrf,
-            code,
-            email,
-            workspace_name,
-            error,
-        },
-    )?;
+    let mut res = page_with_status(status, &SetupPage { csrf, code, email, workspace_name, error })?;
     if let Some(c) = cookie {
-        res.add_cookie(&c)
-            .map_err(|e| HtmlError::Internal(e.to_string()))?;
+        res.add_cookie(&c).map_err(|e| HtmlError::Internal(e.to_string()))?;
     }
     Ok(res)
 }
@@ -161,8 +138,7 @@ pub async fn complete_setup(
     let result = state
         .db
         .write(move |tx| {
-            let (user, _) =
-                domain::setup::complete(tx, &code, &email, &hash, &workspace_name, &meta, now)?;
+            let (user, _) = domain::setup::complete(tx, &code, &email, &hash, &workspace_name, &meta, now)?;
             domain::accounts::start_session(tx, &user, ttl, &meta, now)
         })
         .await;

@@ -40,10 +40,7 @@ impl TokenRow {
             scope: p.scope.as_str(),
             agent: p.agent_name.clone(),
             cap: p.daily_cap.map(|c| c.to_string()),
-            last_used: p
-                .last_used_at
-                .map(Timestamp::display)
-                .unwrap_or_else(|| "never".into()),
+            last_used: p.last_used_at.map(Timestamp::display).unwrap_or_else(|| "never".into()),
             expires: p.expires_at.display(),
             status: pats::status(p, now),
         }
@@ -135,13 +132,13 @@ pub struct CreateForm {
 }
 
 fn mint_request(form: &CreateForm) -> Result<MintRequest, AppError> {
-    let scope = Scope::parse(&form.scope_type)
-        .ok_or_else(|| AppError::Validation("Choose a scope.".into()))?;
-    let audience = Audience::parse(&form.audience)
-        .ok_or_else(|| AppError::Validation("Choose an audience.".into()))?;
-    let days = form.expires_in_days.trim().parse::<i64>().map_err(|_| {
-        AppError::Validation("expires_in_days: a whole number of days from 1 to 365.".into())
-    })?;
+    let scope = Scope::parse(&form.scope_type).ok_or_else(|| AppError::Validation("Choose a scope.".into()))?;
+    let audience = Audience::parse(&form.audience).ok_or_else(|| AppError::Validation("Choose an audience.".into()))?;
+    let days = form
+        .expires_in_days
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| AppError::Validation("expires_in_days: a whole number of days from 1 to 365.".into()))?;
     let is_agent = scope == Scope::Agent;
     let agent_name = form.agent_name.trim();
     let cap = form.daily_cap_usd.trim();
@@ -150,15 +147,11 @@ fn mint_request(form: &CreateForm) -> Result<MintRequest, AppError> {
         scope,
         audience,
         expires_in_days: pats::parse_expiry_days(Some(days))?,
-        agent: (is_agent && !agent_name.is_empty()).then(|| AgentRef::Name {
-            name: agent_name.to_string(),
-            create: true,
-        }),
+        agent: (is_agent && !agent_name.is_empty())
+            .then(|| AgentRef::Name { name: agent_name.to_string(), create: true }),
         daily_cap: if is_agent && !cap.is_empty() {
             Some(AmountCents::parse(cap).ok_or_else(|| {
-                AppError::Validation(
-                    "daily_cap_usd: an amount like 10.00, from 0.00 to 1000000.00.".into(),
-                )
+                AppError::Validation("daily_cap_usd: an amount like 10.00, from 0.00 to 1000000.00.".into())
             })?)
         } else {
             None
@@ -175,30 +168,13 @@ pub async fn create_token(
 ) -> Result<HttpResponse, HtmlError> {
     browser.check_csrf(&form.csrf)?;
     let mint = mint_request(&form)?;
-    let (actor, meta, now) = (
-        browser.actor(),
-        request_meta(&req, &state),
-        state.clock.now(),
-    );
+    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     let ws = browser.workspace().id.clone();
     let minter = browser.acting();
     let default_cap = state.config.default_daily_cap;
     let (token, pat) = state
         .db
-        .write(move |tx| {
-            pats::mint(
-                tx,
-                &ws,
-                &minter,
-                mint,
-                default_cap,
-                &By {
-                    actor: &actor,
-                    meta: &meta,
-                    now,
-                },
-            )
-        })
+        .write(move |tx| pats::mint(tx, &ws, &minter, mint, default_cap, &By { actor: &actor, meta: &meta, now }))
         .await
         .map_err(|e| match e {
             AppError::NotFound => HtmlError::BadRequest("No such agent.".into()),
@@ -214,10 +190,7 @@ pub async fn create_token(
 
 async fn load(state: &AppState, browser: &Browser, id: String) -> Result<Pat, HtmlError> {
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
-    Ok(state
-        .db
-        .read(move |conn| pats::get_manageable(conn, &ws, &PatId(id), &who))
-        .await?)
+    Ok(state.db.read(move |conn| pats::get_manageable(conn, &ws, &PatId(id), &who)).await?)
 }
 
 #[derive(Deserialize)]
@@ -264,32 +237,12 @@ pub async fn change_cap(
     form: web::Form<CapForm>,
 ) -> Result<HttpResponse, HtmlError> {
     browser.check_csrf(&form.csrf)?;
-    let cap = AmountCents::parse(form.daily_cap_usd.trim()).ok_or_else(|| {
-        HtmlError::BadRequest("The cap is an amount like 10.00, from 0.00 to 1000000.00.".into())
-    })?;
+    let cap = AmountCents::parse(form.daily_cap_usd.trim())
+        .ok_or_else(|| HtmlError::BadRequest("The cap is an amount like 10.00, from 0.00 to 1000000.00.".into()))?;
     let pat = load(&state, &browser, id.into_inner()).await?;
     let id = pat.id.0.clone();
-    let (actor, meta, now) = (
-        browser.actor(),
-        request_meta(&req, &state),
-        state.clock.now(),
-    );
-    state
-        .db
-        .write(move |tx| {
-            pats::update(
-                tx,
-                &pat,
-                None,
-                Some(cap),
-                &By {
-                    actor: &actor,
-                    meta: &meta,
-                    now,
-                },
-            )
-        })
-        .await?;
+    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    state.db.write(move |tx| pats::update(tx, &pat, None, Some(cap), &By { actor: &actor, meta: &meta, now })).await?;
     Ok(see_other(&format!("/dashboard/tokens/{id}?done=cap")))
 }
 
@@ -320,24 +273,7 @@ pub async fn revoke_token(
         });
     }
     let id = pat.id.0.clone();
-    let (actor, meta, now) = (
-        browser.actor(),
-        request_meta(&req, &state),
-        state.clock.now(),
-    );
-    state
-        .db
-        .write(move |tx| {
-            pats::revoke(
-                tx,
-                &pat,
-                &By {
-                    actor: &actor,
-                    meta: &meta,
-                    now,
-                },
-            )
-        })
-        .await?;
+    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    state.db.write(move |tx| pats::revoke(tx, &pat, &By { actor: &actor, meta: &meta, now })).await?;
     Ok(see_other(&format!("/dashboard/tokens/{id}?done=revoked")))
 }

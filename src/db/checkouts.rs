@@ -1,0 +1,129 @@
+//! The `checkouts` table: payment-impacting actions, counted against their
+//! PAT's daily cap.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::clock::Timestamp;
+use crate::domain::ids::{AgentId, PatId, WorkspaceId};
+use crate::error::AppError;
+
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub id: String,
+    pub workspace_id: WorkspaceId,
+    pub agent_id: AgentId,
+    pub agent_name: Option<String>,
+    pub pat_id: PatId,
+    pub session_id: Option<String>,
+    pub amount_cents: i64,
+    pub description: String,
+    pub reference: Option<String>,
+    pub status: String,
+    pub utc_day: i64,
+    pub idempotency_key: Option<String>,
+    pub request_sha256: Option<String>,
+    pub created_at: Timestamp,
+}
+
+const COLUMNS: &str = "c.id, c.workspace_id, c.agent_id, a.name, c.pat_id, c.session_id, c.amount_cents, c.description,
+                       c.reference, c.status, c.utc_day, c.idempotency_key, c.request_sha256, c.created_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Checkout> {
+    Ok(Checkout {
+        id: r.get(0)?,
+        workspace_id: r.get(1)?,
+        agent_id: r.get(2)?,
+        agent_name: r.get(3)?,
+        pat_id: r.get(4)?,
+        session_id: r.get(5)?,
+        amount_cents: r.get(6)?,
+        description: r.get(7)?,
+        reference: r.get(8)?,
+        status: r.get(9)?,
+        utc_day: r.get(10)?,
+        idempotency_key: r.get(11)?,
+        request_sha256: r.get(12)?,
+        created_at: Timestamp(r.get(13)?),
+    })
+}
+
+pub fn insert(conn: &Connection, c: &Checkout) -> Result<(), AppError> {
+    conn.prepare_cached(
+        "INSERT INTO checkouts (id, workspace_id, agent_id, pat_id, session_id, amount_cents, description, reference,
+                                status, utc_day, idempotency_key, request_sha256, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        c.id,
+        c.workspace_id,
+        c.agent_id,
+        c.pat_id,
+        c.session_id,
+        c.amount_cents,
+        c.description,
+        c.reference,
+        c.status,
+        c.utc_day,
+        c.idempotency_key,
+        c.request_sha256,
+        c.created_at.0
+    ])?;
+    Ok(())
+}
+
+pub fn find_by_idempotency_key(conn: &Connection, pat: &PatId, key: &str) -> Result<Option<Checkout>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM checkouts c LEFT JOIN agents a ON a.id = c.agent_id
+         WHERE c.pat_id = ?1 AND c.idempotency_key = ?2"
+    );
+    Ok(conn.prepare_cached(&sql)?.query_row(params![pat, key], from_row).optional()?)
+}
+
+/// What the PAT has spent on `utc_day`, in cents.
+pub fn spent_on_day(conn: &Connection, pat: &PatId, utc_day: i64) -> Result<i64, AppError> {
+    Ok(conn
+        .prepare_cached("SELECT COALESCE(SUM(amount_cents), 0) FROM checkouts WHERE pat_id = ?1 AND utc_day = ?2")?
+        .query_row(params![pat, utc_day], |r| r.get(0))?)
+}
+
+/// A workspace's checkouts, newest first.
+pub fn list(conn: &Connection, ws: &WorkspaceId, before: Option<&str>, limit: u32) -> Result<Vec<Checkout>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM checkouts c LEFT JOIN agents a ON a.id = c.agent_id
+         WHERE c.workspace_id = ?1 AND (?2 IS NULL OR c.id < ?2)
+         ORDER BY c.id DESC LIMIT ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![ws, before, limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One agent PAT's spend on a day.
+#[derive(Debug, Clone)]
+pub struct PatSpend {
+    pub pat_id: String,
+    pub pat_name: String,
+    pub agent_name: String,
+    pub spent_cents: i64,
+    pub cap_cents: i64,
+}
+
+/// Today's spend of every agent PAT of the workspace that spent anything.
+pub fn spend_by_pat(conn: &Connection, ws: &WorkspaceId, utc_day: i64) -> Result<Vec<PatSpend>, AppError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.id, p.name, COALESCE(a.name, ''), SUM(c.amount_cents), COALESCE(p.daily_cap_cents, 0)
+         FROM checkouts c JOIN pats p ON p.id = c.pat_id LEFT JOIN agents a ON a.id = c.agent_id
+         WHERE c.workspace_id = ?1 AND c.utc_day = ?2
+         GROUP BY p.id ORDER BY p.name",
+    )?;
+    let rows = stmt.query_map(params![ws, utc_day], |r| {
+        Ok(PatSpend {
+            pat_id: r.get(0)?,
+            pat_name: r.get(1)?,
+            agent_name: r.get(2)?,
+            spent_cents: r.get(3)?,
+            cap_cents: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

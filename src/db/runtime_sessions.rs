@@ -1,0 +1,87 @@
+//! The `runtime_sessions` table: key-bound sessions started with an agent PAT.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::clock::Timestamp;
+use crate::domain::ids::{AgentId, PatId, WorkspaceId};
+use crate::error::AppError;
+
+#[derive(Debug, Clone)]
+pub struct RuntimeSession {
+    pub id: String,
+    pub workspace_id: WorkspaceId,
+    pub agent_id: AgentId,
+    pub pat_id: PatId,
+    pub public_key: Vec<u8>,
+    pub key_thumbprint: String,
+    pub label: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+}
+
+const COLUMNS: &str =
+    "id, workspace_id, agent_id, pat_id, public_key, key_thumbprint, label, created_at, expires_at, ended_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<RuntimeSession> {
+    Ok(RuntimeSession {
+        id: r.get(0)?,
+        workspace_id: r.get(1)?,
+        agent_id: r.get(2)?,
+        pat_id: r.get(3)?,
+        public_key: r.get(4)?,
+        key_thumbprint: r.get(5)?,
+        label: r.get(6)?,
+        created_at: Timestamp(r.get(7)?),
+        expires_at: Timestamp(r.get(8)?),
+        ended_at: r.get::<_, Option<i64>>(9)?.map(Timestamp),
+    })
+}
+
+pub fn insert(conn: &Connection, s: &RuntimeSession) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO runtime_sessions (id, workspace_id, agent_id, pat_id, public_key, key_thumbprint, label, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            s.id,
+            s.workspace_id,
+            s.agent_id,
+            s.pat_id,
+            s.public_key,
+            s.key_thumbprint,
+            s.label,
+            s.created_at.0,
+            s.expires_at.0
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn find(conn: &Connection, id: &str) -> Result<Option<RuntimeSession>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM runtime_sessions WHERE id = ?1");
+    Ok(conn.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
+}
+
+/// Sessions of an agent that have neither ended nor expired, newest first.
+pub fn list_live_for_agent(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    agent: &AgentId,
+    now: Timestamp,
+) -> Result<Vec<RuntimeSession>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM runtime_sessions
+         WHERE workspace_id = ?1 AND agent_id = ?2 AND ended_at IS NULL AND expires_at > ?3
+         ORDER BY id DESC LIMIT 200"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![ws, agent, now.0], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn update_ended(conn: &Connection, ws: &WorkspaceId, id: &str, now: Timestamp) -> Result<bool, AppError> {
+    Ok(conn.execute(
+        "UPDATE runtime_sessions SET ended_at = ?3 WHERE workspace_id = ?1 AND id = ?2 AND ended_at IS NULL",
+        params![ws, id, now.0],
+    )? > 0)
+}
