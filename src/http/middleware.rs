@@ -5,15 +5,16 @@
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, PayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, ResponseError, web};
+use actix_web::{Error, HttpMessage, ResponseError, web};
 
 use crate::error::AppError;
 use crate::http::API_BODY_LIMIT;
+use crate::http::bearer::{BodyDigest, SIGNATURE_HEADER};
 use crate::state::AppState;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -32,8 +33,20 @@ pub async fn harden(
 
     let declared_len =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let mut req = req;
     let mut res = if declared_len.is_some_and(|n| n > API_BODY_LIMIT as u64) {
         req.into_response(AppError::PayloadTooLarge.error_response())
+    } else if may_need_body_digest(&req) {
+        // A signed request: hash the raw body before anyone parses it, then
+        // hand the same bytes on to the handler.
+        match req.extract::<web::Bytes>().await {
+            Ok(bytes) => {
+                req.extensions_mut().insert(BodyDigest(crate::crypto::sha256_hex(&bytes)));
+                req.set_payload(Payload::from(bytes));
+                next.call(req).await?.map_into_boxed_body()
+            }
+            Err(_) => req.into_response(AppError::PayloadTooLarge.error_response()),
+        }
     } else {
         next.call(req).await?.map_into_boxed_body()
     };
@@ -85,6 +98,17 @@ pub async fn harden(
         "request"
     );
     Ok(res)
+}
+
+/// Signed requests, and any request with a JWT bearer (a key-bound one
+/// without a signature still gets told the hash of the body we received).
+fn may_need_body_digest(req: &ServiceRequest) -> bool {
+    req.headers().contains_key(SIGNATURE_HEADER)
+        || req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.get(..10).is_some_and(|p| p.eq_ignore_ascii_case("bearer eyj")))
 }
 
 /// Maps the JSON extractor's failures onto §4's codes.

@@ -53,6 +53,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/v1/pats").get(api::pats::list_pats).post(api::pats::create_pat))
             .service(resource("/v1/pats/{id}").get(api::pats::get_pat).patch(api::pats::update_pat))
             .service(resource("/v1/pats/{id}/revoke").post(api::pats::revoke_pat))
+            .service(resource("/api/agent/auth/pat").post(api::sessions::start_session))
+            .service(resource("/api/agent/checkout/create").post(api::checkouts::create_checkout))
+            .service(resource("/v1/checkouts").get(api::checkouts::list_checkouts))
             // Dashboard
             .service(resource("/setup").get(dashboard::setup::setup_page).post(dashboard::setup::complete_setup))
             .service(resource("/login").get(dashboard::login::login_page).post(dashboard::login::login))
@@ -66,6 +69,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/dashboard/agents").get(dashboard::agents::agents_page).post(dashboard::agents::create_agent),
             )
+            .service(resource("/dashboard/agents/{id}").get(dashboard::agents::agent_page))
+            .service(resource("/dashboard/agents/{id}/sessions/{session}/end").post(dashboard::agents::end_session))
             .service(resource("/dashboard/agents/{id}/disable").post(dashboard::agents::disable_agent))
             .service(resource("/dashboard/agents/{id}/enable").post(dashboard::agents::enable_agent))
             .service(

@@ -10,4 +10,5 @@ mod errors;
 mod ops;
 mod security_mode;
 mod setup;
+mod signed;
 mod tokens;

@@ -1,8 +1,10 @@
 //! JSON API routes, one file per resource.
 
 pub mod agents;
+pub mod checkouts;
 pub mod identity;
 pub mod pats;
+pub mod sessions;
 pub mod well_known;
 
 use serde::Deserialize;

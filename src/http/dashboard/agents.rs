@@ -135,3 +135,95 @@ pub async fn enable_agent(
 ) -> Result<HttpResponse, HtmlError> {
     set_enabled(req, state, browser, id.into_inner(), &form.csrf, true).await
 }
+
+pub struct SessionRow {
+    pub id: String,
+    pub label: String,
+    pub thumbprint: String,
+    pub started: String,
+    pub expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/agent.html")]
+struct AgentPage {
+    nav: Nav,
+    id: String,
+    name: String,
+    description: String,
+    status: &'static str,
+    created: String,
+    sessions: Vec<SessionRow>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct AgentQuery {
+    done: Option<String>,
+}
+
+/// A logged-in person who may manage the agent, mode on: its live sessions.
+pub async fn agent_page(
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    id: web::Path<String>,
+    query: web::Query<AgentQuery>,
+) -> Result<HttpResponse, HtmlError> {
+    let (ws, who, now) = (browser.workspace().id.clone(), browser.acting(), state.clock.now());
+    let id = AgentId(id.into_inner());
+    let (agent, sessions) = state
+        .db
+        .read(move |conn| {
+            let agent = agents::get_manageable(conn, &ws, &id, &who)?;
+            let sessions = db::runtime_sessions::list_live_for_agent(conn, &ws, &agent.id, now)?;
+            Ok((agent, sessions))
+        })
+        .await?;
+    page(&AgentPage {
+        nav: Nav::new(&browser, "agents"),
+        id: agent.id.0,
+        name: agent.name,
+        description: agent.description,
+        status: agent.status.as_str(),
+        created: agent.created_at.display(),
+        sessions: sessions
+            .into_iter()
+            .map(|s| SessionRow {
+                id: s.id,
+                label: s.label,
+                thumbprint: s.key_thumbprint,
+                started: s.created_at.display(),
+                expires: s.expires_at.display(),
+            })
+            .collect(),
+        notice: (query.done.as_deref() == Some("ended")).then(|| "The session has ended.".to_string()),
+    })
+}
+
+/// A logged-in person who may manage the agent, mode on: ends one of its
+/// sessions; its JWT fails on the next request.
+pub async fn end_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, HtmlError> {
+    browser.check_csrf(&form.csrf)?;
+    let (agent_id, session_id) = path.into_inner();
+    let (ws, who) = (browser.workspace().id.clone(), browser.acting());
+    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let agent = AgentId(agent_id);
+    let back = format!("/dashboard/agents/{}?done=ended", agent.0);
+    state
+        .db
+        .write(move |tx| {
+            let agent = agents::get_manageable(tx, &ws, &agent, &who)?;
+            let session = db::runtime_sessions::find(tx, &session_id)?
+                .filter(|s| s.agent_id == agent.id && s.workspace_id == ws)
+                .ok_or(crate::error::AppError::NotFound)?;
+            crate::domain::sessions::end(tx, &ws, &session.id, &By { actor: &actor, meta: &meta, now })
+        })
+        .await?;
+    Ok(see_other(&back))
+}

@@ -1,0 +1,87 @@
+//! `POST /api/agent/auth/pat`: a key-bound runtime session (PRODUCT.md §5.3).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{actor_of, parse_json};
+use crate::crypto::signing::SessionKey;
+use crate::db;
+use crate::domain::agents::By;
+use crate::domain::pats::Scope;
+use crate::domain::sessions;
+use crate::error::AppError;
+use crate::http::bearer::{Cnf, ExchangeClaims, Use, authenticate, bearer_token};
+use crate::http::request_meta;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+struct StartSession {
+    token: Option<String>,
+    session_pubkey: Option<Value>,
+    label: Option<String>,
+}
+
+/// Anyone holding an agent PAT whose audience allows exchange, and the
+/// ephemeral Ed25519 key the session will be bound to.
+pub async fn start_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let body: StartSession = parse_json(&body)?;
+    let key = match &body.session_pubkey {
+        Some(v) => SessionKey::parse(v).map_err(AppError::InvalidPublicKey)?,
+        None => return Err(AppError::Validation("session_pubkey: required.".into())),
+    };
+    let label = sessions::parse_label(body.label.as_deref())?;
+    let token = body.token.or_else(|| bearer_token(&req)).ok_or(AppError::AuthRequired)?;
+    let p = authenticate(&req, &state, &token, Use::Exchange).await?;
+    let Some(agent) = p.agent.clone().filter(|_| p.credential.scope == Scope::Agent) else {
+        return Err(AppError::UseAgentPat);
+    };
+
+    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let ttl = state.config.session_ttl_seconds;
+    let (ws, pat, pat_expires) = (p.workspace.id.clone(), p.credential.pat_id.clone(), p.credential.expires_at);
+    let agent_id = agent.id.clone();
+    let session = state
+        .db
+        .write(move |tx| {
+            sessions::start(
+                tx,
+                &ws,
+                &agent_id,
+                &pat,
+                pat_expires,
+                &key,
+                label,
+                ttl,
+                &By { actor: &actor, meta: &meta, now },
+            )
+        })
+        .await?;
+    let claims = ExchangeClaims {
+        iss: state.config.public_url.clone(),
+        sub: agent.id.0.clone(),
+        aud: state.config.public_url.clone(),
+        iat: now.0,
+        exp: session.expires_at.0,
+        jti: db::new_id(),
+        pat_id: p.credential.pat_id.0.clone(),
+        workspace_id: p.workspace.id.0.clone(),
+        scope: Scope::Agent.as_str().into(),
+        agent_id: Some(agent.id.0.clone()),
+        cnf: Some(Cnf { jkt: session.key_thumbprint.clone() }),
+        sid: Some(session.id.clone()),
+    };
+    let jwt = state.keys.sign(&claims).map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "jwt": jwt,
+        "token_type": "Bearer",
+        "expires_in": session.expires_at.0 - now.0,
+        "session_id": session.id,
+        "agent_id": agent.id,
+        "key_thumbprint": session.key_thumbprint,
+    })))
+}
