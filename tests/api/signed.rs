@@ -418,3 +418,56 @@ fn revoking_disabling_ending_and_mode_off_each_stop_the_next_signed_request() {
     app.clock.advance(901);
     whoami(&mut c, &s, app.clock.now().0).assert_error(401, "AUTH_TOKEN_EXPIRED");
 }
+
+#[test]
+fn the_overview_lists_checkouts_and_todays_spend_against_the_cap() {
+    let app = TestApp::spawn();
+    let (mut owner, _) = app.owner_with_host_pat();
+    assert!(owner.get("/").body.contains("No checkout yet"));
+    let pat = app.mint_pat(&[
+        "--email",
+        OWNER_EMAIL,
+        "--name",
+        "shopper token",
+        "--scope",
+        "agent",
+        "--agent",
+        "shopper",
+        "--cap",
+        "8.00",
+    ]);
+    let mut c = app.client();
+    let s = start_session(&mut c, &pat);
+    assert_eq!(checkout(&app, &mut c, &s, "2.25", "printer paper").status, 201);
+    let body = owner.get("/").body;
+    assert!(body.contains("printer paper") && body.contains("$2.25") && body.contains("shopper"), "{body}");
+    assert!(body.contains("shopper token") && body.contains("$8.00"), "spend against the cap: {body}");
+}
+
+/// The README's "Signing a request by hand" commands, run as they are.
+#[test]
+fn the_readme_signing_walkthrough_works_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("<!-- sign-by-hand -->").expect("marker");
+    let end = readme.find("<!-- /sign-by-hand -->").expect("end marker");
+    let block = &readme[start..end];
+    let script = block.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("sh block");
+
+    let app = TestApp::spawn();
+    app.owner_with_host_pat();
+    let pat = app.mint_pat(&["--email", OWNER_EMAIL, "--name", "readme", "--scope", "agent", "--agent", "readme-bot"]);
+    let dir = tempfile::TempDir::new().unwrap();
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir.path())
+        .env("LATCHKEY_URL", &app.address)
+        .env("LATCHKEY_TOKEN", &pat)
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    let checkout: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(checkout["status"], "authorized");
+    assert_eq!(checkout["amount_usd"], "5.50");
+    assert_eq!(checkout["description"], "coffee");
+}
