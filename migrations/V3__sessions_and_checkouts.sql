@@ -39,3 +39,12 @@ CREATE TABLE checkouts (
 );
 CREATE INDEX checkouts_by_pat_day ON checkouts(pat_id, utc_day);
 CREATE INDEX checkouts_by_workspace ON checkouts(workspace_id, id);
+
+-- Running total per PAT and UTC day: the cap check is one primary-key read,
+-- updated in the same transaction as the checkout insert.
+CREATE TABLE pat_daily_spend (
+    pat_id      TEXT NOT NULL REFERENCES pats(id) ON DELETE CASCADE,
+    utc_day     INTEGER NOT NULL,
+    spent_cents INTEGER NOT NULL,
+    PRIMARY KEY (pat_id, utc_day)
+) WITHOUT ROWID;

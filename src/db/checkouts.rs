@@ -79,11 +79,23 @@ pub fn find_by_idempotency_key(conn: &Connection, pat: &PatId, key: &str) -> Res
     Ok(conn.prepare_cached(&sql)?.query_row(params![pat, key], from_row).optional()?)
 }
 
-/// What the PAT has spent on `utc_day`, in cents.
+/// What the PAT has spent on `utc_day`, in cents (one primary-key read).
 pub fn spent_on_day(conn: &Connection, pat: &PatId, utc_day: i64) -> Result<i64, AppError> {
     Ok(conn
-        .prepare_cached("SELECT COALESCE(SUM(amount_cents), 0) FROM checkouts WHERE pat_id = ?1 AND utc_day = ?2")?
-        .query_row(params![pat, utc_day], |r| r.get(0))?)
+        .prepare_cached("SELECT spent_cents FROM pat_daily_spend WHERE pat_id = ?1 AND utc_day = ?2")?
+        .query_row(params![pat, utc_day], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Adds to the PAT's running total for `utc_day`.
+pub fn add_spend(conn: &Connection, pat: &PatId, utc_day: i64, cents: i64) -> Result<(), AppError> {
+    conn.prepare_cached(
+        "INSERT INTO pat_daily_spend (pat_id, utc_day, spent_cents) VALUES (?1, ?2, ?3)
+         ON CONFLICT (pat_id, utc_day) DO UPDATE SET spent_cents = spent_cents + excluded.spent_cents",
+    )?
+    .execute(params![pat, utc_day, cents])?;
+    Ok(())
 }
 
 /// A workspace's checkouts, newest first.
@@ -111,10 +123,10 @@ pub struct PatSpend {
 /// Today's spend of every agent PAT of the workspace that spent anything.
 pub fn spend_by_pat(conn: &Connection, ws: &WorkspaceId, utc_day: i64) -> Result<Vec<PatSpend>, AppError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT p.id, p.name, COALESCE(a.name, ''), SUM(c.amount_cents), COALESCE(p.daily_cap_cents, 0)
-         FROM checkouts c JOIN pats p ON p.id = c.pat_id LEFT JOIN agents a ON a.id = c.agent_id
-         WHERE c.workspace_id = ?1 AND c.utc_day = ?2
-         GROUP BY p.id ORDER BY p.name",
+        "SELECT p.id, p.name, COALESCE(a.name, ''), d.spent_cents, COALESCE(p.daily_cap_cents, 0)
+         FROM pat_daily_spend d JOIN pats p ON p.id = d.pat_id LEFT JOIN agents a ON a.id = p.agent_id
+         WHERE p.workspace_id = ?1 AND d.utc_day = ?2
+         ORDER BY p.name",
     )?;
     let rows = stmt.query_map(params![ws, utc_day], |r| {
         Ok(PatSpend {

@@ -127,6 +127,7 @@ pub fn create(tx: &Connection, who: &Spender<'_>, req: CheckoutRequest, now: Tim
         created_at: now,
     };
     db::checkouts::insert(tx, &checkout)?;
+    db::checkouts::add_spend(tx, who.pat, day, req.amount.cents())?;
     Ok(Created { checkout, new: true, spent_today: cents(spent + req.amount.cents()), cap })
 }
 

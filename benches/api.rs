@@ -1,12 +1,18 @@
-//! Throughput and latency of `GET /v1/auth/whoami` on loopback, with a PAT
-//! and with an exchanged JWT. Bounded: a fixed number of requests per run
-//! and a time limit; the server is stopped at the end.
+//! Throughput and latency on loopback of `GET /v1/auth/whoami` (with a PAT
+//! and with an exchanged JWT) and of signed checkouts over a key-bound
+//! session. Bounded: a fixed number of requests per run and a time limit;
+//! the server is stopped at the end.
 //!
-//!     cargo bench --bench whoami
+//!     cargo bench --bench api
 //!
 //! Environment: BENCH_REQUESTS (default 20000), BENCH_CLIENTS (default 4).
 
 use std::sync::mpsc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ed25519_dalek::Signer;
+use sha2::Digest;
 use std::time::{Duration, Instant};
 
 use latchkey::app::App;
@@ -45,7 +51,7 @@ fn mint(data: &std::path::Path) -> (String, String) {
             audience: Audience::Both,
             expires_in_days: 1,
             agent: Some(AgentRef::Name { name: "bench-agent".into(), create: true }),
-            daily_cap: None,
+            daily_cap: Some(latchkey::domain::money::AmountCents::parse("1000000.00").expect("cap")),
         };
         let (agent_pat, _) = pats::mint(tx, &ws.id, &minter, request, latchkey::domain::money::AmountCents::ZERO, &by)?;
         Ok((agent_pat.into_inner(), ws.id.0))
@@ -53,30 +59,33 @@ fn mint(data: &std::path::Path) -> (String, String) {
     .expect("mint")
 }
 
-fn run(label: &str, url: &str, token: &str, requests: usize, clients: usize) {
-    let auth = format!("Bearer {token}");
-    // Warm-up: connections, statement caches.
-    let agent = ureq::AgentBuilder::new().build();
-    for _ in 0..200 {
-        agent.get(url).set("Authorization", &auth).call().expect("warm-up");
+/// Sends `requests` requests from `clients` threads; `send(client, i)`
+/// makes request number `i` and returns its status.
+fn run<F>(label: &str, requests: usize, clients: usize, send: F)
+where
+    F: Fn(&ureq::Agent, usize) -> u16 + Send + Sync + 'static,
+{
+    let send = std::sync::Arc::new(send);
+    let warm = ureq::AgentBuilder::new().build();
+    for i in 0..200 {
+        send(&warm, usize::MAX - i);
     }
     let started = Instant::now();
     let per_client = requests / clients;
     let handles: Vec<_> = (0..clients)
-        .map(|_| {
-            let (url, auth) = (url.to_string(), auth.clone());
+        .map(|c| {
+            let send = send.clone();
             std::thread::spawn(move || {
                 let agent = ureq::AgentBuilder::new().build();
                 let mut lat = Vec::with_capacity(per_client);
                 let begin = Instant::now();
-                for _ in 0..per_client {
+                for i in 0..per_client {
                     if begin.elapsed() > TIME_LIMIT {
                         break;
                     }
                     let t = Instant::now();
-                    let res = agent.get(&url).set("Authorization", &auth).call().expect("request");
-                    assert_eq!(res.status(), 200);
-                    let _ = res.into_string();
+                    let status = send(&agent, c * per_client + i);
+                    assert!(status < 300, "status {status}");
                     lat.push(t.elapsed());
                 }
                 lat
@@ -94,8 +103,20 @@ fn run(label: &str, url: &str, token: &str, requests: usize, clients: usize) {
         all.len() as f64 / wall.as_secs_f64(),
         pct(0.50).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
-        all.last().unwrap().as_secs_f64() * 1e3,
+        all.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0),
     );
+}
+
+fn get_status(agent: &ureq::Agent, url: &str, auth: &str) -> u16 {
+    match agent.get(url).set("Authorization", auth).call() {
+        Ok(r) => {
+            let s = r.status();
+            let _ = r.into_string();
+            s
+        }
+        Err(ureq::Error::Status(s, _)) => s,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 fn main() {
@@ -139,8 +160,42 @@ fn main() {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
-    run("agent PAT", &url, &pat, requests, clients);
-    run("exchanged JWT (EdDSA)", &url, &jwt, requests, clients);
+    let auth = format!("Bearer {pat}");
+    let u = url.clone();
+    run("whoami, agent PAT", requests, clients, move |a, _| get_status(a, &u, &auth));
+    let auth = format!("Bearer {jwt}");
+    let u = url.clone();
+    run("whoami, exchanged JWT", requests, clients, move |a, _| get_status(a, &u, &auth));
+
+    // Signed checkouts of 0.01 over one key-bound session (cap 1,000,000.00).
+    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let pubkey = URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
+    let session: serde_json::Value = ureq::post(&format!("{base}/api/agent/auth/pat"))
+        .send_json(serde_json::json!({"token": pat, "session_pubkey": pubkey}))
+        .expect("session")
+        .into_json()
+        .expect("json");
+    let auth = format!("Bearer {}", session["jwt"].as_str().expect("jwt"));
+    let checkout_url = format!("{base}/api/agent/checkout/create");
+    run("signed checkout", requests, clients, move |a, i| {
+        let body = format!(r#"{{"amount_usd":"0.01","description":"bench {i}"}}"#);
+        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+        let canonical =
+            format!("POST\n/api/agent/checkout/create\n{ts}\n{}", hex::encode(sha2::Sha256::digest(body.as_bytes())));
+        let sig = STANDARD.encode(key.sign(canonical.as_bytes()).to_bytes());
+        match a
+            .post(&checkout_url)
+            .set("Authorization", &auth)
+            .set("X-Agent-Timestamp", &ts.to_string())
+            .set("X-Agent-Signature", &sig)
+            .set("Content-Type", "application/json")
+            .send_string(&body)
+        {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(s, r)) => panic!("{s}: {}", r.into_string().unwrap_or_default()),
+            Err(e) => panic!("{e}"),
+        }
+    });
 
     let _ = stop_tx.send(());
     let _ = server.join();
