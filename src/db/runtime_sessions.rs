@@ -85,3 +85,24 @@ pub fn update_ended(conn: &Connection, ws: &WorkspaceId, id: &str, now: Timestam
         params![ws, id, now.0],
     )? > 0)
 }
+
+/// Ends every live session of an agent (it was disabled).
+pub fn end_all_for_agent(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    agent: &AgentId,
+    now: Timestamp,
+) -> Result<usize, AppError> {
+    Ok(conn.execute(
+        "UPDATE runtime_sessions SET ended_at = ?3 WHERE workspace_id = ?1 AND agent_id = ?2 AND ended_at IS NULL",
+        params![ws, agent, now.0],
+    )?)
+}
+
+/// Ends every live session started with a PAT (it was revoked).
+pub fn end_all_for_pat(conn: &Connection, ws: &WorkspaceId, pat: &PatId, now: Timestamp) -> Result<usize, AppError> {
+    Ok(conn.execute(
+        "UPDATE runtime_sessions SET ended_at = ?3 WHERE workspace_id = ?1 AND pat_id = ?2 AND ended_at IS NULL",
+        params![ws, pat, now.0],
+    )?)
+}

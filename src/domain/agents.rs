@@ -111,6 +111,9 @@ pub fn set_enabled(tx: &Connection, agent: &Agent, enabled: bool, by: &By<'_>) -
     };
     if status != agent.status {
         db::agents::update_status(tx, &agent.workspace_id, &agent.id, status, by.now)?;
+        if !enabled {
+            db::runtime_sessions::end_all_for_agent(tx, &agent.workspace_id, &agent.id, by.now)?;
+        }
         let kind = if enabled { "agent.enabled" } else { "agent.disabled" };
         audit::record(
             tx,

@@ -201,6 +201,7 @@ pub fn get_manageable(conn: &Connection, ws: &WorkspaceId, id: &PatId, who: &Act
 /// because the bearer layer checks the PAT behind every JWT.
 pub fn revoke(tx: &Connection, pat: &Pat, by: &By<'_>) -> Result<Pat, AppError> {
     if db::pats::update_revoked(tx, &pat.workspace_id, &pat.id, by.now)? {
+        db::runtime_sessions::end_all_for_pat(tx, &pat.workspace_id, &pat.id, by.now)?;
         audit::record(
             tx,
             Event::success(Some(&pat.workspace_id), by.actor, "pat.revoked", by.meta).target("pat", pat.id.0.clone()),

@@ -189,11 +189,12 @@ async fn resolve(req: &HttpRequest, state: &AppState, token: &str, usage: Use) -
         let session = session
             .filter(|s| s.pat_id == auth.pat.id && s.key_thumbprint == cnf.jkt)
             .ok_or_else(|| unknown("session JWT without its session"))?;
+        let principal =
+            check(state, auth, CredentialKind::Session, session.id.clone(), Timestamp(claims.exp), usage, now)?;
+        // After the PAT's own checks, so a disabled agent says so.
         if session.ended_at.is_some() {
             return Err(Refusal::new(AppError::AuthTokenRevoked, "session ended", Some(&ws)));
         }
-        let principal =
-            check(state, auth, CredentialKind::Session, session.id.clone(), Timestamp(claims.exp), usage, now)?;
         verify_request_signature(req, state, &session.public_key, now)
             .await
             .map_err(|(e, reason)| Refusal::new(e, reason, Some(&ws)))?;

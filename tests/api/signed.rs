@@ -390,6 +390,9 @@ fn revoking_disabling_ending_and_mode_off_each_stop_the_next_signed_request() {
         .to_string();
     c.api("POST", &format!("/v1/agents/{agent}/disable"), Some(&host), None);
     whoami(&mut c, &s, app.clock.now().0).assert_error(403, "AGENT_DISABLED");
+    c.api("POST", &format!("/v1/agents/{agent}/enable"), Some(&host), None);
+    whoami(&mut c, &s, app.clock.now().0 + 1).assert_error(401, "AUTH_TOKEN_REVOKED");
+    assert!(!owner.get(&format!("/dashboard/agents/{agent}")).body.contains(&s.id), "disabling ended the session");
 
     // End the session from the agent's dashboard page.
     let pat = mint("three");
