@@ -46,6 +46,8 @@ impl App {
         let state = AppState {
             db,
             login_limiter: IpRateLimiter::per_minute(config.rate_login_per_min),
+            bootstrap_limiter: IpRateLimiter::per_minute(config.rate_bootstrap_per_min),
+            token_limiter: IpRateLimiter::per_minute(config.rate_token_per_min),
             config: Arc::new(config),
             clock,
             hasher,

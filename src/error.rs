@@ -111,6 +111,14 @@ pub enum AppError {
     SessionRequired,
     /// 401 SIGNATURE_*.
     Signature(SignatureFailure, SignatureContext),
+    /// 401: invalid, expired or used bootstrap secret.
+    BootstrapSecretInvalid,
+    /// 401 ASSERTION_INVALID (`invalid_client`); the reason goes to the audit trail only.
+    AssertionInvalid,
+    /// 400 INVALID_REQUEST (`invalid_request`) at the token endpoint.
+    OAuthInvalidRequest(String),
+    /// 400 UNSUPPORTED_GRANT_TYPE at the token endpoint.
+    UnsupportedGrantType,
     /// 409: the same Idempotency-Key with another body.
     IdempotencyMismatch,
     /// 429 with `raise_pat_cap`.
@@ -130,7 +138,10 @@ impl AppError {
             | AppError::Validation(_)
             | AppError::InvalidAmount(_)
             | AppError::InvalidPublicKey(_) => StatusCode::BAD_REQUEST,
-            AppError::Signature(..) => StatusCode::UNAUTHORIZED,
+            AppError::Signature(..) | AppError::BootstrapSecretInvalid | AppError::AssertionInvalid => {
+                StatusCode::UNAUTHORIZED
+            }
+            AppError::OAuthInvalidRequest(_) | AppError::UnsupportedGrantType => StatusCode::BAD_REQUEST,
             AppError::UseAgentPat | AppError::SessionRequired => StatusCode::FORBIDDEN,
             AppError::IdempotencyMismatch => StatusCode::CONFLICT,
             AppError::SpendCapExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -167,6 +178,10 @@ impl AppError {
             AppError::Signature(SignatureFailure::TimestampSkew, _) => "SIGNATURE_TIMESTAMP_SKEW",
             AppError::Signature(SignatureFailure::Replayed, _) => "SIGNATURE_REPLAYED",
             AppError::IdempotencyMismatch => "IDEMPOTENCY_MISMATCH",
+            AppError::BootstrapSecretInvalid => "BOOTSTRAP_SECRET_INVALID",
+            AppError::AssertionInvalid => "ASSERTION_INVALID",
+            AppError::OAuthInvalidRequest(_) => "INVALID_REQUEST",
+            AppError::UnsupportedGrantType => "UNSUPPORTED_GRANT_TYPE",
             AppError::SpendCapExceeded(_) => "SPEND_CAP_EXCEEDED",
             AppError::AuthUnknownToken => "AUTH_UNKNOWN_TOKEN",
             AppError::AuthTokenExpired => "AUTH_TOKEN_EXPIRED",
@@ -211,6 +226,12 @@ impl AppError {
             AppError::Signature(SignatureFailure::Replayed, _) => {
                 "This exact signed request was already used; sign each request afresh.".into()
             }
+            AppError::BootstrapSecretInvalid => {
+                "This bootstrap secret is invalid, expired or already used; ask the host for a new one.".into()
+            }
+            AppError::AssertionInvalid => "The client assertion was rejected.".into(),
+            AppError::OAuthInvalidRequest(m) => m.clone().into(),
+            AppError::UnsupportedGrantType => "grant_type must be client_assertion or client_credentials.".into(),
             AppError::IdempotencyMismatch => {
                 "This Idempotency-Key was already used with a different request body.".into()
             }
@@ -273,9 +294,21 @@ impl AppError {
         }
     }
 
-    /// The §4 JSON body.
+    /// The §4 JSON body (plus RFC 6749 `error` on the token endpoint).
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { error_code: self.code(), user_message: self.user_message(), recovery: self.recovery() }
+        let oauth = match self {
+            AppError::AssertionInvalid => Some("invalid_client"),
+            AppError::OAuthInvalidRequest(_) => Some("invalid_request"),
+            AppError::UnsupportedGrantType => Some("unsupported_grant_type"),
+            _ => None,
+        };
+        ErrorBody {
+            error_code: self.code(),
+            user_message: self.user_message(),
+            recovery: self.recovery(),
+            error: oauth,
+            error_description: oauth.map(|_| self.user_message()),
+        }
     }
 }
 
@@ -284,6 +317,10 @@ pub struct ErrorBody {
     pub error_code: &'static str,
     pub user_message: Cow<'static, str>,
     pub recovery: Option<Recovery>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<Cow<'static, str>>,
 }
 
 impl fmt::Display for AppError {

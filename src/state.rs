@@ -17,4 +17,6 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub keys: Arc<SigningKeys>,
     pub login_limiter: IpRateLimiter,
+    pub bootstrap_limiter: IpRateLimiter,
+    pub token_limiter: IpRateLimiter,
 }

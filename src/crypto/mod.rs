@@ -1,5 +1,6 @@
 //! Cryptography: randomness, digests, constant-time comparison, passwords.
 
+pub mod es256;
 pub mod keys;
 pub mod password;
 pub mod signing;

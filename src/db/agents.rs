@@ -18,9 +18,13 @@ pub struct Agent {
     pub enrolled_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The agent's registered ES256 public key (a P-256 JWK), once enrolled.
+    pub public_jwk: Option<String>,
+    pub key_thumbprint: Option<String>,
 }
 
-const COLUMNS: &str = "id, workspace_id, name, description, status, owner_user_id, enrolled_at, created_at, updated_at";
+const COLUMNS: &str = "id, workspace_id, name, description, status, owner_user_id, enrolled_at, created_at, updated_at,
+                       public_jwk, key_thumbprint";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
     let status: String = r.get(4)?;
@@ -34,6 +38,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
         enrolled_at: r.get::<_, Option<i64>>(6)?.map(Timestamp),
         created_at: Timestamp(r.get(7)?),
         updated_at: Timestamp(r.get(8)?),
+        public_jwk: r.get(9)?,
+        key_thumbprint: r.get(10)?,
     })
 }
 
@@ -105,5 +111,29 @@ pub fn update_status(
     if n == 0 {
         return Err(AppError::NotFound);
     }
+    Ok(())
+}
+
+/// By id alone: the token endpoint learns the workspace from the agent.
+pub fn find_any_workspace(conn: &Connection, id: &AgentId) -> Result<Option<Agent>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM agents WHERE id = ?1");
+    Ok(conn.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
+}
+
+/// Registers (or replaces) the agent's key and makes it active.
+pub fn update_key(
+    conn: &Connection,
+    id: &AgentId,
+    public_jwk: &str,
+    thumbprint: &str,
+    enrolled_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    conn.execute(
+        "UPDATE agents SET public_jwk = ?2, key_thumbprint = ?3, status = 'active',
+                enrolled_at = COALESCE(enrolled_at, ?4), updated_at = ?5
+         WHERE id = ?1",
+        params![id, public_jwk, thumbprint, enrolled_at.0, now.0],
+    )?;
     Ok(())
 }

@@ -9,8 +9,11 @@
 //! `&Transaction` (writes) and hold all SQL; a second backend would provide
 //! the same functions.
 
+pub mod access_tokens;
 pub mod agents;
+pub mod assertion_jtis;
 pub mod audit;
+pub mod bootstrap_secrets;
 pub mod browser_sessions;
 pub mod checkouts;
 pub mod memberships;

@@ -85,6 +85,8 @@ pub fn create(
         enrolled_at: None,
         created_at: by.now,
         updated_at: by.now,
+        public_jwk: None,
+        key_thumbprint: None,
     };
     db::agents::insert(tx, &agent)?;
     audit::record(
@@ -113,6 +115,7 @@ pub fn set_enabled(tx: &Connection, agent: &Agent, enabled: bool, by: &By<'_>) -
         db::agents::update_status(tx, &agent.workspace_id, &agent.id, status, by.now)?;
         if !enabled {
             db::runtime_sessions::end_all_for_agent(tx, &agent.workspace_id, &agent.id, by.now)?;
+            db::access_tokens::delete_for_agent(tx, &agent.id)?;
         }
         let kind = if enabled { "agent.enabled" } else { "agent.disabled" };
         audit::record(

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod agents;
 pub mod audit;
 pub mod checkouts;
+pub mod enrollment;
 pub mod ids;
 pub mod money;
 pub mod pats;

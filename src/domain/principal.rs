@@ -13,6 +13,8 @@ pub enum CredentialKind {
     Jwt,
     /// A key-bound runtime session JWT whose request signature verified.
     Session,
+    /// An opaque `lk_at_` token of an enrolled agent.
+    AccessToken,
 }
 
 impl CredentialKind {
@@ -21,6 +23,7 @@ impl CredentialKind {
             CredentialKind::Pat => "pat",
             CredentialKind::Jwt => "jwt",
             CredentialKind::Session => "session",
+            CredentialKind::AccessToken => "access_token",
         }
     }
 }
@@ -30,7 +33,8 @@ pub struct Credential {
     pub kind: CredentialKind,
     /// The PAT's id, or the JWT's `jti`.
     pub id: String,
-    pub pat_id: PatId,
+    /// The PAT behind it (none for an access token).
+    pub pat_id: Option<PatId>,
     pub scope: Scope,
     pub audience: Audience,
     pub expires_at: Timestamp,

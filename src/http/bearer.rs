@@ -125,7 +125,7 @@ fn touch(state: &AppState, p: &Principal) {
         return;
     }
     let db = state.db.clone();
-    let id = p.credential.pat_id.clone();
+    let Some(id) = p.credential.pat_id.clone() else { return };
     actix_web::rt::spawn(async move {
         if let Err(e) = db.write(move |tx| db::pats::touch_last_used(tx, &id, now)).await {
             tracing::warn!(error = %e, "could not record last use of a PAT");
@@ -199,6 +199,44 @@ async fn resolve(req: &HttpRequest, state: &AppState, token: &str, usage: Use) -
             .await
             .map_err(|(e, reason)| Refusal::new(e, reason, Some(&ws)))?;
         Ok(principal)
+    } else if token.starts_with(TokenKind::AccessToken.prefix()) {
+        if usage == Use::Exchange {
+            return Err(Refusal::new(
+                AppError::Validation("token: only a PAT can be exchanged.".into()),
+                "access token presented for exchange",
+                None,
+            ));
+        }
+        let hash = token::parse(TokenKind::AccessToken, token).ok_or_else(|| unknown("bad token checksum"))?;
+        let auth = state
+            .db
+            .read(move |conn| db::access_tokens::find_auth_by_hash(conn, &hash))
+            .await
+            .map_err(|e| Refusal::new(e, "", None))?
+            .ok_or_else(|| unknown("unknown access token"))?;
+        let ws = auth.workspace.id.clone();
+        if auth.expires_at <= now {
+            return Err(Refusal::new(AppError::AuthTokenExpired, "access token expired", Some(&ws)));
+        }
+        security_mode::require_on(&auth.workspace, &state.config.url("/settings"))
+            .map_err(|e| Refusal::new(e, "agent security mode off", Some(&ws)))?;
+        if auth.agent_status != Some(AgentStatus::Active) {
+            return Err(Refusal::new(AppError::AgentDisabled, "agent not active", Some(&ws)));
+        }
+        Ok(Principal {
+            workspace: auth.workspace,
+            user: None,
+            credential: Credential {
+                kind: CredentialKind::AccessToken,
+                id: auth.id,
+                pat_id: None,
+                scope: Scope::Agent,
+                audience: crate::domain::pats::Audience::Api,
+                expires_at: auth.expires_at,
+                pat_last_used_at: None,
+            },
+            agent: Some(BoundAgent { id: auth.agent_id, name: auth.agent_name }),
+        })
     } else {
         Err(unknown("unrecognised token format"))
     }
@@ -273,7 +311,7 @@ fn check(
         credential: Credential {
             kind,
             id: credential_id,
-            pat_id: pat.id,
+            pat_id: Some(pat.id),
             scope: pat.scope,
             audience: pat.audience,
             expires_at,

@@ -6,6 +6,7 @@ mod helpers;
 mod cli;
 mod dashboard;
 mod dashboard_tokens;
+mod enrollment;
 mod errors;
 mod ops;
 mod security_mode;

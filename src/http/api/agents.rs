@@ -23,6 +23,7 @@ pub fn agent_json(a: &Agent) -> Value {
         "description": a.description,
         "status": a.status.as_str(),
         "enrolled_at": a.enrolled_at.map(|t| t.to_rfc3339()),
+        "key_thumbprint": a.key_thumbprint,
         "created_at": a.created_at.to_rfc3339(),
         "updated_at": a.updated_at.to_rfc3339(),
     })
@@ -47,13 +48,20 @@ pub async fn create_agent(
     let owner = p.user()?.id.clone();
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let ws = p.workspace.id.clone();
-    let agent = state
+    let ttl = state.config.bootstrap_secret_ttl_hours;
+    let (agent, secret, expires) = state
         .db
         .write(move |tx| {
-            agents::create(tx, &ws, &name, &description, Some(&owner), &By { actor: &actor, meta: &meta, now })
+            let by = By { actor: &actor, meta: &meta, now };
+            let agent = agents::create(tx, &ws, &name, &description, Some(&owner), &by)?;
+            let (secret, expires) = crate::domain::enrollment::issue_bootstrap_secret(tx, &agent, ttl, &by)?;
+            Ok((agent, secret, expires))
         })
         .await?;
-    Ok(HttpResponse::Created().json(agent_json(&agent)))
+    let mut body = agent_json(&agent);
+    body["bootstrap_secret"] = Value::String(secret.into_inner());
+    body["bootstrap_secret_expires_at"] = Value::String(expires.to_rfc3339());
+    Ok(HttpResponse::Created().json(body))
 }
 
 /// A host credential: the workspace's agents (a member's own only).

@@ -72,7 +72,8 @@ pub async fn create_checkout(
         body_sha256: crate::crypto::sha256_hex(&raw),
     };
     let agent = p.agent.clone().ok_or(AppError::SessionRequired)?;
-    let (ws, pat, session) = (p.workspace.id.clone(), p.credential.pat_id.clone(), p.credential.id.clone());
+    let pat = p.credential.pat_id.clone().ok_or(AppError::SessionRequired)?;
+    let (ws, session) = (p.workspace.id.clone(), p.credential.id.clone());
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let (actor2, meta2) = (actor.clone(), meta.clone());
     let (ws2, pat2) = (ws.clone(), pat.clone());
@@ -106,6 +107,7 @@ pub async fn create_checkout(
             Ok(res.json(json))
         }
         Err(over) => {
+            let settings_url = state.config.url(&format!("/dashboard/tokens/{pat2}"));
             let reason = format!("over daily cap: {} + {} > {}", over.spent_today, over.attempted, over.cap);
             state
                 .db
@@ -116,7 +118,7 @@ pub async fn create_checkout(
                 })
                 .await?;
             Err(AppError::SpendCapExceeded(Box::new(CapDetails {
-                settings_url: state.config.url(&format!("/dashboard/tokens/{}", p.credential.pat_id)),
+                settings_url,
                 current_cap_usd: over.cap.to_string(),
                 attempted_amount_usd: over.attempted.to_string(),
                 spent_today_usd: over.spent_today.to_string(),

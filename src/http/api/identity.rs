@@ -57,12 +57,13 @@ pub async fn exchange(
     let token = from_body.or_else(|| bearer_token(&req)).ok_or(AppError::AuthRequired)?;
     let p = authenticate(&req, &state, &token, Use::Exchange).await?;
 
+    let pat_id = p.credential.pat_id.clone().ok_or_else(|| AppError::internal("exchange without a PAT"))?;
     let now = state.clock.now();
     let exp = now.plus_seconds(EXCHANGE_TTL_SECONDS).min(p.credential.expires_at);
     let sub = match (&p.agent, &p.user) {
         (Some(a), _) => a.id.0.clone(),
         (None, Some(u)) => u.id.0.clone(),
-        (None, None) => p.credential.pat_id.0.clone(),
+        (None, None) => pat_id.0.clone(),
     };
     let claims = ExchangeClaims {
         iss: state.config.public_url.clone(),
@@ -71,7 +72,7 @@ pub async fn exchange(
         iat: now.0,
         exp: exp.0,
         jti: db::new_id(),
-        pat_id: p.credential.pat_id.0.clone(),
+        pat_id: pat_id.0.clone(),
         workspace_id: p.workspace.id.0.clone(),
         scope: p.credential.scope.as_str().into(),
         agent_id: p.agent.as_ref().map(|a| a.id.0.clone()),
@@ -83,7 +84,7 @@ pub async fn exchange(
     let meta = request_meta(&req, &state);
     let ws = p.workspace.id.clone();
     let actor = super::actor_of(&p);
-    let pat_id = p.credential.pat_id.0.clone();
+    let pat_id = pat_id.0.clone();
     state
         .db
         .write(move |tx| {

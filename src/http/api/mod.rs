@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod checkouts;
+pub mod enrollment;
 pub mod identity;
 pub mod pats;
 pub mod sessions;

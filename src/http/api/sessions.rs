@@ -43,7 +43,9 @@ pub async fn start_session(
 
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let ttl = state.config.session_ttl_seconds;
-    let (ws, pat, pat_expires) = (p.workspace.id.clone(), p.credential.pat_id.clone(), p.credential.expires_at);
+    let pat = p.credential.pat_id.clone().ok_or(AppError::UseAgentPat)?;
+    let pat_claim = pat.0.clone();
+    let (ws, pat_expires) = (p.workspace.id.clone(), p.credential.expires_at);
     let agent_id = agent.id.clone();
     let session = state
         .db
@@ -68,7 +70,7 @@ pub async fn start_session(
         iat: now.0,
         exp: session.expires_at.0,
         jti: db::new_id(),
-        pat_id: p.credential.pat_id.0.clone(),
+        pat_id: pat_claim,
         workspace_id: p.workspace.id.0.clone(),
         scope: Scope::Agent.as_str().into(),
         agent_id: Some(agent.id.0.clone()),

@@ -1,0 +1,42 @@
+//! The `bootstrap_secrets` table: one-time secrets that let an agent
+//! register its key.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::clock::Timestamp;
+use crate::domain::ids::{AgentId, WorkspaceId};
+use crate::error::AppError;
+
+pub fn insert(
+    conn: &Connection,
+    hash: &[u8],
+    agent: &AgentId,
+    ws: &WorkspaceId,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO bootstrap_secrets (secret_hash, agent_id, workspace_id, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![hash, agent, ws, now.0, expires_at.0],
+    )?;
+    Ok(())
+}
+
+/// Voids the agent's unused secrets (a new one is being issued).
+pub fn delete_unused_for_agent(conn: &Connection, agent: &AgentId) -> Result<usize, AppError> {
+    Ok(conn.execute("DELETE FROM bootstrap_secrets WHERE agent_id = ?1 AND used_at IS NULL", [agent])?)
+}
+
+/// Marks the secret used if it is unused and unexpired, in one statement:
+/// of two racing calls exactly one gets the agent back.
+pub fn consume(conn: &Connection, hash: &[u8], now: Timestamp) -> Result<Option<(AgentId, WorkspaceId)>, AppError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE bootstrap_secrets SET used_at = ?2
+             WHERE secret_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+             RETURNING agent_id, workspace_id",
+        )?
+        .query_row(params![hash, now.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}

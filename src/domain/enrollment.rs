@@ -1,0 +1,137 @@
+//! Agent enrollment (PRODUCT.md §5.4): one-time bootstrap secrets, the
+//! agent's own P-256 key, RFC 7523 client assertions, access tokens.
+
+use rusqlite::Connection;
+
+use crate::clock::Timestamp;
+use crate::crypto::es256::{AssertionClaims, EcJwk};
+use crate::crypto::token::{SecretToken, TokenKind};
+use crate::db;
+use crate::db::agents::Agent;
+use crate::domain::agents::{AgentStatus, By};
+use crate::domain::audit::{self, Event};
+use crate::domain::security_mode;
+use crate::error::AppError;
+
+/// Voids the agent's unused secrets and issues a new one (shown once).
+pub fn issue_bootstrap_secret(
+    tx: &Connection,
+    agent: &Agent,
+    ttl_hours: i64,
+    by: &By<'_>,
+) -> Result<(SecretToken, Timestamp), AppError> {
+    db::bootstrap_secrets::delete_unused_for_agent(tx, &agent.id)?;
+    let secret = SecretToken::generate(TokenKind::BootstrapSecret);
+    let expires_at = by.now.plus_seconds(ttl_hours * 3600);
+    db::bootstrap_secrets::insert(tx, &secret.hash(), &agent.id, &agent.workspace_id, by.now, expires_at)?;
+    audit::record(
+        tx,
+        Event::success(Some(&agent.workspace_id), by.actor, "agent.bootstrap_secret_issued", by.meta)
+            .target("agent", agent.id.0.clone()),
+        by.now,
+    )?;
+    Ok((secret, expires_at))
+}
+
+/// Consumes the secret and registers `key`: `created` becomes active,
+/// `active` has its key replaced and every access token deleted,
+/// `disabled` is refused. Any refusal rolls the consumption back with the
+/// transaction, so the secret stays usable only if nothing was wrong with it.
+pub fn bootstrap(
+    tx: &Connection,
+    secret_hash: &[u8],
+    key: &EcJwk,
+    settings_url: &str,
+    by: &By<'_>,
+) -> Result<Agent, AppError> {
+    let (agent_id, ws) =
+        db::bootstrap_secrets::consume(tx, secret_hash, by.now)?.ok_or(AppError::BootstrapSecretInvalid)?;
+    let workspace = db::workspaces::get(tx, &ws)?;
+    security_mode::require_on(&workspace, settings_url)?;
+    let agent = db::agents::find(tx, &ws, &agent_id)?.ok_or(AppError::BootstrapSecretInvalid)?;
+    let kind = match agent.status {
+        AgentStatus::Disabled => return Err(AppError::AgentDisabledConflict),
+        AgentStatus::Created => "agent.enrolled",
+        AgentStatus::Active => {
+            db::access_tokens::delete_for_agent(tx, &agent.id)?;
+            "agent.key_replaced"
+        }
+    };
+    db::agents::update_key(tx, &agent.id, &key.to_json(), &key.thumbprint(), by.now, by.now)?;
+    let mut event = Event::success(Some(&ws), by.actor, kind, by.meta).target("agent", agent.id.0.clone());
+    event.reason = Some(format!("key {}", key.thumbprint()));
+    audit::record(tx, event, by.now)?;
+    db::agents::find(tx, &ws, &agent.id)?.ok_or(AppError::NotFound)
+}
+
+/// What a client assertion must satisfy besides its signature.
+pub struct AssertionRules<'a> {
+    pub agent_id: &'a str,
+    /// Accepted audiences, without trailing slashes.
+    pub audiences: &'a [String],
+    pub now: Timestamp,
+    /// How far `iat` may be in the future.
+    pub skew: i64,
+}
+
+/// Checks the claims; the error is the reason for the audit trail.
+pub fn check_claims(c: &AssertionClaims, rules: &AssertionRules<'_>) -> Result<(), &'static str> {
+    if c.iss.as_deref() != Some(rules.agent_id) || c.sub.as_deref() != Some(rules.agent_id) {
+        return Err("iss and sub must both be the agent id");
+    }
+    let aud_ok = |a: &str| rules.audiences.iter().any(|x| x == a.trim_end_matches('/'));
+    let aud = match &c.aud {
+        serde_json::Value::String(a) => aud_ok(a),
+        serde_json::Value::Array(all) => all.iter().filter_map(|a| a.as_str()).any(aud_ok),
+        _ => false,
+    };
+    if !aud {
+        return Err("wrong audience");
+    }
+    let (Some(iat), Some(exp)) = (c.iat, c.exp) else { return Err("iat and exp are required") };
+    if exp <= rules.now.0 {
+        return Err("assertion expired");
+    }
+    if exp - iat > 60 {
+        return Err("assertion lives longer than 60 s");
+    }
+    if iat > rules.now.0 + rules.skew {
+        return Err("iat in the future");
+    }
+    match c.jti.as_deref() {
+        Some(j) if !j.is_empty() && j.len() <= 256 => Ok(()),
+        _ => Err("jti missing"),
+    }
+}
+
+/// Records the jti (a replay is refused) and issues an access token.
+pub fn issue_access_token(
+    tx: &Connection,
+    agent: &Agent,
+    jti: &str,
+    jti_expires_at: Timestamp,
+    ttl_seconds: i64,
+    by: &By<'_>,
+) -> Result<Result<SecretToken, &'static str>, AppError> {
+    db::assertion_jtis::delete_expired(tx, by.now)?;
+    if !db::assertion_jtis::insert_new(tx, &agent.id, jti, jti_expires_at)? {
+        return Ok(Err("replayed jti"));
+    }
+    let token = SecretToken::generate(TokenKind::AccessToken);
+    let id = db::new_id();
+    db::access_tokens::insert(
+        tx,
+        &token.hash(),
+        &id,
+        &agent.workspace_id,
+        &agent.id,
+        by.now,
+        by.now.plus_seconds(ttl_seconds),
+    )?;
+    audit::record(
+        tx,
+        Event::success(Some(&agent.workspace_id), by.actor, "agent.token_issued", by.meta).target("access_token", id),
+        by.now,
+    )?;
+    Ok(Ok(token))
+}

@@ -1,0 +1,217 @@
+//! Agent enrollment (PRODUCT.md §5.4): `/v1/agents/bootstrap`,
+//! `/v1/agents/token` (RFC 7523 private_key_jwt) and new bootstrap secrets.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{actor_of, agents, parse_json};
+use crate::crypto::es256::{self, EcJwk};
+use crate::crypto::token::{self, TokenKind};
+use crate::db;
+use crate::domain::agents::{AgentStatus, By};
+use crate::domain::audit::{self, Actor, Event};
+use crate::domain::enrollment::{self, AssertionRules};
+use crate::domain::ids::AgentId;
+use crate::domain::security_mode;
+use crate::error::AppError;
+use crate::http::bearer::HostCaller;
+use crate::http::{client_ip, request_meta};
+use crate::state::AppState;
+
+pub const TOKEN_PATH: &str = "/v1/agents/token";
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// How far in the future an assertion's `iat` may be.
+const ASSERTION_SKEW_SECONDS: i64 = 30;
+
+#[derive(Deserialize)]
+struct BootstrapBody {
+    #[serde(rename = "bootstrapSecret")]
+    bootstrap_secret: Option<String>,
+    #[serde(rename = "publicKey")]
+    public_key: Option<Value>,
+}
+
+/// Anyone holding a one-time bootstrap secret (5 a minute per address):
+/// registers the agent's P-256 public key.
+pub async fn bootstrap(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    if let Err(retry_after_seconds) = state.bootstrap_limiter.check(client_ip(&req, state.config.trust_proxy)) {
+        return Err(AppError::RateLimited { retry_after_seconds });
+    }
+    let body: BootstrapBody = parse_json(&body)?;
+    let secret = body.bootstrap_secret.ok_or_else(|| AppError::Validation("bootstrapSecret: required.".into()))?;
+    let jwk = body.public_key.ok_or_else(|| AppError::Validation("publicKey: required.".into()))?;
+    let key = EcJwk::parse(&jwk).map_err(AppError::InvalidPublicKey)?;
+    let meta = request_meta(&req, &state);
+    let now = state.clock.now();
+    let Some(hash) = token::parse(TokenKind::BootstrapSecret, secret.trim()) else {
+        record_failure(&state, None, "bootstrap", "malformed bootstrap secret", meta).await?;
+        return Err(AppError::BootstrapSecretInvalid);
+    };
+    let settings_url = state.config.url("/settings");
+    let (meta2, thumbprint) = (meta.clone(), key.thumbprint());
+    let result = state
+        .db
+        .write(move |tx| {
+            enrollment::bootstrap(tx, &hash, &key, &settings_url, &By { actor: &Actor::Anonymous, meta: &meta2, now })
+        })
+        .await;
+    match result {
+        Ok(agent) => Ok(HttpResponse::Ok().json(json!({
+            "agentId": agent.id,
+            "name": agent.name,
+            "status": agent.status.as_str(),
+            "workspaceId": agent.workspace_id,
+            "keyThumbprint": thumbprint,
+        }))),
+        Err(e) => {
+            if !matches!(e, AppError::Internal(_)) {
+                record_failure(&state, None, "bootstrap", e.code(), meta).await?;
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn record_failure(
+    state: &AppState,
+    ws: Option<crate::domain::ids::WorkspaceId>,
+    kind: &'static str,
+    reason: &str,
+    meta: crate::domain::audit::RequestMeta,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let reason = reason.to_string();
+    let kind = if kind == "bootstrap" { "agent.bootstrap" } else { "agent.token" };
+    state
+        .db
+        .write(move |tx| audit::record(tx, Event::failure(ws.as_ref(), &Actor::Anonymous, kind, reason, &meta), now))
+        .await
+}
+
+#[derive(Deserialize, Default)]
+struct TokenBody {
+    grant_type: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
+/// Anyone with an enrolled agent's key (30 a minute per address): trades a
+/// fresh ES256 client assertion for an opaque access token.
+pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
+    if let Err(retry_after_seconds) = state.token_limiter.check(client_ip(&req, state.config.trust_proxy)) {
+        return Err(AppError::RateLimited { retry_after_seconds });
+    }
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let body: TokenBody = if form {
+        serde_urlencoded::from_bytes(&body)
+            .map_err(|_| AppError::OAuthInvalidRequest("The form body could not be read.".into()))?
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|_| AppError::OAuthInvalidRequest("The body is not a JSON object.".into()))?
+    };
+    match body.grant_type.as_deref() {
+        Some("client_assertion" | "client_credentials") => {}
+        Some(_) => return Err(AppError::UnsupportedGrantType),
+        None => return Err(AppError::OAuthInvalidRequest("grant_type is required.".into())),
+    }
+    if body.client_assertion_type.as_deref() != Some(JWT_BEARER) {
+        return Err(AppError::OAuthInvalidRequest(format!("client_assertion_type must be {JWT_BEARER}.")));
+    }
+    let assertion = body
+        .client_assertion
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| AppError::OAuthInvalidRequest("client_assertion is required.".into()))?;
+
+    let meta = request_meta(&req, &state);
+    match issue(&state, &assertion, meta.clone()).await {
+        Ok(Ok(body)) => Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body)),
+        Ok(Err((ws, reason))) => {
+            record_failure(&state, ws, "token", reason, meta).await?;
+            Err(AppError::AssertionInvalid)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+type Refused = (Option<crate::domain::ids::WorkspaceId>, &'static str);
+
+async fn issue(
+    state: &AppState,
+    assertion: &str,
+    meta: crate::domain::audit::RequestMeta,
+) -> Result<Result<Value, Refused>, AppError> {
+    let now = state.clock.now();
+    let Some(sub) = es256::peek_subject(assertion) else { return Ok(Err((None, "assertion without a readable sub"))) };
+    let id = AgentId(sub.clone());
+    let Some(agent) = state.db.read(move |conn| db::agents::find_any_workspace(conn, &id)).await? else {
+        return Ok(Err((None, "unknown agent")));
+    };
+    let ws = Some(agent.workspace_id.clone());
+    if agent.status != AgentStatus::Active {
+        return Ok(Err((ws, "agent not active")));
+    }
+    let workspace_id = agent.workspace_id.clone();
+    let workspace = state.db.read(move |conn| db::workspaces::get(conn, &workspace_id)).await?;
+    security_mode::require_on(&workspace, &state.config.url("/settings"))?;
+    let Some(key) = agent.public_jwk.as_deref().and_then(EcJwk::from_stored) else {
+        return Ok(Err((ws, "agent has no registered key")));
+    };
+    let claims = match es256::verify_assertion(assertion, &key) {
+        Ok(c) => c,
+        Err(reason) => return Ok(Err((ws, reason))),
+    };
+    let audience = state.config.agent_token_audience.clone().unwrap_or_else(|| state.config.public_url.clone());
+    let audiences = [audience, state.config.url(TOKEN_PATH)];
+    let rules = AssertionRules { agent_id: &agent.id.0, audiences: &audiences, now, skew: ASSERTION_SKEW_SECONDS };
+    if let Err(reason) = enrollment::check_claims(&claims, &rules) {
+        return Ok(Err((ws, reason)));
+    }
+    let jti = claims.jti.unwrap_or_default();
+    let jti_expires = crate::clock::Timestamp(claims.exp.unwrap_or(now.0));
+    let ttl = state.config.agent_token_ttl_seconds;
+    let actor = Actor::Agent { id: agent.id.clone(), name: agent.name.clone() };
+    let issued = state
+        .db
+        .write(move |tx| {
+            enrollment::issue_access_token(tx, &agent, &jti, jti_expires, ttl, &By { actor: &actor, meta: &meta, now })
+        })
+        .await?;
+    Ok(match issued {
+        Ok(token) => Ok(json!({"access_token": token.into_inner(), "token_type": "Bearer", "expires_in": ttl})),
+        Err(reason) => Err((ws, reason)),
+    })
+}
+
+/// A host credential that may manage the agent: a new one-time bootstrap
+/// secret (the old one stops working), for re-enrollment or key rotation.
+pub async fn new_bootstrap_secret(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let agent = agents::load(&state, &p, id.into_inner()).await?;
+    if agent.status == AgentStatus::Disabled {
+        return Err(AppError::AgentDisabledConflict);
+    }
+    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let ttl = state.config.bootstrap_secret_ttl_hours;
+    let (secret, expires) = state
+        .db
+        .write(move |tx| enrollment::issue_bootstrap_secret(tx, &agent, ttl, &By { actor: &actor, meta: &meta, now }))
+        .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "bootstrap_secret": secret.into_inner(),
+        "bootstrap_secret_expires_at": expires.to_rfc3339(),
+    })))
+}
