@@ -75,6 +75,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(resource("/dashboard/agents/{id}").get(dashboard::agents::agent_page))
             .service(resource("/dashboard/agents/{id}/sessions/{session}/end").post(dashboard::agents::end_session))
+            .service(resource("/dashboard/agents/{id}/bootstrap-secret").post(dashboard::agents::new_bootstrap_secret))
             .service(resource("/dashboard/agents/{id}/disable").post(dashboard::agents::disable_agent))
             .service(resource("/dashboard/agents/{id}/enable").post(dashboard::agents::enable_agent))
             .service(

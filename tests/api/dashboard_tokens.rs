@@ -120,7 +120,8 @@ fn agents_are_created_from_the_dashboard_with_their_rules() {
     let csrf = owner.get("/dashboard/agents").csrf();
     let res =
         owner.post_form("/dashboard/agents", &[("csrf", &csrf), ("name", "scraper"), ("description", "reads prices")]);
-    assert_eq!(res.status, 303);
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains("only time Latchkey shows it"));
     let page = owner.get("/dashboard/agents").body;
     assert!(page.contains("scraper") && page.contains("reads prices"));
     let dup = owner.post_form("/dashboard/agents", &[("csrf", &csrf), ("name", "scraper")]);
@@ -146,4 +147,54 @@ fn with_the_mode_off_the_agent_pages_do_not_exist() {
     let csrf = owner.get("/settings").csrf();
     let res = owner.post_form("/dashboard/tokens", &[("csrf", &csrf), ("name", "x"), ("scope_type", "host")]);
     assert_eq!(res.status, 404);
+}
+
+/// The value of the read-only input with this id.
+fn shown(body: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\" readonly value=\"");
+    let start = body.find(&marker).unwrap_or_else(|| panic!("no {id}: {body}")) + marker.len();
+    body[start..start + body[start..].find('"').unwrap()].to_string()
+}
+
+#[test]
+fn creating_an_agent_shows_its_bootstrap_secret_once_with_a_snippet() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    mode_on(&mut owner);
+    let csrf = owner.get("/dashboard/agents").csrf();
+    let res = owner.post_form("/dashboard/agents", &[("csrf", &csrf), ("name", "enrollee")]);
+    assert_eq!(res.status, 200);
+    let secret = shown(&res.body, "new-secret");
+    assert!(secret.starts_with("lk_bs_"));
+    assert!(res.body.contains("data-copy=\"new-secret\""));
+    assert!(res.body.contains("/v1/agents/bootstrap") && res.body.contains("/v1/agents/token"), "the snippet");
+    assert!(!owner.get("/dashboard/agents").body.contains(&secret), "never shown again");
+
+    // The agent page: not enrolled yet, then enrolled with its key.
+    let marker = "href=\"/dashboard/agents/";
+    let start = res.body.find(marker).unwrap() + marker.len();
+    let id = res.body[start..start + 36].to_string();
+    let page = owner.get(&format!("/dashboard/agents/{id}")).body;
+    assert!(page.contains("not yet") && page.contains("no key registered"));
+    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    let point = key.public_key().to_encoded_point(false);
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": b64.encode(point.x().unwrap()), "y": b64.encode(point.y().unwrap())});
+    let res = app.client().api(
+        "POST",
+        "/v1/agents/bootstrap",
+        None,
+        Some(serde_json::json!({"bootstrapSecret": secret, "publicKey": jwk})),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    let page = owner.get(&format!("/dashboard/agents/{id}"));
+    assert!(page.body.contains(res.json()["keyThumbprint"].as_str().unwrap()));
+    assert!(page.body.contains("Access tokens outstanding</th><td>0"));
+
+    // A new secret from the agent page.
+    let again = owner.post_form(&format!("/dashboard/agents/{id}/bootstrap-secret"), &[("csrf", &page.csrf())]);
+    assert_eq!(again.status, 200);
+    assert_ne!(shown(&again.body, "new-secret"), secret);
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::{Nav, page, see_other};
 use crate::db;
 use crate::domain::agents::{self, By};
+use crate::domain::enrollment;
 use crate::domain::ids::AgentId;
 use crate::error::HtmlError;
 use crate::http::auth::AgentConsole;
@@ -83,13 +84,17 @@ pub async fn create_agent(
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     let ws = browser.workspace().id.clone();
     let owner = browser.session.user_id.clone();
-    let agent = state
+    let ttl = state.config.bootstrap_secret_ttl_hours;
+    let (agent, secret, expires) = state
         .db
         .write(move |tx| {
-            agents::create(tx, &ws, &name, &description, Some(&owner), &By { actor: &actor, meta: &meta, now })
+            let by = By { actor: &actor, meta: &meta, now };
+            let agent = agents::create(tx, &ws, &name, &description, Some(&owner), &by)?;
+            let (secret, expires) = enrollment::issue_bootstrap_secret(tx, &agent, ttl, &by)?;
+            Ok((agent, secret, expires))
         })
         .await?;
-    Ok(see_other(&format!("/dashboard/agents?created={}", agent.name)))
+    secret_page(&state, &browser, agent.id.0, agent.name, secret.into_inner(), expires)
 }
 
 #[derive(Deserialize)]
@@ -136,6 +141,64 @@ pub async fn enable_agent(
     set_enabled(req, state, browser, id.into_inner(), &form.csrf, true).await
 }
 
+#[derive(Template)]
+#[template(path = "dashboard/agent_secret.html")]
+struct AgentSecretPage {
+    nav: Nav,
+    id: String,
+    name: String,
+    secret: String,
+    expires: String,
+    base: String,
+}
+
+fn secret_page(
+    state: &AppState,
+    browser: &crate::http::auth::Browser,
+    id: String,
+    name: String,
+    secret: String,
+    expires: crate::clock::Timestamp,
+) -> Result<HttpResponse, HtmlError> {
+    page(&AgentSecretPage {
+        nav: Nav::new(browser, "agents"),
+        id,
+        name,
+        secret,
+        expires: expires.display(),
+        base: state.config.public_url.clone(),
+    })
+}
+
+/// A logged-in person who may manage the agent, mode on: a new one-time
+/// bootstrap secret (the old one stops working), shown once.
+pub async fn new_bootstrap_secret(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    id: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, HtmlError> {
+    browser.check_csrf(&form.csrf)?;
+    let (ws, who) = (browser.workspace().id.clone(), browser.acting());
+    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let ttl = state.config.bootstrap_secret_ttl_hours;
+    let id = AgentId(id.into_inner());
+    let (agent, secret, expires) = state
+        .db
+        .write(move |tx| {
+            let agent = agents::get_manageable(tx, &ws, &id, &who)?;
+            if agent.status == crate::domain::agents::AgentStatus::Disabled {
+                return Err(crate::error::AppError::AgentDisabledConflict);
+            }
+            let (secret, expires) =
+                enrollment::issue_bootstrap_secret(tx, &agent, ttl, &By { actor: &actor, meta: &meta, now })?;
+            Ok((agent, secret, expires))
+        })
+        .await?;
+    secret_page(&state, &browser, agent.id.0, agent.name, secret.into_inner(), expires)
+}
+
 pub struct SessionRow {
     pub id: String,
     pub label: String,
@@ -153,6 +216,9 @@ struct AgentPage {
     description: String,
     status: &'static str,
     created: String,
+    enrolled: Option<String>,
+    thumbprint: Option<String>,
+    access_tokens: i64,
     sessions: Vec<SessionRow>,
     notice: Option<String>,
 }
@@ -171,12 +237,13 @@ pub async fn agent_page(
 ) -> Result<HttpResponse, HtmlError> {
     let (ws, who, now) = (browser.workspace().id.clone(), browser.acting(), state.clock.now());
     let id = AgentId(id.into_inner());
-    let (agent, sessions) = state
+    let (agent, sessions, access_tokens) = state
         .db
         .read(move |conn| {
             let agent = agents::get_manageable(conn, &ws, &id, &who)?;
             let sessions = db::runtime_sessions::list_live_for_agent(conn, &ws, &agent.id, now)?;
-            Ok((agent, sessions))
+            let tokens = db::access_tokens::count_live_for_agent(conn, &agent.id, now)?;
+            Ok((agent, sessions, tokens))
         })
         .await?;
     page(&AgentPage {
@@ -186,6 +253,9 @@ pub async fn agent_page(
         description: agent.description,
         status: agent.status.as_str(),
         created: agent.created_at.display(),
+        enrolled: agent.enrolled_at.map(crate::clock::Timestamp::display),
+        thumbprint: agent.key_thumbprint,
+        access_tokens,
         sessions: sessions
             .into_iter()
             .map(|s| SessionRow {
