@@ -368,3 +368,32 @@ fn oauth_clients_discover_the_token_endpoint() {
     assert_eq!(meta["token_endpoint_auth_signing_alg_values_supported"], json!(["ES256"]));
     assert!(meta["grant_types_supported"].as_array().unwrap().contains(&json!("client_credentials")));
 }
+
+/// The enrollment flow driven by `jose`, a standard JOSE library, from
+/// Node (tests/js/enroll.mjs). CI installs it (`npm ci` in .ci/run); a
+/// developer machine without it skips with a note.
+#[test]
+fn a_standard_jose_client_enrolls_and_calls_the_api() {
+    let js = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    if !js.join("node_modules/jose").exists() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install tests/js (npm ci)");
+        eprintln!("skipped: run `npm ci` in tests/js to exercise the jose interop test");
+        return;
+    }
+    let app = TestApp::spawn();
+    let (_, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    let (agent, secret) = new_agent(&app, &mut c, &host, "jose-bot");
+    let out = std::process::Command::new("node")
+        .arg("enroll.mjs")
+        .current_dir(&js)
+        .env("LATCHKEY_URL", &app.address)
+        .env("BOOTSTRAP_SECRET", &secret)
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let who: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(who["credential"]["kind"], "access_token");
+    assert_eq!(who["bound_agent"]["agent_id"], agent.as_str());
+}
