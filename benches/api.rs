@@ -30,6 +30,7 @@ fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// Returns an agent PAT and a bootstrap secret for the same agent.
 fn mint(data: &std::path::Path) -> (String, String) {
     let db = Db::open(data).expect("db");
     let now = Clock::system().now();
@@ -54,7 +55,9 @@ fn mint(data: &std::path::Path) -> (String, String) {
             daily_cap: Some(latchkey::domain::money::AmountCents::parse("1000000.00").expect("cap")),
         };
         let (agent_pat, _) = pats::mint(tx, &ws.id, &minter, request, latchkey::domain::money::AmountCents::ZERO, &by)?;
-        Ok((agent_pat.into_inner(), ws.id.0))
+        let agent = latchkey::db::agents::find_by_name(tx, &ws.id, "bench-agent")?.expect("agent");
+        let (secret, _) = domain::enrollment::issue_bootstrap_secret(tx, &agent, 1, &by)?;
+        Ok((agent_pat.into_inner(), secret.into_inner()))
     })
     .expect("mint")
 }
@@ -125,7 +128,7 @@ fn main() {
     let clients = env_usize("BENCH_CLIENTS", 4).max(1);
     let dir = tempfile::TempDir::new().expect("temp dir");
     let data = dir.path().join("data");
-    let (pat, _ws) = mint(&data);
+    let (pat, bootstrap_secret) = mint(&data);
 
     let mut config = Config::for_tests(data.clone());
     config.workers = None;
@@ -191,6 +194,44 @@ fn main() {
             .set("Content-Type", "application/json")
             .send_string(&body)
         {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(s, r)) => panic!("{s}: {}", r.into_string().unwrap_or_default()),
+            Err(e) => panic!("{e}"),
+        }
+    });
+
+    // Token endpoint: a fresh ES256 client assertion per request.
+    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let point = {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        key.public_key().to_encoded_point(false)
+    };
+    let jwk = serde_json::json!({"kty": "EC", "crv": "P-256",
+        "x": URL_SAFE_NO_PAD.encode(point.x().expect("x")), "y": URL_SAFE_NO_PAD.encode(point.y().expect("y"))});
+    let enrolled: serde_json::Value = ureq::post(&format!("{base}/v1/agents/bootstrap"))
+        .send_json(serde_json::json!({"bootstrapSecret": bootstrap_secret, "publicKey": jwk}))
+        .expect("bootstrap")
+        .into_json()
+        .expect("json");
+    let agent_id = enrolled["agentId"].as_str().expect("agent id").to_string();
+    let der = {
+        use p256::pkcs8::EncodePrivateKey;
+        key.to_pkcs8_der().expect("der")
+    };
+    let encoding = jsonwebtoken::EncodingKey::from_ec_der(der.as_bytes());
+    let token_url = format!("{base}/v1/agents/token");
+    let audience = base.clone();
+    run("token endpoint (ES256)", requests, clients, move |a, i| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+        let claims = serde_json::json!({"iss": agent_id, "sub": agent_id, "aud": audience, "iat": now, "exp": now + 60, "jti": format!("bench-{i}")});
+        let assertion =
+            jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &encoding).expect("sign");
+        let res = a.post(&token_url).send_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", &assertion),
+        ]);
+        match res {
             Ok(r) => r.status(),
             Err(ureq::Error::Status(s, r)) => panic!("{s}: {}", r.into_string().unwrap_or_default()),
             Err(e) => panic!("{e}"),
