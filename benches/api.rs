@@ -225,7 +225,8 @@ fn main() {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
         let claims = serde_json::json!({"iss": agent_id, "sub": agent_id, "aud": audience, "iat": now, "exp": now + 60, "jti": format!("bench-{i}")});
         let assertion =
-            jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &encoding).expect("sign");
+            jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &encoding)
+                .expect("sign");
         let res = a.post(&token_url).send_form(&[
             ("grant_type", "client_credentials"),
             ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
