@@ -26,8 +26,12 @@ impl AgentKey {
 
     /// An ES256 assertion with these claims.
     pub fn sign(&self, claims: &Value) -> String {
+        self.sign_with(Header::new(Algorithm::ES256), claims)
+    }
+
+    pub fn sign_with(&self, header: Header, claims: &Value) -> String {
         let der = self.secret.to_pkcs8_der().unwrap();
-        jsonwebtoken::encode(&Header::new(Algorithm::ES256), claims, &EncodingKey::from_ec_der(der.as_bytes())).unwrap()
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(der.as_bytes())).unwrap()
     }
 }
 
@@ -396,4 +400,20 @@ fn a_standard_jose_client_enrolls_and_calls_the_api() {
     let who: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(who["credential"]["kind"], "access_token");
     assert_eq!(who["bound_agent"]["agent_id"], agent.as_str());
+}
+
+#[test]
+fn an_assertion_kid_must_be_the_registered_keys_thumbprint() {
+    let app = TestApp::spawn();
+    let (mut c, host, agent, key) = enrolled(&app);
+    let thumbprint = c.api("GET", &format!("/v1/agents/{agent}"), Some(&host), None).json()["key_thumbprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(thumbprint);
+    assert_eq!(token_request(&mut c, &key.sign_with(header, &claims(&app, &agent))).status, 200);
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("some-other-key".into());
+    assert_invalid_client(&token_request(&mut c, &key.sign_with(header, &claims(&app, &agent))));
 }
