@@ -1,6 +1,7 @@
 //! The command line: server-side commands that act on the data dir.
 
 pub mod admin;
+pub mod client;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use crate::config::Overrides;
     name = "latchkey",
     version,
     about = "A safe, explicit way in for AI agents: auth API, dashboard and CLI in one binary.",
-    after_help = "Exit codes: 0 success, 1 the command failed, 2 bad usage or configuration."
+    after_help = "Exit codes: 0 success; 1 the command failed or the server refused it (its message and what to do next on stderr); 2 bad usage, configuration or missing login; 3 the server could not be reached."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -59,6 +60,94 @@ pub enum Command {
     /// The server's JWT signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Store a PAT for this machine: read from a hidden prompt (stdin when not a terminal), checked, kept 0600.
+    Login {
+        #[arg(long)]
+        url: String,
+        #[arg(long, value_name = "ID")]
+        workspace_id: Option<String>,
+    },
+    /// Who the active credential is.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Mint agent tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Named agent profiles made by `token mint --profile`.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Agent-side credentials: enrollment, access tokens, signed sessions.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// A signed request over the agent's key-bound session (started or refreshed as needed); prints the body.
+    Request {
+        method: String,
+        path: String,
+        /// The JSON body, or @FILE to read it from a file.
+        #[arg(long, value_name = "JSON|@FILE")]
+        data: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Show the server's whoami for the active credential.
+    Whoami {
+        /// The server's JSON, as is.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint an agent PAT for the agent NAME (using a host login).
+    Mint {
+        name: String,
+        /// Create the agent if it does not exist.
+        #[arg(long)]
+        create: bool,
+        #[arg(long, value_enum, default_value = "both")]
+        audience: AudienceArg,
+        /// Days until it expires (1 to 365).
+        #[arg(long, value_name = "DAYS", default_value_t = 90)]
+        expires: i64,
+        /// Daily spend cap in USD, like 10.00.
+        #[arg(long, value_name = "USD")]
+        cap: Option<String>,
+        /// Write the token to DIR/token (mode 0600).
+        #[arg(long, value_name = "DIR")]
+        save_to: Option<std::path::PathBuf>,
+        /// Save a profile NAME (url, workspace, agent, token file, fingerprint).
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+        /// Never print the token (it goes only to the file).
+        #[arg(long)]
+        no_print_token: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// List saved profiles.
+    List,
+    /// Check a profile: file present and 0600, fingerprint matches, token bound to the profile's agent.
+    Verify { name: String },
+    /// Print `export` lines to eval; on any failure print `unset` lines and exit non-zero.
+    Env { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Make an ES256 key, register it with a one-time bootstrap secret, keep it (0600).
+    Enroll {
+        #[arg(long, value_name = "SECRET")]
+        bootstrap_secret: String,
+    },
+    /// Sign a fresh client assertion and print an access token.
+    Token,
+    /// Start a key-bound runtime session with the active agent PAT (kept 0600 until it expires).
+    Session,
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,19 +243,24 @@ pub enum CliError {
     Usage(String),
     /// The command could not do its work: exit 1.
     Failed(String),
+    /// The server refused: exit 1, with its message and recovery hint.
+    Refused(String),
+    /// The server could not be reached: exit 3.
+    Unreachable(String),
 }
 
 impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage(_) => 2,
-            CliError::Failed(_) => 1,
+            CliError::Failed(_) | CliError::Refused(_) => 1,
+            CliError::Unreachable(_) => 3,
         }
     }
 
     pub fn message(&self) -> &str {
         match self {
-            CliError::Usage(m) | CliError::Failed(m) => m,
+            CliError::Usage(m) | CliError::Failed(m) | CliError::Refused(m) | CliError::Unreachable(m) => m,
         }
     }
 }
@@ -179,5 +273,24 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Backup { to } => admin::backup(overrides, &to),
         Command::Admin(cmd) => admin::run(overrides, cmd),
         Command::Keys(KeysCommand::Rotate) => admin::rotate_keys(overrides),
+        Command::Login { url, workspace_id } => client::login(&url, workspace_id),
+        Command::Auth(AuthCommand::Whoami { json }) => client::whoami(json),
+        Command::Token(TokenCommand::Mint {
+            name,
+            create,
+            audience,
+            expires,
+            cap,
+            save_to,
+            profile,
+            no_print_token,
+        }) => client::mint(client::MintArgs { name, create, audience, expires, cap, save_to, profile, no_print_token }),
+        Command::Profile(ProfileCommand::List) => client::profile::list(),
+        Command::Profile(ProfileCommand::Verify { name }) => client::profile::verify(&name),
+        Command::Profile(ProfileCommand::Env { name }) => client::profile::env(&name),
+        Command::Agent(AgentCommand::Enroll { bootstrap_secret }) => client::agent::enroll(&bootstrap_secret),
+        Command::Agent(AgentCommand::Token) => client::agent::token(),
+        Command::Agent(AgentCommand::Session) => client::agent::session(),
+        Command::Request { method, path, data } => client::agent::request(&method, &path, data.as_deref()),
     }
 }

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod cli;
+mod client;
 mod dashboard;
 mod dashboard_tokens;
 mod enrollment;

@@ -1,0 +1,180 @@
+//! `latchkey agent enroll|token|session` and `latchkey request`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::{Value, json};
+
+use super::api::Api;
+use super::store::{self, Enrollment, Login, SessionFile};
+use super::{creds, env};
+use crate::cli::CliError;
+use crate::crypto::sha256_hex;
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// The server: `LATCHKEY_URL`, or the stored login's.
+fn server_url() -> Result<String, CliError> {
+    if let Some(url) = env("LATCHKEY_URL") {
+        return Ok(url.trim_end_matches('/').to_string());
+    }
+    let dir = store::config_dir()?;
+    let login: Option<Login> = store::read_json(&store::login_path(&dir))?;
+    login.map(|l| l.url).ok_or_else(|| CliError::Usage("set LATCHKEY_URL or run `latchkey login --url URL`".into()))
+}
+
+/// `latchkey agent enroll --bootstrap-secret S`: makes an ES256 key, registers
+/// its public half, keeps the private key (0600).
+pub fn enroll(bootstrap_secret: &str) -> Result<(), CliError> {
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    use p256::pkcs8::{EncodePrivateKey, LineEnding};
+    let url = server_url()?;
+    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let point = key.public_key().to_encoded_point(false);
+    let (Some(x), Some(y)) = (point.x(), point.y()) else {
+        return Err(CliError::Failed("cannot encode the new key".into()));
+    };
+    let jwk = json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y)});
+    let body = json!({"bootstrapSecret": bootstrap_secret.trim(), "publicKey": jwk});
+    let done = Api::new(&url).json("POST", "/v1/agents/bootstrap", None, Some(&body))?.into_ok()?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| CliError::Failed(format!("cannot encode the key: {e}")))?;
+    let enrollment = Enrollment {
+        url: url.clone(),
+        agent_id: done["agentId"].as_str().unwrap_or_default().to_string(),
+        workspace_id: done["workspaceId"].as_str().unwrap_or_default().to_string(),
+        private_key_pem: pem.to_string(),
+    };
+    let dir = store::config_dir()?;
+    store::write_json(&store::enrollment_path(&dir), &enrollment)?;
+    println!("{}", enrollment.agent_id);
+    eprintln!(
+        "Enrolled agent {} ({}); its key is in {} (mode 0600).",
+        done["name"].as_str().unwrap_or("?"),
+        enrollment.agent_id,
+        store::enrollment_path(&dir).display()
+    );
+    Ok(())
+}
+
+/// `latchkey agent token`: a fresh client assertion traded for an access token.
+pub fn token() -> Result<(), CliError> {
+    let dir = store::config_dir()?;
+    let e: Enrollment = store::read_json(&store::enrollment_path(&dir))?.ok_or_else(|| {
+        CliError::Usage("not enrolled: run `latchkey agent enroll --bootstrap-secret S` first".into())
+    })?;
+    let der = {
+        use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+        p256::SecretKey::from_pkcs8_pem(&e.private_key_pem).ok().and_then(|k| k.to_pkcs8_der().ok())
+    }
+    .ok_or_else(|| CliError::Failed(format!("{} holds no usable key", store::enrollment_path(&dir).display())))?;
+    let key = jsonwebtoken::EncodingKey::from_ec_der(der.as_bytes());
+    let t = now();
+    let jti = hex::encode(crate::crypto::random_bytes::<16>());
+    let claims = json!({"iss": e.agent_id, "sub": e.agent_id, "aud": e.url, "iat": t, "exp": t + 60, "jti": jti});
+    let assertion = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &key)
+        .map_err(|e| CliError::Failed(format!("cannot sign the assertion: {e}")))?;
+    let form = serde_urlencoded::to_string([
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", assertion.as_str()),
+    ])
+    .map_err(|e| CliError::Failed(e.to_string()))?;
+    let reply = Api::new(&e.url).send(
+        "POST",
+        "/v1/agents/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(form.as_bytes()),
+    )?;
+    let body = reply.into_ok()?;
+    println!("{}", body["access_token"].as_str().unwrap_or_default());
+    Ok(())
+}
+
+/// Starts a key-bound session with the active agent PAT and keeps it (0600).
+fn start_session() -> Result<SessionFile, CliError> {
+    let c = creds()?;
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let body = json!({
+        "token": c.token,
+        "session_pubkey": URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()),
+        "label": "latchkey cli",
+    });
+    let s = Api::new(&c.url).json("POST", "/api/agent/auth/pat", None, Some(&body))?.into_ok()?;
+    let file = SessionFile {
+        url: c.url,
+        session_id: s["session_id"].as_str().unwrap_or_default().to_string(),
+        agent_id: s["agent_id"].as_str().unwrap_or_default().to_string(),
+        jwt: s["jwt"].as_str().unwrap_or_default().to_string(),
+        expires_at: now() + s["expires_in"].as_i64().unwrap_or(0),
+        key_seed: STANDARD.encode(key.to_bytes()),
+    };
+    store::write_json(&store::session_path(&store::config_dir()?), &file)?;
+    Ok(file)
+}
+
+/// `latchkey agent session`.
+pub fn session() -> Result<(), CliError> {
+    let s = start_session()?;
+    println!("{}", s.session_id);
+    eprintln!(
+        "Session {} for agent {} until unix time {}; `latchkey request` signs with it.",
+        s.session_id, s.agent_id, s.expires_at
+    );
+    Ok(())
+}
+
+/// The stored session if it is still good for a while, else a new one.
+fn current_session() -> Result<SessionFile, CliError> {
+    let path = store::session_path(&store::config_dir()?);
+    match store::read_json::<SessionFile>(&path)? {
+        Some(s)
+            if s.expires_at > now() + 10 && env("LATCHKEY_URL").is_none_or(|u| u.trim_end_matches('/') == s.url) =>
+        {
+            Ok(s)
+        }
+        _ => start_session(),
+    }
+}
+
+/// `latchkey request METHOD PATH [--data JSON|@file]`: a signed request.
+pub fn request(method: &str, path: &str, data: Option<&str>) -> Result<(), CliError> {
+    let method = method.to_ascii_uppercase();
+    if !path.starts_with('/') {
+        return Err(CliError::Usage(format!("PATH {path:?} must start with /")));
+    }
+    let body: Vec<u8> = match data {
+        None => Vec::new(),
+        Some(d) => match d.strip_prefix('@') {
+            Some(file) => std::fs::read(file).map_err(|e| CliError::Usage(format!("--data @{file}: {e}")))?,
+            None => d.as_bytes().to_vec(),
+        },
+    };
+    if !body.is_empty() && serde_json::from_slice::<Value>(&body).is_err() {
+        return Err(CliError::Usage("--data is not valid JSON".into()));
+    }
+    let s = current_session()?;
+    let seed: [u8; 32] =
+        STANDARD.decode(&s.key_seed).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| {
+            CliError::Failed("the stored session key is corrupt; run `latchkey agent session`".into())
+        })?;
+    let key = SigningKey::from_bytes(&seed);
+    let ts = now().to_string();
+    let canonical = format!("{method}\n{path}\n{ts}\n{}", sha256_hex(&body));
+    let signature = STANDARD.encode(key.sign(canonical.as_bytes()).to_bytes());
+    let auth = format!("Bearer {}", s.jwt);
+    let mut headers = vec![
+        ("Authorization", auth.as_str()),
+        ("X-Agent-Timestamp", ts.as_str()),
+        ("X-Agent-Signature", signature.as_str()),
+    ];
+    if !body.is_empty() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    let reply = Api::new(&s.url).send(&method, path, &headers, (!body.is_empty()).then_some(body.as_slice()))?;
+    println!("{}", reply.text);
+    if reply.ok() { Ok(()) } else { Err(reply.failure()) }
+}

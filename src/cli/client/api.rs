@@ -1,0 +1,133 @@
+//! Talking to a Latchkey server: one blocking HTTP client, and the server's
+//! error body rendered as one line for a person.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::cli::CliError;
+
+pub struct Api {
+    pub base: String,
+    agent: ureq::Agent,
+}
+
+/// A response: status and JSON body (or the raw text when it is not JSON).
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Api {
+        Api {
+            base: base.trim_end_matches('/').to_string(),
+            agent: ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).redirects(0).build(),
+        }
+    }
+
+    /// Sends a request; only a failure to reach the server is an error here.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<Reply, CliError> {
+        let mut req = self.agent.request(method, &format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        let result = match body {
+            Some(b) => req.send_bytes(b),
+            None => req.call(),
+        };
+        let resp = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => {
+                return Err(CliError::Unreachable(format!("cannot reach {}: {}", self.base, transport_message(&e))));
+            }
+        };
+        let status = resp.status();
+        let text = resp.into_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(Reply { status, body, text })
+    }
+
+    pub fn json(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Result<Reply, CliError> {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a.as_str()));
+        }
+        let data = body.map(|b| b.to_string());
+        if data.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        self.send(method, path, &headers, data.as_deref().map(str::as_bytes))
+    }
+}
+
+fn transport_message(e: &ureq::Error) -> String {
+    // ureq's transport errors never carry request headers or bodies.
+    e.to_string().lines().next().unwrap_or("network error").to_string()
+}
+
+impl Reply {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The failure as one line: the server's message, its code, and what to
+    /// do next when the server said.
+    pub fn failure(&self) -> CliError {
+        CliError::Refused(describe(self.status, &self.body))
+    }
+
+    /// `Ok(body)` for a 2xx answer, the failure otherwise.
+    pub fn into_ok(self) -> Result<Value, CliError> {
+        if self.ok() { Ok(self.body) } else { Err(self.failure()) }
+    }
+}
+
+/// PRODUCT.md §4's error body, for a person.
+pub fn describe(status: u16, body: &Value) -> String {
+    let code = body["error_code"].as_str().unwrap_or("HTTP_ERROR");
+    let message =
+        body["user_message"].as_str().map(str::to_string).unwrap_or_else(|| format!("the server answered {status}"));
+    let hint = match body["recovery"]["kind"].as_str() {
+        Some("reauthenticate") => {
+            " Next: log in again with `latchkey login --url URL`, or mint a new token.".to_string()
+        }
+        Some("enable_agent_security_mode") => format!(
+            " Next: a host turns on Agent Security Mode at {}.",
+            body["recovery"]["settings_url"].as_str().unwrap_or("the dashboard's Settings")
+        ),
+        Some("raise_pat_cap") => format!(
+            " Next: spent {} of {} today (this one: {}); a host can raise the cap at {}, or wait until {}.",
+            body["recovery"]["spent_today_usd"].as_str().unwrap_or("?"),
+            body["recovery"]["current_cap_usd"].as_str().unwrap_or("?"),
+            body["recovery"]["attempted_amount_usd"].as_str().unwrap_or("?"),
+            body["recovery"]["settings_url"].as_str().unwrap_or("the token's page"),
+            body["recovery"]["resets_at"].as_str().unwrap_or("UTC midnight"),
+        ),
+        Some("retry_later") => {
+            format!(" Next: retry in {} seconds.", body["recovery"]["retry_after_seconds"].as_u64().unwrap_or(60))
+        }
+        Some("use_agent_pat") => " Next: use an agent PAT (`latchkey token mint NAME`).".to_string(),
+        Some("start_session") => " Next: start a session with `latchkey agent session`.".to_string(),
+        Some("sign_request") => format!(
+            " Next: sign {} (server saw body sha256 {}, server time {}).",
+            body["recovery"]["canonical_format"].as_str().unwrap_or("the request").replace('\n', "\\n"),
+            body["recovery"]["server_body_sha256"].as_str().unwrap_or("?"),
+            body["recovery"]["server_time"]
+        ),
+        Some("enroll_agent") => {
+            " Next: enroll the agent with `latchkey agent enroll --bootstrap-secret S`.".to_string()
+        }
+        _ => String::new(),
+    };
+    format!("{message} ({code}).{hint}")
+}

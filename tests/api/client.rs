@@ -1,0 +1,257 @@
+//! The client commands of the binary against a real server.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// Runs `latchkey ARGS` as a client with its own config dir.
+fn cli(config: &Path, args: &[&str], stdin: Option<&str>, envs: &[(&str, &str)]) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut cmd = latchkey_bin();
+    cmd.env("LATCHKEY_CONFIG_DIR", config).args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn logged_in(app: &TestApp) -> (tempfile::TempDir, String) {
+    let (_, host) = app.owner_with_host_pat();
+    let dir = tempfile::TempDir::new().unwrap();
+    let config = dir.path().join("cfg");
+    let (code, out, err) = cli(&config, &["login", "--url", &app.address], Some(&format!("{host}\n")), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains(&host) && !err.contains(&host), "the PAT is never echoed");
+    (dir, host)
+}
+
+#[test]
+fn login_from_stdin_then_whoami_plain_and_json() {
+    let app = TestApp::spawn();
+    let (dir, _) = logged_in(&app);
+    let config = dir.path().join("cfg");
+    assert_eq!(mode(&config), 0o700);
+    assert_eq!(mode(&config.join("login.json")), 0o600);
+
+    let (code, out, err) = cli(&config, &["auth", "whoami"], None, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("a user session") && out.contains(OWNER_EMAIL), "{out}");
+    let (code, out, _) = cli(&config, &["auth", "whoami", "--json"], None, &[]);
+    assert_eq!(code, 0);
+    let who: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(who["user"]["email"], OWNER_EMAIL);
+    assert!(who["bound_agent"].is_null());
+
+    // A bad token is refused at login, and nothing is stored.
+    let other = dir.path().join("other");
+    let (code, _, err) = cli(&other, &["login", "--url", &app.address], Some("lk_pat_wrong\n"), &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("AUTH_UNKNOWN_TOKEN") && err.trim().lines().count() == 1, "{err}");
+    assert!(!other.join("login.json").exists());
+}
+
+#[test]
+fn client_errors_are_one_line_with_documented_exit_codes() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let config = dir.path().join("cfg");
+    let (code, _, err) = cli(&config, &["auth", "whoami"], None, &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("latchkey login") && err.trim().lines().count() == 1, "{err}");
+
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("login.json"), "{not json").unwrap();
+    let (code, _, err) = cli(&config, &["auth", "whoami"], None, &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("login.json") && err.contains("corrupt"), "{err}");
+
+    std::fs::write(
+        config.join("login.json"),
+        r#"{"url": "http://127.0.0.1:9", "workspace_id": null, "token": "lk_pat_x"}"#,
+    )
+    .unwrap();
+    let (code, _, err) = cli(&config, &["auth", "whoami"], None, &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("cannot reach"), "{err}");
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn a_minted_profile_verifies_and_fails_closed_when_anything_is_off() {
+    let app = TestApp::spawn();
+    let (dir, host) = logged_in(&app);
+    let config = dir.path().join("cfg");
+    let save = dir.path().join("bot-token");
+    let (code, out, err) = cli(
+        &config,
+        &[
+            "token",
+            "mint",
+            "bot",
+            "--create",
+            "--cap",
+            "5.00",
+            "--save-to",
+            save.to_str().unwrap(),
+            "--profile",
+            "bot",
+            "--no-print-token",
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("lk_pat_") && !err.contains("lk_pat_"), "no token on stdout or stderr: {out} {err}");
+    let token_file = save.join("token");
+    assert_eq!(mode(&token_file), 0o600);
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert!(token.starts_with("lk_pat_"));
+
+    let (code, out, err) = cli(&config, &["profile", "verify", "bot"], None, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("good"));
+    let (code, out, _) = cli(&config, &["profile", "env", "bot"], None, &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains(&format!("export LATCHKEY_URL='{}'", app.address)), "{out}");
+    assert!(
+        out.contains("export LATCHKEY_TOKEN_FILE=")
+            && out.contains("export LATCHKEY_AGENT_ID=")
+            && out.contains("export LATCHKEY_WORKSPACE_ID=")
+    );
+    let (code, out, _) = cli(&config, &["profile", "list"], None, &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("bot\tagent bot"));
+
+    let fails_closed = |why: &str| {
+        let (code, _, err) = cli(&config, &["profile", "verify", "bot"], None, &[]);
+        assert_ne!(code, 0, "{why}");
+        assert!(err.to_lowercase().contains(why), "{why}: {err}");
+        let (code, out, _) = cli(&config, &["profile", "env", "bot"], None, &[]);
+        assert_ne!(code, 0);
+        assert_eq!(out.trim(), "unset LATCHKEY_URL LATCHKEY_TOKEN_FILE LATCHKEY_AGENT_ID LATCHKEY_WORKSPACE_ID");
+    };
+    // Mode changed.
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    fails_closed("mode 644");
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // File edited.
+    std::fs::write(&token_file, format!("{}x", token.trim())).unwrap();
+    fails_closed("fingerprint");
+    std::fs::write(&token_file, &token).unwrap();
+    assert_eq!(cli(&config, &["profile", "verify", "bot"], None, &[]).0, 0);
+    // PAT revoked.
+    let mut c = app.client();
+    let id = c.api("GET", "/v1/auth/whoami", Some(token.trim()), None).json()["credential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.api("POST", &format!("/v1/pats/{id}/revoke"), Some(&host), None);
+    fails_closed("revoked");
+}
+
+#[test]
+fn an_agent_enrolls_and_gets_access_tokens_from_the_cli() {
+    let app = TestApp::spawn();
+    let (_, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    let secret =
+        c.api("POST", "/v1/agents", Some(&host), Some(json!({"name": "cli-enrolled"}))).json()["bootstrap_secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let dir = tempfile::TempDir::new().unwrap();
+    let config = dir.path().join("agent-cfg");
+    let url = [("LATCHKEY_URL", app.address.as_str())];
+    let (code, out, err) = cli(&config, &["agent", "enroll", "--bootstrap-secret", &secret], None, &url);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim().len(), 36, "prints the agent id");
+    assert_eq!(mode(&config.join("agent/enrollment.json")), 0o600);
+    let (code, out, err) = cli(&config, &["agent", "token"], None, &[]);
+    assert_eq!(code, 0, "{err}");
+    let access = out.trim();
+    assert!(access.starts_with("lk_at_"));
+    let who = c.api("GET", "/v1/auth/whoami", Some(access), None).json();
+    assert_eq!(who["bound_agent"]["agent_name"], "cli-enrolled");
+    // The secret was one-time.
+    let (code, _, err) =
+        cli(&dir.path().join("again"), &["agent", "enroll", "--bootstrap-secret", &secret], None, &url);
+    assert_eq!(code, 1);
+    assert!(err.contains("BOOTSTRAP_SECRET_INVALID"), "{err}");
+}
+
+#[test]
+fn signed_requests_from_the_cli_and_a_cap_overrun_explains_itself() {
+    let app = TestApp::spawn();
+    let (dir, _) = logged_in(&app);
+    let config = dir.path().join("cfg");
+    let (code, _, err) = cli(
+        &config,
+        &["token", "mint", "shopper", "--create", "--cap", "5.00", "--profile", "shopper", "--no-print-token"],
+        None,
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, exports, _) = cli(&config, &["profile", "env", "shopper"], None, &[]);
+    // What `eval "$(latchkey profile env shopper)"` would set.
+    let vars: Vec<(String, String)> = exports
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    let envs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let agent_cfg = dir.path().join("agent-cfg");
+
+    let (code, out, err) = cli(&agent_cfg, &["agent", "session"], None, &envs);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim().len(), 36);
+    assert_eq!(mode(&agent_cfg.join("agent/session.json")), 0o600);
+
+    let (code, out, err) = cli(
+        &agent_cfg,
+        &["request", "POST", "/api/agent/checkout/create", "--data", r#"{"amount_usd":"4.00","description":"paper"}"#],
+        None,
+        &envs,
+    );
+    assert_eq!(code, 0, "{err}");
+    let checkout: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(checkout["status"], "authorized");
+    assert_eq!(checkout["spent_today_usd"], "4.00");
+
+    let body = dir.path().join("body.json");
+    std::fs::write(&body, r#"{"amount_usd":"2.00","description":"more paper"}"#).unwrap();
+    let (code, out, err) = cli(
+        &agent_cfg,
+        &["request", "POST", "/api/agent/checkout/create", "--data", &format!("@{}", body.display())],
+        None,
+        &envs,
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("SPEND_CAP_EXCEEDED"), "{err}");
+    assert!(err.contains("raise the cap") && err.contains("/dashboard/tokens/"), "the recovery hint: {err}");
+    assert_eq!(err.trim().lines().count(), 1);
+
+    // A signed GET works too; and a session that has gone is refreshed.
+    std::fs::remove_file(agent_cfg.join("agent/session.json")).unwrap();
+    let (code, out, err) = cli(&agent_cfg, &["request", "GET", "/v1/auth/whoami"], None, &envs);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"kind\":\"session\""), "{out}");
+}
