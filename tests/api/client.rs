@@ -92,6 +92,14 @@ fn client_errors_are_one_line_with_documented_exit_codes() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("cannot reach"), "{err}");
     assert!(!err.contains("panicked"));
+
+    // A corrupt profile is named, not a crash, and env still fails closed.
+    std::fs::create_dir_all(config.join("profiles")).unwrap();
+    std::fs::write(config.join("profiles/broken.json"), "[]").unwrap();
+    let (code, out, err) = cli(&config, &["profile", "env", "broken"], None, &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("broken.json") && !err.contains("panicked"), "{err}");
+    assert!(out.starts_with("unset "));
 }
 
 #[test]
@@ -254,4 +262,41 @@ fn signed_requests_from_the_cli_and_a_cap_overrun_explains_itself() {
     let (code, out, err) = cli(&agent_cfg, &["request", "GET", "/v1/auth/whoami"], None, &envs);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"kind\":\"session\""), "{out}");
+}
+
+/// The README's production bootstrap, run as written (only the URL differs).
+#[test]
+fn the_readme_bootstrap_story_works_in_a_shell() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("<!-- cli-bootstrap -->").expect("marker");
+    let end = readme.find("<!-- /cli-bootstrap -->").expect("end marker");
+    let script = readme[start..end].split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("sh block");
+
+    let app = TestApp::spawn();
+    let (_, host) = app.owner_with_host_pat();
+    let dir = tempfile::TempDir::new().unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_latchkey")).parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let script = script.replace("https://latchkey.example.com", &app.address);
+    let mut child = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("LATCHKEY_CONFIG_DIR", dir.path().join("cfg"))
+        .env_remove("LATCHKEY_URL")
+        .env_remove("LATCHKEY_TOKEN_FILE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(format!("{host}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("This is a user session"), "{stdout}");
+    assert!(stdout.contains("\"status\":\"authorized\"") && stdout.contains("\"amount_usd\":\"5.50\""), "{stdout}");
+    assert!(!stdout.contains(&host) && !stderr.contains(&host));
 }
