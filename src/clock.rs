@@ -39,6 +39,8 @@ impl Timestamp {
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     offset: Arc<AtomicI64>,
+    /// Non-zero: the clock stands still at this time (plus the offset).
+    frozen_at: Arc<AtomicI64>,
 }
 
 impl Clock {
@@ -47,8 +49,19 @@ impl Clock {
     }
 
     pub fn now(&self) -> Timestamp {
+        let frozen = self.frozen_at.load(Ordering::Relaxed);
+        if frozen != 0 {
+            return Timestamp(frozen + self.offset.load(Ordering::Relaxed));
+        }
         let real = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         Timestamp(real + self.offset.load(Ordering::Relaxed))
+    }
+
+    /// Stops this clock (and every clone of it) where it is; tests only, for
+    /// checks that must not straddle a second boundary.
+    pub fn freeze(&self) {
+        let now = self.now().0 - self.offset.load(Ordering::Relaxed);
+        self.frozen_at.store(now, Ordering::Relaxed);
     }
 
     /// Move this clock (and every clone of it) forward; tests only.

@@ -187,6 +187,8 @@ fn assert_sign_request(res: &Response, code: &str, sent_body: &str, app: &TestAp
 #[test]
 fn every_signature_mistake_is_refused_with_a_way_to_debug_it() {
     let (app, mut c, _, pat) = setup("100.00");
+    // Exactly 301 s off must not become 300 s when a second ticks.
+    app.clock.freeze();
     let s = start_session(&mut c, &pat);
     let path = "/api/agent/checkout/create";
     let body = json!({"amount_usd": "1.00", "description": "x"}).to_string();
@@ -301,6 +303,7 @@ fn over_the_cap_the_answer_says_how_to_raise_it() {
 #[test]
 fn the_cap_resets_at_utc_midnight() {
     let (app, mut c, _, pat) = setup("2.00");
+    app.clock.freeze();
     let s = start_session(&mut c, &pat);
     assert_eq!(checkout(&app, &mut c, &s, "2.00", "all of it").status, 201);
     checkout(&app, &mut c, &s, "1.00", "more").assert_error(429, "SPEND_CAP_EXCEEDED");
