@@ -45,7 +45,7 @@ fn mint(data: &std::path::Path) -> (String, String) {
         domain::security_mode::set(tx, &ws.id, true, &Actor::Cli, &RequestMeta::default(), now)?;
         let user = latchkey::db::users::find_by_email(tx, email.as_str())?.unwrap();
         let by = domain::agents::By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
-        let minter = Acting { user_id: user.id.clone(), role: Role::Owner };
+        let minter = Acting { user_id: Some(user.id.clone()), role: Role::Owner };
         let request = MintRequest {
             name: "bench".into(),
             scope: Scope::Agent,

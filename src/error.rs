@@ -111,6 +111,10 @@ pub enum AppError {
     SessionRequired,
     /// 401 SIGNATURE_*.
     Signature(SignatureFailure, SignatureContext),
+    /// 401: a JWT of a revoked or deleted certificate.
+    CertificateRevoked,
+    /// 403: a management credential where a user is required.
+    DelegationRequired,
     /// 401: invalid, expired or used bootstrap secret.
     BootstrapSecretInvalid,
     /// 401 ASSERTION_INVALID (`invalid_client`); the reason goes to the audit trail only.
@@ -148,7 +152,9 @@ impl AppError {
             AppError::AuthRequired
             | AppError::AuthUnknownToken
             | AppError::AuthTokenExpired
-            | AppError::AuthTokenRevoked => StatusCode::UNAUTHORIZED,
+            | AppError::AuthTokenRevoked
+            | AppError::CertificateRevoked => StatusCode::UNAUTHORIZED,
+            AppError::DelegationRequired => StatusCode::FORBIDDEN,
             AppError::AgentSecurityModeOff { .. }
             | AppError::AgentDisabled
             | AppError::Scope(_)
@@ -179,6 +185,8 @@ impl AppError {
             AppError::Signature(SignatureFailure::Replayed, _) => "SIGNATURE_REPLAYED",
             AppError::IdempotencyMismatch => "IDEMPOTENCY_MISMATCH",
             AppError::BootstrapSecretInvalid => "BOOTSTRAP_SECRET_INVALID",
+            AppError::CertificateRevoked => "CERTIFICATE_REVOKED",
+            AppError::DelegationRequired => "DELEGATION_REQUIRED",
             AppError::AssertionInvalid => "ASSERTION_INVALID",
             AppError::OAuthInvalidRequest(_) => "INVALID_REQUEST",
             AppError::UnsupportedGrantType => "UNSUPPORTED_GRANT_TYPE",
@@ -230,6 +238,10 @@ impl AppError {
                 "This bootstrap secret is invalid, expired or already used; ask the host for a new one.".into()
             }
             AppError::AssertionInvalid => "The client assertion was rejected.".into(),
+            AppError::CertificateRevoked => "The certificate that signed this token has been revoked or deleted.".into(),
+            AppError::DelegationRequired => {
+                "This needs a user: sign a delegated JWT with the user's email instead of a management JWT.".into()
+            }
             AppError::OAuthInvalidRequest(m) => m.clone().into(),
             AppError::UnsupportedGrantType => "grant_type must be client_assertion or client_credentials.".into(),
             AppError::IdempotencyMismatch => {
@@ -264,7 +276,8 @@ impl AppError {
             AppError::AuthRequired
             | AppError::AuthUnknownToken
             | AppError::AuthTokenExpired
-            | AppError::AuthTokenRevoked => Some(Recovery::Reauthenticate {
+            | AppError::AuthTokenRevoked
+            | AppError::CertificateRevoked => Some(Recovery::Reauthenticate {
                 cli_command: "latchkey auth whoami".into(),
                 login_command: "latchkey login --url <LATCHKEY_URL>".into(),
             }),

@@ -118,7 +118,7 @@ fn mint_pat(overrides: Overrides, cmd: AdminCommand, now: crate::clock::Timestam
                 daily_cap: cap,
             };
             let by = By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
-            let minter = Acting { user_id: user.id.clone(), role };
+            let minter = Acting { user_id: Some(user.id.clone()), role };
             let (token, _) = pats::mint(tx, &ws.id, &minter, request, config.default_daily_cap, &by)?;
             Ok(token)
         })

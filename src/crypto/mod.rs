@@ -3,6 +3,7 @@
 pub mod es256;
 pub mod keys;
 pub mod password;
+pub mod rsa_cert;
 pub mod signing;
 pub mod token;
 

@@ -15,6 +15,7 @@ pub mod assertion_jtis;
 pub mod audit;
 pub mod bootstrap_secrets;
 pub mod browser_sessions;
+pub mod certificates;
 pub mod checkouts;
 pub mod memberships;
 pub mod pats;

@@ -77,3 +77,8 @@ pub fn update_password(conn: &Connection, id: &UserId, hash: &str, now: Timestam
     }
     Ok(())
 }
+
+pub fn update_name(conn: &Connection, id: &UserId, name: &str, now: Timestamp) -> Result<(), AppError> {
+    conn.execute("UPDATE users SET name = ?2, updated_at = ?3 WHERE id = ?1", params![id, name, now.0])?;
+    Ok(())
+}

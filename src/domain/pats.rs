@@ -126,6 +126,8 @@ pub fn mint(
     default_cap: AmountCents,
     by: &By<'_>,
 ) -> Result<(SecretToken, Pat), AppError> {
+    // A PAT belongs to a person: a management credential must delegate.
+    let owner = minter.user_id.clone().ok_or(AppError::DelegationRequired)?;
     if req.scope == Scope::Service && minter.role != Role::Owner {
         return Err(AppError::Scope("Only an owner of the workspace can mint service PATs.".into()));
     }
@@ -150,7 +152,7 @@ pub fn mint(
             Some(a) => Some(a),
             None if create => {
                 let name = agents::parse_name(&name)?;
-                Some(agents::create(tx, ws, &name, "", Some(&minter.user_id), by)?)
+                Some(agents::create(tx, ws, &name, "", Some(&owner), by)?)
             }
             None => return Err(AppError::NotFound),
         },
@@ -170,7 +172,7 @@ pub fn mint(
     let pat = Pat {
         id: PatId::generate(),
         workspace_id: ws.clone(),
-        user_id: Some(minter.user_id.clone()),
+        user_id: Some(owner),
         agent_id: agent.as_ref().map(|a| a.id.clone()),
         agent_name: agent.as_ref().map(|a| a.name.clone()),
         name: req.name,

@@ -15,6 +15,8 @@ pub enum CredentialKind {
     Session,
     /// An opaque `lk_at_` token of an enrolled agent.
     AccessToken,
+    /// An RS256 JWT signed by a workspace certificate.
+    CertificateJwt,
 }
 
 impl CredentialKind {
@@ -24,6 +26,7 @@ impl CredentialKind {
             CredentialKind::Jwt => "jwt",
             CredentialKind::Session => "session",
             CredentialKind::AccessToken => "access_token",
+            CredentialKind::CertificateJwt => "certificate_jwt",
         }
     }
 }
@@ -69,13 +72,22 @@ pub struct Principal {
 impl Principal {
     /// The acting user; every host-scope action needs one.
     pub fn user(&self) -> Result<&PrincipalUser, AppError> {
-        self.user.as_ref().ok_or_else(|| AppError::Scope("This action needs a credential that acts as a user.".into()))
+        self.user.as_ref().ok_or(if self.credential.kind == CredentialKind::CertificateJwt {
+            AppError::DelegationRequired
+        } else {
+            AppError::Scope("This action needs a credential that acts as a user.".into())
+        })
     }
 
     /// The person acting, for the ownership rules; host actions need one.
+    /// The ownership rules for this caller. A management certificate JWT
+    /// acts at workspace level, like an owner without a user.
     pub fn acting(&self) -> Result<Acting, AppError> {
+        if self.user.is_none() && self.credential.kind == CredentialKind::CertificateJwt {
+            return Ok(Acting { user_id: None, role: Role::Owner });
+        }
         let user = self.user()?;
-        Ok(Acting { user_id: user.id.clone(), role: user.role })
+        Ok(Acting { user_id: Some(user.id.clone()), role: user.role })
     }
 }
 
@@ -84,17 +96,18 @@ impl Principal {
 /// only what they created.
 #[derive(Debug, Clone)]
 pub struct Acting {
-    pub user_id: UserId,
+    /// `None` for a management credential (workspace-level, no user).
+    pub user_id: Option<UserId>,
     pub role: Role,
 }
 
 impl Acting {
     pub fn may_manage(&self, owner: Option<&UserId>) -> bool {
-        self.role == Role::Owner || owner == Some(&self.user_id)
+        self.role == Role::Owner || (owner.is_some() && owner == self.user_id.as_ref())
     }
 
     /// The filter for lists: nothing for owners, the member's own id otherwise.
     pub fn only_own(&self) -> Option<&UserId> {
-        (self.role != Role::Owner).then_some(&self.user_id)
+        if self.role == Role::Owner { None } else { self.user_id.as_ref() }
     }
 }

@@ -40,7 +40,7 @@ impl Browser {
     }
 
     pub fn acting(&self) -> crate::domain::principal::Acting {
-        crate::domain::principal::Acting { user_id: self.session.user_id.clone(), role: self.session.role }
+        crate::domain::principal::Acting { user_id: Some(self.session.user_id.clone()), role: self.session.role }
     }
 
     pub fn workspace(&self) -> &Workspace {

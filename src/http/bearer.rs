@@ -147,6 +147,17 @@ async fn resolve(req: &HttpRequest, state: &AppState, token: &str, usage: Use) -
         let credential_id = auth.pat.id.0.clone();
         let expires_at = auth.pat.expires_at;
         check(state, auth, CredentialKind::Pat, credential_id, expires_at, usage, now)
+    } else if token.starts_with("eyJ")
+        && crate::crypto::rsa_cert::peek_header(token).is_some_and(|(alg, _)| alg == jsonwebtoken::Algorithm::RS256)
+    {
+        if usage == Use::Exchange {
+            return Err(Refusal::new(
+                AppError::Validation("token: only a PAT can be exchanged.".into()),
+                "certificate JWT presented for exchange",
+                None,
+            ));
+        }
+        certificate_jwt(state, token, now).await
     } else if token.starts_with("eyJ") {
         if usage == Use::Exchange {
             return Err(Refusal::new(
@@ -240,6 +251,87 @@ async fn resolve(req: &HttpRequest, state: &AppState, token: &str, usage: Use) -
     } else {
         Err(unknown("unrecognised token format"))
     }
+}
+
+/// A JWT signed by a workspace certificate: RS256 (fixed by the
+/// certificate, not the header), `iat` and `exp` required, a bounded
+/// lifetime. Without `email` it is a management credential; with one, it
+/// acts as that user (auto-provisioned), never as an instance admin.
+async fn certificate_jwt(state: &AppState, token: &str, now: Timestamp) -> Result<Principal, Refusal> {
+    use crate::crypto::rsa_cert;
+    let unknown = |reason| Refusal::new(AppError::AuthUnknownToken, reason, None);
+    let Some((_, Some(kid))) = rsa_cert::peek_header(token) else { return Err(unknown("certificate JWT without kid")) };
+    let (cert, workspace) = state
+        .db
+        .read(move |conn| db::certificates::find_by_kid(conn, &kid))
+        .await
+        .map_err(|e| Refusal::new(e, "", None))?
+        .ok_or_else(|| unknown("unknown certificate kid"))?;
+    let ws = workspace.id.clone();
+    let refuse = |e, reason| Refusal::new(e, reason, Some(&ws));
+    if cert.status != "active" {
+        return Err(refuse(AppError::CertificateRevoked, "certificate revoked or deleted"));
+    }
+    let claims = rsa_cert::verify(token, &cert.n, &cert.e).map_err(|r| refuse(AppError::AuthUnknownToken, r))?;
+    const LEEWAY: i64 = 30;
+    let (Some(iat), Some(exp)) = (claims.iat, claims.exp) else {
+        return Err(refuse(AppError::AuthUnknownToken, "certificate JWT without iat or exp"));
+    };
+    if exp - iat > state.config.cert_jwt_max_ttl_seconds {
+        return Err(refuse(AppError::AuthUnknownToken, "certificate JWT lifetime too long"));
+    }
+    if iat > now.0 + LEEWAY {
+        return Err(refuse(AppError::AuthUnknownToken, "certificate JWT issued in the future"));
+    }
+    if exp + LEEWAY <= now.0 {
+        return Err(refuse(AppError::AuthTokenExpired, "certificate JWT expired"));
+    }
+    security_mode::require_on(&workspace, &state.config.url("/settings"))
+        .map_err(|e| refuse(e, "agent security mode off"))?;
+    let user = match claims.email.as_deref() {
+        None => None,
+        Some(raw) => {
+            let email = crate::domain::Email::parse(raw)
+                .ok_or_else(|| refuse(AppError::AuthUnknownToken, "certificate JWT with a bad email"))?;
+            let (ws_id, first, last) = (ws.clone(), claims.first_name.clone(), claims.last_name.clone());
+            let by_now = now;
+            let (user, role) = state
+                .db
+                .write(move |tx| {
+                    let by = crate::domain::agents::By {
+                        actor: &Actor::Anonymous,
+                        meta: &crate::domain::audit::RequestMeta::default(),
+                        now: by_now,
+                    };
+                    crate::domain::certificates::delegated_user(
+                        tx,
+                        &ws_id,
+                        &email,
+                        first.as_deref(),
+                        last.as_deref(),
+                        &by,
+                    )
+                })
+                .await
+                .map_err(|e| Refusal::new(e, "", None))?;
+            // A delegated credential never carries instance-admin rights.
+            Some(PrincipalUser { id: user.id, email: user.email, name: user.name, role, instance_admin: false })
+        }
+    };
+    Ok(Principal {
+        workspace,
+        user,
+        credential: Credential {
+            kind: CredentialKind::CertificateJwt,
+            id: claims.jti.unwrap_or_else(|| cert.kid.clone()),
+            pat_id: None,
+            scope: Scope::Host,
+            audience: crate::domain::pats::Audience::Api,
+            expires_at: Timestamp(exp),
+            pat_last_used_at: None,
+        },
+        agent: None,
+    })
 }
 
 /// The checks every credential passes, in order: alive, mode on, agent

@@ -57,6 +57,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/v1/pats").get(api::pats::list_pats).post(api::pats::create_pat))
             .service(resource("/v1/pats/{id}").get(api::pats::get_pat).patch(api::pats::update_pat))
             .service(resource("/v1/pats/{id}/revoke").post(api::pats::revoke_pat))
+            .service(
+                resource("/v1/certificates")
+                    .get(api::certificates::list_certificates)
+                    .post(api::certificates::create_certificate),
+            )
+            .service(resource("/v1/certificates/active").get(api::certificates::active_certificate))
+            .service(resource("/v1/certificates/public/{kid}").get(api::certificates::public_certificate))
+            .service(resource("/v1/certificates/{id}").delete(api::certificates::delete_certificate))
+            .service(resource("/v1/certificates/{id}/revoke").post(api::certificates::revoke_certificate))
             .service(resource("/api/agent/auth/pat").post(api::sessions::start_session))
             .service(resource("/api/agent/checkout/create").post(api::checkouts::create_checkout))
             .service(resource("/v1/checkouts").get(api::checkouts::list_checkouts))

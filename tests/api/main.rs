@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod certificates;
 mod cli;
 mod client;
 mod dashboard;

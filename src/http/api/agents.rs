@@ -45,7 +45,7 @@ pub async fn create_agent(
     let body = body.into_inner();
     let name = agents::parse_name(&body.name)?;
     let description = agents::parse_description(body.description.as_deref())?;
-    let owner = p.user()?.id.clone();
+    let owner = p.acting()?.user_id;
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let ws = p.workspace.id.clone();
     let ttl = state.config.bootstrap_secret_ttl_hours;
@@ -53,7 +53,7 @@ pub async fn create_agent(
         .db
         .write(move |tx| {
             let by = By { actor: &actor, meta: &meta, now };
-            let agent = agents::create(tx, &ws, &name, &description, Some(&owner), &by)?;
+            let agent = agents::create(tx, &ws, &name, &description, owner.as_ref(), &by)?;
             let (secret, expires) = crate::domain::enrollment::issue_bootstrap_secret(tx, &agent, ttl, &by)?;
             Ok((agent, secret, expires))
         })

@@ -1,0 +1,99 @@
+//! The `certificates` table: workspace RS256 public keys.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::clock::Timestamp;
+use crate::db::workspaces::Workspace;
+use crate::domain::ids::WorkspaceId;
+use crate::error::AppError;
+
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    pub id: String,
+    pub workspace_id: WorkspaceId,
+    pub kid: String,
+    pub public_key_pem: String,
+    pub n: String,
+    pub e: String,
+    pub status: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+const COLUMNS: &str = "id, workspace_id, kid, public_key_pem, n, e, status, created_at, revoked_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Certificate> {
+    Ok(Certificate {
+        id: r.get(0)?,
+        workspace_id: r.get(1)?,
+        kid: r.get(2)?,
+        public_key_pem: r.get(3)?,
+        n: r.get(4)?,
+        e: r.get(5)?,
+        status: r.get(6)?,
+        created_at: Timestamp(r.get(7)?),
+        revoked_at: r.get::<_, Option<i64>>(8)?.map(Timestamp),
+    })
+}
+
+pub fn insert(conn: &Connection, c: &Certificate) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO certificates (id, workspace_id, kid, public_key_pem, n, e, status, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![c.id, c.workspace_id, c.kid, c.public_key_pem, c.n, c.e, c.status, c.created_at.0],
+    )?;
+    Ok(())
+}
+
+/// Scoped by workspace; deleted certificates are gone.
+pub fn find(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<Option<Certificate>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM certificates WHERE workspace_id = ?1 AND id = ?2 AND status <> 'deleted'");
+    Ok(conn.prepare_cached(&sql)?.query_row(params![ws, id], from_row).optional()?)
+}
+
+/// Newest first, deleted ones left out; `active_only` for the newest active.
+pub fn list(conn: &Connection, ws: &WorkspaceId, active_only: bool, limit: u32) -> Result<Vec<Certificate>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM certificates
+         WHERE workspace_id = ?1 AND status <> 'deleted' AND (?2 = 0 OR status = 'active')
+         ORDER BY id DESC LIMIT ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![ws, active_only, limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// By kid across workspaces, with its workspace: the bearer layer's lookup.
+pub fn find_by_kid(conn: &Connection, kid: &str) -> Result<Option<(Certificate, Workspace)>, AppError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT c.id, c.workspace_id, c.kid, c.public_key_pem, c.n, c.e, c.status, c.created_at, c.revoked_at,
+                    w.name, w.agent_security_mode, w.created_at
+             FROM certificates c JOIN workspaces w ON w.id = c.workspace_id WHERE c.kid = ?1",
+        )?
+        .query_row([kid], |r| {
+            let cert = from_row(r)?;
+            let ws = Workspace {
+                id: cert.workspace_id.clone(),
+                name: r.get(9)?,
+                agent_security_mode: r.get(10)?,
+                created_at: Timestamp(r.get(11)?),
+            };
+            Ok((cert, ws))
+        })
+        .optional()?)
+}
+
+pub fn update_status(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    id: &str,
+    status: &str,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    conn.execute(
+        "UPDATE certificates SET status = ?3, revoked_at = COALESCE(revoked_at, ?4) WHERE workspace_id = ?1 AND id = ?2",
+        params![ws, id, status, now.0],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! Certificates and delegated identity (PRODUCT.md §5.5).
+
+use rusqlite::Connection;
+
+use crate::crypto::rsa_cert::Generated;
+use crate::db;
+use crate::db::certificates::Certificate;
+use crate::db::users::User;
+use crate::domain::agents::By;
+use crate::domain::audit::{self, Event};
+use crate::domain::ids::{UserId, WorkspaceId};
+use crate::domain::{Email, Role};
+use crate::error::AppError;
+
+/// Records a generated certificate's public half (the private key is not
+/// passed in and cannot be stored).
+pub fn create(tx: &Connection, ws: &WorkspaceId, g: &Generated, by: &By<'_>) -> Result<Certificate, AppError> {
+    let cert = Certificate {
+        id: db::new_id(),
+        workspace_id: ws.clone(),
+        kid: g.kid.clone(),
+        public_key_pem: g.public_key_pem.clone(),
+        n: g.n.clone(),
+        e: g.e.clone(),
+        status: "active".into(),
+        created_at: by.now,
+        revoked_at: None,
+    };
+    db::certificates::insert(tx, &cert)?;
+    audit::record(
+        tx,
+        Event::success(Some(ws), by.actor, "certificate.created", by.meta).target("certificate", cert.kid.clone()),
+        by.now,
+    )?;
+    Ok(cert)
+}
+
+/// `revoked` or `deleted`: either way its JWTs fail at once.
+pub fn retire(tx: &Connection, cert: &Certificate, status: &'static str, by: &By<'_>) -> Result<(), AppError> {
+    db::certificates::update_status(tx, &cert.workspace_id, &cert.id, status, by.now)?;
+    let kind = if status == "deleted" { "certificate.deleted" } else { "certificate.revoked" };
+    audit::record(
+        tx,
+        Event::success(Some(&cert.workspace_id), by.actor, kind, by.meta).target("certificate", cert.kid.clone()),
+        by.now,
+    )
+}
+
+fn clean_name(raw: Option<&str>) -> Option<String> {
+    raw.map(str::trim)
+        .filter(|n| !n.is_empty() && n.chars().count() <= 100 && !n.chars().any(char::is_control))
+        .map(str::to_string)
+}
+
+/// The user a delegated JWT acts as, in `ws`: created (no password, a
+/// member) on first use, names kept up to date, made a member if needed.
+pub fn delegated_user(
+    tx: &Connection,
+    ws: &WorkspaceId,
+    email: &Email,
+    first: Option<&str>,
+    last: Option<&str>,
+    by: &By<'_>,
+) -> Result<(User, Role), AppError> {
+    let name = match (clean_name(first), clean_name(last)) {
+        (Some(f), Some(l)) => Some(format!("{f} {l}")),
+        (Some(n), None) | (None, Some(n)) => Some(n),
+        (None, None) => None,
+    };
+    let user = match db::users::find_by_email(tx, email.as_str())? {
+        Some(u) => u,
+        None => {
+            let user = User {
+                id: UserId::generate(),
+                email: email.as_str().to_string(),
+                name: name.clone().unwrap_or_default(),
+                password_hash: None,
+                auto_provisioned: true,
+                created_at: by.now,
+            };
+            db::users::insert(tx, &user)?;
+            audit::record(
+                tx,
+                Event::success(Some(ws), by.actor, "user.provisioned", by.meta).target("user", user.id.0.clone()),
+                by.now,
+            )?;
+            user
+        }
+    };
+    if let Some(name) = name
+        && name != user.name
+    {
+        db::users::update_name(tx, &user.id, &name, by.now)?;
+    }
+    let role = match db::memberships::find_role(tx, ws, &user.id)? {
+        Some(role) => role,
+        None => {
+            db::memberships::insert(tx, ws, &user.id, Role::Member, by.now)?;
+            Role::Member
+        }
+    };
+    let user = db::users::find(tx, &user.id)?.ok_or(AppError::NotFound)?;
+    Ok((user, role))
+}

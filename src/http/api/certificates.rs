@@ -1,0 +1,137 @@
+//! `/v1/certificates` (PRODUCT.md §5.5; camelCase fields by contract).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::actor_of;
+use crate::crypto::rsa_cert;
+use crate::db;
+use crate::db::certificates::Certificate;
+use crate::domain::Role;
+use crate::domain::agents::By;
+use crate::domain::certificates;
+use crate::domain::principal::Principal;
+use crate::error::AppError;
+use crate::http::bearer::HostCaller;
+use crate::http::request_meta;
+use crate::state::AppState;
+
+pub fn certificate_json(c: &Certificate) -> Value {
+    json!({
+        "id": c.id,
+        "kid": c.kid,
+        "algorithm": "RS256",
+        "publicKey": c.public_key_pem,
+        "status": c.status,
+        "createdAt": c.created_at.to_rfc3339(),
+    })
+}
+
+/// Certificates are managed at workspace level: owners (host PATs or
+/// delegated JWTs of owners) and management JWTs.
+fn require_manager(p: &Principal) -> Result<(), AppError> {
+    if p.acting()?.role == Role::Owner {
+        Ok(())
+    } else {
+        Err(AppError::Scope("Only an owner or a management credential manages certificates.".into()))
+    }
+}
+
+/// A host credential of an owner, or a management JWT: a new RSA-2048
+/// certificate. The private key is in this answer and nowhere else.
+pub async fn create_certificate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+) -> Result<HttpResponse, AppError> {
+    require_manager(&p)?;
+    let generated = web::block(rsa_cert::generate).await.map_err(AppError::internal)?.map_err(AppError::internal)?;
+    let private_key = generated.private_key_pem.clone();
+    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let ws = p.workspace.id.clone();
+    let cert = state
+        .db
+        .write(move |tx| certificates::create(tx, &ws, &generated, &By { actor: &actor, meta: &meta, now }))
+        .await?;
+    let mut body = certificate_json(&cert);
+    body["privateKey"] = Value::String(private_key);
+    Ok(HttpResponse::Created().json(body))
+}
+
+/// A host or management credential: the workspace's certificates.
+pub async fn list_certificates(
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+) -> Result<HttpResponse, AppError> {
+    let ws = p.workspace.id.clone();
+    let items = state.db.read(move |conn| db::certificates::list(conn, &ws, false, 200)).await?;
+    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(certificate_json).collect::<Vec<_>>()})))
+}
+
+/// A host or management credential: the newest active certificate.
+pub async fn active_certificate(
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+) -> Result<HttpResponse, AppError> {
+    let ws = p.workspace.id.clone();
+    let items = state.db.read(move |conn| db::certificates::list(conn, &ws, true, 1)).await?;
+    let cert = items.first().ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(certificate_json(cert)))
+}
+
+/// Anyone: a certificate's public key as PEM and JWK.
+pub async fn public_certificate(state: web::Data<AppState>, kid: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let kid = kid.into_inner();
+    let (cert, _) =
+        state.db.read(move |conn| db::certificates::find_by_kid(conn, &kid)).await?.ok_or(AppError::NotFound)?;
+    if cert.status == "deleted" {
+        return Err(AppError::NotFound);
+    }
+    let mut body = certificate_json(&cert);
+    body["jwk"] = json!({"kty": "RSA", "n": cert.n, "e": cert.e, "kid": cert.kid, "alg": "RS256", "use": "sig"});
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn load(state: &AppState, p: &Principal, id: String) -> Result<Certificate, AppError> {
+    let ws = p.workspace.id.clone();
+    state.db.read(move |conn| db::certificates::find(conn, &ws, &id)).await?.ok_or(AppError::NotFound)
+}
+
+async fn retire(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal,
+    id: String,
+    status: &'static str,
+) -> Result<Certificate, AppError> {
+    require_manager(&p)?;
+    let cert = load(&state, &p, id).await?;
+    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let c = cert.clone();
+    state.db.write(move |tx| certificates::retire(tx, &c, status, &By { actor: &actor, meta: &meta, now })).await?;
+    let ws = p.workspace.id.clone();
+    let id = cert.id.clone();
+    Ok(state.db.read(move |conn| db::certificates::find(conn, &ws, &id)).await?.unwrap_or(cert))
+}
+
+/// An owner or management credential: its JWTs fail at once.
+pub async fn revoke_certificate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let cert = retire(req, state, p, id.into_inner(), "revoked").await?;
+    Ok(HttpResponse::Ok().json(certificate_json(&cert)))
+}
+
+/// An owner or management credential: gone for good, its JWTs fail at once.
+pub async fn delete_certificate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    retire(req, state, p, id.into_inner(), "deleted").await?;
+    Ok(HttpResponse::NoContent().finish())
+}
