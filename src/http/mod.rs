@@ -80,6 +80,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/workspace/switch").post(dashboard::settings::switch_workspace))
             .service(resource("/dashboard/audit").get(dashboard::audit::audit_page))
             .service(
+                resource("/dashboard/certificates")
+                    .get(dashboard::certificates::certificates_page)
+                    .post(dashboard::certificates::create_certificate),
+            )
+            .service(resource("/dashboard/certificates/{id}/revoke").post(dashboard::certificates::revoke_certificate))
+            .service(resource("/dashboard/certificates/{id}/delete").post(dashboard::certificates::delete_certificate))
+            .service(
                 resource("/dashboard/agents").get(dashboard::agents::agents_page).post(dashboard::agents::create_agent),
             )
             .service(resource("/dashboard/agents/{id}").get(dashboard::agents::agent_page))

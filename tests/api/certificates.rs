@@ -218,3 +218,37 @@ fn delegated_credentials_never_make_instance_admins() {
     // The auto-provisioned user has no password: it cannot log in.
     assert_eq!(app.login("intern@example.com", "").0.status, 401);
 }
+
+#[test]
+fn the_dashboard_creates_revokes_and_deletes_certificates() {
+    let app = TestApp::spawn();
+    let (mut owner, _) = app.owner_with_host_pat();
+    let page = owner.get("/dashboard/certificates");
+    assert_eq!(page.status, 200);
+    assert!(owner.get("/").body.contains("href=\"/dashboard/certificates\""));
+    let created = owner.post_form("/dashboard/certificates", &[("csrf", &page.csrf())]);
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert!(created.body.contains("-----BEGIN PRIVATE KEY-----"));
+    assert!(
+        created.body.contains("data-download=\"private-key\"") && created.body.contains("only time Latchkey shows it")
+    );
+    let list = owner.get("/dashboard/certificates");
+    assert!(!list.body.contains("PRIVATE KEY"));
+    let marker = "action=\"/dashboard/certificates/";
+    let start = list.body.find(marker).unwrap() + marker.len();
+    let id = list.body[start..start + 36].to_string();
+    let csrf = list.csrf();
+
+    assert_eq!(owner.post_form(&format!("/dashboard/certificates/{id}/revoke"), &[("csrf", &csrf)]).status, 303);
+    assert!(owner.get("/dashboard/certificates").body.contains("revoked"));
+    let ask = owner.post_form(&format!("/dashboard/certificates/{id}/delete"), &[("csrf", &csrf)]);
+    assert_eq!(ask.status, 200);
+    assert!(ask.body.contains("irreversible"));
+    let done = owner.post_form(&format!("/dashboard/certificates/{id}/delete"), &[("csrf", &csrf), ("confirm", "yes")]);
+    assert_eq!(done.status, 303);
+    assert!(owner.get("/dashboard/certificates").body.contains("No certificate yet"));
+
+    run_cli(&app.data_dir, &["admin", "security-mode", "off"], None);
+    assert_eq!(owner.get("/dashboard/certificates").status, 404);
+    assert!(!owner.get("/").body.contains("/dashboard/certificates"));
+}

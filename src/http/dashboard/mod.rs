@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod audit;
+pub mod certificates;
 pub mod login;
 pub mod overview;
 pub mod settings;

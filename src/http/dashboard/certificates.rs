@@ -1,0 +1,159 @@
+//! `/dashboard/certificates` (Agent Security Mode on).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{Nav, page, see_other};
+use crate::crypto::rsa_cert;
+use crate::db;
+use crate::domain::Role;
+use crate::domain::agents::By;
+use crate::domain::certificates;
+use crate::error::HtmlError;
+use crate::http::auth::{AgentConsole, Browser};
+use crate::http::request_meta;
+use crate::state::AppState;
+
+pub struct CertRow {
+    pub id: String,
+    pub kid: String,
+    pub status: String,
+    pub created: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/certificates.html")]
+struct CertificatesPage {
+    nav: Nav,
+    certs: Vec<CertRow>,
+    is_owner: bool,
+    notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/certificate_created.html")]
+struct CertificateCreatedPage {
+    nav: Nav,
+    kid: String,
+    private_key: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/confirm_delete_certificate.html")]
+struct ConfirmDeletePage {
+    nav: Nav,
+    id: String,
+    kid: String,
+}
+
+#[derive(Deserialize)]
+pub struct CertQuery {
+    done: Option<String>,
+}
+
+/// A logged-in person, mode on.
+pub async fn certificates_page(
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    query: web::Query<CertQuery>,
+) -> Result<HttpResponse, HtmlError> {
+    let ws = browser.workspace().id.clone();
+    let certs = state.db.read(move |conn| db::certificates::list(conn, &ws, false, 200)).await?;
+    page(&CertificatesPage {
+        nav: Nav::new(&browser, "certificates"),
+        certs: certs
+            .into_iter()
+            .map(|c| CertRow { id: c.id, kid: c.kid, status: c.status, created: c.created_at.display() })
+            .collect(),
+        is_owner: browser.session.role == Role::Owner,
+        notice: match query.done.as_deref() {
+            Some("revoked") => Some("The certificate is revoked; its JWTs no longer work.".into()),
+            Some("deleted") => Some("The certificate is deleted.".into()),
+            _ => None,
+        },
+    })
+}
+
+fn owner_only(browser: &Browser, csrf: &str) -> Result<(), HtmlError> {
+    browser.check_csrf(csrf)?;
+    if browser.session.role != Role::Owner {
+        return Err(HtmlError::Forbidden("Only an owner of this workspace manages certificates.".into()));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct CertForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// An owner, mode on: a new certificate; the private key is shown once.
+pub async fn create_certificate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    form: web::Form<CertForm>,
+) -> Result<HttpResponse, HtmlError> {
+    owner_only(&browser, &form.csrf)?;
+    let generated = web::block(rsa_cert::generate)
+        .await
+        .map_err(|e| HtmlError::Internal(e.to_string()))?
+        .map_err(HtmlError::Internal)?;
+    let private_key = generated.private_key_pem.clone();
+    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let ws = browser.workspace().id.clone();
+    let cert = state
+        .db
+        .write(move |tx| certificates::create(tx, &ws, &generated, &By { actor: &actor, meta: &meta, now }))
+        .await?;
+    page(&CertificateCreatedPage { nav: Nav::new(&browser, "certificates"), kid: cert.kid, private_key })
+}
+
+async fn retire(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    browser: Browser,
+    id: String,
+    status: &'static str,
+) -> Result<HttpResponse, HtmlError> {
+    let ws = browser.workspace().id.clone();
+    let cert = state.db.read(move |conn| db::certificates::find(conn, &ws, &id)).await?.ok_or(HtmlError::NotFound)?;
+    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    state.db.write(move |tx| certificates::retire(tx, &cert, status, &By { actor: &actor, meta: &meta, now })).await?;
+    Ok(see_other(&format!("/dashboard/certificates?done={status}")))
+}
+
+/// An owner, mode on.
+pub async fn revoke_certificate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    id: web::Path<String>,
+    form: web::Form<CertForm>,
+) -> Result<HttpResponse, HtmlError> {
+    owner_only(&browser, &form.csrf)?;
+    retire(req, state, browser, id.into_inner(), "revoked").await
+}
+
+/// An owner, mode on: asks first (it is irreversible), then deletes.
+pub async fn delete_certificate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    id: web::Path<String>,
+    form: web::Form<CertForm>,
+) -> Result<HttpResponse, HtmlError> {
+    owner_only(&browser, &form.csrf)?;
+    let id = id.into_inner();
+    if form.confirm != "yes" {
+        let (ws, probe) = (browser.workspace().id.clone(), id.clone());
+        let cert =
+            state.db.read(move |conn| db::certificates::find(conn, &ws, &probe)).await?.ok_or(HtmlError::NotFound)?;
+        return page(&ConfirmDeletePage { nav: Nav::new(&browser, "certificates"), id: cert.id, kid: cert.kid });
+    }
+    retire(req, state, browser, id, "deleted").await
+}
