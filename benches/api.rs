@@ -30,8 +30,9 @@ fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// Returns an agent PAT and a bootstrap secret for the same agent.
-fn mint(data: &std::path::Path) -> (String, String) {
+/// Returns an agent PAT and a bootstrap secret for the same agent, and a
+/// workspace certificate.
+fn mint(data: &std::path::Path) -> (String, String, latchkey::crypto::rsa_cert::Generated) {
     let db = Db::open(data).expect("db");
     let now = Clock::system().now();
     let email = Email::parse("bench@example.com").unwrap();
@@ -57,7 +58,9 @@ fn mint(data: &std::path::Path) -> (String, String) {
         let (agent_pat, _) = pats::mint(tx, &ws.id, &minter, request, latchkey::domain::money::AmountCents::ZERO, &by)?;
         let agent = latchkey::db::agents::find_by_name(tx, &ws.id, "bench-agent")?.expect("agent");
         let (secret, _) = domain::enrollment::issue_bootstrap_secret(tx, &agent, 1, &by)?;
-        Ok((agent_pat.into_inner(), secret.into_inner()))
+        let generated = latchkey::crypto::rsa_cert::generate().expect("rsa");
+        domain::certificates::create(tx, &ws.id, &generated, &by)?;
+        Ok((agent_pat.into_inner(), secret.into_inner(), generated))
     })
     .expect("mint")
 }
@@ -128,7 +131,7 @@ fn main() {
     let clients = env_usize("BENCH_CLIENTS", 4).max(1);
     let dir = tempfile::TempDir::new().expect("temp dir");
     let data = dir.path().join("data");
-    let (pat, bootstrap_secret) = mint(&data);
+    let (pat, bootstrap_secret, cert) = mint(&data);
 
     let mut config = Config::for_tests(data.clone());
     config.workers = None;
@@ -169,6 +172,29 @@ fn main() {
     let auth = format!("Bearer {jwt}");
     let u = url.clone();
     run("whoami, exchanged JWT", requests, clients, move |a, _| get_status(a, &u, &auth));
+
+    // A management JWT signed with a workspace certificate (RS256), reused
+    // for its lifetime as a backend would.
+    let cert_jwt = {
+        let der = pem_rfc7468::decode_vec(cert.private_key_pem.as_bytes()).expect("pem").1;
+        let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).expect("pkcs8");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+        let header = URL_SAFE_NO_PAD.encode(serde_json::json!({"alg": "RS256", "kid": cert.kid}).to_string());
+        let claims = URL_SAFE_NO_PAD.encode(serde_json::json!({"iat": now, "exp": now + 3000}).to_string());
+        let input = format!("{header}.{claims}");
+        let mut sig = vec![0u8; pair.public_modulus_len()];
+        pair.sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            input.as_bytes(),
+            &mut sig,
+        )
+        .expect("sign");
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    };
+    let auth = format!("Bearer {cert_jwt}");
+    let u = url.clone();
+    run("whoami, certificate JWT", requests, clients, move |a, _| get_status(a, &u, &auth));
 
     // Signed checkouts of 0.01 over one key-bound session (cap 1,000,000.00).
     let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
