@@ -89,6 +89,16 @@ pub fn bump_recent(conn: &Connection, dedup_key: &str, since: Timestamp, now: Ti
     Ok(true)
 }
 
+/// Filters for listing a workspace's events.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub kind: Option<String>,
+    /// Events by or about this agent.
+    pub agent_id: Option<String>,
+    /// An event id: only older events.
+    pub before: Option<String>,
+}
+
 /// A workspace's events, newest first; `before` is an event id for paging.
 pub fn list_for_workspace(
     conn: &Connection,
@@ -96,13 +106,24 @@ pub fn list_for_workspace(
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<AuditEvent>, AppError> {
+    list_filtered(conn, ws, &AuditFilter { before: before.map(str::to_string), ..Default::default() }, limit)
+}
+
+pub fn list_filtered(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    f: &AuditFilter,
+    limit: u32,
+) -> Result<Vec<AuditEvent>, AppError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM audit_events
          WHERE workspace_id = ?1
            AND (?2 IS NULL OR seq < (SELECT seq FROM audit_events WHERE id = ?2))
-         ORDER BY seq DESC LIMIT ?3"
+           AND (?3 IS NULL OR kind = ?3)
+           AND (?4 IS NULL OR actor_id = ?4 OR target_id = ?4)
+         ORDER BY seq DESC LIMIT ?5"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![ws, before, limit], from_row)?;
+    let rows = stmt.query_map(params![ws, f.before, f.kind, f.agent_id, limit], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

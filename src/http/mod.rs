@@ -69,6 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/api/agent/auth/pat").post(api::sessions::start_session))
             .service(resource("/api/agent/checkout/create").post(api::checkouts::create_checkout))
             .service(resource("/v1/checkouts").get(api::checkouts::list_checkouts))
+            .service(resource("/v1/audit").get(api::audit::list_audit))
             // Dashboard
             .service(resource("/setup").get(dashboard::setup::setup_page).post(dashboard::setup::complete_setup))
             .service(resource("/login").get(dashboard::login::login_page).post(dashboard::login::login))

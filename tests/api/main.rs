@@ -10,6 +10,7 @@ mod dashboard;
 mod dashboard_tokens;
 mod enrollment;
 mod errors;
+mod operators;
 mod ops;
 mod security_mode;
 mod setup;

@@ -1,0 +1,53 @@
+//! `GET /v1/audit` (PRODUCT.md §5.6).
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::db;
+use crate::db::audit::{AuditEvent, AuditFilter};
+use crate::error::AppError;
+use crate::http::bearer::HostCaller;
+use crate::state::AppState;
+
+pub fn event_json(e: &AuditEvent) -> Value {
+    json!({
+        "id": e.id,
+        "created_at": e.created_at.to_rfc3339(),
+        "last_at": e.last_at.to_rfc3339(),
+        "repeat_count": e.repeat_count,
+        "kind": e.kind,
+        "outcome": e.outcome,
+        "reason": e.reason,
+        "actor": {"kind": e.actor_kind, "id": e.actor_id, "label": e.actor_label},
+        "target": e.target_kind.as_ref().map(|k| json!({"kind": k, "id": e.target_id})),
+        "client_ip": e.client_ip,
+        "user_agent": e.user_agent,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    kind: Option<String>,
+    agent_id: Option<String>,
+    before: Option<String>,
+    limit: Option<u32>,
+}
+
+/// A host or management credential: the workspace's audit trail, newest first.
+pub async fn list_audit(
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = query.into_inner();
+    let limit = super::ListQuery { limit: q.limit, before: None }.limit()?;
+    let filter = AuditFilter {
+        kind: q.kind.filter(|k| !k.is_empty()),
+        agent_id: q.agent_id.filter(|a| !a.is_empty()),
+        before: q.before.filter(|b| !b.is_empty()),
+    };
+    let ws = p.workspace.id.clone();
+    let items = state.db.read(move |conn| db::audit::list_filtered(conn, &ws, &filter, limit)).await?;
+    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(event_json).collect::<Vec<_>>()})))
+}
