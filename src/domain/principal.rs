@@ -43,6 +43,10 @@ pub struct Credential {
     pub expires_at: Timestamp,
     /// When the PAT behind this credential was last used (as recorded).
     pub pat_last_used_at: Option<Timestamp>,
+    /// When the credential was issued, where known (introspection's `iat`).
+    pub issued_at: Option<Timestamp>,
+    /// The bound key's thumbprint, for key-bound sessions (`cnf.jkt`).
+    pub key_thumbprint: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -68,6 +68,8 @@ pub enum Use {
     Direct,
     /// Traded in at an exchange endpoint.
     Exchange,
+    /// Looked at by a resource server through `/v1/introspect`.
+    Introspect,
 }
 
 /// The `Authorization: Bearer …` value, if any.
@@ -113,6 +115,24 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState, token: &str, usag
             }
             Err(refusal.error)
         }
+    }
+}
+
+/// Resolves a token for introspection: `None` for anything not currently
+/// valid. Nothing is audited or touched: the token's holder did not call.
+pub async fn introspect(req: &HttpRequest, state: &AppState, token: &str) -> Option<Principal> {
+    resolve(req, state, token, Use::Introspect).await.ok()
+}
+
+/// Extracts a service credential (resource servers).
+pub struct ServiceCaller(pub Principal);
+
+impl FromRequest for ServiceCaller {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let fut = extract(req, &[Scope::Service], "introspect tokens; use a service PAT");
+        Box::pin(async move { fut.await.map(ServiceCaller) })
     }
 }
 
@@ -193,22 +213,30 @@ async fn resolve(req: &HttpRequest, state: &AppState, token: &str, usage: Use) -
             return Err(Refusal::new(AppError::AuthTokenExpired, "JWT expired", Some(&ws)));
         }
         let Some(cnf) = claims.cnf else {
-            return check(state, auth, CredentialKind::Jwt, claims.jti, Timestamp(claims.exp), usage, now);
+            let mut p = check(state, auth, CredentialKind::Jwt, claims.jti, Timestamp(claims.exp), usage, now)?;
+            p.credential.issued_at = Some(Timestamp(claims.iat));
+            return Ok(p);
         };
         // A key-bound session: its row must agree with the JWT, and the
         // request must carry a fresh signature by the bound key.
         let session = session
             .filter(|s| s.pat_id == auth.pat.id && s.key_thumbprint == cnf.jkt)
             .ok_or_else(|| unknown("session JWT without its session"))?;
-        let principal =
+        let mut principal =
             check(state, auth, CredentialKind::Session, session.id.clone(), Timestamp(claims.exp), usage, now)?;
+        principal.credential.issued_at = Some(Timestamp(claims.iat));
+        principal.credential.key_thumbprint = Some(session.key_thumbprint.clone());
         // After the PAT's own checks, so a disabled agent says so.
         if session.ended_at.is_some() {
             return Err(Refusal::new(AppError::AuthTokenRevoked, "session ended", Some(&ws)));
         }
-        verify_request_signature(req, state, &session.public_key, now)
-            .await
-            .map_err(|(e, reason)| Refusal::new(e, reason, Some(&ws)))?;
+        // Introspection reports the binding; the resource server checks the
+        // signature of the request it received itself.
+        if usage != Use::Introspect {
+            verify_request_signature(req, state, &session.public_key, now)
+                .await
+                .map_err(|(e, reason)| Refusal::new(e, reason, Some(&ws)))?;
+        }
         Ok(principal)
     } else if token.starts_with(TokenKind::AccessToken.prefix()) {
         if usage == Use::Exchange {
@@ -245,6 +273,8 @@ async fn resolve(req: &HttpRequest, state: &AppState, token: &str, usage: Use) -
                 audience: crate::domain::pats::Audience::Api,
                 expires_at: auth.expires_at,
                 pat_last_used_at: None,
+                issued_at: None,
+                key_thumbprint: None,
             },
             agent: Some(BoundAgent { id: auth.agent_id, name: auth.agent_name }),
         })
@@ -329,6 +359,8 @@ async fn certificate_jwt(state: &AppState, token: &str, now: Timestamp) -> Resul
             audience: crate::domain::pats::Audience::Api,
             expires_at: Timestamp(exp),
             pat_last_used_at: None,
+            issued_at: Some(Timestamp(iat)),
+            key_thumbprint: None,
         },
         agent: None,
     })
@@ -408,6 +440,8 @@ fn check(
             audience: pat.audience,
             expires_at,
             pat_last_used_at: pat.last_used_at,
+            issued_at: Some(pat.created_at),
+            key_thumbprint: None,
         },
         agent,
     })

@@ -43,3 +43,56 @@ fn the_audit_trail_is_readable_and_filterable_over_the_api() {
     c.api("GET", "/v1/audit", Some(&agent_pat), None).assert_error(403, "AUTH_SCOPE");
     c.api("GET", "/v1/audit", None, None).assert_error(401, "AUTH_REQUIRED");
 }
+
+#[test]
+fn a_resource_server_introspects_tokens_of_its_workspace() {
+    let app = TestApp::spawn();
+    let (_, host) = app.owner_with_host_pat();
+    let service = app.mint_pat(&["--email", OWNER_EMAIL, "--name", "rs", "--scope", "service"]);
+    let agent_pat = app.mint_pat(&["--email", OWNER_EMAIL, "--name", "a", "--scope", "agent", "--agent", "worker"]);
+    let mut c = app.client();
+
+    let live = c.api("POST", "/v1/introspect", Some(&service), Some(json!({"token": agent_pat}))).json();
+    assert_eq!(live["active"], true);
+    assert_eq!(live["token_type"], "pat");
+    assert_eq!(live["scope"], "agent");
+    assert_eq!(live["sub"], live["agent_id"]);
+    assert!(live["exp"].as_i64().unwrap() > app.clock.now().0);
+    assert!(live["iat"].is_i64());
+    assert!(live["cnf"].is_null());
+
+    // A key-bound session reports its key binding, as a form body too.
+    let s = crate::signed::start_session(&mut c, &agent_pat);
+    let form = format!("token={}", s.jwt);
+    let res = c.send(
+        "POST",
+        "/v1/introspect",
+        &[("Authorization", &format!("Bearer {service}")), ("Content-Type", "application/x-www-form-urlencoded")],
+        Some(form),
+    );
+    let session = res.json();
+    assert_eq!(session["active"], true, "{session}");
+    assert_eq!(session["token_type"], "session");
+    assert_eq!(session["cnf"]["jkt"].as_str().unwrap().len(), 43);
+
+    // Garbage, revoked and other workspaces' tokens are simply inactive.
+    for dead in ["lk_pat_nope", "eyJhbGciOiJub25lIn0.e30.", "hello"] {
+        assert_eq!(
+            c.api("POST", "/v1/introspect", Some(&service), Some(json!({"token": dead}))).json(),
+            json!({"active": false})
+        );
+    }
+    let id = c.api("GET", "/v1/auth/whoami", Some(&agent_pat), None).json()["credential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.api("POST", &format!("/v1/pats/{id}/revoke"), Some(&host), None);
+    assert_eq!(
+        c.api("POST", "/v1/introspect", Some(&service), Some(json!({"token": agent_pat}))).json(),
+        json!({"active": false})
+    );
+
+    // Only service credentials introspect.
+    c.api("POST", "/v1/introspect", Some(&host), Some(json!({"token": host}))).assert_error(403, "AUTH_SCOPE");
+    c.api("POST", "/v1/introspect", Some(&service), Some(json!({}))).assert_error(400, "VALIDATION_FAILED");
+}

@@ -6,6 +6,7 @@ pub mod certificates;
 pub mod checkouts;
 pub mod enrollment;
 pub mod identity;
+pub mod introspect;
 pub mod pats;
 pub mod sessions;
 pub mod well_known;
