@@ -74,3 +74,7 @@ pub fn find_auth_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<Access
         })
         .optional()?)
 }
+
+pub fn delete(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<bool, AppError> {
+    Ok(conn.execute("DELETE FROM access_tokens WHERE workspace_id = ?1 AND id = ?2", params![ws, id])? > 0)
+}

@@ -71,6 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/v1/checkouts").get(api::checkouts::list_checkouts))
             .service(resource("/v1/audit").get(api::audit::list_audit))
             .service(resource("/v1/introspect").post(api::introspect::introspect_token))
+            .service(resource("/v1/revoke").post(api::revoke::revoke_token))
             // Dashboard
             .service(resource("/setup").get(dashboard::setup::setup_page).post(dashboard::setup::complete_setup))
             .service(resource("/login").get(dashboard::login::login_page).post(dashboard::login::login))

@@ -96,3 +96,41 @@ fn a_resource_server_introspects_tokens_of_its_workspace() {
     c.api("POST", "/v1/introspect", Some(&host), Some(json!({"token": host}))).assert_error(403, "AUTH_SCOPE");
     c.api("POST", "/v1/introspect", Some(&service), Some(json!({}))).assert_error(400, "VALIDATION_FAILED");
 }
+
+#[test]
+fn tokens_are_revoked_by_themselves_or_by_an_owner() {
+    let app = TestApp::spawn();
+    let (_, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    let mint =
+        |agent: &str| app.mint_pat(&["--email", OWNER_EMAIL, "--name", agent, "--scope", "agent", "--agent", agent]);
+    let (one, two) = (mint("one"), mint("two"));
+
+    // Another agent's token: refused, and it keeps working.
+    c.api("POST", "/v1/revoke", Some(&one), Some(json!({"token": two}))).assert_error(403, "AUTH_SCOPE");
+    assert_eq!(c.api("GET", "/v1/auth/whoami", Some(&two), None).status, 200);
+    // Itself, as a form.
+    let res = c.send(
+        "POST",
+        "/v1/revoke",
+        &[("Authorization", &format!("Bearer {one}")), ("Content-Type", "application/x-www-form-urlencoded")],
+        Some(format!("token={one}")),
+    );
+    assert_eq!(res.status, 200);
+    c.api("GET", "/v1/auth/whoami", Some(&one), None).assert_error(401, "AUTH_TOKEN_REVOKED");
+    // The owner, anything of the workspace: a session, a PAT.
+    let s = crate::signed::start_session(&mut c, &two);
+    assert_eq!(c.api("POST", "/v1/revoke", Some(&host), Some(json!({"token": s.jwt}))).status, 200);
+    let who = crate::signed::signed_send(&mut c, &s, "GET", "/v1/auth/whoami", "", app.clock.now().0, &[]);
+    who.assert_error(401, "AUTH_TOKEN_REVOKED");
+    assert_eq!(c.api("POST", "/v1/revoke", Some(&host), Some(json!({"token": two}))).status, 200);
+    c.api("GET", "/v1/auth/whoami", Some(&two), None).assert_error(401, "AUTH_TOKEN_REVOKED");
+    // Unknown or dead tokens: 200, as RFC 7009 asks.
+    assert_eq!(c.api("POST", "/v1/revoke", Some(&host), Some(json!({"token": "lk_pat_nothing"}))).status, 200);
+    assert_eq!(c.api("POST", "/v1/revoke", Some(&host), Some(json!({"token": two}))).status, 200);
+    // Exchanged JWTs are not revoked one by one.
+    let jwt =
+        c.api("POST", "/v1/auth/exchange", Some(&host), None).json()["access_token"].as_str().unwrap().to_string();
+    c.api("POST", "/v1/revoke", Some(&host), Some(json!({"token": jwt}))).assert_error(400, "VALIDATION_FAILED");
+    c.api("POST", "/v1/revoke", None, Some(json!({"token": two}))).assert_error(401, "AUTH_REQUIRED");
+}

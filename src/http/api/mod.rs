@@ -8,6 +8,7 @@ pub mod enrollment;
 pub mod identity;
 pub mod introspect;
 pub mod pats;
+pub mod revoke;
 pub mod sessions;
 pub mod well_known;
 

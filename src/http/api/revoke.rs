@@ -1,0 +1,92 @@
+//! `POST /v1/revoke` (RFC 7009, PRODUCT.md §5.6): a credential revokes
+//! itself, or an owner's (or management) credential revokes any token of its
+//! workspace.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::actor_of;
+use crate::db;
+use crate::domain::Role;
+use crate::domain::agents::By;
+use crate::domain::audit::{self, Event};
+use crate::domain::pats;
+use crate::domain::principal::{CredentialKind, Principal};
+use crate::domain::sessions;
+use crate::error::AppError;
+use crate::http::bearer::{AnyCaller, introspect};
+use crate::http::request_meta;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+struct RevokeBody {
+    token: Option<String>,
+}
+
+fn same_credential(a: &Principal, b: &Principal) -> bool {
+    a.credential.kind == b.credential.kind && a.credential.id == b.credential.id
+}
+
+/// Any credential, for itself; an owner's or management credential, for any
+/// token of its workspace. As RFC 7009 asks, an unknown or already dead
+/// token answers 200 too (and another workspace's token is unknown here).
+pub async fn revoke_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AnyCaller(caller): AnyCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let parsed: RevokeBody = if form {
+        serde_urlencoded::from_bytes(&body).map_err(|_| AppError::Validation("token: required.".into()))?
+    } else {
+        super::parse_json(&body)?
+    };
+    let token =
+        parsed.token.filter(|t| !t.is_empty()).ok_or_else(|| AppError::Validation("token: required.".into()))?;
+    let done = || HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({}));
+    let Some(target) = introspect(&req, &state, &token).await else { return Ok(done()) };
+    if target.workspace.id != caller.workspace.id {
+        return Ok(done());
+    }
+    let workspace_admin = caller.credential.scope == crate::domain::pats::Scope::Host
+        && caller.acting().is_ok_and(|a| a.role == Role::Owner);
+    if !same_credential(&caller, &target) && !workspace_admin {
+        return Err(AppError::Scope("Only the token itself or an owner of the workspace can revoke it.".into()));
+    }
+
+    let (actor, meta, now) = (actor_of(&caller), request_meta(&req, &state), state.clock.now());
+    let ws = target.workspace.id.clone();
+    let cred = target.credential.clone();
+    state
+        .db
+        .write(move |tx| {
+            let by = By { actor: &actor, meta: &meta, now };
+            match cred.kind {
+                CredentialKind::Pat => {
+                    let id = cred.pat_id.clone().ok_or(AppError::NotFound)?;
+                    let pat = db::pats::find(tx, &ws, &id)?.ok_or(AppError::NotFound)?;
+                    pats::revoke(tx, &pat, &by).map(|_| ())
+                }
+                CredentialKind::Session => sessions::end(tx, &ws, &cred.id, &by),
+                CredentialKind::AccessToken => {
+                    db::access_tokens::delete(tx, &ws, &cred.id)?;
+                    let event = Event::success(Some(&ws), by.actor, "access_token.revoked", by.meta)
+                        .target("access_token", cred.id.clone());
+                    audit::record(tx, event, now)
+                }
+                CredentialKind::Jwt | CredentialKind::CertificateJwt => Err(AppError::Validation(
+                    "token: short-lived JWTs are not revoked one by one; revoke the PAT or certificate they come from."
+                        .into(),
+                )),
+            }
+        })
+        .await?;
+    Ok(done())
+}
