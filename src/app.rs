@@ -52,6 +52,7 @@ impl App {
             clock,
             hasher,
             keys,
+            metrics: crate::http::metrics::Metrics::new(),
         };
         let workers =
             state.config.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));

@@ -16,6 +16,7 @@ pub struct AppState {
     pub clock: Clock,
     pub hasher: PasswordHasher,
     pub keys: Arc<SigningKeys>,
+    pub metrics: Arc<crate::http::metrics::Metrics>,
     pub login_limiter: IpRateLimiter,
     pub bootstrap_limiter: IpRateLimiter,
     pub token_limiter: IpRateLimiter,

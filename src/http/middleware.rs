@@ -29,7 +29,8 @@ pub async fn harden(
     let method = req.method().clone();
     // The path only: a query string can carry a one-time code.
     let path = req.path().to_string();
-    let https = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.config.is_https());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let https = state.as_ref().is_some_and(|s| s.config.is_https());
 
     let declared_len =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
@@ -89,6 +90,9 @@ pub async fn harden(
         headers.insert(HeaderName::from_static("x-request-id"), v);
     }
 
+    if let Some(state) = &state {
+        state.metrics.observe(res.status().as_u16(), started.elapsed().as_secs_f64());
+    }
     tracing::info!(
         request_id = %request_id,
         method = %method,

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod auth;
 pub mod bearer;
 pub mod dashboard;
+pub mod metrics;
 pub mod middleware;
 pub mod ops;
 pub mod rate_limit;
@@ -72,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/v1/audit").get(api::audit::list_audit))
             .service(resource("/v1/introspect").post(api::introspect::introspect_token))
             .service(resource("/v1/revoke").post(api::revoke::revoke_token))
+            .service(resource("/metrics").get(metrics::metrics))
             // Dashboard
             .service(resource("/setup").get(dashboard::setup::setup_page).post(dashboard::setup::complete_setup))
             .service(resource("/login").get(dashboard::login::login_page).post(dashboard::login::login))

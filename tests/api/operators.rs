@@ -134,3 +134,23 @@ fn tokens_are_revoked_by_themselves_or_by_an_owner() {
     c.api("POST", "/v1/revoke", Some(&host), Some(json!({"token": jwt}))).assert_error(400, "VALIDATION_FAILED");
     c.api("POST", "/v1/revoke", None, Some(json!({"token": two}))).assert_error(401, "AUTH_REQUIRED");
 }
+
+#[test]
+fn metrics_are_for_hosts_and_services_unless_public() {
+    let app = TestApp::spawn();
+    let (_, host) = app.owner_with_host_pat();
+    let agent = app.mint_pat(&["--email", OWNER_EMAIL, "--name", "a", "--scope", "agent", "--agent", "m"]);
+    let mut c = app.client();
+    let res = c.api("GET", "/metrics", Some(&host), None);
+    assert_eq!(res.status, 200);
+    assert!(res.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(res.body.contains("latchkey_http_requests_total{class=\"2xx\"}"), "{}", res.body);
+    assert!(res.body.contains("latchkey_http_request_duration_seconds_count"));
+    assert!(res.body.contains("latchkey_pats_live 2"), "{}", res.body);
+    assert!(res.body.contains("latchkey_agents 1"));
+    c.api("GET", "/metrics", Some(&agent), None).assert_error(403, "AUTH_SCOPE");
+    c.api("GET", "/metrics", None, None).assert_error(401, "AUTH_REQUIRED");
+
+    let open = TestApp::spawn_with(|c| c.metrics_public = true);
+    assert_eq!(open.client().get("/metrics").status, 200);
+}

@@ -1,0 +1,110 @@
+//! `GET /metrics`: Prometheus text. Request counters are kept in memory by
+//! the middleware (per process, like the rate limits); the rest is read
+//! from the database when scraped.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use std::fmt::Write as _;
+
+use crate::error::AppError;
+use crate::http::bearer::{Use, authenticate, bearer_token};
+use crate::state::AppState;
+
+/// Latency buckets, in seconds.
+const BUCKETS: [f64; 8] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5];
+
+#[derive(Default)]
+pub struct Metrics {
+    by_class: [AtomicU64; 5],
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        Arc::new(Metrics::default())
+    }
+
+    /// Counts one finished request.
+    pub fn observe(&self, status: u16, seconds: f64) {
+        let class = (status / 100).clamp(1, 5) as usize - 1;
+        self.by_class[class].fetch_add(1, Ordering::Relaxed);
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(out, "# HELP latchkey_http_requests_total HTTP requests answered, by status class.");
+        let _ = writeln!(out, "# TYPE latchkey_http_requests_total counter");
+        for (i, c) in self.by_class.iter().enumerate() {
+            let _ =
+                writeln!(out, "latchkey_http_requests_total{{class=\"{}xx\"}} {}", i + 1, c.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP latchkey_http_request_duration_seconds Time to answer a request.");
+        let _ = writeln!(out, "# TYPE latchkey_http_request_duration_seconds histogram");
+        for (i, le) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "latchkey_http_request_duration_seconds_bucket{{le=\"{le}\"}} {}",
+                self.buckets[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "latchkey_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "latchkey_http_request_duration_seconds_sum {sum}");
+        let _ = writeln!(out, "latchkey_http_request_duration_seconds_count {count}");
+    }
+}
+
+/// A host or service credential, or anyone with `LATCHKEY_METRICS_PUBLIC`.
+/// Instance-wide counts, no names or ids.
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if !state.config.metrics_public {
+        let token = bearer_token(&req).ok_or(AppError::AuthRequired)?;
+        let p = authenticate(&req, &state, &token, Use::Direct).await?;
+        if p.credential.scope == crate::domain::pats::Scope::Agent {
+            return Err(AppError::Scope("Metrics are for host and service credentials.".into()));
+        }
+    }
+    let now = state.clock.now();
+    let counts = state
+        .db
+        .read(move |conn| {
+            let one = |sql: &str| -> Result<i64, AppError> { Ok(conn.query_row(sql, [now.0], |r| r.get(0))?) };
+            Ok([
+                ("latchkey_workspaces", "Workspaces.", one("SELECT COUNT(*) FROM workspaces WHERE ?1 IS NOT NULL")?),
+                ("latchkey_agents", "Agents, any status.", one("SELECT COUNT(*) FROM agents WHERE ?1 IS NOT NULL")?),
+                (
+                    "latchkey_pats_live",
+                    "PATs neither revoked nor expired.",
+                    one("SELECT COUNT(*) FROM pats WHERE revoked_at IS NULL AND expires_at > ?1")?,
+                ),
+                (
+                    "latchkey_runtime_sessions_live",
+                    "Key-bound sessions neither ended nor expired.",
+                    one("SELECT COUNT(*) FROM runtime_sessions WHERE ended_at IS NULL AND expires_at > ?1")?,
+                ),
+                (
+                    "latchkey_checkouts_today",
+                    "Checkouts since UTC midnight.",
+                    one("SELECT COUNT(*) FROM checkouts WHERE utc_day = ?1 / 86400")?,
+                ),
+            ])
+        })
+        .await?;
+    let mut out = String::new();
+    state.metrics.render(&mut out);
+    for (name, help, value) in counts {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    }
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(out))
+}
