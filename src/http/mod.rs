@@ -74,6 +74,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/v1/introspect").post(api::introspect::introspect_token))
             .service(resource("/v1/revoke").post(api::revoke::revoke_token))
             .service(resource("/metrics").get(metrics::metrics))
+            .service(resource("/openapi.json").get(api::openapi::openapi))
             // Dashboard
             .service(resource("/setup").get(dashboard::setup::setup_page).post(dashboard::setup::complete_setup))
             .service(resource("/login").get(dashboard::login::login_page).post(dashboard::login::login))

@@ -154,3 +154,28 @@ fn metrics_are_for_hosts_and_services_unless_public() {
     let open = TestApp::spawn_with(|c| c.metrics_public = true);
     assert_eq!(open.client().get("/metrics").status, 200);
 }
+
+/// Every API route in the route table is described in /openapi.json.
+#[test]
+fn openapi_describes_every_api_route() {
+    let app = TestApp::spawn();
+    let doc = app.client().get("/openapi.json").json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let routes = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/mod.rs")).unwrap();
+    let mut checked = 0;
+    for line in routes.lines() {
+        let Some(start) = line.find("resource(\"") else { continue };
+        let rest = &line[start + "resource(\"".len()..];
+        let path = &rest[..rest.find('"').unwrap()];
+        if !(path.starts_with("/v1") || path.starts_with("/api") || path.starts_with("/.well-known")) {
+            continue;
+        }
+        for method in ["get", "post", "patch", "delete"] {
+            if rest.contains(&format!(".{method}(")) {
+                assert!(doc["paths"][path][method].is_object(), "{method} {path} missing from /openapi.json");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 25, "{checked}");
+}

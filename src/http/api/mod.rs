@@ -7,6 +7,7 @@ pub mod checkouts;
 pub mod enrollment;
 pub mod identity;
 pub mod introspect;
+pub mod openapi;
 pub mod pats;
 pub mod revoke;
 pub mod sessions;

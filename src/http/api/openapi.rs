@@ -1,0 +1,111 @@
+//! `GET /openapi.json`: every API route, for client generators and
+//! schemathesis-style testing. Kept beside the route table; a test checks
+//! that the two agree.
+
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+use crate::state::AppState;
+
+/// (method, path, summary, security, success status)
+const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
+    ("get", "/healthz", "The process is up.", "none", 200),
+    ("get", "/readyz", "The database answers.", "none", 200),
+    ("get", "/.well-known/jwks.json", "Public keys of Latchkey-issued JWTs.", "none", 200),
+    ("get", "/.well-known/oauth-authorization-server", "RFC 8414 metadata.", "none", 200),
+    ("get", "/openapi.json", "This document.", "none", 200),
+    ("get", "/metrics", "Prometheus metrics.", "host, service", 200),
+    ("get", "/v1/auth/whoami", "Who the credential is.", "any credential", 200),
+    ("post", "/v1/auth/exchange", "Trade a PAT for a 15-minute EdDSA JWT.", "a PAT (body token or bearer)", 200),
+    ("get", "/v1/agents", "List agents.", "host", 200),
+    ("post", "/v1/agents", "Create an agent; returns a one-time bootstrap secret.", "host", 201),
+    ("get", "/v1/agents/{id}", "Read an agent.", "host", 200),
+    ("post", "/v1/agents/{id}/disable", "Disable an agent; its credentials stop at once.", "host", 200),
+    ("post", "/v1/agents/{id}/enable", "Enable an agent.", "host", 200),
+    ("post", "/v1/agents/{id}/bootstrap-secret", "A new one-time bootstrap secret.", "host", 201),
+    ("post", "/v1/agents/bootstrap", "Register an agent's P-256 key with a bootstrap secret.", "bootstrap secret", 200),
+    (
+        "post",
+        "/v1/agents/token",
+        "RFC 7523 private_key_jwt: an ES256 assertion for an access token.",
+        "client assertion",
+        200,
+    ),
+    ("get", "/v1/pats", "List PATs (never the secret).", "host", 200),
+    ("post", "/v1/pats", "Mint a PAT; the token is in this answer only.", "host acting as a user", 201),
+    ("get", "/v1/pats/{id}", "Read a PAT's metadata.", "host", 200),
+    ("patch", "/v1/pats/{id}", "Rename a PAT or change its daily cap.", "host", 200),
+    ("post", "/v1/pats/{id}/revoke", "Revoke a PAT and everything derived from it.", "host", 200),
+    ("get", "/v1/certificates", "List certificates.", "host, management", 200),
+    (
+        "post",
+        "/v1/certificates",
+        "Create an RS256 certificate; the private key is returned once.",
+        "owner, management",
+        201,
+    ),
+    ("get", "/v1/certificates/active", "The newest active certificate.", "host, management", 200),
+    ("get", "/v1/certificates/public/{kid}", "A certificate's public key (PEM and JWK).", "none", 200),
+    ("post", "/v1/certificates/{id}/revoke", "Revoke a certificate.", "owner, management", 200),
+    ("delete", "/v1/certificates/{id}", "Delete a certificate.", "owner, management", 204),
+    ("post", "/api/agent/auth/pat", "Start a key-bound runtime session with an agent PAT.", "agent PAT", 200),
+    ("post", "/api/agent/checkout/create", "A checkout under the PAT's daily cap.", "signed session", 201),
+    ("get", "/v1/checkouts", "List checkouts.", "host, service", 200),
+    ("get", "/v1/audit", "The audit trail, filterable by kind and agent.", "host, management", 200),
+    ("post", "/v1/introspect", "RFC 7662 token introspection.", "service", 200),
+    ("post", "/v1/revoke", "RFC 7009 token revocation.", "the token itself, or an owner", 200),
+];
+
+/// The whole document.
+pub fn document(server: &str) -> Value {
+    let mut paths = serde_json::Map::new();
+    for (method, path, summary, who, ok) in ROUTES {
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut responses = serde_json::Map::new();
+        responses.insert(ok.to_string(), json!({"description": "Success."}));
+        responses.insert("default".into(), json!({"$ref": "#/components/responses/Error"}));
+        let mut op = json!({
+            "summary": summary,
+            "description": format!("Who may call: {who}."),
+            "responses": responses,
+        });
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
+        }
+        if *who != "none" {
+            op["security"] = json!([{"bearer": []}]);
+        }
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Latchkey", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "A safe, explicit way in for AI agents. Errors carry error_code, user_message and recovery."},
+        "servers": [{"url": server}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": {
+                "type": "object",
+                "required": ["error_code", "user_message", "recovery"],
+                "properties": {
+                    "error_code": {"type": "string"},
+                    "user_message": {"type": "string"},
+                    "recovery": {"type": ["object", "null"], "properties": {"kind": {"type": "string"}}},
+                },
+            }},
+            "responses": {"Error": {"description": "PRODUCT.md section 4's error body.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+        },
+    })
+}
+
+/// Anyone.
+pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(document(&state.config.public_url))
+}
