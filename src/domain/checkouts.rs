@@ -52,6 +52,7 @@ pub struct CheckoutRequest {
 pub struct Spender<'a> {
     pub workspace: &'a WorkspaceId,
     pub agent: &'a AgentId,
+    pub agent_name: &'a str,
     pub pat: &'a PatId,
     pub session: &'a str,
 }
@@ -114,7 +115,7 @@ pub fn create(tx: &Connection, who: &Spender<'_>, req: CheckoutRequest, now: Tim
         id: db::new_id(),
         workspace_id: who.workspace.clone(),
         agent_id: who.agent.clone(),
-        agent_name: None,
+        agent_name: Some(who.agent_name.to_string()),
         pat_id: who.pat.clone(),
         session_id: Some(who.session.to_string()),
         amount_cents: req.amount.cents(),

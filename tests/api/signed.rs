@@ -89,6 +89,7 @@ fn an_agent_goes_from_a_pat_to_a_signed_checkout() {
     assert_eq!(co["status"], "authorized");
     assert_eq!(co["amount_usd"], "5.50");
     assert_eq!(co["description"], "coffee");
+    assert_eq!(co["agent_name"], "buyer");
     assert_eq!(co["spent_today_usd"], "5.50");
     assert_eq!(co["daily_cap_usd"], "10.00");
     assert!(co["reference"].is_null());

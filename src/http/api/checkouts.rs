@@ -80,7 +80,8 @@ pub async fn create_checkout(
     let outcome = state
         .db
         .write(move |tx| {
-            let who = Spender { workspace: &ws, agent: &agent.id, pat: &pat, session: &session };
+            let who =
+                Spender { workspace: &ws, agent: &agent.id, agent_name: &agent.name, pat: &pat, session: &session };
             match checkouts::create(tx, &who, request, now) {
                 Ok(created) => {
                     if created.new {
