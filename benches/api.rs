@@ -54,6 +54,7 @@ fn mint(data: &std::path::Path) -> (String, String, latchkey::crypto::rsa_cert::
             expires_in_days: 1,
             agent: Some(AgentRef::Name { name: "bench-agent".into(), create: true }),
             daily_cap: Some(latchkey::domain::money::AmountCents::parse("1000000.00").expect("cap")),
+            delegated: false,
         };
         let (agent_pat, _) = pats::mint(tx, &ws.id, &minter, request, latchkey::domain::money::AmountCents::ZERO, &by)?;
         let agent = latchkey::db::agents::find_by_name(tx, &ws.id, "bench-agent")?.expect("agent");

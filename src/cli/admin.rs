@@ -116,6 +116,7 @@ fn mint_pat(overrides: Overrides, cmd: AdminCommand, now: crate::clock::Timestam
                 expires_in_days,
                 agent: agent.map(|name| AgentRef::Name { name, create: true }),
                 daily_cap: cap,
+                delegated: false,
             };
             let by = By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
             let minter = Acting { user_id: Some(user.id.clone()), role };

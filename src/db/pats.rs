@@ -28,6 +28,8 @@ pub struct Pat {
     pub expires_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
+    /// Minted by a delegated certificate JWT: never an instance admin.
+    pub minted_by_delegation: bool,
 }
 
 const COLUMNS: &str = "p.id, p.workspace_id, p.user_id, p.agent_id, a.name, p.name, p.scope_type, p.audience,
@@ -51,14 +53,15 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Pat> {
         expires_at: Timestamp(r.get(11)?),
         revoked_at: r.get::<_, Option<i64>>(12)?.map(Timestamp),
         last_used_at: r.get::<_, Option<i64>>(13)?.map(Timestamp),
+        minted_by_delegation: false,
     })
 }
 
 pub fn insert(conn: &Connection, token_hash: &[u8], p: &Pat) -> Result<(), AppError> {
     conn.execute(
         "INSERT INTO pats (token_hash, id, workspace_id, user_id, agent_id, name, scope_type, audience, token_hint,
-                           daily_cap_cents, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                           daily_cap_cents, created_at, expires_at, minted_by_delegation)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             token_hash,
             p.id,
@@ -71,7 +74,8 @@ pub fn insert(conn: &Connection, token_hash: &[u8], p: &Pat) -> Result<(), AppEr
             p.token_hint,
             p.daily_cap.map(AmountCents::cents),
             p.created_at.0,
-            p.expires_at.0
+            p.expires_at.0,
+            p.minted_by_delegation
         ],
     )?;
     Ok(())
@@ -165,7 +169,7 @@ pub struct PatUser {
 const AUTH_SQL: &str = "SELECT p.id, p.workspace_id, p.user_id, p.agent_id, a.name, p.name, p.scope_type, p.audience,
             p.token_hint, p.daily_cap_cents, p.created_at, p.expires_at, p.revoked_at, p.last_used_at,
             w.name, w.agent_security_mode, w.created_at, a.status,
-            u.email, u.name, u.auto_provisioned, m.role
+            u.email, u.name, u.auto_provisioned, m.role, p.minted_by_delegation
      FROM pats p
      JOIN workspaces w ON w.id = p.workspace_id
      LEFT JOIN agents a ON a.id = p.agent_id
@@ -173,7 +177,8 @@ const AUTH_SQL: &str = "SELECT p.id, p.workspace_id, p.user_id, p.agent_id, a.na
      LEFT JOIN memberships m ON m.workspace_id = p.workspace_id AND m.user_id = p.user_id";
 
 fn auth_from_row(r: &Row<'_>) -> rusqlite::Result<PatAuth> {
-    let pat = from_row(r)?;
+    let mut pat = from_row(r)?;
+    pat.minted_by_delegation = r.get(22)?;
     let status: Option<String> = r.get(17)?;
     let user = match (&pat.user_id, r.get::<_, Option<String>>(18)?) {
         (Some(id), Some(email)) => Some(PatUser {

@@ -52,8 +52,11 @@ fn clean_name(raw: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The user a delegated JWT acts as, in `ws`: created (no password, a
-/// member) on first use, names kept up to date, made a member if needed.
+/// The user a delegated JWT acts as, in `ws`: created on first use (no
+/// password, a member), names kept up to date. A workspace can only speak
+/// for its own people: an existing account with a password that is not a
+/// member of `ws` is refused (`None`), and only an account this workspace
+/// alone knows is renamed.
 pub fn delegated_user(
     tx: &Connection,
     ws: &WorkspaceId,
@@ -61,14 +64,23 @@ pub fn delegated_user(
     first: Option<&str>,
     last: Option<&str>,
     by: &By<'_>,
-) -> Result<(User, Role), AppError> {
+) -> Result<Option<(User, Role)>, AppError> {
     let name = match (clean_name(first), clean_name(last)) {
         (Some(f), Some(l)) => Some(format!("{f} {l}")),
         (Some(n), None) | (None, Some(n)) => Some(n),
         (None, None) => None,
     };
-    let user = match db::users::find_by_email(tx, email.as_str())? {
-        Some(u) => u,
+    let (user, role) = match db::users::find_by_email(tx, email.as_str())? {
+        Some(u) => match db::memberships::find_role(tx, ws, &u.id)? {
+            Some(role) => (u, role),
+            // Provisioned by another workspace: no password, no login, so
+            // joining this one reveals and grants nothing.
+            None if u.auto_provisioned => {
+                db::memberships::insert(tx, ws, &u.id, Role::Member, by.now)?;
+                (u, Role::Member)
+            }
+            None => return Ok(None),
+        },
         None => {
             let user = User {
                 id: UserId::generate(),
@@ -79,26 +91,23 @@ pub fn delegated_user(
                 created_at: by.now,
             };
             db::users::insert(tx, &user)?;
+            db::memberships::insert(tx, ws, &user.id, Role::Member, by.now)?;
             audit::record(
                 tx,
                 Event::success(Some(ws), by.actor, "user.provisioned", by.meta).target("user", user.id.0.clone()),
                 by.now,
             )?;
-            user
+            (user, Role::Member)
         }
     };
+    let only_here = db::memberships::list_for_user(tx, &user.id)?.len() == 1;
     if let Some(name) = name
         && name != user.name
+        && user.auto_provisioned
+        && only_here
     {
         db::users::update_name(tx, &user.id, &name, by.now)?;
     }
-    let role = match db::memberships::find_role(tx, ws, &user.id)? {
-        Some(role) => role,
-        None => {
-            db::memberships::insert(tx, ws, &user.id, Role::Member, by.now)?;
-            Role::Member
-        }
-    };
     let user = db::users::find(tx, &user.id)?.ok_or(AppError::NotFound)?;
-    Ok((user, role))
+    Ok(Some((user, role)))
 }

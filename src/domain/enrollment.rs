@@ -92,7 +92,7 @@ pub fn check_claims(c: &AssertionClaims, rules: &AssertionRules<'_>) -> Result<(
     if exp <= rules.now.0 {
         return Err("assertion expired");
     }
-    if exp - iat > 60 {
+    if exp.checked_sub(iat).is_none_or(|life| !(0..=60).contains(&life)) {
         return Err("assertion lives longer than 60 s");
     }
     if iat > rules.now.0 + rules.skew {
@@ -113,6 +113,12 @@ pub fn issue_access_token(
     ttl_seconds: i64,
     by: &By<'_>,
 ) -> Result<Result<SecretToken, &'static str>, AppError> {
+    // The agent may have been disabled or re-keyed since the assertion was
+    // checked: look again inside the transaction that issues the token.
+    let current = db::agents::find(tx, &agent.workspace_id, &agent.id)?;
+    if !current.is_some_and(|a| a.status == AgentStatus::Active && a.key_thumbprint == agent.key_thumbprint) {
+        return Ok(Err("agent changed while the assertion was checked"));
+    }
     db::assertion_jtis::delete_expired(tx, by.now)?;
     if !db::assertion_jtis::insert_new(tx, &agent.id, jti, jti_expires_at)? {
         return Ok(Err("replayed jti"));

@@ -97,6 +97,8 @@ pub struct MintRequest {
     pub expires_in_days: i64,
     pub agent: Option<AgentRef>,
     pub daily_cap: Option<AmountCents>,
+    /// Minted by a delegated certificate JWT.
+    pub delegated: bool,
 }
 
 pub fn parse_name(raw: &str) -> Result<String, AppError> {
@@ -184,6 +186,7 @@ pub fn mint(
         expires_at: by.now.plus_seconds(req.expires_in_days * 86_400),
         revoked_at: None,
         last_used_at: None,
+        minted_by_delegation: req.delegated,
     };
     db::pats::insert(tx, &token.hash(), &pat)?;
     audit::record(

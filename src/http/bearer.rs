@@ -307,13 +307,13 @@ async fn certificate_jwt(state: &AppState, token: &str, now: Timestamp) -> Resul
     let (Some(iat), Some(exp)) = (claims.iat, claims.exp) else {
         return Err(refuse(AppError::AuthUnknownToken, "certificate JWT without iat or exp"));
     };
-    if exp - iat > state.config.cert_jwt_max_ttl_seconds {
+    if exp.checked_sub(iat).is_none_or(|life| life < 0 || life > state.config.cert_jwt_max_ttl_seconds) {
         return Err(refuse(AppError::AuthUnknownToken, "certificate JWT lifetime too long"));
     }
-    if iat > now.0 + LEEWAY {
+    if iat > now.0.saturating_add(LEEWAY) {
         return Err(refuse(AppError::AuthUnknownToken, "certificate JWT issued in the future"));
     }
-    if exp + LEEWAY <= now.0 {
+    if exp.saturating_add(LEEWAY) <= now.0 {
         return Err(refuse(AppError::AuthTokenExpired, "certificate JWT expired"));
     }
     security_mode::require_on(&workspace, &state.config.url("/settings"))
@@ -325,7 +325,7 @@ async fn certificate_jwt(state: &AppState, token: &str, now: Timestamp) -> Resul
                 .ok_or_else(|| refuse(AppError::AuthUnknownToken, "certificate JWT with a bad email"))?;
             let (ws_id, first, last) = (ws.clone(), claims.first_name.clone(), claims.last_name.clone());
             let by_now = now;
-            let (user, role) = state
+            let found = state
                 .db
                 .write(move |tx| {
                     let by = crate::domain::agents::By {
@@ -344,6 +344,9 @@ async fn certificate_jwt(state: &AppState, token: &str, now: Timestamp) -> Resul
                 })
                 .await
                 .map_err(|e| Refusal::new(e, "", None))?;
+            let Some((user, role)) = found else {
+                return Err(refuse(AppError::AuthUnknownToken, "delegated email is an account outside this workspace"));
+            };
             // A delegated credential never carries instance-admin rights.
             Some(PrincipalUser { id: user.id, email: user.email, name: user.name, role, instance_admin: false })
         }
@@ -390,7 +393,7 @@ fn check(
     let user = match auth.user {
         Some(u) => match u.role {
             Some(role) => Some(PrincipalUser {
-                instance_admin: is_instance_admin(state, &u.email, u.auto_provisioned),
+                instance_admin: !pat.minted_by_delegation && is_instance_admin(state, &u.email, u.auto_provisioned),
                 id: u.id,
                 email: u.email,
                 name: u.name,
@@ -468,7 +471,7 @@ async fn verify_request_signature(
     };
     let ts: i64 = ts_raw.parse().map_err(|_| fail(SignatureFailure::Invalid, "timestamp not unix seconds"))?;
     let skew = state.config.signature_skew_seconds;
-    if (now.0 - ts).abs() > skew {
+    if now.0.abs_diff(ts) > skew.unsigned_abs() {
         return Err(fail(SignatureFailure::TimestampSkew, "timestamp outside the skew window"));
     }
     let signature =

@@ -66,45 +66,57 @@ impl Metrics {
 }
 
 /// A host or service credential, or anyone with `LATCHKEY_METRICS_PUBLIC`.
-/// Instance-wide counts, no names or ids.
+/// Request counters are per process; the gauges count the caller's own
+/// workspace only (and are left out when the endpoint is public).
 pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    if !state.config.metrics_public {
-        let token = bearer_token(&req).ok_or(AppError::AuthRequired)?;
-        let p = authenticate(&req, &state, &token, Use::Direct).await?;
-        if p.credential.scope == crate::domain::pats::Scope::Agent {
-            return Err(AppError::Scope("Metrics are for host and service credentials.".into()));
+    let caller_ws = match bearer_token(&req) {
+        Some(token) => {
+            let p = authenticate(&req, &state, &token, Use::Direct).await?;
+            if p.credential.scope == crate::domain::pats::Scope::Agent {
+                return Err(AppError::Scope("Metrics are for host and service credentials.".into()));
+            }
+            Some(p.workspace.id)
         }
-    }
-    let now = state.clock.now();
-    let counts = state
-        .db
-        .read(move |conn| {
-            let one = |sql: &str| -> Result<i64, AppError> { Ok(conn.query_row(sql, [now.0], |r| r.get(0))?) };
-            Ok([
-                ("latchkey_workspaces", "Workspaces.", one("SELECT COUNT(*) FROM workspaces WHERE ?1 IS NOT NULL")?),
-                ("latchkey_agents", "Agents, any status.", one("SELECT COUNT(*) FROM agents WHERE ?1 IS NOT NULL")?),
-                (
-                    "latchkey_pats_live",
-                    "PATs neither revoked nor expired.",
-                    one("SELECT COUNT(*) FROM pats WHERE revoked_at IS NULL AND expires_at > ?1")?,
-                ),
-                (
-                    "latchkey_runtime_sessions_live",
-                    "Key-bound sessions neither ended nor expired.",
-                    one("SELECT COUNT(*) FROM runtime_sessions WHERE ended_at IS NULL AND expires_at > ?1")?,
-                ),
-                (
-                    "latchkey_checkouts_today",
-                    "Checkouts since UTC midnight.",
-                    one("SELECT COUNT(*) FROM checkouts WHERE utc_day = ?1 / 86400")?,
-                ),
-            ])
-        })
-        .await?;
+        None if state.config.metrics_public => None,
+        None => return Err(AppError::AuthRequired),
+    };
     let mut out = String::new();
     state.metrics.render(&mut out);
-    for (name, help, value) in counts {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    if let Some(ws) = caller_ws {
+        let now = state.clock.now();
+        let counts = state
+            .db
+            .read(move |conn| {
+                let one = |sql: &str| -> Result<i64, AppError> {
+                    Ok(conn.query_row(sql, rusqlite::params![ws, now.0], |r| r.get(0))?)
+                };
+                Ok([
+                    (
+                        "latchkey_agents",
+                        "Agents of this workspace, any status.",
+                        one("SELECT COUNT(*) FROM agents WHERE workspace_id = ?1 AND ?2 IS NOT NULL")?,
+                    ),
+                    (
+                        "latchkey_pats_live",
+                        "PATs of this workspace neither revoked nor expired.",
+                        one("SELECT COUNT(*) FROM pats WHERE workspace_id = ?1 AND revoked_at IS NULL AND expires_at > ?2")?,
+                    ),
+                    (
+                        "latchkey_runtime_sessions_live",
+                        "Key-bound sessions of this workspace neither ended nor expired.",
+                        one("SELECT COUNT(*) FROM runtime_sessions WHERE workspace_id = ?1 AND ended_at IS NULL AND expires_at > ?2")?,
+                    ),
+                    (
+                        "latchkey_checkouts_today",
+                        "Checkouts of this workspace since UTC midnight.",
+                        one("SELECT COUNT(*) FROM checkouts WHERE workspace_id = ?1 AND utc_day = ?2 / 86400")?,
+                    ),
+                ])
+            })
+            .await?;
+        for (name, help, value) in counts {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        }
     }
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(out))
 }

@@ -192,12 +192,21 @@ fn another_workspaces_certificate_cannot_reach_this_workspace() {
     assert_eq!(c.api("GET", "/v1/auth/whoami", Some(&mgmt_b), None).json()["workspace"]["id"], ws_b.as_str());
     c.api("GET", &format!("/v1/agents/{agent_a}"), Some(&mgmt_b), None).assert_error(404, "NOT_FOUND");
     c.api("POST", &format!("/v1/agents/{agent_a}/disable"), Some(&mgmt_b), None).assert_error(404, "NOT_FOUND");
-    // A delegated JWT naming workspace A's owner acts only inside workspace B.
-    let as_owner_a = rs256(&cert_b.private_pem, &cert_b.kid, &claims(&app, json!({"email": OWNER_EMAIL})));
-    let who = c.api("GET", "/v1/auth/whoami", Some(&as_owner_a), None).json();
-    assert_eq!(who["workspace"]["id"], ws_b.as_str());
-    assert_eq!(who["user"]["role"], "member");
-    c.api("GET", &format!("/v1/agents/{agent_a}"), Some(&as_owner_a), None).assert_error(404, "NOT_FOUND");
+    // Workspace B cannot speak for workspace A's owner: refused, and the
+    // owner is neither renamed nor made a member of B.
+    let as_owner_a = rs256(
+        &cert_b.private_pem,
+        &cert_b.kid,
+        &claims(&app, json!({"email": OWNER_EMAIL, "firstName": "Mallory", "lastName": "M"})),
+    );
+    c.api("GET", "/v1/auth/whoami", Some(&as_owner_a), None).assert_error(401, "AUTH_UNKNOWN_TOKEN");
+    let me = c.api("GET", "/v1/auth/whoami", Some(&host_a), None).json();
+    assert_ne!(me["user"]["name"], "Mallory M");
+    let (_, mut owner) = app.login(OWNER_EMAIL, OWNER_PASSWORD);
+    assert!(!owner.get("/").body.contains("Globex"), "not a member of workspace B");
+    // Lifetimes that overflow are refused, not wrapped.
+    let wrapped = rs256(&cert_b.private_pem, &cert_b.kid, &json!({"iat": -10, "exp": i64::MAX - 10}));
+    c.api("GET", "/v1/auth/whoami", Some(&wrapped), None).assert_error(401, "AUTH_UNKNOWN_TOKEN");
 }
 
 #[test]
@@ -213,6 +222,13 @@ fn delegated_credentials_never_make_instance_admins() {
     // …and a delegated JWT naming the real instance admin carries no such right.
     let as_admin = rs256(&cert.private_pem, &cert.kid, &claims(&app, json!({"email": OWNER_EMAIL})));
     let who = c.api("GET", "/v1/auth/whoami", Some(&as_admin), None).json();
+    assert_eq!(who["user"]["email"], OWNER_EMAIL);
+    assert_eq!(who["user"]["instance_admin"], false);
+    // Nor does a PAT the delegated credential mints for that admin.
+    let minted = c.api("POST", "/v1/pats", Some(&as_admin), Some(json!({"name": "via backend", "scope_type": "host"})));
+    assert_eq!(minted.status, 201, "{}", minted.body);
+    let token = minted.json()["token"].as_str().unwrap().to_string();
+    let who = c.api("GET", "/v1/auth/whoami", Some(&token), None).json();
     assert_eq!(who["user"]["email"], OWNER_EMAIL);
     assert_eq!(who["user"]["instance_admin"], false);
     // The auto-provisioned user has no password: it cannot log in.

@@ -338,6 +338,8 @@ fn access_tokens_expire_and_stop_with_the_mode() {
     run_cli(&app.data_dir, &["admin", "security-mode", "off"], None);
     c.api("GET", "/v1/auth/whoami", Some(&token), None).assert_error(403, "AGENT_SECURITY_MODE_OFF");
     token_request(&mut c, &key.sign(&claims(&app, &agent))).assert_error(403, "AGENT_SECURITY_MODE_OFF");
+    // Without the key, nothing about the workspace is revealed.
+    assert_invalid_client(&token_request(&mut c, &AgentKey::new().sign(&claims(&app, &agent))));
     bootstrap(&mut c, "lk_bs_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa3i8aJj", &key)
         .assert_error(401, "BOOTSTRAP_SECRET_INVALID");
     run_cli(&app.data_dir, &["admin", "security-mode", "on"], None);

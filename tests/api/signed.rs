@@ -235,6 +235,9 @@ fn every_signature_mistake_is_refused_with_a_way_to_debug_it() {
         let sig = sign(&s.key, "POST", path, ts, &body);
         assert_sign_request(&send(&mut c, "POST", path, &body, ts, &sig), "SIGNATURE_TIMESTAMP_SKEW", &body, &app);
     }
+    // A timestamp at the edge of i64 is skew, not an overflow.
+    let sig = sign(&s.key, "POST", path, i64::MIN, &body);
+    assert_sign_request(&send(&mut c, "POST", path, &body, i64::MIN, &sig), "SIGNATURE_TIMESTAMP_SKEW", &body, &app);
     // The real thing passes once, then is a replay.
     let ok = send(&mut c, "POST", path, &body, now, &good);
     assert_eq!(ok.status, 201, "{}", ok.body);

@@ -160,9 +160,6 @@ async fn issue(
     if agent.status != AgentStatus::Active {
         return Ok(Err((ws, "agent not active")));
     }
-    let workspace_id = agent.workspace_id.clone();
-    let workspace = state.db.read(move |conn| db::workspaces::get(conn, &workspace_id)).await?;
-    security_mode::require_on(&workspace, &state.config.url("/settings"))?;
     let Some(key) = agent.public_jwk.as_deref().and_then(EcJwk::from_stored) else {
         return Ok(Err((ws, "agent has no registered key")));
     };
@@ -176,6 +173,10 @@ async fn issue(
     if let Err(reason) = enrollment::check_claims(&claims, &rules) {
         return Ok(Err((ws, reason)));
     }
+    // Only a caller who proved the key learns about the workspace's mode.
+    let workspace_id = agent.workspace_id.clone();
+    let workspace = state.db.read(move |conn| db::workspaces::get(conn, &workspace_id)).await?;
+    security_mode::require_on(&workspace, &state.config.url("/settings"))?;
     let jti = claims.jti.unwrap_or_default();
     let jti_expires = crate::clock::Timestamp(claims.exp.unwrap_or(now.0));
     let ttl = state.config.agent_token_ttl_seconds;

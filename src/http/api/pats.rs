@@ -86,6 +86,7 @@ fn mint_request(body: CreatePat) -> Result<MintRequest, AppError> {
         expires_in_days: pats::parse_expiry_days(body.expires_in_days)?,
         agent,
         daily_cap: parse_cap(body.daily_cap_usd.as_ref())?,
+        delegated: false,
     })
 }
 
@@ -97,7 +98,8 @@ pub async fn create_pat(
     HostCaller(p): HostCaller,
     body: web::Json<CreatePat>,
 ) -> Result<HttpResponse, AppError> {
-    let mint = mint_request(body.into_inner())?;
+    let mut mint = mint_request(body.into_inner())?;
+    mint.delegated = p.credential.kind == crate::domain::principal::CredentialKind::CertificateJwt;
     let minter = p.acting()?;
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let ws = p.workspace.id.clone();

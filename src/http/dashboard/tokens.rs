@@ -156,6 +156,7 @@ fn mint_request(form: &CreateForm) -> Result<MintRequest, AppError> {
         } else {
             None
         },
+        delegated: false,
     })
 }
 
