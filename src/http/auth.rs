@@ -32,6 +32,8 @@ pub struct Browser {
     pub session: LiveSession,
     /// Every workspace the person belongs to, for the switcher.
     pub workspaces: Vec<(Workspace, Role)>,
+    /// `LATCHKEY_SUPERADMIN_DOMAIN` makes this password user an instance admin.
+    pub instance_admin: bool,
 }
 
 impl Browser {
@@ -86,10 +88,16 @@ impl FromRequest for Browser {
                         return Ok(None);
                     };
                     let workspaces = db::memberships::list_for_user(conn, &session.user_id)?;
-                    Ok(Some(Browser { session, workspaces }))
+                    Ok(Some(Browser { session, workspaces, instance_admin: false }))
                 })
                 .await?;
-            found.ok_or(HtmlError::LoginRequired)
+            let mut browser = found.ok_or(HtmlError::LoginRequired)?;
+            browser.instance_admin = crate::http::bearer::is_instance_admin(
+                &state,
+                &browser.session.email,
+                browser.session.auto_provisioned,
+            );
+            Ok(browser)
         })
     }
 }

@@ -86,6 +86,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/workspace/switch").post(dashboard::settings::switch_workspace))
             .service(resource("/dashboard/audit").get(dashboard::audit::audit_page))
             .service(
+                resource("/admin/workspaces")
+                    .get(dashboard::admin::workspaces_page)
+                    .post(dashboard::admin::create_workspace),
+            )
+            .service(
                 resource("/dashboard/certificates")
                     .get(dashboard::certificates::certificates_page)
                     .post(dashboard::certificates::create_certificate),

@@ -189,3 +189,29 @@ fn static_assets_are_embedded_and_cached() {
     assert_eq!(anon.get("/static/nope.css").status, 404);
     assert_eq!(anon.get("/static/../Cargo.toml").status, 404);
 }
+
+#[test]
+fn instance_admins_see_every_workspace_and_create_new_ones() {
+    let app = TestApp::spawn_with(|c| c.superadmin_domain = Some("example.com".into()));
+    let mut admin = app.setup_owner();
+    let (code, _, err) = run_cli(
+        &app.data_dir,
+        &["admin", "create-workspace", "--name", "Globex", "--owner-email", "hank@globex.example", "--password-stdin"],
+        Some("globex owner password\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(admin.get("/").body.contains("href=\"/admin/workspaces\""));
+    let page = admin.get("/admin/workspaces");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Acme") && page.body.contains("Globex"), "{}", page.body);
+    let res = admin.post_form("/admin/workspaces", &[("csrf", &page.csrf()), ("name", "Initech")]);
+    assert_eq!(res.status, 303);
+    assert!(admin.get("/").body.contains("Initech"), "the admin owns it and can switch to it");
+
+    // Hank is not an instance admin: no link, no page.
+    let (_, mut hank) = app.login("hank@globex.example", "globex owner password");
+    assert!(!hank.get("/").body.contains("/admin/workspaces"));
+    assert_eq!(hank.get("/admin/workspaces").status, 404);
+    let csrf = hank.get("/").csrf();
+    assert_eq!(hank.post_form("/admin/workspaces", &[("csrf", &csrf), ("name", "Nope")]).status, 404);
+}

@@ -1,6 +1,7 @@
 //! Server-rendered pages. Each handler returns an askama template; pages
 //! work without JavaScript.
 
+pub mod admin;
 pub mod agents;
 pub mod audit;
 pub mod certificates;
@@ -25,6 +26,7 @@ pub struct Nav {
     pub csrf: String,
     pub current: &'static str,
     pub workspaces: Vec<NavWorkspace>,
+    pub instance_admin: bool,
 }
 
 pub struct NavWorkspace {
@@ -38,6 +40,7 @@ impl Nav {
         let ws = browser.workspace();
         Nav {
             email: browser.session.email.clone(),
+            instance_admin: browser.instance_admin,
             workspace_name: ws.name.clone(),
             agent_mode: ws.agent_security_mode,
             csrf: browser.session.csrf_token.clone(),
@@ -99,4 +102,16 @@ pub async fn unknown_page(_browser: crate::http::auth::Browser) -> Result<HttpRe
 /// 303 to `location` (post/redirect/get).
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_string())).finish()
+}
+
+/// Percent-encodes a value for a query string.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
