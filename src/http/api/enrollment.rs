@@ -107,12 +107,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     if let Err(retry_after_seconds) = state.token_limiter.check(client_ip(&req, state.config.trust_proxy)) {
         return Err(AppError::RateLimited { retry_after_seconds });
     }
-    let form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let body: TokenBody = if form {
+    let body: TokenBody = if super::is_form(&req) {
         serde_urlencoded::from_bytes(&body)
             .map_err(|_| AppError::OAuthInvalidRequest("The form body could not be read.".into()))?
     } else {

@@ -3,17 +3,11 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::AppError;
 use crate::http::bearer::{ServiceCaller, introspect};
 use crate::state::AppState;
-
-#[derive(Deserialize)]
-struct IntrospectBody {
-    token: Option<String>,
-}
 
 /// A service credential: `{active, token_type, sub, agent_id, workspace_id,
 /// scope, exp, iat, cnf}` for a live token of its own workspace,
@@ -24,18 +18,7 @@ pub async fn introspect_token(
     ServiceCaller(caller): ServiceCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let parsed: IntrospectBody = if form {
-        serde_urlencoded::from_bytes(&body).map_err(|_| AppError::Validation("token: required.".into()))?
-    } else {
-        super::parse_json(&body)?
-    };
-    let token =
-        parsed.token.filter(|t| !t.is_empty()).ok_or_else(|| AppError::Validation("token: required.".into()))?;
+    let token = super::token_param(&req, &body)?;
     let inactive =
         || HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({"active": false}));
     let Some(p) = introspect(&req, &state, &token).await else { return Ok(inactive()) };

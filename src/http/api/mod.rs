@@ -57,3 +57,25 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppE
 pub fn who(p: &Principal, meta: RequestMeta) -> (Actor, RequestMeta) {
     (actor_of(p), meta)
 }
+
+/// Whether the body is `application/x-www-form-urlencoded` (the OAuth
+/// endpoints take forms as well as JSON).
+pub fn is_form(req: &actix_web::HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+}
+
+#[derive(Deserialize)]
+struct TokenParam {
+    token: Option<String>,
+}
+
+/// The `token` parameter of RFC 7662/7009 requests, from a form or JSON.
+pub fn token_param(req: &actix_web::HttpRequest, body: &[u8]) -> Result<String, AppError> {
+    let required = || AppError::Validation("token: required.".into());
+    let parsed: TokenParam =
+        if is_form(req) { serde_urlencoded::from_bytes(body).map_err(|_| required())? } else { parse_json(body)? };
+    parsed.token.filter(|t| !t.is_empty()).ok_or_else(required)
+}

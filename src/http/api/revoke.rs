@@ -4,7 +4,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 use serde_json::json;
 
 use super::actor_of;
@@ -20,11 +19,6 @@ use crate::http::bearer::{AnyCaller, introspect};
 use crate::http::request_meta;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
-struct RevokeBody {
-    token: Option<String>,
-}
-
 fn same_credential(a: &Principal, b: &Principal) -> bool {
     a.credential.kind == b.credential.kind && a.credential.id == b.credential.id
 }
@@ -38,18 +32,7 @@ pub async fn revoke_token(
     AnyCaller(caller): AnyCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let parsed: RevokeBody = if form {
-        serde_urlencoded::from_bytes(&body).map_err(|_| AppError::Validation("token: required.".into()))?
-    } else {
-        super::parse_json(&body)?
-    };
-    let token =
-        parsed.token.filter(|t| !t.is_empty()).ok_or_else(|| AppError::Validation("token: required.".into()))?;
+    let token = super::token_param(&req, &body)?;
     let done = || HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({}));
     let Some(target) = introspect(&req, &state, &token).await else { return Ok(done()) };
     if target.workspace.id != caller.workspace.id {
