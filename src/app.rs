@@ -43,7 +43,17 @@ impl App {
             config.public_url = crate::config::default_public_url(local);
         }
 
+        let authn = Arc::new(crate::domain::authn::Settings {
+            issuer: config.public_url.clone(),
+            settings_url: config.url("/settings"),
+            signature_skew_seconds: config.signature_skew_seconds,
+            cert_jwt_max_ttl_seconds: config.cert_jwt_max_ttl_seconds,
+            superadmin_domain: config.superadmin_domain.clone(),
+        });
+        let audit = crate::audit_queue::AuditQueue::start(db.clone(), config.audit_queue_capacity)?;
         let state = AppState {
+            authn,
+            audit,
             db,
             login_limiter: IpRateLimiter::per_minute(config.rate_login_per_min),
             bootstrap_limiter: IpRateLimiter::per_minute(config.rate_bootstrap_per_min),
@@ -61,6 +71,9 @@ impl App {
             ActixApp::new().app_data(web::Data::new(app_state.clone())).configure(http::configure)
         })
         .workers(workers)
+        // Writes and argon2 queue on these; a small pool bounds memory and
+        // keeps a burst from spawning hundreds of threads.
+        .worker_max_blocking_threads(16)
         .shutdown_timeout(30)
         .listen(listener)
         .map_err(|e| format!("cannot start the HTTP server: {e}"))?
@@ -107,6 +120,9 @@ impl App {
                 });
             }
         }
-        self.server.await
+        let served = self.server.await;
+        // Refusals still queued reach the audit trail before we exit.
+        self.state.audit.close();
+        served
     }
 }

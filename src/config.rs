@@ -56,6 +56,9 @@ pub struct Config {
     /// HTTP worker threads; `None` means one per core.
     pub workers: Option<usize>,
     pub password_cost: PasswordCost,
+    /// Refusals that may wait for the audit writer before requests write
+    /// their own (`LATCHKEY_AUDIT_QUEUE_CAPACITY`).
+    pub audit_queue_capacity: usize,
 }
 
 /// A configuration mistake, already phrased for the operator.
@@ -162,6 +165,7 @@ impl Config {
             dashboard_session_hours: int("LATCHKEY_DASHBOARD_SESSION_HOURS", 12, 1, 24 * 30)?,
             workers,
             password_cost: PasswordCost::default(),
+            audit_queue_capacity: int("LATCHKEY_AUDIT_QUEUE_CAPACITY", 4096, 1, 1_000_000)? as usize,
         })
     }
 

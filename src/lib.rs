@@ -2,6 +2,7 @@
 //! safe, explicit way into a host's systems.
 
 pub mod app;
+pub mod audit_queue;
 pub mod cli;
 pub mod clock;
 pub mod config;

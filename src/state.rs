@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use crate::audit_queue::AuditQueue;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::keys::SigningKeys;
 use crate::crypto::password::PasswordHasher;
 use crate::db::Db;
+use crate::domain::authn;
 use crate::http::rate_limit::IpRateLimiter;
 
 #[derive(Clone)]
@@ -20,4 +22,8 @@ pub struct AppState {
     pub login_limiter: IpRateLimiter,
     pub bootstrap_limiter: IpRateLimiter,
     pub token_limiter: IpRateLimiter,
+    /// What the authentication engine needs of the configuration.
+    pub authn: Arc<authn::Settings>,
+    /// Refusals on their way to the audit trail.
+    pub audit: Arc<AuditQueue>,
 }

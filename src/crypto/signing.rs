@@ -9,9 +9,20 @@ use serde_json::Value;
 
 use super::okp_thumbprint;
 
-/// The string a request signature covers.
-pub fn canonical_string(method: &str, path_and_query: &str, timestamp: &str, body_sha256_hex: &str) -> String {
-    format!("{}\n{path_and_query}\n{timestamp}\n{body_sha256_hex}", method.to_ascii_uppercase())
+/// The string a request signature covers; an `X-Agent-Nonce` is a fifth line.
+pub fn canonical_string(
+    method: &str,
+    path_and_query: &str,
+    timestamp: &str,
+    body_sha256_hex: &str,
+    nonce: Option<&str>,
+) -> String {
+    let mut s = format!("{}\n{path_and_query}\n{timestamp}\n{body_sha256_hex}", method.to_ascii_uppercase());
+    if let Some(nonce) = nonce {
+        s.push('\n');
+        s.push_str(nonce);
+    }
+    s
 }
 
 /// Decodes a signature in standard base64, URL-safe base64, padded or not.
@@ -107,7 +118,7 @@ mod tests {
         assert_eq!(URL_SAFE_NO_PAD.encode(public), "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
         for (method, path, ts, body, body_hash, sig) in vectors {
             assert_eq!(sha256_hex(body.as_bytes()), body_hash);
-            let canonical = canonical_string(method, path, ts, body_hash);
+            let canonical = canonical_string(method, path, ts, body_hash, None);
             assert_eq!(STANDARD.encode(key.sign(canonical.as_bytes()).to_bytes()), sig);
             let decoded = decode_signature(sig).unwrap();
             assert!(verify(&public, &canonical, &decoded));

@@ -1,9 +1,15 @@
 //! SQLite storage. `open()` sets the pragmas and applies the embedded
 //! migrations before anything else touches the file. Async code reaches the
-//! database only through [`Db::read`] and [`Db::write`], which run on the
+//! database through [`Db::write`] and [`Db::read`], which run on the
 //! blocking thread pool: one writer connection (SQLite has one writer
 //! anyway, so writers queue on a mutex instead of spinning on SQLITE_BUSY)
 //! and a small set of reader connections that WAL lets run in parallel.
+//!
+//! Short primary-key reads (authentication) use [`Db::read_here`] instead:
+//! a connection owned by the calling worker thread. A WAL reader never waits
+//! for the writer, and measured on the whoami path the hop to the blocking
+//! pool and back cost more CPU than the read itself (see README,
+//! "Performance").
 //!
 //! The functions in the per-table modules take a `&Connection` (reads) or a
 //! `&Transaction` (writes) and hold all SQL; a second backend would provide
@@ -41,12 +47,27 @@ pub const DB_FILE: &str = "latchkey.db";
 
 const READERS: usize = 4;
 
+/// Page cache per connection, in KiB (SQLite's negative `cache_size`). The
+/// hot set (PATs, agents, sessions, today's spend) is small; the OS page
+/// cache holds the rest, so a large private cache per connection only
+/// multiplies resident memory.
+const CACHE_KIB: i64 = 8 * 1024;
+
+/// Distinguishes databases in one process (tests open many) for the
+/// per-thread connections of [`Db::read_here`].
+static NEXT_DB_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+thread_local! {
+    static LOCAL_READERS: std::cell::RefCell<Vec<(u64, Connection)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Inner>,
 }
 
 struct Inner {
+    id: u64,
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
@@ -85,14 +106,15 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -65536;
-         PRAGMA mmap_size = 268435456;
-         PRAGMA temp_store = MEMORY;",
-    )?;
+         PRAGMA cache_size = -{CACHE_KIB};
+         PRAGMA temp_store = MEMORY;"
+    ))?;
+    // Every hot statement is cached; keep room for all of them.
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
 
@@ -113,6 +135,7 @@ impl Db {
         }
         Ok(Db {
             inner: Arc::new(Inner {
+                id: NEXT_DB_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 path,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(readers),
@@ -144,6 +167,28 @@ impl Db {
     {
         let db = self.clone();
         actix_web::web::block(move || db.write_blocking(f)).await.map_err(AppError::internal)?
+    }
+
+    /// Runs a short read on a connection owned by the calling thread, opened
+    /// on first use: no hop to the blocking pool. For the authentication
+    /// lookups (a few primary-key reads); anything that scans stays on
+    /// [`Db::read`]. Never waits for the writer (WAL).
+    pub fn read_here<T>(&self, f: impl FnOnce(&Connection) -> Result<T, AppError>) -> Result<T, AppError> {
+        let id = self.inner.id;
+        LOCAL_READERS.with(|cell| {
+            // A nested call (or a connection that failed to open) falls back
+            // to the shared readers rather than panicking.
+            let Ok(mut local) = cell.try_borrow_mut() else { return self.read_blocking(f) };
+            if !local.iter().any(|(db, _)| *db == id) {
+                let conn = connect(&self.inner.path)?;
+                local.push((id, conn));
+            }
+            let conn = local.iter().find(|(db, _)| *db == id).map(|(_, c)| c);
+            match conn {
+                Some(conn) => f(conn),
+                None => Err(AppError::internal("thread-local reader missing")),
+            }
+        })
     }
 
     /// [`Db::read`] for code that is already on a blocking thread (the CLI).

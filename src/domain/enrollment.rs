@@ -111,14 +111,17 @@ pub fn issue_access_token(
     jti: &str,
     jti_expires_at: Timestamp,
     ttl_seconds: i64,
+    settings_url: &str,
     by: &By<'_>,
 ) -> Result<Result<SecretToken, &'static str>, AppError> {
-    // The agent may have been disabled or re-keyed since the assertion was
-    // checked: look again inside the transaction that issues the token.
+    // The agent may have been disabled or re-keyed, or the mode turned off,
+    // since the assertion was checked: look again inside the transaction
+    // that issues the token.
     let current = db::agents::find(tx, &agent.workspace_id, &agent.id)?;
     if !current.is_some_and(|a| a.status == AgentStatus::Active && a.key_thumbprint == agent.key_thumbprint) {
         return Ok(Err("agent changed while the assertion was checked"));
     }
+    security_mode::require_on(&db::workspaces::get(tx, &agent.workspace_id)?, settings_url)?;
     db::assertion_jtis::delete_expired(tx, by.now)?;
     if !db::assertion_jtis::insert_new(tx, &agent.id, jti, jti_expires_at)? {
         return Ok(Err("replayed jti"));

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod audit;
+pub mod authn;
 pub mod certificates;
 pub mod checkouts;
 pub mod enrollment;

@@ -82,6 +82,12 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     };
     let mut out = String::new();
     state.metrics.render(&mut out);
+    let _ = writeln!(
+        out,
+        "# HELP latchkey_audit_queue_overflow_total Refusals that found the audit queue full and were written by their request.\n\
+         # TYPE latchkey_audit_queue_overflow_total counter\nlatchkey_audit_queue_overflow_total {}",
+        state.audit.overflowed()
+    );
     if let Some(ws) = caller_ws {
         let now = state.clock.now();
         let counts = state

@@ -25,7 +25,8 @@ pub async fn harden(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let started = Instant::now();
-    let request_id = hex::encode(crate::crypto::random_bytes::<8>());
+    // Not a secret: a thread-local generator, no system call per request.
+    let request_id = format!("{:016x}", rand::random::<u64>());
     let method = req.method().clone();
     // The path only: a query string can carry a one-time code.
     let path = req.path().to_string();

@@ -42,7 +42,7 @@ impl TestApp {
 
     /// A server on an existing data dir (for restarts); the caller keeps the dir.
     pub fn spawn_in(data_dir: PathBuf, tweak: impl FnOnce(&mut Config)) -> TestApp {
-        latchkey::telemetry::init();
+        std::mem::forget(latchkey::telemetry::init());
         let mut config = Config::for_tests(data_dir.clone());
         tweak(&mut config);
         let clock = Clock::system();

@@ -48,6 +48,8 @@ pub async fn list_audit(
         before: q.before.filter(|b| !b.is_empty()),
     };
     let ws = p.workspace.id.clone();
+    // Refusals still on their way are part of the trail asked for.
+    state.audit.flush().await?;
     let items = state.db.read(move |conn| db::audit::list_filtered(conn, &ws, &filter, limit)).await?;
     Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(event_json).collect::<Vec<_>>()})))
 }

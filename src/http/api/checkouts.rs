@@ -2,32 +2,62 @@
 //! session; listed by host and service credentials.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::{ListQuery, actor_of, parse_json};
 use crate::db;
 use crate::db::checkouts::Checkout;
 use crate::domain::audit::{self, Event};
-use crate::domain::checkouts::{self, CheckoutRequest, Refused, Spender};
+use crate::domain::authn::Refusal;
+use crate::domain::checkouts::{self, CheckoutRequest, Created, OverCap, Refused, Spender};
+use crate::domain::ids::PatId;
 use crate::domain::money::AmountCents;
 use crate::error::{AppError, CapDetails};
-use crate::http::bearer::{AgentSession, HostOrService};
+use crate::http::bearer::{HostOrService, SignedSession, refused};
 use crate::http::request_meta;
 use crate::state::AppState;
 
+/// A checkout as the API shows it.
+#[derive(Serialize)]
+pub struct CheckoutView<'a> {
+    id: &'a str,
+    status: &'a str,
+    amount_usd: Option<String>,
+    description: &'a str,
+    reference: Option<&'a str>,
+    agent_id: &'a str,
+    agent_name: Option<&'a str>,
+    pat_id: &'a str,
+    session_id: Option<&'a str>,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spent_today_usd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    daily_cap_usd: Option<String>,
+}
+
+impl<'a> CheckoutView<'a> {
+    pub fn of(c: &'a Checkout) -> CheckoutView<'a> {
+        CheckoutView {
+            id: &c.id,
+            status: &c.status,
+            amount_usd: AmountCents::from_cents(c.amount_cents).map(|a| a.to_string()),
+            description: &c.description,
+            reference: c.reference.as_deref(),
+            agent_id: c.agent_id.as_str(),
+            agent_name: c.agent_name.as_deref(),
+            pat_id: c.pat_id.as_str(),
+            session_id: c.session_id.as_deref(),
+            created_at: c.created_at.to_rfc3339(),
+            spent_today_usd: None,
+            daily_cap_usd: None,
+        }
+    }
+}
+
 pub fn checkout_json(c: &Checkout) -> Value {
-    json!({
-        "id": c.id,
-        "status": c.status,
-        "amount_usd": AmountCents::from_cents(c.amount_cents).map(|a| a.to_string()),
-        "description": c.description,
-        "reference": c.reference,
-        "agent_id": c.agent_id,
-        "agent_name": c.agent_name,
-        "pat_id": c.pat_id,
-        "session_id": c.session_id,
-        "created_at": c.created_at.to_rfc3339(),
-    })
+    serde_json::to_value(CheckoutView::of(c)).unwrap_or(Value::Null)
 }
 
 fn text_field(body: &Value, name: &str, max: usize, required: bool) -> Result<Option<String>, AppError> {
@@ -42,15 +72,8 @@ fn text_field(body: &Value, name: &str, max: usize, required: bool) -> Result<Op
     }
 }
 
-/// A verified key-bound session of an agent: spends against its PAT's
-/// daily cap, at most once per `Idempotency-Key`.
-pub async fn create_checkout(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    AgentSession(p): AgentSession,
-    raw: web::Bytes,
-) -> Result<HttpResponse, AppError> {
-    let body: Value = parse_json(&raw)?;
+fn parse_request(req: &HttpRequest, raw: &[u8]) -> Result<CheckoutRequest, AppError> {
+    let body: Value = parse_json(raw)?;
     if !body.is_object() {
         return Err(AppError::Validation("The body must be a JSON object.".into()));
     }
@@ -64,24 +87,54 @@ pub async fn create_checkout(
             _ => return Err(AppError::Validation("Idempotency-Key: 1 to 200 visible ASCII characters.".into())),
         },
     };
-    let request = CheckoutRequest {
-        amount,
-        description,
-        reference,
-        idempotency_key,
-        body_sha256: crate::crypto::sha256_hex(&raw),
-    };
-    let agent = p.agent.clone().ok_or(AppError::SessionRequired)?;
-    let pat = p.credential.pat_id.clone().ok_or(AppError::SessionRequired)?;
-    let (ws, session) = (p.workspace.id.clone(), p.credential.id.clone());
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
-    let (actor2, meta2) = (actor.clone(), meta.clone());
-    let (ws2, pat2) = (ws.clone(), pat.clone());
+    Ok(CheckoutRequest { amount, description, reference, idempotency_key, body_sha256: crate::crypto::sha256_hex(raw) })
+}
+
+enum Outcome {
+    Created(Box<Created>),
+    OverCap(OverCap, PatId),
+    /// The credential was refused inside the transaction.
+    Refused(Refusal),
+    /// The body was bad (reported after the credential, which comes first).
+    Invalid(AppError),
+}
+
+/// A key-bound session of an agent with a fresh request signature: spends
+/// against its PAT's daily cap, at most once per `Idempotency-Key`. One
+/// transaction holds the credential's liveness checks, the signature's
+/// replay record, the cap, the insert and the audit row: a checkout can
+/// never land after its PAT was revoked.
+pub async fn create_checkout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: SignedSession,
+    raw: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let request = parse_request(&req, &raw);
+    let (meta, now) = (request_meta(&req, &state), state.clock.now());
     let outcome = state
         .db
         .write(move |tx| {
-            let who =
-                Spender { workspace: &ws, agent: &agent.id, agent_name: &agent.name, pat: &pat, session: &session };
+            let p = match session.resolve(tx, now) {
+                Ok(p) => p,
+                Err(r) if r.is_internal() => return Err(r.error),
+                Err(r) => return Ok(Outcome::Refused(r)),
+            };
+            let request = match request {
+                Ok(r) => r,
+                Err(e) => return Ok(Outcome::Invalid(e)),
+            };
+            let agent = p.agent.clone().ok_or(AppError::SessionRequired)?;
+            let pat = p.credential.pat_id.clone().ok_or(AppError::SessionRequired)?;
+            let ws = p.workspace.id.clone();
+            let actor = actor_of(&p);
+            let who = Spender {
+                workspace: &ws,
+                agent: &agent.id,
+                agent_name: &agent.name,
+                pat: &pat,
+                session: &p.credential.id,
+            };
             match checkouts::create(tx, &who, request, now) {
                 Ok(created) => {
                     if created.new {
@@ -89,43 +142,39 @@ pub async fn create_checkout(
                             .target("checkout", created.checkout.id.clone());
                         audit::record(tx, event, now)?;
                     }
-                    Ok(Ok(created))
+                    Ok(Outcome::Created(Box::new(created)))
                 }
-                Err(Refused::OverCap(over)) => Ok(Err(over)),
+                Err(Refused::OverCap(over)) => {
+                    let reason = format!("over daily cap: {} + {} > {}", over.spent_today, over.attempted, over.cap);
+                    let event = Event::failure(Some(&ws), &actor, "checkout.refused", reason, &meta)
+                        .target("pat", pat.0.clone());
+                    audit::record(tx, event, now)?;
+                    Ok(Outcome::OverCap(over, pat))
+                }
                 Err(Refused::Other(e)) => Err(e),
             }
         })
         .await?;
     match outcome {
-        Ok(created) => {
-            let mut json = checkout_json(&created.checkout);
-            json["spent_today_usd"] = Value::String(created.spent_today.to_string());
-            json["daily_cap_usd"] = Value::String(created.cap.to_string());
+        Outcome::Created(created) => {
+            let mut view = CheckoutView::of(&created.checkout);
+            view.spent_today_usd = Some(created.spent_today.to_string());
+            view.daily_cap_usd = Some(created.cap.to_string());
             let mut res = HttpResponse::Created();
             if !created.new {
                 res.insert_header(("Idempotent-Replayed", "true"));
             }
-            Ok(res.json(json))
+            Ok(res.json(view))
         }
-        Err(over) => {
-            let settings_url = state.config.url(&format!("/dashboard/tokens/{pat2}"));
-            let reason = format!("over daily cap: {} + {} > {}", over.spent_today, over.attempted, over.cap);
-            state
-                .db
-                .write(move |tx| {
-                    let mut event = Event::failure(Some(&ws2), &actor2, "checkout.refused", reason, &meta2);
-                    event = event.target("pat", pat2.0.clone());
-                    audit::record(tx, event, now)
-                })
-                .await?;
-            Err(AppError::SpendCapExceeded(Box::new(CapDetails {
-                settings_url,
-                current_cap_usd: over.cap.to_string(),
-                attempted_amount_usd: over.attempted.to_string(),
-                spent_today_usd: over.spent_today.to_string(),
-                resets_at: over.resets_at.to_rfc3339(),
-            })))
-        }
+        Outcome::OverCap(over, pat) => Err(AppError::SpendCapExceeded(Box::new(CapDetails {
+            settings_url: state.config.url(&format!("/dashboard/tokens/{pat}")),
+            current_cap_usd: over.cap.to_string(),
+            attempted_amount_usd: over.attempted.to_string(),
+            spent_today_usd: over.spent_today.to_string(),
+            resets_at: over.resets_at.to_rfc3339(),
+        }))),
+        Outcome::Refused(refusal) => Err(refused(&req, &state, refusal).await),
+        Outcome::Invalid(e) => Err(e),
     }
 }
 
@@ -139,5 +188,10 @@ pub async fn list_checkouts(
     let before = query.into_inner().before;
     let ws = p.workspace.id.clone();
     let items = state.db.read(move |conn| db::checkouts::list(conn, &ws, before.as_deref(), limit)).await?;
-    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(checkout_json).collect::<Vec<_>>()})))
+    Ok(HttpResponse::Ok().json(Items { items: items.iter().map(CheckoutView::of).collect() }))
+}
+
+#[derive(Serialize)]
+struct Items<'a> {
+    items: Vec<CheckoutView<'a>>,
 }

@@ -11,7 +11,7 @@ use crate::crypto::es256::{self, EcJwk};
 use crate::crypto::token::{self, TokenKind};
 use crate::db;
 use crate::domain::agents::{AgentStatus, By};
-use crate::domain::audit::{self, Actor, Event};
+use crate::domain::audit::Actor;
 use crate::domain::enrollment::{self, AssertionRules};
 use crate::domain::ids::AgentId;
 use crate::domain::security_mode;
@@ -50,7 +50,7 @@ pub async fn bootstrap(
     let meta = request_meta(&req, &state);
     let now = state.clock.now();
     let Some(hash) = token::parse(TokenKind::BootstrapSecret, secret.trim()) else {
-        record_failure(&state, None, "bootstrap", "malformed bootstrap secret", meta).await?;
+        record_failure(&req, &state, None, "bootstrap", "malformed bootstrap secret").await;
         return Err(AppError::BootstrapSecretInvalid);
     };
     let settings_url = state.config.url("/settings");
@@ -71,7 +71,7 @@ pub async fn bootstrap(
         }))),
         Err(e) => {
             if !matches!(e, AppError::Internal(_)) {
-                record_failure(&state, None, "bootstrap", e.code(), meta).await?;
+                record_failure(&req, &state, None, "bootstrap", e.code()).await;
             }
             Err(e)
         }
@@ -79,19 +79,14 @@ pub async fn bootstrap(
 }
 
 async fn record_failure(
+    req: &HttpRequest,
     state: &AppState,
     ws: Option<crate::domain::ids::WorkspaceId>,
     kind: &'static str,
     reason: &str,
-    meta: crate::domain::audit::RequestMeta,
-) -> Result<(), AppError> {
-    let now = state.clock.now();
-    let reason = reason.to_string();
+) {
     let kind = if kind == "bootstrap" { "agent.bootstrap" } else { "agent.token" };
-    state
-        .db
-        .write(move |tx| audit::record(tx, Event::failure(ws.as_ref(), &Actor::Anonymous, kind, reason, &meta), now))
-        .await
+    crate::http::bearer::record_refusal(req, state, ws, kind, reason).await;
 }
 
 #[derive(Deserialize, Default)]
@@ -128,10 +123,10 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         .ok_or_else(|| AppError::OAuthInvalidRequest("client_assertion is required.".into()))?;
 
     let meta = request_meta(&req, &state);
-    match issue(&state, &assertion, meta.clone()).await {
+    match issue(&state, &assertion, meta).await {
         Ok(Ok(body)) => Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body)),
         Ok(Err((ws, reason))) => {
-            record_failure(&state, ws, "token", reason, meta).await?;
+            record_failure(&req, &state, ws, "token", reason).await;
             Err(AppError::AssertionInvalid)
         }
         Err(e) => Err(e),
@@ -140,17 +135,24 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
 
 type Refused = (Option<crate::domain::ids::WorkspaceId>, &'static str);
 
+/// Read the agent and its workspace (one read on this worker's
+/// connection), verify the assertion with no lock held, then one write
+/// transaction: re-check the agent and the mode, record the jti, store the
+/// token, audit.
 async fn issue(
     state: &AppState,
     assertion: &str,
     meta: crate::domain::audit::RequestMeta,
-) -> Result<Result<Value, Refused>, AppError> {
+) -> Result<Result<TokenResponse, Refused>, AppError> {
     let now = state.clock.now();
     let Some(sub) = es256::peek_subject(assertion) else { return Ok(Err((None, "assertion without a readable sub"))) };
-    let id = AgentId(sub.clone());
-    let Some(agent) = state.db.read(move |conn| db::agents::find_any_workspace(conn, &id)).await? else {
-        return Ok(Err((None, "unknown agent")));
-    };
+    let id = AgentId(sub);
+    let found = state.db.read_here(|conn| {
+        let Some(agent) = db::agents::find_any_workspace(conn, &id)? else { return Ok(None) };
+        let workspace = db::workspaces::get(conn, &agent.workspace_id)?;
+        Ok(Some((agent, workspace)))
+    })?;
+    let Some((agent, workspace)) = found else { return Ok(Err((None, "unknown agent"))) };
     let ws = Some(agent.workspace_id.clone());
     if agent.status != AgentStatus::Active {
         return Ok(Err((ws, "agent not active")));
@@ -169,9 +171,8 @@ async fn issue(
         return Ok(Err((ws, reason)));
     }
     // Only a caller who proved the key learns about the workspace's mode.
-    let workspace_id = agent.workspace_id.clone();
-    let workspace = state.db.read(move |conn| db::workspaces::get(conn, &workspace_id)).await?;
-    security_mode::require_on(&workspace, &state.config.url("/settings"))?;
+    let settings_url = state.authn.settings_url.clone();
+    security_mode::require_on(&workspace, &settings_url)?;
     let jti = claims.jti.unwrap_or_default();
     let jti_expires = crate::clock::Timestamp(claims.exp.unwrap_or(now.0));
     let ttl = state.config.agent_token_ttl_seconds;
@@ -179,13 +180,21 @@ async fn issue(
     let issued = state
         .db
         .write(move |tx| {
-            enrollment::issue_access_token(tx, &agent, &jti, jti_expires, ttl, &By { actor: &actor, meta: &meta, now })
+            let by = By { actor: &actor, meta: &meta, now };
+            enrollment::issue_access_token(tx, &agent, &jti, jti_expires, ttl, &settings_url, &by)
         })
         .await?;
     Ok(match issued {
-        Ok(token) => Ok(json!({"access_token": token.into_inner(), "token_type": "Bearer", "expires_in": ttl})),
+        Ok(token) => Ok(TokenResponse { access_token: token.into_inner(), token_type: "Bearer", expires_in: ttl }),
         Err(reason) => Err((ws, reason)),
     })
+}
+
+#[derive(serde::Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
 }
 
 /// A host credential that may manage the agent: a new one-time bootstrap

@@ -1,8 +1,8 @@
 //! `/v1/auth/whoami` and `/v1/auth/exchange` (PRODUCT.md §5.1).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::db;
 use crate::domain::audit::{self, Event};
@@ -16,23 +16,66 @@ use crate::state::AppState;
 /// Lifetime of an exchanged JWT.
 pub const EXCHANGE_TTL_SECONDS: i64 = 900;
 
-pub fn whoami_body(p: &Principal) -> Value {
-    let agent = p.agent.as_ref().map(|a| json!({"agent_id": a.id, "agent_name": a.name}));
-    json!({
-        "user": p.user.as_ref().map(|u| json!({
-            "id": u.id, "email": u.email, "name": u.name, "role": u.role.as_str(), "instance_admin": u.instance_admin,
-        })),
-        "workspace": {"id": p.workspace.id, "name": p.workspace.name},
-        "credential": {
-            "kind": p.credential.kind.as_str(),
-            "id": p.credential.id,
-            "scope_type": p.credential.scope.as_str(),
-            "audience": p.credential.audience.as_str(),
-            "expires_at": p.credential.expires_at.to_rfc3339(),
+#[derive(Serialize)]
+pub struct WhoAmI<'a> {
+    user: Option<WhoUser<'a>>,
+    workspace: WhoWorkspace<'a>,
+    credential: WhoCredential<'a>,
+    bound_agent: Option<WhoAgent<'a>>,
+    resolved_agent: Option<WhoAgent<'a>>,
+}
+
+#[derive(Serialize)]
+struct WhoUser<'a> {
+    id: &'a str,
+    email: &'a str,
+    name: &'a str,
+    role: &'static str,
+    instance_admin: bool,
+}
+
+#[derive(Serialize)]
+struct WhoWorkspace<'a> {
+    id: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct WhoCredential<'a> {
+    kind: &'static str,
+    id: &'a str,
+    scope_type: &'static str,
+    audience: &'static str,
+    expires_at: String,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct WhoAgent<'a> {
+    agent_id: &'a str,
+    agent_name: &'a str,
+}
+
+pub fn whoami_body(p: &Principal) -> WhoAmI<'_> {
+    let agent = p.agent.as_ref().map(|a| WhoAgent { agent_id: a.id.as_str(), agent_name: &a.name });
+    WhoAmI {
+        user: p.user.as_ref().map(|u| WhoUser {
+            id: u.id.as_str(),
+            email: &u.email,
+            name: &u.name,
+            role: u.role.as_str(),
+            instance_admin: u.instance_admin,
+        }),
+        workspace: WhoWorkspace { id: p.workspace.id.as_str(), name: &p.workspace.name },
+        credential: WhoCredential {
+            kind: p.credential.kind.as_str(),
+            id: &p.credential.id,
+            scope_type: p.credential.scope.as_str(),
+            audience: p.credential.audience.as_str(),
+            expires_at: p.credential.expires_at.to_rfc3339(),
         },
-        "bound_agent": agent,
-        "resolved_agent": agent,
-    })
+        bound_agent: agent,
+        resolved_agent: agent,
+    }
 }
 
 /// Any valid credential: who it is, for which workspace, with what scope.
@@ -78,6 +121,7 @@ pub async fn exchange(
         agent_id: p.agent.as_ref().map(|a| a.id.0.clone()),
         cnf: None,
         sid: None,
+        session_key: None,
     };
     let jwt = state.keys.sign(&claims).map_err(AppError::internal)?;
 

@@ -3,43 +3,79 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
 
+use crate::domain::authn::{self, Use};
+use crate::domain::pats::Scope;
+use crate::domain::principal::Principal;
 use crate::error::AppError;
-use crate::http::bearer::{ServiceCaller, introspect};
+use crate::http::bearer::{authenticate_then, prepare_introspection};
 use crate::state::AppState;
+
+#[derive(Serialize)]
+struct Cnf<'a> {
+    jkt: &'a str,
+}
+
+/// RFC 7662's answer; only `active` when the token is not live.
+#[derive(Serialize)]
+struct Introspection<'a> {
+    active: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    live: Option<Live<'a>>,
+}
+
+#[derive(Serialize)]
+struct Live<'a> {
+    token_type: &'static str,
+    sub: Option<&'a str>,
+    agent_id: Option<&'a str>,
+    workspace_id: &'a str,
+    scope: &'static str,
+    exp: i64,
+    iat: Option<i64>,
+    cnf: Option<Cnf<'a>>,
+}
+
+fn live(p: &Principal) -> Live<'_> {
+    let sub = match (&p.agent, &p.user) {
+        (Some(a), _) => Some(a.id.as_str()),
+        (None, Some(u)) => Some(u.id.as_str()),
+        (None, None) => None,
+    };
+    Live {
+        token_type: p.credential.kind.as_str(),
+        sub,
+        agent_id: p.agent.as_ref().map(|a| a.id.as_str()),
+        workspace_id: p.workspace.id.as_str(),
+        scope: p.credential.scope.as_str(),
+        exp: p.credential.expires_at.0,
+        iat: p.credential.issued_at.map(|t| t.0),
+        cnf: p.credential.key_thumbprint.as_deref().map(|jkt| Cnf { jkt }),
+    }
+}
 
 /// A service credential: `{active, token_type, sub, agent_id, workspace_id,
 /// scope, exp, iat, cnf}` for a live token of its own workspace,
-/// `{"active": false}` for anything else.
+/// `{"active": false}` for anything else. The caller's credential and the
+/// token asked about are resolved in one database visit.
 pub async fn introspect_token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    ServiceCaller(caller): ServiceCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let token = super::token_param(&req, &body)?;
-    let inactive =
-        || HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({"active": false}));
-    let Some(p) = introspect(&req, &state, &token).await else { return Ok(inactive()) };
+    let token = super::token_param(&req, &body);
+    let target = token.as_ref().ok().and_then(|t| prepare_introspection(&req, &state, t));
+    let now = state.clock.now();
+    let settings = state.authn.clone();
+    let (caller, found) =
+        authenticate_then(&req, &state, &[Scope::Service], "introspect tokens; use a service PAT", move |conn, _| {
+            target.and_then(|t| authn::resolve(conn, &t, Use::Introspect, &settings, now).ok())
+        })
+        .await?;
+    token?;
     // Another workspace's token is none of this resource server's business.
-    if p.workspace.id != caller.workspace.id {
-        return Ok(inactive());
-    }
-    let sub = match (&p.agent, &p.user) {
-        (Some(a), _) => Some(a.id.0.clone()),
-        (None, Some(u)) => Some(u.id.0.clone()),
-        (None, None) => None,
-    };
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({
-        "active": true,
-        "token_type": p.credential.kind.as_str(),
-        "sub": sub,
-        "agent_id": p.agent.as_ref().map(|a| a.id.0.clone()),
-        "workspace_id": p.workspace.id,
-        "scope": p.credential.scope.as_str(),
-        "exp": p.credential.expires_at.0,
-        "iat": p.credential.issued_at.map(|t| t.0),
-        "cnf": p.credential.key_thumbprint.as_ref().map(|jkt| json!({"jkt": jkt})),
-    })))
+    let found = found.filter(|p| p.workspace.id == caller.workspace.id);
+    let body = Introspection { active: found.is_some(), live: found.as_ref().map(live) };
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body))
 }

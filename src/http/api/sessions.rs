@@ -35,6 +35,10 @@ pub async fn start_session(
         None => return Err(AppError::Validation("session_pubkey: required.".into())),
     };
     let label = sessions::parse_label(body.label.as_deref())?;
+    let session_key = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.key.to_bytes())
+    };
     let token = body.token.or_else(|| bearer_token(&req)).ok_or(AppError::AuthRequired)?;
     let p = authenticate(&req, &state, &token, Use::Exchange).await?;
     let Some(agent) = p.agent.clone().filter(|_| p.credential.scope == Scope::Agent) else {
@@ -76,6 +80,7 @@ pub async fn start_session(
         agent_id: Some(agent.id.0.clone()),
         cnf: Some(Cnf { jkt: session.key_thumbprint.clone() }),
         sid: Some(session.id.clone()),
+        session_key: Some(session_key),
     };
     let jwt = state.keys.sign(&claims).map_err(AppError::internal)?;
     Ok(HttpResponse::Ok().json(json!({

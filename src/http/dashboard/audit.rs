@@ -35,6 +35,7 @@ pub async fn audit_page(
     let ws = browser.workspace().id.clone();
     let before = query.into_inner().before.filter(|b| !b.is_empty());
     let paged = before.is_some();
+    state.audit.flush().await?;
     let events =
         state.db.read(move |conn| db::audit::list_for_workspace(conn, &ws, before.as_deref(), PAGE_SIZE)).await?;
     let next_before = (events.len() == PAGE_SIZE as usize).then(|| events.last().map(|e| e.id.clone())).flatten();
