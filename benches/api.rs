@@ -1,271 +1,534 @@
-//! Throughput and latency on loopback of `GET /v1/auth/whoami` (with a PAT
-//! and with an exchanged JWT) and of signed checkouts over a key-bound
-//! session. Bounded: a fixed number of requests per run and a time limit;
-//! the server is stopped at the end.
+//! The authentication engine's cost, measured from outside: the release
+//! binary serves on loopback pinned to CPU 0, this program drives it from
+//! CPU 1 over keep-alive connections, and the server's CPU time per request
+//! is read from `/proc/PID/stat`. Every assertion and request signature is
+//! fresh (made before its workload starts, never reused).
 //!
-//!     cargo bench --bench api
+//!     cargo bench --bench api                 # the full run (about a minute)
+//!     cargo bench --bench api -- --smoke      # each workload briefly (CI)
+//!     cargo bench --bench api -- --rows 1000000   # the same on a big database
 //!
-//! Environment: BENCH_REQUESTS (default 20000), BENCH_CLIENTS (default 4).
+//! Workloads:
+//! - W1  `POST /v1/agents/token`, a fresh ES256 client assertion
+//! - W2  `POST /v1/introspect`, service PAT introspecting an agent PAT
+//! - W3  `GET /v1/auth/whoami`, agent PAT
+//! - W4  signed checkout: session JWT + Ed25519 signature + cap
+//! - W5b signed checkout with a bad signature (401 SIGNATURE_INVALID)
+//! - W5c signed checkout with a stale timestamp (401 SIGNATURE_TIMESTAMP_SKEW)
+//! - floor: `GET /healthz`, `GET /readyz`
+//!
+//! Environment: BENCH_REQUESTS (per workload, default 20000),
+//! BENCH_CONNECTIONS (default 16).
 
-use std::sync::mpsc;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ed25519_dalek::Signer;
 use sha2::Digest;
-use std::time::{Duration, Instant};
 
-use latchkey::app::App;
 use latchkey::clock::Clock;
-use latchkey::config::Config;
 use latchkey::db::Db;
 use latchkey::domain::audit::{Actor, RequestMeta};
+use latchkey::domain::money::AmountCents;
 use latchkey::domain::pats::{self, AgentRef, Audience, MintRequest, Scope};
 use latchkey::domain::principal::Acting;
 use latchkey::domain::{self, Email, Role};
 
-const TIME_LIMIT: Duration = Duration::from_secs(60);
+/// No workload runs longer than this, whatever BENCH_REQUESTS says.
+const TIME_LIMIT: Duration = Duration::from_secs(30);
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+struct Options {
+    requests: usize,
+    connections: usize,
+    rows: usize,
+    smoke: bool,
+    /// `--only W3`: run the workloads whose label starts with this.
+    only: Option<String>,
 }
 
-/// Returns an agent PAT and a bootstrap secret for the same agent, and a
-/// workspace certificate.
-fn mint(data: &std::path::Path) -> (String, String, latchkey::crypto::rsa_cert::Generated) {
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let rows = args.iter().position(|a| a == "--rows").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok());
+    let env = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    Options {
+        requests: if smoke { 300 } else { env("BENCH_REQUESTS", 20_000) },
+        connections: if smoke { 4 } else { env("BENCH_CONNECTIONS", 16).max(1) },
+        rows: rows.unwrap_or(0),
+        smoke,
+        only: args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned(),
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()
+}
+
+struct Seeded {
+    agent_pat: String,
+    service_pat: String,
+    bootstrap_secret: String,
+}
+
+/// The owner, Agent Security Mode on, an agent PAT (cap 1,000,000.00), a
+/// service PAT and a bootstrap secret for the same agent; `rows` filler
+/// PATs, assertion jtis and audit events.
+fn seed(data: &Path, rows: usize) -> Seeded {
     let db = Db::open(data).expect("db");
     let now = Clock::system().now();
-    let email = Email::parse("bench@example.com").unwrap();
-    db.write_blocking(|tx| {
-        let ws = domain::setup::create_owner_headless(
-            tx,
-            &email,
-            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
-            now,
-        )?;
-        domain::security_mode::set(tx, &ws.id, true, &Actor::Cli, &RequestMeta::default(), now)?;
-        let user = latchkey::db::users::find_by_email(tx, email.as_str())?.unwrap();
-        let by = domain::agents::By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
-        let minter = Acting { user_id: Some(user.id.clone()), role: Role::Owner };
-        let request = MintRequest {
-            name: "bench".into(),
-            scope: Scope::Agent,
-            audience: Audience::Both,
-            expires_in_days: 1,
-            agent: Some(AgentRef::Name { name: "bench-agent".into(), create: true }),
-            daily_cap: Some(latchkey::domain::money::AmountCents::parse("1000000.00").expect("cap")),
-            delegated: false,
-        };
-        let (agent_pat, _) = pats::mint(tx, &ws.id, &minter, request, latchkey::domain::money::AmountCents::ZERO, &by)?;
-        let agent = latchkey::db::agents::find_by_name(tx, &ws.id, "bench-agent")?.expect("agent");
-        let (secret, _) = domain::enrollment::issue_bootstrap_secret(tx, &agent, 1, &by)?;
-        let generated = latchkey::crypto::rsa_cert::generate().expect("rsa");
-        domain::certificates::create(tx, &ws.id, &generated, &by)?;
-        Ok((agent_pat.into_inner(), secret.into_inner(), generated))
-    })
-    .expect("mint")
+    let email = Email::parse("bench@example.com").expect("email");
+    let seeded = db
+        .write_blocking(|tx| {
+            let ws = domain::setup::create_owner_headless(
+                tx,
+                &email,
+                "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+                now,
+            )?;
+            domain::security_mode::set(tx, &ws.id, true, &Actor::Cli, &RequestMeta::default(), now)?;
+            let user = latchkey::db::users::find_by_email(tx, email.as_str())?.expect("owner");
+            let by = domain::agents::By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
+            let minter = Acting { user_id: Some(user.id.clone()), role: Role::Owner };
+            let mint = |name: &str, scope, agent: Option<AgentRef>| MintRequest {
+                name: name.into(),
+                scope,
+                audience: Audience::Both,
+                expires_in_days: 1,
+                agent,
+                daily_cap: (scope == Scope::Agent).then(|| AmountCents::parse("1000000.00").expect("cap")),
+                delegated: false,
+            };
+            let agent = Some(AgentRef::Name { name: "bench-agent".into(), create: true });
+            let (agent_pat, _) =
+                pats::mint(tx, &ws.id, &minter, mint("bench", Scope::Agent, agent), AmountCents::ZERO, &by)?;
+            let (service_pat, _) =
+                pats::mint(tx, &ws.id, &minter, mint("bench-service", Scope::Service, None), AmountCents::ZERO, &by)?;
+            let agent = latchkey::db::agents::find_by_name(tx, &ws.id, "bench-agent")?.expect("agent");
+            let (secret, _) = domain::enrollment::issue_bootstrap_secret(tx, &agent, 1, &by)?;
+            if rows > 0 {
+                fill(tx, ws.id.as_str(), user.id.as_str(), agent.id.as_str(), rows, now.0)?;
+            }
+            Ok(Seeded {
+                agent_pat: agent_pat.into_inner(),
+                service_pat: service_pat.into_inner(),
+                bootstrap_secret: secret.into_inner(),
+            })
+        })
+        .expect("seed");
+    seeded
 }
 
-/// Sends `requests` requests from `clients` threads; `send(client, i)`
-/// makes request number `i` and returns its status.
-fn run<F>(label: &str, requests: usize, clients: usize, send: F)
-where
-    F: Fn(&ureq::Agent, usize) -> u16 + Send + Sync + 'static,
-{
-    let send = std::sync::Arc::new(send);
-    let warm = ureq::AgentBuilder::new().build();
-    for i in 0..200 {
-        send(&warm, usize::MAX - i);
+/// Filler rows, so costs can be compared on a database that has lived.
+fn fill(
+    tx: &rusqlite::Connection,
+    ws: &str,
+    user: &str,
+    agent: &str,
+    rows: usize,
+    now: i64,
+) -> Result<(), latchkey::error::AppError> {
+    let mut pat = tx.prepare(
+        "INSERT INTO pats (token_hash, id, workspace_id, user_id, agent_id, name, scope_type, audience, token_hint,
+                           daily_cap_cents, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'filler', 'agent', 'both', 'lk_pat_x…', 1000, ?6, ?7)",
+    )?;
+    let mut jti = tx.prepare("INSERT INTO assertion_jtis (agent_id, jti, expires_at) VALUES (?1, ?2, ?3)")?;
+    let mut audit = tx.prepare(
+        "INSERT INTO audit_events (id, created_at, workspace_id, actor_kind, kind, outcome, repeat_count, last_at)
+         VALUES (?1, ?2, ?3, 'cli', 'filler.event', 'success', 1, ?2)",
+    )?;
+    for i in 0..rows {
+        let hash = sha2::Sha256::digest(format!("filler-{i}").as_bytes()).to_vec();
+        let id = uuid::Uuid::now_v7().to_string();
+        pat.execute(rusqlite::params![hash, id, ws, user, agent, now, now + 86_400])?;
+        // Unexpired, so the cleanup of old jtis has nothing to take.
+        jti.execute(rusqlite::params![agent, format!("filler-{i}"), now + 3600])?;
+        audit.execute(rusqlite::params![uuid::Uuid::now_v7().to_string(), now - 1, ws])?;
     }
+    Ok(())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn has_taskset() -> bool {
+    Command::new("taskset").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(data: &Path, pin: bool) -> Server {
+        let port = free_port();
+        let exe = env!("CARGO_BIN_EXE_latchkey");
+        let mut cmd = if pin {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0", exe]);
+            c
+        } else {
+            Command::new(exe)
+        };
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--bind")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("LATCHKEY_RATE_TOKEN_PER_MIN", "0")
+            .env("LATCHKEY_RATE_BOOTSTRAP_PER_MIN", "0")
+            .env_remove("LATCHKEY_PUBLIC_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd.spawn().expect("start the server");
+        let server = Server { child, port };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "the server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// utime + stime of every thread, in microseconds (USER_HZ is 100).
+    fn cpu_micros(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        // Fields 14 and 15 of stat(5); index 0 here is field 3.
+        (ticks(11) + ticks(12)) * 10_000
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM, then wait: the server drains and exits on its own.
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads one HTTP/1.1 response off a keep-alive connection; its status.
+fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> {
+    buf.clear();
+    let mut chunk = [0u8; 8192];
+    let header_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = std::str::from_utf8(&buf[..header_end]).unwrap_or("");
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < header_end + length {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(status)
+}
+
+fn raw_request(method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for (name, value) in headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" {
+        out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+struct Outcome {
+    label: &'static str,
+    done: usize,
+    seconds: f64,
+    p50: Duration,
+    p99: Duration,
+    cpu_per_request: f64,
+    wrong: usize,
+}
+
+/// Sends every request once over `connections` keep-alive connections and
+/// measures; each response must have status `expect`.
+fn drive(server: &Server, label: &'static str, requests: Vec<Vec<u8>>, expect: u16, connections: usize) -> Outcome {
+    let requests = Arc::new(requests);
+    let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = server.cpu_micros();
     let started = Instant::now();
-    let per_client = requests / clients;
-    let handles: Vec<_> = (0..clients)
-        .map(|c| {
-            let send = send.clone();
+    let threads: Vec<_> = (0..connections)
+        .map(|_| {
+            let (requests, next, port) = (requests.clone(), next.clone(), server.port);
             std::thread::spawn(move || {
-                let agent = ureq::AgentBuilder::new().build();
-                let mut lat = Vec::with_capacity(per_client);
-                let begin = Instant::now();
-                for i in 0..per_client {
-                    if begin.elapsed() > TIME_LIMIT {
+                let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                stream.set_nodelay(true).expect("nodelay");
+                let (mut latencies, mut wrong, mut buf) = (Vec::new(), 0usize, Vec::with_capacity(16 * 1024));
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= requests.len() || started.elapsed() > TIME_LIMIT {
                         break;
                     }
                     let t = Instant::now();
-                    let status = send(&agent, c * per_client + i);
-                    assert!(status < 300, "status {status}");
-                    lat.push(t.elapsed());
+                    stream.write_all(&requests[i]).expect("send");
+                    let status = read_response(&mut stream, &mut buf).expect("response");
+                    latencies.push(t.elapsed());
+                    if status != expect {
+                        if wrong == 0 {
+                            let body = String::from_utf8_lossy(&buf);
+                            eprintln!("{label}: status {status}, expected {expect}: {body}");
+                        }
+                        wrong += 1;
+                    }
                 }
-                lat
+                (latencies, wrong)
             })
         })
         .collect();
-    let mut all: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().expect("client")).collect();
-    let wall = started.elapsed();
+    let (mut all, mut wrong) = (Vec::new(), 0);
+    for t in threads {
+        let (l, w) = t.join().expect("load thread");
+        all.extend(l);
+        wrong += w;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    // Let the server finish what it queued (audit batches, log lines).
+    std::thread::sleep(Duration::from_millis(50));
+    let cpu = server.cpu_micros().saturating_sub(cpu_before);
     all.sort();
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
-    println!(
-        "{label:<28} {:>6} req in {:>6.2} s = {:>8.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   max {:>7.3} ms",
-        all.len(),
-        wall.as_secs_f64(),
-        all.len() as f64 / wall.as_secs_f64(),
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        all.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0),
-    );
-}
-
-fn get_status(agent: &ureq::Agent, url: &str, auth: &str) -> u16 {
-    match agent.get(url).set("Authorization", auth).call() {
-        Ok(r) => {
-            let s = r.status();
-            let _ = r.into_string();
-            s
-        }
-        Err(ureq::Error::Status(s, _)) => s,
-        Err(e) => panic!("{e}"),
+    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied();
+    Outcome {
+        label,
+        done: all.len(),
+        seconds,
+        p50: pct(0.50).unwrap_or_default(),
+        p99: pct(0.99).unwrap_or_default(),
+        cpu_per_request: cpu as f64 / all.len().max(1) as f64,
+        wrong,
     }
 }
 
+fn print(o: &Outcome) {
+    println!(
+        "{:<44} {:>7} {:>9.0} {:>9.3} {:>9.3} {:>10.1}",
+        o.label,
+        o.done,
+        o.done as f64 / o.seconds,
+        o.p50.as_secs_f64() * 1e3,
+        o.p99.as_secs_f64() * 1e3,
+        o.cpu_per_request
+    );
+}
+
+fn checkout_request(auth: &str, key: &ed25519_dalek::SigningKey, i: usize, ts: u64, mode: Mode) -> Vec<u8> {
+    let path = "/api/agent/checkout/create";
+    let body = format!(r#"{{"amount_usd":"0.01","description":"bench {i}"}}"#);
+    let digest = hex::encode(sha2::Sha256::digest(body.as_bytes()));
+    let ts = if mode == Mode::Stale { ts - 3600 } else { ts };
+    let signed_body = if mode == Mode::BadSignature { format!("{digest}0") } else { digest };
+    let canonical = format!("POST\n{path}\n{ts}\n{signed_body}");
+    let signature = STANDARD.encode(key.sign(canonical.as_bytes()).to_bytes());
+    raw_request(
+        "POST",
+        path,
+        &[
+            ("Authorization", auth.to_string()),
+            ("X-Agent-Timestamp", ts.to_string()),
+            ("X-Agent-Signature", signature),
+            ("Content-Type", "application/json".into()),
+        ],
+        body.as_bytes(),
+    )
+}
+
+#[derive(PartialEq, Clone, Copy)]
+enum Mode {
+    Good,
+    BadSignature,
+    Stale,
+}
+
 fn main() {
-    // `cargo bench` passes --bench; nothing else to parse.
-    let requests = env_usize("BENCH_REQUESTS", 20_000);
-    let clients = env_usize("BENCH_CLIENTS", 4).max(1);
+    let opts = options();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let pin = cores >= 2 && has_taskset();
+    if pin {
+        // This process (and the threads it starts) on CPU 1; the server on CPU 0.
+        let _ = Command::new("taskset")
+            .args(["-a", "-p", "-c", "1", &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status();
+    }
     let dir = tempfile::TempDir::new().expect("temp dir");
     let data = dir.path().join("data");
-    let (pat, bootstrap_secret, cert) = mint(&data);
+    let seeded_at = Instant::now();
+    let seeded = seed(&data, opts.rows);
+    if opts.rows > 0 {
+        println!("seeded {} filler rows each in pats, assertion_jtis, audit_events in {:.1?}", opts.rows, seeded_at.elapsed());
+    }
 
-    let mut config = Config::for_tests(data.clone());
-    config.workers = None;
-    config.rate_login_per_min = 0;
-    let (tx, rx) = mpsc::channel();
-    let (stop_tx, stop_rx) = mpsc::channel::<()>();
-    let server = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let app = App::build(config, Clock::system()).expect("build");
-            tx.send(app.port()).expect("port");
-            let handle = app.handle();
-            let running = actix_web::rt::spawn(app.run());
-            let _ = actix_web::rt::task::spawn_blocking(move || stop_rx.recv()).await;
-            handle.stop(true).await;
-            let _ = running.await;
-        })
-    });
-    let port = rx.recv_timeout(Duration::from_secs(30)).expect("server start");
-    let base = format!("http://127.0.0.1:{port}");
-    let url = format!("{base}/v1/auth/whoami");
-
-    let jwt: serde_json::Value = ureq::post(&format!("{base}/v1/auth/exchange"))
-        .set("Authorization", &format!("Bearer {pat}"))
-        .call()
-        .expect("exchange")
-        .into_json()
-        .expect("json");
-    let jwt = jwt["access_token"].as_str().expect("jwt").to_string();
-
-    println!(
-        "GET /v1/auth/whoami on loopback: {} server workers, {clients} keep-alive client threads, {} cores",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
-    );
-    let auth = format!("Bearer {pat}");
-    let u = url.clone();
-    run("whoami, agent PAT", requests, clients, move |a, _| get_status(a, &u, &auth));
-    let auth = format!("Bearer {jwt}");
-    let u = url.clone();
-    run("whoami, exchanged JWT", requests, clients, move |a, _| get_status(a, &u, &auth));
-
-    // A management JWT signed with a workspace certificate (RS256), reused
-    // for its lifetime as a backend would.
-    let cert_jwt = {
-        let der = pem_rfc7468::decode_vec(cert.private_key_pem.as_bytes()).expect("pem").1;
-        let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).expect("pkcs8");
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
-        let header = URL_SAFE_NO_PAD.encode(serde_json::json!({"alg": "RS256", "kid": cert.kid}).to_string());
-        let claims = URL_SAFE_NO_PAD.encode(serde_json::json!({"iat": now, "exp": now + 3000}).to_string());
-        let input = format!("{header}.{claims}");
-        let mut sig = vec![0u8; pair.public_modulus_len()];
-        pair.sign(
-            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
-            &aws_lc_rs::rand::SystemRandom::new(),
-            input.as_bytes(),
-            &mut sig,
-        )
-        .expect("sign");
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    let server = Server::start(&data, pin);
+    let base = server.base();
+    let idle_rss = {
+        std::thread::sleep(Duration::from_millis(300));
+        server.status_kib("VmRSS:")
     };
-    let auth = format!("Bearer {cert_jwt}");
-    let u = url.clone();
-    run("whoami, certificate JWT", requests, clients, move |a, _| get_status(a, &u, &auth));
 
-    // Signed checkouts of 0.01 over one key-bound session (cap 1,000,000.00).
-    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-    let pubkey = URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
-    let session: serde_json::Value = ureq::post(&format!("{base}/api/agent/auth/pat"))
-        .send_json(serde_json::json!({"token": pat, "session_pubkey": pubkey}))
-        .expect("session")
-        .into_json()
-        .expect("json");
-    let auth = format!("Bearer {}", session["jwt"].as_str().expect("jwt"));
-    let checkout_url = format!("{base}/api/agent/checkout/create");
-    run("signed checkout", requests, clients, move |a, i| {
-        let body = format!(r#"{{"amount_usd":"0.01","description":"bench {i}"}}"#);
-        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
-        let canonical =
-            format!("POST\n/api/agent/checkout/create\n{ts}\n{}", hex::encode(sha2::Sha256::digest(body.as_bytes())));
-        let sig = STANDARD.encode(key.sign(canonical.as_bytes()).to_bytes());
-        match a
-            .post(&checkout_url)
-            .set("Authorization", &auth)
-            .set("X-Agent-Timestamp", &ts.to_string())
-            .set("X-Agent-Signature", &sig)
-            .set("Content-Type", "application/json")
-            .send_string(&body)
-        {
-            Ok(r) => r.status(),
-            Err(ureq::Error::Status(s, r)) => panic!("{s}: {}", r.into_string().unwrap_or_default()),
-            Err(e) => panic!("{e}"),
-        }
-    });
-
-    // Token endpoint: a fresh ES256 client assertion per request.
-    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    // Enrol the agent's ES256 key, and start a key-bound session.
+    let es_key = p256::SecretKey::random(&mut rand::rngs::OsRng);
     let point = {
         use p256::elliptic_curve::sec1::ToEncodedPoint;
-        key.public_key().to_encoded_point(false)
+        es_key.public_key().to_encoded_point(false)
     };
     let jwk = serde_json::json!({"kty": "EC", "crv": "P-256",
         "x": URL_SAFE_NO_PAD.encode(point.x().expect("x")), "y": URL_SAFE_NO_PAD.encode(point.y().expect("y"))});
     let enrolled: serde_json::Value = ureq::post(&format!("{base}/v1/agents/bootstrap"))
-        .send_json(serde_json::json!({"bootstrapSecret": bootstrap_secret, "publicKey": jwk}))
+        .send_json(serde_json::json!({"bootstrapSecret": seeded.bootstrap_secret, "publicKey": jwk}))
         .expect("bootstrap")
         .into_json()
         .expect("json");
     let agent_id = enrolled["agentId"].as_str().expect("agent id").to_string();
-    let der = {
-        use p256::pkcs8::EncodePrivateKey;
-        key.to_pkcs8_der().expect("der")
-    };
-    let encoding = jsonwebtoken::EncodingKey::from_ec_der(der.as_bytes());
-    let token_url = format!("{base}/v1/agents/token");
-    let audience = base.clone();
-    run("token endpoint (ES256)", requests, clients, move |a, i| {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
-        let claims = serde_json::json!({"iss": agent_id, "sub": agent_id, "aud": audience, "iat": now, "exp": now + 60, "jti": format!("bench-{i}")});
-        let assertion =
-            jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &encoding)
-                .expect("sign");
-        let res = a.post(&token_url).send_form(&[
-            ("grant_type", "client_credentials"),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-            ("client_assertion", &assertion),
-        ]);
-        match res {
-            Ok(r) => r.status(),
-            Err(ureq::Error::Status(s, r)) => panic!("{s}: {}", r.into_string().unwrap_or_default()),
-            Err(e) => panic!("{e}"),
-        }
-    });
+    let ed_key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let session: serde_json::Value = ureq::post(&format!("{base}/api/agent/auth/pat"))
+        .send_json(serde_json::json!({"token": seeded.agent_pat,
+            "session_pubkey": URL_SAFE_NO_PAD.encode(ed_key.verifying_key().to_bytes())}))
+        .expect("session")
+        .into_json()
+        .expect("json");
+    let session_auth = format!("Bearer {}", session["jwt"].as_str().expect("jwt"));
 
-    let _ = stop_tx.send(());
-    let _ = server.join();
+    println!(
+        "Latchkey {} on loopback; server {}, load {}; {} connections; {} requests per workload{}",
+        env!("CARGO_PKG_VERSION"),
+        if pin { "pinned to CPU 0" } else { "unpinned" },
+        if pin { "on CPU 1" } else { "unpinned" },
+        opts.connections,
+        opts.requests,
+        if opts.smoke { " (smoke)" } else { "" },
+    );
+    println!(
+        "{:<44} {:>7} {:>9} {:>9} {:>9} {:>10}",
+        "workload", "requests", "req/s", "p50 ms", "p99 ms", "CPU µs/req"
+    );
+    let n = opts.requests;
+    let mut failed = 0;
+    let only = opts.only.clone();
+    let mut run = |label: &'static str, make: &dyn Fn() -> Vec<Vec<u8>>, expect| {
+        if only.as_deref().is_some_and(|o| !label.starts_with(o)) {
+            return;
+        }
+        let o = drive(&server, label, make(), expect, opts.connections);
+        print(&o);
+        failed += o.wrong;
+    };
+
+    let get = |path: &str, auth: Option<&str>| {
+        let headers: Vec<(&str, String)> = auth.map(|a| ("Authorization", a.to_string())).into_iter().collect();
+        raw_request("GET", path, &headers, b"")
+    };
+    run("floor: GET /healthz", &|| vec![get("/healthz", None); n], 200);
+    run("floor: GET /readyz", &|| vec![get("/readyz", None); n], 200);
+
+    // W1: every assertion fresh, its own jti.
+    let encoding = {
+        use p256::pkcs8::EncodePrivateKey;
+        jsonwebtoken::EncodingKey::from_ec_der(es_key.to_pkcs8_der().expect("der").as_bytes())
+    };
+    let w1 = || {
+        let now = unix_now();
+        (0..n)
+        .map(|i| {
+            let claims = serde_json::json!({"iss": agent_id, "sub": agent_id, "aud": base,
+                "iat": now, "exp": now + 60, "jti": format!("bench-{now}-{i}")});
+            let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+            let assertion = jsonwebtoken::encode(&header, &claims, &encoding).expect("sign");
+            let body = format!(
+                "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}"
+            );
+            raw_request(
+                "POST",
+                "/v1/agents/token",
+                &[("Content-Type", "application/x-www-form-urlencoded".into())],
+                body.as_bytes(),
+            )
+        })
+        .collect::<Vec<_>>()
+    };
+    run("W1 POST /v1/agents/token (fresh ES256)", &w1, 200);
+
+    let introspect = raw_request(
+        "POST",
+        "/v1/introspect",
+        &[
+            ("Authorization", format!("Bearer {}", seeded.service_pat)),
+            ("Content-Type", "application/x-www-form-urlencoded".into()),
+        ],
+        format!("token={}", seeded.agent_pat).as_bytes(),
+    );
+    run("W2 POST /v1/introspect (service PAT)", &|| vec![introspect.clone(); n], 200);
+    let agent_bearer = format!("Bearer {}", seeded.agent_pat);
+    run("W3 GET /v1/auth/whoami (agent PAT)", &|| vec![get("/v1/auth/whoami", Some(&agent_bearer)); n], 200);
+
+    let checkouts = |mode| {
+        let ts = unix_now();
+        (0..n).map(|i| checkout_request(&session_auth, &ed_key, i, ts, mode)).collect::<Vec<_>>()
+    };
+    run("W4 signed checkout", &|| checkouts(Mode::Good), 201);
+    run("W5b signed checkout, bad signature", &|| checkouts(Mode::BadSignature), 401);
+    run("W5c signed checkout, stale timestamp", &|| checkouts(Mode::Stale), 401);
+
+    println!(
+        "server RSS: idle {:.1} MB, peak {:.1} MB",
+        idle_rss as f64 / 1024.0,
+        server.status_kib("VmHWM:") as f64 / 1024.0
+    );
+    drop(server);
+    assert_eq!(failed, 0, "{failed} responses had an unexpected status");
 }

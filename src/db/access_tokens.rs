@@ -18,7 +18,7 @@ pub fn insert(
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<(), AppError> {
-    conn.prepare_cached(
+    super::cached(conn, 
         "INSERT INTO access_tokens (token_hash, id, workspace_id, agent_id, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
@@ -51,11 +51,10 @@ pub struct AccessTokenAuth {
 }
 
 pub fn find_auth_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<AccessTokenAuth>, AppError> {
-    Ok(conn
-        .prepare_cached(
+    Ok(super::cached(conn, 
             "SELECT t.id, t.expires_at, a.id, a.name, a.status, w.id, w.name, w.agent_security_mode, w.created_at
              FROM access_tokens t JOIN agents a ON a.id = t.agent_id JOIN workspaces w ON w.id = t.workspace_id
-             WHERE t.token_hash = ?1",
+             WHERE t.token_hash = +?1",
         )?
         .query_row([hash], |r| {
             Ok(AccessTokenAuth {

@@ -71,12 +71,12 @@ pub fn insert(conn: &Connection, a: &Agent) -> Result<(), AppError> {
 /// Scoped by workspace: another workspace's agent is simply not found.
 pub fn find(conn: &Connection, ws: &WorkspaceId, id: &AgentId) -> Result<Option<Agent>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM agents WHERE workspace_id = ?1 AND id = ?2");
-    Ok(conn.prepare_cached(&sql)?.query_row(params![ws, id], from_row).optional()?)
+    Ok(super::cached(conn, &sql)?.query_row(params![ws, id], from_row).optional()?)
 }
 
 pub fn find_by_name(conn: &Connection, ws: &WorkspaceId, name: &str) -> Result<Option<Agent>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM agents WHERE workspace_id = ?1 AND name = ?2");
-    Ok(conn.prepare_cached(&sql)?.query_row(params![ws, name], from_row).optional()?)
+    Ok(super::cached(conn, &sql)?.query_row(params![ws, name], from_row).optional()?)
 }
 
 /// Newest first; `owner` limits the list to one member's agents.
@@ -92,7 +92,7 @@ pub fn list(
          WHERE workspace_id = ?1 AND (?2 IS NULL OR owner_user_id = ?2) AND (?3 IS NULL OR id < ?3)
          ORDER BY id DESC LIMIT ?4"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = super::cached(conn, &sql)?;
     let rows = stmt.query_map(params![ws, owner, before, limit], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -117,7 +117,7 @@ pub fn update_status(
 /// By id alone: the token endpoint learns the workspace from the agent.
 pub fn find_any_workspace(conn: &Connection, id: &AgentId) -> Result<Option<Agent>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM agents WHERE id = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
+    Ok(super::cached(conn, &sql)?.query_row([id], from_row).optional()?)
 }
 
 /// Registers (or replaces) the agent's key and makes it active.

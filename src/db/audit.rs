@@ -50,7 +50,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
 }
 
 pub fn insert(conn: &Connection, e: &AuditEvent, dedup_key: Option<&str>) -> Result<(), AppError> {
-    conn.prepare_cached(
+    super::cached(conn, 
         "INSERT INTO audit_events (id, created_at, workspace_id, actor_kind, actor_id, actor_label, kind,
              target_kind, target_id, outcome, reason, client_ip, user_agent, dedup_key, repeat_count, last_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?2)",
@@ -77,14 +77,14 @@ pub fn insert(conn: &Connection, e: &AuditEvent, dedup_key: Option<&str>) -> Res
 /// Counts one more occurrence on the newest row with this key if it was last
 /// seen at or after `since`; returns whether such a row existed.
 pub fn bump_recent(conn: &Connection, dedup_key: &str, since: Timestamp, now: Timestamp) -> Result<bool, AppError> {
-    let seq: Option<i64> = conn
-        .prepare_cached(
-            "SELECT seq FROM audit_events WHERE dedup_key = ?1 AND last_at >= ?2 ORDER BY seq DESC LIMIT 1",
+    let seq: Option<i64> = super::cached(conn, 
+            "SELECT seq FROM audit_events WHERE dedup_key = +?1 AND dedup_key IS NOT NULL AND last_at >= ?2
+             ORDER BY seq DESC LIMIT 1",
         )?
         .query_row(params![dedup_key, since.0], |r| r.get(0))
         .optional()?;
     let Some(seq) = seq else { return Ok(false) };
-    conn.prepare_cached("UPDATE audit_events SET repeat_count = repeat_count + 1, last_at = ?2 WHERE seq = ?1")?
+    super::cached(conn, "UPDATE audit_events SET repeat_count = repeat_count + 1, last_at = ?2 WHERE seq = ?1")?
         .execute(params![seq, now.0])?;
     Ok(true)
 }
@@ -123,7 +123,7 @@ pub fn list_filtered(
            AND (?4 IS NULL OR actor_id = ?4 OR target_id = ?4)
          ORDER BY seq DESC LIMIT ?5"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = super::cached(conn, &sql)?;
     let rows = stmt.query_map(params![ws, f.before, f.kind, f.agent_id, limit], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

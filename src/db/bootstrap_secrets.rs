@@ -31,8 +31,7 @@ pub fn delete_unused_for_agent(conn: &Connection, agent: &AgentId) -> Result<usi
 /// Marks the secret used if it is unused and unexpired, in one statement:
 /// of two racing calls exactly one gets the agent back.
 pub fn consume(conn: &Connection, hash: &[u8], now: Timestamp) -> Result<Option<(AgentId, WorkspaceId)>, AppError> {
-    Ok(conn
-        .prepare_cached(
+    Ok(super::cached(conn, 
             "UPDATE bootstrap_secrets SET used_at = ?2
              WHERE secret_hash = ?1 AND used_at IS NULL AND expires_at > ?2
              RETURNING agent_id, workspace_id",

@@ -48,7 +48,7 @@ pub fn insert(conn: &Connection, c: &Certificate) -> Result<(), AppError> {
 /// Scoped by workspace; deleted certificates are gone.
 pub fn find(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<Option<Certificate>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM certificates WHERE workspace_id = ?1 AND id = ?2 AND status <> 'deleted'");
-    Ok(conn.prepare_cached(&sql)?.query_row(params![ws, id], from_row).optional()?)
+    Ok(super::cached(conn, &sql)?.query_row(params![ws, id], from_row).optional()?)
 }
 
 /// Newest first, deleted ones left out; `active_only` for the newest active.
@@ -58,18 +58,17 @@ pub fn list(conn: &Connection, ws: &WorkspaceId, active_only: bool, limit: u32) 
          WHERE workspace_id = ?1 AND status <> 'deleted' AND (?2 = 0 OR status = 'active')
          ORDER BY id DESC LIMIT ?3"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = super::cached(conn, &sql)?;
     let rows = stmt.query_map(params![ws, active_only, limit], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// By kid across workspaces, with its workspace: the bearer layer's lookup.
 pub fn find_by_kid(conn: &Connection, kid: &str) -> Result<Option<(Certificate, Workspace)>, AppError> {
-    Ok(conn
-        .prepare_cached(
+    Ok(super::cached(conn, 
             "SELECT c.id, c.workspace_id, c.kid, c.public_key_pem, c.n, c.e, c.status, c.created_at, c.revoked_at,
                     w.name, w.agent_security_mode, w.created_at
-             FROM certificates c JOIN workspaces w ON w.id = c.workspace_id WHERE c.kid = ?1",
+             FROM certificates c JOIN workspaces w ON w.id = c.workspace_id WHERE c.kid = +?1",
         )?
         .query_row([kid], |r| {
             let cert = from_row(r)?;

@@ -48,7 +48,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Checkout> {
 }
 
 pub fn insert(conn: &Connection, c: &Checkout) -> Result<(), AppError> {
-    conn.prepare_cached(
+    super::cached(conn, 
         "INSERT INTO checkouts (id, workspace_id, agent_id, pat_id, session_id, amount_cents, description, reference,
                                 status, utc_day, idempotency_key, request_sha256, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -74,15 +74,14 @@ pub fn insert(conn: &Connection, c: &Checkout) -> Result<(), AppError> {
 pub fn find_by_idempotency_key(conn: &Connection, pat: &PatId, key: &str) -> Result<Option<Checkout>, AppError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM checkouts c LEFT JOIN agents a ON a.id = c.agent_id
-         WHERE c.pat_id = ?1 AND c.idempotency_key = ?2"
+         WHERE c.pat_id = +?1 AND c.idempotency_key = +?2"
     );
-    Ok(conn.prepare_cached(&sql)?.query_row(params![pat, key], from_row).optional()?)
+    Ok(super::cached(conn, &sql)?.query_row(params![pat, key], from_row).optional()?)
 }
 
 /// What the PAT has spent on `utc_day`, in cents (one primary-key read).
 pub fn spent_on_day(conn: &Connection, pat: &PatId, utc_day: i64) -> Result<i64, AppError> {
-    Ok(conn
-        .prepare_cached("SELECT spent_cents FROM pat_daily_spend WHERE pat_id = ?1 AND utc_day = ?2")?
+    Ok(super::cached(conn, "SELECT spent_cents FROM pat_daily_spend WHERE pat_id = ?1 AND utc_day = ?2")?
         .query_row(params![pat, utc_day], |r| r.get(0))
         .optional()?
         .unwrap_or(0))
@@ -90,7 +89,7 @@ pub fn spent_on_day(conn: &Connection, pat: &PatId, utc_day: i64) -> Result<i64,
 
 /// Adds to the PAT's running total for `utc_day`.
 pub fn add_spend(conn: &Connection, pat: &PatId, utc_day: i64, cents: i64) -> Result<(), AppError> {
-    conn.prepare_cached(
+    super::cached(conn, 
         "INSERT INTO pat_daily_spend (pat_id, utc_day, spent_cents) VALUES (?1, ?2, ?3)
          ON CONFLICT (pat_id, utc_day) DO UPDATE SET spent_cents = spent_cents + excluded.spent_cents",
     )?
@@ -105,7 +104,7 @@ pub fn list(conn: &Connection, ws: &WorkspaceId, before: Option<&str>, limit: u3
          WHERE c.workspace_id = ?1 AND (?2 IS NULL OR c.id < ?2)
          ORDER BY c.id DESC LIMIT ?3"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = super::cached(conn, &sql)?;
     let rows = stmt.query_map(params![ws, before, limit], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -122,7 +121,7 @@ pub struct PatSpend {
 
 /// Today's spend of every agent PAT of the workspace that spent anything.
 pub fn spend_by_pat(conn: &Connection, ws: &WorkspaceId, utc_day: i64) -> Result<Vec<PatSpend>, AppError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = super::cached(conn, 
         "SELECT p.id, p.name, COALESCE(a.name, ''), d.spent_cents, COALESCE(p.daily_cap_cents, 0)
          FROM pat_daily_spend d JOIN pats p ON p.id = d.pat_id LEFT JOIN agents a ON a.id = p.agent_id
          WHERE p.workspace_id = ?1 AND d.utc_day = ?2

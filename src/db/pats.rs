@@ -86,7 +86,7 @@ pub fn find(conn: &Connection, ws: &WorkspaceId, id: &PatId) -> Result<Option<Pa
     let sql = format!(
         "SELECT {COLUMNS} FROM pats p LEFT JOIN agents a ON a.id = p.agent_id WHERE p.workspace_id = ?1 AND p.id = ?2"
     );
-    Ok(conn.prepare_cached(&sql)?.query_row(params![ws, id], from_row).optional()?)
+    Ok(super::cached(conn, &sql)?.query_row(params![ws, id], from_row).optional()?)
 }
 
 /// Newest first; `owner` limits the list to one member's PATs.
@@ -102,7 +102,7 @@ pub fn list(
          WHERE p.workspace_id = ?1 AND (?2 IS NULL OR p.user_id = ?2) AND (?3 IS NULL OR p.id < ?3)
          ORDER BY p.id DESC LIMIT ?4"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = super::cached(conn, &sql)?;
     let rows = stmt.query_map(params![ws, owner, before, limit], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -131,7 +131,7 @@ pub fn update_revoked(conn: &Connection, ws: &WorkspaceId, id: &PatId, now: Time
 /// Records use at most once a minute per token, so the bearer path does
 /// not write on every request.
 pub fn touch_last_used(conn: &Connection, id: &PatId, now: Timestamp) -> Result<(), AppError> {
-    conn.prepare_cached(
+    super::cached(conn, 
         "UPDATE pats SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60)",
     )?
     .execute(params![id, now.0])?;
@@ -204,20 +204,22 @@ fn auth_from_row(r: &Row<'_>) -> rusqlite::Result<PatAuth> {
 }
 
 pub fn find_auth_by_hash(conn: &Connection, token_hash: &[u8]) -> Result<Option<PatAuth>, AppError> {
-    let sql = format!("{AUTH_SQL} WHERE p.token_hash = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([token_hash], auth_from_row).optional()?)
+    // `+?1`: a plan that could depend on the bound value is recompiled at
+    // every new binding (SQLite's constant propagation through the joins);
+    // the unary plus keeps the index lookup and makes the plan fixed.
+    let sql = format!("{AUTH_SQL} WHERE p.token_hash = +?1");
+    Ok(super::cached(conn, &sql)?.query_row([token_hash], auth_from_row).optional()?)
 }
 
 /// For exchanged JWTs, which carry the PAT id.
 pub fn find_auth_by_id(conn: &Connection, id: &PatId) -> Result<Option<PatAuth>, AppError> {
-    let sql = format!("{AUTH_SQL} WHERE p.id = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([id], auth_from_row).optional()?)
+    let sql = format!("{AUTH_SQL} WHERE p.id = +?1");
+    Ok(super::cached(conn, &sql)?.query_row([id], auth_from_row).optional()?)
 }
 
 /// The PAT's current daily cap, read inside the checkout's transaction.
 pub fn find_cap(conn: &Connection, id: &PatId) -> Result<Option<AmountCents>, AppError> {
-    let cap: Option<Option<i64>> = conn
-        .prepare_cached("SELECT daily_cap_cents FROM pats WHERE id = ?1")?
+    let cap: Option<Option<i64>> = super::cached(conn, "SELECT daily_cap_cents FROM pats WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?;
     Ok(cap.flatten().and_then(AmountCents::from_cents))

@@ -59,7 +59,7 @@ pub fn insert(conn: &Connection, s: &RuntimeSession) -> Result<(), AppError> {
 
 pub fn find(conn: &Connection, id: &str) -> Result<Option<RuntimeSession>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM runtime_sessions WHERE id = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
+    Ok(super::cached(conn, &sql)?.query_row([id], from_row).optional()?)
 }
 
 /// Sessions of an agent that have neither ended nor expired, newest first.
@@ -74,7 +74,7 @@ pub fn list_live_for_agent(
          WHERE workspace_id = ?1 AND agent_id = ?2 AND ended_at IS NULL AND expires_at > ?3
          ORDER BY id DESC LIMIT 200"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = super::cached(conn, &sql)?;
     let rows = stmt.query_map(params![ws, agent, now.0], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::AppError;
 
 pub fn find(conn: &Connection, key: &str) -> Result<Option<String>, AppError> {
-    Ok(conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
+    Ok(super::cached(conn, "SELECT value FROM settings WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
 }
 
 pub fn upsert(conn: &Connection, key: &str, value: &str) -> Result<(), AppError> {

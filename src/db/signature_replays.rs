@@ -9,8 +9,7 @@ use crate::error::AppError;
 /// Records a signature; `false` when it was already there (a replay). One
 /// statement, so two racing requests with one signature cannot both pass.
 pub fn insert_new(conn: &Connection, signature_hash: &[u8], expires_at: Timestamp) -> Result<bool, AppError> {
-    Ok(conn
-        .prepare_cached(
+    Ok(super::cached(conn, 
             "INSERT INTO signature_replays (signature_hash, expires_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )?
         .execute(params![signature_hash, expires_at.0])?
@@ -19,8 +18,7 @@ pub fn insert_new(conn: &Connection, signature_hash: &[u8], expires_at: Timestam
 
 /// Forgets signatures that can no longer be replayed (a bounded batch).
 pub fn delete_expired(conn: &Connection, now: Timestamp) -> Result<usize, AppError> {
-    Ok(conn
-        .prepare_cached(
+    Ok(super::cached(conn, 
             "DELETE FROM signature_replays WHERE signature_hash IN
              (SELECT signature_hash FROM signature_replays WHERE expires_at < ?1 LIMIT 100)",
         )?

@@ -56,13 +56,13 @@ pub fn insert(conn: &Connection, user: &User) -> Result<(), AppError> {
 
 pub fn find(conn: &Connection, id: &UserId) -> Result<Option<User>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
+    Ok(super::cached(conn, &sql)?.query_row([id], from_row).optional()?)
 }
 
 /// `email` must already be normalised (see `domain::Email`).
 pub fn find_by_email(conn: &Connection, email: &str) -> Result<Option<User>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE email = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([email], from_row).optional()?)
+    Ok(super::cached(conn, &sql)?.query_row([email], from_row).optional()?)
 }
 
 pub fn count(conn: &Connection) -> Result<i64, AppError> {

@@ -35,7 +35,7 @@ pub fn insert(conn: &Connection, ws: &Workspace) -> Result<(), AppError> {
 
 pub fn find(conn: &Connection, id: &WorkspaceId) -> Result<Option<Workspace>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE id = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
+    Ok(super::cached(conn, &sql)?.query_row([id], from_row).optional()?)
 }
 
 pub fn get(conn: &Connection, id: &WorkspaceId) -> Result<Workspace, AppError> {
@@ -44,7 +44,7 @@ pub fn get(conn: &Connection, id: &WorkspaceId) -> Result<Workspace, AppError> {
 
 pub fn list_all(conn: &Connection) -> Result<Vec<Workspace>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM workspaces ORDER BY id");
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = super::cached(conn, &sql)?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
