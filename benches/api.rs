@@ -411,7 +411,11 @@ fn main() {
     let seeded_at = Instant::now();
     let seeded = seed(&data, opts.rows);
     if opts.rows > 0 {
-        println!("seeded {} filler rows each in pats, assertion_jtis, audit_events in {:.1?}", opts.rows, seeded_at.elapsed());
+        println!(
+            "seeded {} filler rows each in pats, assertion_jtis, audit_events in {:.1?}",
+            opts.rows,
+            seeded_at.elapsed()
+        );
     }
 
     let server = Server::start(&data, pin);

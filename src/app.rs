@@ -52,6 +52,7 @@ impl App {
         });
         let audit = crate::audit_queue::AuditQueue::start(db.clone(), config.audit_queue_capacity)?;
         let state = AppState {
+            verified_jwts: Arc::default(),
             authn,
             audit,
             db,
@@ -107,10 +108,15 @@ impl App {
         {
             use actix_web::rt::signal::unix::{SignalKind, signal};
             let keys = self.state.keys.clone();
+            let verified = self.state.verified_jwts.clone();
             if let Ok(mut hangups) = signal(SignalKind::hangup()) {
                 actix_web::rt::spawn(async move {
                     while hangups.recv().await.is_some() {
-                        match keys.reload() {
+                        let reloaded = keys.reload();
+                        // A key removed from the directory must stop
+                        // vouching for tokens at once.
+                        verified.clear();
+                        match reloaded {
                             Ok(()) => {
                                 tracing::info!(kid = %keys.active_kid(), "signing keys reloaded")
                             }

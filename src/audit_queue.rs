@@ -25,6 +25,11 @@ use crate::error::AppError;
 /// How many events one transaction commits at most.
 const BATCH: usize = 512;
 
+/// How long the writer lets a batch gather after its first event: under a
+/// flood of refusals one commit then serves hundreds of them; alone, an
+/// event waits this long at most.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// A failure to record, owning its data.
 #[derive(Debug, Clone)]
 pub struct Failure {
@@ -123,6 +128,7 @@ fn run(db: Db, rx: Receiver<Msg>) {
     let mut acks: Vec<mpsc::Sender<()>> = Vec::new();
     loop {
         let Ok(first) = rx.recv() else { return };
+        let deadline = std::time::Instant::now() + LINGER;
         let mut stop = false;
         let mut next = Some(first);
         while let Some(msg) = next.take() {
@@ -132,7 +138,13 @@ fn run(db: Db, rx: Receiver<Msg>) {
                 Msg::Stop => stop = true,
             }
             if batch.len() < BATCH && !stop {
-                next = rx.try_recv().ok();
+                // Someone waits for a flush: no lingering.
+                let wait = if acks.is_empty() {
+                    deadline.saturating_duration_since(std::time::Instant::now())
+                } else {
+                    std::time::Duration::ZERO
+                };
+                next = rx.recv_timeout(wait).ok();
             }
         }
         if !batch.is_empty() {

@@ -24,6 +24,8 @@ pub struct AppState {
     pub token_limiter: IpRateLimiter,
     /// What the authentication engine needs of the configuration.
     pub authn: Arc<authn::Settings>,
+    /// Latchkey JWTs already verified (cleared on key reload).
+    pub verified_jwts: Arc<authn::VerifiedJwts>,
     /// Refusals on their way to the audit trail.
     pub audit: Arc<AuditQueue>,
 }

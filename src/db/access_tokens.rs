@@ -18,7 +18,8 @@ pub fn insert(
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<(), AppError> {
-    super::cached(conn, 
+    super::cached(
+        conn,
         "INSERT INTO access_tokens (token_hash, id, workspace_id, agent_id, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
@@ -51,27 +52,28 @@ pub struct AccessTokenAuth {
 }
 
 pub fn find_auth_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<AccessTokenAuth>, AppError> {
-    Ok(super::cached(conn, 
-            "SELECT t.id, t.expires_at, a.id, a.name, a.status, w.id, w.name, w.agent_security_mode, w.created_at
+    Ok(super::cached(
+        conn,
+        "SELECT t.id, t.expires_at, a.id, a.name, a.status, w.id, w.name, w.agent_security_mode, w.created_at
              FROM access_tokens t JOIN agents a ON a.id = t.agent_id JOIN workspaces w ON w.id = t.workspace_id
              WHERE t.token_hash = +?1",
-        )?
-        .query_row([hash], |r| {
-            Ok(AccessTokenAuth {
-                id: r.get(0)?,
-                expires_at: Timestamp(r.get(1)?),
-                agent_id: r.get(2)?,
-                agent_name: r.get(3)?,
-                agent_status: AgentStatus::parse(&r.get::<_, String>(4)?),
-                workspace: Workspace {
-                    id: r.get(5)?,
-                    name: r.get(6)?,
-                    agent_security_mode: r.get(7)?,
-                    created_at: Timestamp(r.get(8)?),
-                },
-            })
+    )?
+    .query_row([hash], |r| {
+        Ok(AccessTokenAuth {
+            id: r.get(0)?,
+            expires_at: Timestamp(r.get(1)?),
+            agent_id: r.get(2)?,
+            agent_name: r.get(3)?,
+            agent_status: AgentStatus::parse(&r.get::<_, String>(4)?),
+            workspace: Workspace {
+                id: r.get(5)?,
+                name: r.get(6)?,
+                agent_security_mode: r.get(7)?,
+                created_at: Timestamp(r.get(8)?),
+            },
         })
-        .optional()?)
+    })
+    .optional()?)
 }
 
 pub fn delete(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<bool, AppError> {

@@ -31,11 +31,12 @@ pub fn delete_unused_for_agent(conn: &Connection, agent: &AgentId) -> Result<usi
 /// Marks the secret used if it is unused and unexpired, in one statement:
 /// of two racing calls exactly one gets the agent back.
 pub fn consume(conn: &Connection, hash: &[u8], now: Timestamp) -> Result<Option<(AgentId, WorkspaceId)>, AppError> {
-    Ok(super::cached(conn, 
-            "UPDATE bootstrap_secrets SET used_at = ?2
+    Ok(super::cached(
+        conn,
+        "UPDATE bootstrap_secrets SET used_at = ?2
              WHERE secret_hash = ?1 AND used_at IS NULL AND expires_at > ?2
              RETURNING agent_id, workspace_id",
-        )?
-        .query_row(params![hash, now.0], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
+    )?
+    .query_row(params![hash, now.0], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()?)
 }

@@ -44,7 +44,8 @@ pub fn insert(conn: &Connection, s: &NewSession<'_>) -> Result<(), AppError> {
 /// The session for this hash if it has not expired and its user is still a
 /// member of its workspace.
 pub fn find_live(conn: &Connection, token_hash: &[u8], now: Timestamp) -> Result<Option<LiveSession>, AppError> {
-    let mut stmt = super::cached(conn, 
+    let mut stmt = super::cached(
+        conn,
         "SELECT s.token_hash, u.id, u.email, u.name, u.auto_provisioned,
                 w.id, w.name, w.agent_security_mode, w.created_at,
                 m.role, s.csrf_token, s.expires_at

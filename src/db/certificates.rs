@@ -65,22 +65,23 @@ pub fn list(conn: &Connection, ws: &WorkspaceId, active_only: bool, limit: u32) 
 
 /// By kid across workspaces, with its workspace: the bearer layer's lookup.
 pub fn find_by_kid(conn: &Connection, kid: &str) -> Result<Option<(Certificate, Workspace)>, AppError> {
-    Ok(super::cached(conn, 
-            "SELECT c.id, c.workspace_id, c.kid, c.public_key_pem, c.n, c.e, c.status, c.created_at, c.revoked_at,
+    Ok(super::cached(
+        conn,
+        "SELECT c.id, c.workspace_id, c.kid, c.public_key_pem, c.n, c.e, c.status, c.created_at, c.revoked_at,
                     w.name, w.agent_security_mode, w.created_at
              FROM certificates c JOIN workspaces w ON w.id = c.workspace_id WHERE c.kid = +?1",
-        )?
-        .query_row([kid], |r| {
-            let cert = from_row(r)?;
-            let ws = Workspace {
-                id: cert.workspace_id.clone(),
-                name: r.get(9)?,
-                agent_security_mode: r.get(10)?,
-                created_at: Timestamp(r.get(11)?),
-            };
-            Ok((cert, ws))
-        })
-        .optional()?)
+    )?
+    .query_row([kid], |r| {
+        let cert = from_row(r)?;
+        let ws = Workspace {
+            id: cert.workspace_id.clone(),
+            name: r.get(9)?,
+            agent_security_mode: r.get(10)?,
+            created_at: Timestamp(r.get(11)?),
+        };
+        Ok((cert, ws))
+    })
+    .optional()?)
 }
 
 pub fn update_status(

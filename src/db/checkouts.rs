@@ -48,7 +48,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Checkout> {
 }
 
 pub fn insert(conn: &Connection, c: &Checkout) -> Result<(), AppError> {
-    super::cached(conn, 
+    super::cached(
+        conn,
         "INSERT INTO checkouts (id, workspace_id, agent_id, pat_id, session_id, amount_cents, description, reference,
                                 status, utc_day, idempotency_key, request_sha256, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -89,7 +90,8 @@ pub fn spent_on_day(conn: &Connection, pat: &PatId, utc_day: i64) -> Result<i64,
 
 /// Adds to the PAT's running total for `utc_day`.
 pub fn add_spend(conn: &Connection, pat: &PatId, utc_day: i64, cents: i64) -> Result<(), AppError> {
-    super::cached(conn, 
+    super::cached(
+        conn,
         "INSERT INTO pat_daily_spend (pat_id, utc_day, spent_cents) VALUES (?1, ?2, ?3)
          ON CONFLICT (pat_id, utc_day) DO UPDATE SET spent_cents = spent_cents + excluded.spent_cents",
     )?
@@ -121,7 +123,8 @@ pub struct PatSpend {
 
 /// Today's spend of every agent PAT of the workspace that spent anything.
 pub fn spend_by_pat(conn: &Connection, ws: &WorkspaceId, utc_day: i64) -> Result<Vec<PatSpend>, AppError> {
-    let mut stmt = super::cached(conn, 
+    let mut stmt = super::cached(
+        conn,
         "SELECT p.id, p.name, COALESCE(a.name, ''), d.spent_cents, COALESCE(p.daily_cap_cents, 0)
          FROM pat_daily_spend d JOIN pats p ON p.id = d.pat_id LEFT JOIN agents a ON a.id = p.agent_id
          WHERE p.workspace_id = ?1 AND d.utc_day = ?2

@@ -17,15 +17,17 @@ pub fn insert(conn: &Connection, ws: &WorkspaceId, user: &UserId, role: Role, no
 }
 
 pub fn find_role(conn: &Connection, ws: &WorkspaceId, user: &UserId) -> Result<Option<Role>, AppError> {
-    let role: Option<String> = super::cached(conn, "SELECT role FROM memberships WHERE workspace_id = ?1 AND user_id = ?2")?
-        .query_row(params![ws, user], |r| r.get(0))
-        .optional()?;
+    let role: Option<String> =
+        super::cached(conn, "SELECT role FROM memberships WHERE workspace_id = ?1 AND user_id = ?2")?
+            .query_row(params![ws, user], |r| r.get(0))
+            .optional()?;
     Ok(role.as_deref().and_then(Role::parse))
 }
 
 /// The user's workspaces with their role, owners' first, then oldest first.
 pub fn list_for_user(conn: &Connection, user: &UserId) -> Result<Vec<(Workspace, Role)>, AppError> {
-    let mut stmt = super::cached(conn, 
+    let mut stmt = super::cached(
+        conn,
         "SELECT w.id, w.name, w.agent_security_mode, w.created_at, m.role
          FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
          WHERE m.user_id = ?1

@@ -1,9 +1,15 @@
 //! SQLite storage. `open()` sets the pragmas and applies the embedded
 //! migrations before anything else touches the file. Async code reaches the
-//! database through [`Db::write`] and [`Db::read`], which run on the
-//! blocking thread pool: one writer connection (SQLite has one writer
-//! anyway, so writers queue on a mutex instead of spinning on SQLITE_BUSY)
-//! and a small set of reader connections that WAL lets run in parallel.
+//! database through [`Db::write`] and [`Db::read`]. Writes go to one
+//! writer thread that owns the only writing connection (SQLite has one
+//! writer anyway): it takes every write waiting at that moment, runs each
+//! in its own savepoint inside one `BEGIN IMMEDIATE` transaction, commits
+//! once, and only then answers each caller (group commit). A write that
+//! fails rolls back to its savepoint and no further; a failed commit fails
+//! every write of the batch. Under load one commit, one WAL append and one
+//! thread wake-up serve many requests. Longer reads run on the blocking
+//! pool over a small set of reader connections that WAL lets run in
+//! parallel.
 //!
 //! Short primary-key reads (authentication) use [`Db::read_here`] instead:
 //! a connection owned by the calling worker thread. A WAL reader never waits
@@ -12,7 +18,7 @@
 //! "Performance").
 //!
 //! The functions in the per-table modules take a `&Connection` (reads) or a
-//! `&Transaction` (writes) and hold all SQL; a second backend would provide
+//! `&Connection` inside the writer's transaction (writes) and hold all SQL; a second backend would provide
 //! the same functions.
 
 pub mod access_tokens;
@@ -31,10 +37,12 @@ pub mod signature_replays;
 pub mod users;
 pub mod workspaces;
 
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 
 use crate::error::AppError;
 
@@ -66,10 +74,13 @@ pub struct Db {
     inner: Arc<Inner>,
 }
 
+/// How many waiting writes one transaction takes at most.
+const WRITE_BATCH: usize = 64;
+
 struct Inner {
     id: u64,
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writes: Mutex<mpsc::Sender<Msg>>,
     readers: Mutex<Vec<Connection>>,
     reader_returned: Condvar,
 }
@@ -129,6 +140,12 @@ impl Db {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
         }
+        let (writes, jobs) = mpsc::channel::<Msg>();
+        let writer_path = path.clone();
+        std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || run_writer(writer, &writer_path, jobs))
+            .map_err(|e| format!("cannot start the database writer: {e}"))?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             readers.push(connect(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?);
@@ -137,7 +154,7 @@ impl Db {
             inner: Arc::new(Inner {
                 id: NEXT_DB_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 path,
-                writer: Mutex::new(writer),
+                writes: Mutex::new(writes),
                 readers: Mutex::new(readers),
                 reader_returned: Condvar::new(),
             }),
@@ -158,15 +175,19 @@ impl Db {
         actix_web::web::block(move || db.read_blocking(f)).await.map_err(AppError::internal)?
     }
 
-    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction, off the async
-    /// executor; commits when `f` returns `Ok`, rolls back otherwise.
+    /// Runs `f` on the writer thread inside the current batch's
+    /// transaction (its own savepoint); answers once the batch committed.
+    /// `f`'s `Err` undoes what `f` did and nothing else.
     pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
     where
-        F: FnOnce(&Transaction) -> Result<T, AppError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let db = self.clone();
-        actix_web::web::block(move || db.write_blocking(f)).await.map_err(AppError::internal)?
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.submit(f, move |r| {
+            let _ = reply.send(r);
+        })?;
+        answer.await.map_err(|_| AppError::internal("the database writer stopped"))?
     }
 
     /// Runs a short read on a connection owned by the calling thread, opened
@@ -199,13 +220,37 @@ impl Db {
         result
     }
 
-    /// [`Db::write`] for code that is already on a blocking thread (the CLI).
-    pub fn write_blocking<T>(&self, f: impl FnOnce(&Transaction) -> Result<T, AppError>) -> Result<T, AppError> {
-        let mut conn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+    /// [`Db::write`] for code that is already on a blocking thread (the
+    /// CLI, the audit writer): the writer thread lends its connection, `f`
+    /// runs here in one `BEGIN IMMEDIATE` transaction, and the connection
+    /// goes back. `f` may borrow from the caller.
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T, AppError>) -> Result<T, AppError> {
+        let (give, take) = mpsc::channel();
+        let (back, returned) = mpsc::channel();
+        self.send(Msg::Lend(give, returned))?;
+        let mut conn = take.recv().map_err(|_| AppError::internal("the database writer stopped"))?;
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        let _ = back.send(conn);
+        result
+    }
+
+    fn send(&self, msg: Msg) -> Result<(), AppError> {
+        let sender = self.inner.writes.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        sender.send(msg).map_err(|_| AppError::internal("the database writer stopped"))
+    }
+
+    fn submit<T, F, R>(&self, f: F, reply: R) -> Result<(), AppError>
+    where
+        F: FnOnce(&Connection) -> Result<T, AppError> + Send + 'static,
+        R: FnOnce(Result<T, AppError>) + Send + 'static,
+        T: Send + 'static,
+    {
+        self.send(Msg::Job(Box::new(Job { f: Some(f), result: None, reply: Some(reply) })))
     }
 
     fn checkout_reader(&self) -> Result<Connection, AppError> {
@@ -251,6 +296,120 @@ impl Db {
         }
         result.map_err(|e| format!("backup to {} failed: {e}", dest.display()))
     }
+}
+
+enum Msg {
+    Job(Box<dyn WriteJob>),
+    /// Hand the connection to a blocking caller and wait for it back.
+    Lend(mpsc::Sender<Connection>, mpsc::Receiver<Connection>),
+}
+
+/// One write of a batch: runs in its savepoint, answers after the commit.
+trait WriteJob: Send {
+    /// Runs the write; `false` when it failed (its savepoint is undone).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller with the write's result, or the commit's failure.
+    fn answer(self: Box<Self>, commit: Result<(), String>);
+}
+
+struct Job<T, F, R> {
+    f: Option<F>,
+    result: Option<Result<T, AppError>>,
+    reply: Option<R>,
+}
+
+impl<T, F, R> WriteJob for Job<T, F, R>
+where
+    F: FnOnce(&Connection) -> Result<T, AppError> + Send,
+    R: FnOnce(Result<T, AppError>) + Send,
+    T: Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(f) = self.f.take() else { return false };
+        // A panic in one write must not take the writer thread (and every
+        // later write) with it.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
+            .unwrap_or_else(|_| Err(AppError::internal("a database write panicked")));
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn answer(mut self: Box<Self>, commit: Result<(), String>) {
+        let result = match (self.result.take(), commit) {
+            (Some(Ok(_)), Err(e)) => Err(AppError::internal(format!("commit failed: {e}"))),
+            (Some(r), _) => r,
+            (None, _) => Err(AppError::internal("write not run")),
+        };
+        if let Some(reply) = self.reply.take() {
+            reply(result);
+        }
+    }
+}
+
+/// The writer thread: batches of waiting writes, one transaction each.
+fn run_writer(mut conn: Connection, path: &Path, jobs: mpsc::Receiver<Msg>) {
+    let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(WRITE_BATCH);
+    let mut lend = None;
+    while let Ok(first) = jobs.recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Job(job) => batch.push(job),
+                Msg::Lend(give, back) => {
+                    lend = Some((give, back));
+                    break;
+                }
+            }
+            if batch.len() < WRITE_BATCH {
+                next = jobs.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            let commit = run_batch(&conn, &mut batch);
+            for job in batch.drain(..) {
+                job.answer(commit.clone());
+            }
+        }
+        if let Some((give, back)) = lend.take() {
+            // A borrower that went away before taking it leaves it in the
+            // failed send; one that died holding it leaves us to reopen.
+            conn = match give.send(conn) {
+                Err(mpsc::SendError(c)) => c,
+                Ok(()) => match back.recv() {
+                    Ok(c) => c,
+                    Err(_) => match connect(path) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            tracing::error!(error = %e, "database writer cannot reopen its connection");
+                            return;
+                        }
+                    },
+                },
+            };
+        }
+    }
+}
+
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), String> {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        return Err(e.to_string());
+    }
+    for job in batch.iter_mut() {
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e.to_string());
+        }
+        let undo = if job.run(conn) { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        if let Err(e) = conn.execute_batch(undo) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e.to_string());
+        }
+    }
+    conn.execute_batch("COMMIT").map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        e.to_string()
+    })
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), String> {

@@ -131,7 +131,8 @@ pub fn update_revoked(conn: &Connection, ws: &WorkspaceId, id: &PatId, now: Time
 /// Records use at most once a minute per token, so the bearer path does
 /// not write on every request.
 pub fn touch_last_used(conn: &Connection, id: &PatId, now: Timestamp) -> Result<(), AppError> {
-    super::cached(conn, 
+    super::cached(
+        conn,
         "UPDATE pats SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60)",
     )?
     .execute(params![id, now.0])?;

@@ -9,18 +9,20 @@ use crate::error::AppError;
 /// Records a signature; `false` when it was already there (a replay). One
 /// statement, so two racing requests with one signature cannot both pass.
 pub fn insert_new(conn: &Connection, signature_hash: &[u8], expires_at: Timestamp) -> Result<bool, AppError> {
-    Ok(super::cached(conn, 
-            "INSERT INTO signature_replays (signature_hash, expires_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![signature_hash, expires_at.0])?
+    Ok(super::cached(
+        conn,
+        "INSERT INTO signature_replays (signature_hash, expires_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![signature_hash, expires_at.0])?
         == 1)
 }
 
 /// Forgets signatures that can no longer be replayed (a bounded batch).
 pub fn delete_expired(conn: &Connection, now: Timestamp) -> Result<usize, AppError> {
-    Ok(super::cached(conn, 
-            "DELETE FROM signature_replays WHERE signature_hash IN
+    Ok(super::cached(
+        conn,
+        "DELETE FROM signature_replays WHERE signature_hash IN
              (SELECT signature_hash FROM signature_replays WHERE expires_at < ?1 LIMIT 100)",
-        )?
-        .execute([now.0])?)
+    )?
+    .execute([now.0])?)
 }

@@ -96,7 +96,8 @@ fn prepare(req: &HttpRequest, state: &AppState, token: &str, usage: Use) -> Resu
         nonce: header(NONCE_HEADER),
         body_sha256_hex: d,
     });
-    authn::prepare(token, usage, facts.as_ref(), &state.keys, &state.authn, now)
+    let verifiers = authn::Verifiers { keys: &state.keys, verified: &state.verified_jwts };
+    authn::prepare(token, usage, facts.as_ref(), &verifiers, &state.authn, now)
 }
 
 /// Step two: the one database visit, on this worker's own connection for
