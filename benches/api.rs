@@ -84,45 +84,43 @@ fn seed(data: &Path, rows: usize) -> Seeded {
     let db = Db::open(data).expect("db");
     let now = Clock::system().now();
     let email = Email::parse("bench@example.com").expect("email");
-    let seeded = db
-        .write_blocking(|tx| {
-            let ws = domain::setup::create_owner_headless(
-                tx,
-                &email,
-                "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
-                now,
-            )?;
-            domain::security_mode::set(tx, &ws.id, true, &Actor::Cli, &RequestMeta::default(), now)?;
-            let user = latchkey::db::users::find_by_email(tx, email.as_str())?.expect("owner");
-            let by = domain::agents::By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
-            let minter = Acting { user_id: Some(user.id.clone()), role: Role::Owner };
-            let mint = |name: &str, scope, agent: Option<AgentRef>| MintRequest {
-                name: name.into(),
-                scope,
-                audience: Audience::Both,
-                expires_in_days: 1,
-                agent,
-                daily_cap: (scope == Scope::Agent).then(|| AmountCents::parse("1000000.00").expect("cap")),
-                delegated: false,
-            };
-            let agent = Some(AgentRef::Name { name: "bench-agent".into(), create: true });
-            let (agent_pat, _) =
-                pats::mint(tx, &ws.id, &minter, mint("bench", Scope::Agent, agent), AmountCents::ZERO, &by)?;
-            let (service_pat, _) =
-                pats::mint(tx, &ws.id, &minter, mint("bench-service", Scope::Service, None), AmountCents::ZERO, &by)?;
-            let agent = latchkey::db::agents::find_by_name(tx, &ws.id, "bench-agent")?.expect("agent");
-            let (secret, _) = domain::enrollment::issue_bootstrap_secret(tx, &agent, 1, &by)?;
-            if rows > 0 {
-                fill(tx, ws.id.as_str(), user.id.as_str(), agent.id.as_str(), rows, now.0)?;
-            }
-            Ok(Seeded {
-                agent_pat: agent_pat.into_inner(),
-                service_pat: service_pat.into_inner(),
-                bootstrap_secret: secret.into_inner(),
-            })
+    db.write_blocking(|tx| {
+        let ws = domain::setup::create_owner_headless(
+            tx,
+            &email,
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            now,
+        )?;
+        domain::security_mode::set(tx, &ws.id, true, &Actor::Cli, &RequestMeta::default(), now)?;
+        let user = latchkey::db::users::find_by_email(tx, email.as_str())?.expect("owner");
+        let by = domain::agents::By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
+        let minter = Acting { user_id: Some(user.id.clone()), role: Role::Owner };
+        let mint = |name: &str, scope, agent: Option<AgentRef>| MintRequest {
+            name: name.into(),
+            scope,
+            audience: Audience::Both,
+            expires_in_days: 1,
+            agent,
+            daily_cap: (scope == Scope::Agent).then(|| AmountCents::parse("1000000.00").expect("cap")),
+            delegated: false,
+        };
+        let agent = Some(AgentRef::Name { name: "bench-agent".into(), create: true });
+        let (agent_pat, _) =
+            pats::mint(tx, &ws.id, &minter, mint("bench", Scope::Agent, agent), AmountCents::ZERO, &by)?;
+        let (service_pat, _) =
+            pats::mint(tx, &ws.id, &minter, mint("bench-service", Scope::Service, None), AmountCents::ZERO, &by)?;
+        let agent = latchkey::db::agents::find_by_name(tx, &ws.id, "bench-agent")?.expect("agent");
+        let (secret, _) = domain::enrollment::issue_bootstrap_secret(tx, &agent, 1, &by)?;
+        if rows > 0 {
+            fill(tx, ws.id.as_str(), user.id.as_str(), agent.id.as_str(), rows, now.0)?;
+        }
+        Ok(Seeded {
+            agent_pat: agent_pat.into_inner(),
+            service_pat: service_pat.into_inner(),
+            bootstrap_secret: secret.into_inner(),
         })
-        .expect("seed");
-    seeded
+    })
+    .expect("seed")
 }
 
 /// Filler rows, so costs can be compared on a database that has lived.
@@ -188,7 +186,7 @@ impl Server {
             .env("LATCHKEY_RATE_BOOTSTRAP_PER_MIN", "0")
             .env_remove("LATCHKEY_PUBLIC_URL")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(std::fs::File::create(data.with_file_name("server.log")).map(Stdio::from).unwrap_or(Stdio::null()));
         let child = cmd.spawn().expect("start the server");
         let server = Server { child, port };
         let started = Instant::now();
@@ -355,6 +353,24 @@ fn drive(server: &Server, label: &'static str, requests: Vec<Vec<u8>>, expect: u
     }
 }
 
+/// Writes per commit so far, from `/metrics`.
+fn writes_and_commits(base: &str, service_pat: &str) -> (f64, f64) {
+    let text = ureq::get(&format!("{base}/metrics"))
+        .set("Authorization", &format!("Bearer {service_pat}"))
+        .call()
+        .ok()
+        .and_then(|r| r.into_string().ok())
+        .unwrap_or_default();
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name) && l.as_bytes().get(name.len()) == Some(&b' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    (value("latchkey_db_writes_total"), value("latchkey_db_commits_total"))
+}
+
 fn print(o: &Outcome) {
     println!(
         "{:<44} {:>7} {:>9.0} {:>9.3} {:>9.3} {:>10.1}",
@@ -468,8 +484,13 @@ fn main() {
         if only.as_deref().is_some_and(|o| !label.starts_with(o)) {
             return;
         }
+        let before = writes_and_commits(&base, &seeded.service_pat);
         let o = drive(&server, label, make(), expect, opts.connections);
+        let after = writes_and_commits(&base, &seeded.service_pat);
         print(&o);
+        if after.1 > before.1 {
+            println!("{:<44} {:.1} writes per commit", "", (after.0 - before.0) / (after.1 - before.1));
+        }
         failed += o.wrong;
     };
 
@@ -534,5 +555,10 @@ fn main() {
         server.status_kib("VmHWM:") as f64 / 1024.0
     );
     drop(server);
+    if failed > 0 {
+        let log = std::fs::read_to_string(data.with_file_name("server.log")).unwrap_or_default();
+        let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR") || l.contains("WARN")).take(10).collect();
+        eprintln!("server log (errors):\n{}", errors.join("\n"));
+    }
     assert_eq!(failed, 0, "{failed} responses had an unexpected status");
 }

@@ -30,7 +30,7 @@ impl App {
     pub fn build(mut config: Config, clock: Clock) -> Result<App, String> {
         let db = Db::open(&config.data_dir)?;
         let setup_code = db
-            .write_blocking(|tx| domain::setup::issue_code_if_needed(tx))
+            .write_blocking(domain::setup::issue_code_if_needed)
             .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
         let hasher = PasswordHasher::new(config.password_cost)?;
         let max_jwt_ttl = config.session_ttl_seconds.max(crate::http::api::identity::EXCHANGE_TTL_SECONDS);

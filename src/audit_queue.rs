@@ -44,10 +44,44 @@ pub struct Failure {
 
 impl Failure {
     fn record(&self, conn: &rusqlite::Connection) -> Result<(), AppError> {
+        self.record_times(conn, 1)
+    }
+
+    fn record_times(&self, conn: &rusqlite::Connection, count: i64) -> Result<(), AppError> {
         let mut event = Event::failure(self.workspace_id.as_ref(), &self.actor, self.kind, &self.reason, &self.meta);
         event.target = self.target.clone();
-        audit::record(conn, event, self.at)
+        audit::record_repeated(conn, event, self.at, count)
     }
+
+    /// What makes two failures the same one (the trail's dedup key, plus
+    /// the second they happened in).
+    fn same_as(&self, other: &Failure) -> bool {
+        let actor = |a: &Actor| match a {
+            Actor::User { id, .. } => Some(id.0.clone()),
+            Actor::Agent { id, .. } => Some(id.0.clone()),
+            Actor::Anonymous | Actor::Cli => None,
+        };
+        self.workspace_id == other.workspace_id
+            && self.kind == other.kind
+            && self.reason == other.reason
+            && self.target == other.target
+            && self.meta.client_ip == other.meta.client_ip
+            && self.at == other.at
+            && std::mem::discriminant(&self.actor) == std::mem::discriminant(&other.actor)
+            && actor(&self.actor) == actor(&other.actor)
+    }
+}
+
+/// Folds identical failures into one with a count, keeping their order.
+fn coalesce(batch: Vec<Failure>) -> Vec<(Failure, i64)> {
+    let mut out: Vec<(Failure, i64)> = Vec::new();
+    for f in batch {
+        match out.iter_mut().rev().take(16).find(|(g, _)| g.same_as(&f)) {
+            Some((_, n)) => *n += 1,
+            None => out.push((f, 1)),
+        }
+    }
+    out
 }
 
 enum Msg {
@@ -124,7 +158,7 @@ impl AuditQueue {
 }
 
 fn run(db: Db, rx: Receiver<Msg>) {
-    let mut batch: Vec<Box<Failure>> = Vec::with_capacity(BATCH);
+    let mut batch: Vec<Failure> = Vec::with_capacity(BATCH);
     let mut acks: Vec<mpsc::Sender<()>> = Vec::new();
     loop {
         let Ok(first) = rx.recv() else { return };
@@ -133,7 +167,7 @@ fn run(db: Db, rx: Receiver<Msg>) {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Msg::Event(f) => batch.push(f),
+                Msg::Event(f) => batch.push(*f),
                 Msg::Flush(ack) => acks.push(ack),
                 Msg::Stop => stop = true,
             }
@@ -148,17 +182,17 @@ fn run(db: Db, rx: Receiver<Msg>) {
             }
         }
         if !batch.is_empty() {
-            let result = db.write_blocking(|tx| batch.iter().try_for_each(|f| f.record(tx)));
+            let events = coalesce(std::mem::take(&mut batch));
+            let result = db.write_blocking(|tx| events.iter().try_for_each(|(f, n)| f.record_times(tx, *n)));
             if let Err(e) = result {
                 // One by one, so one bad event does not take the rest with it.
-                tracing::error!(error = %e, events = batch.len(), "audit batch failed; writing events singly");
-                for f in &batch {
-                    if let Err(e) = db.write_blocking(|tx| f.record(tx)) {
+                tracing::error!(error = %e, events = events.len(), "audit batch failed; writing events singly");
+                for (f, n) in &events {
+                    if let Err(e) = db.write_blocking(|tx| f.record_times(tx, *n)) {
                         tracing::error!(error = %e, kind = f.kind, "audit event not recorded");
                     }
                 }
             }
-            batch.clear();
         }
         for ack in acks.drain(..) {
             let _ = ack.send(());

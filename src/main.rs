@@ -1,10 +1,5 @@
 use clap::Parser;
 
-// Measured on the whoami path: glibc's malloc and free were 15 % of the
-// CPU; mimalloc's thread-local free lists cost a fraction of that.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let cli = latchkey::cli::Cli::parse();
     let log_guard = latchkey::telemetry::init();

@@ -54,7 +54,7 @@ pub fn insert(conn: &Connection, e: &AuditEvent, dedup_key: Option<&str>) -> Res
         conn,
         "INSERT INTO audit_events (id, created_at, workspace_id, actor_kind, actor_id, actor_label, kind,
              target_kind, target_id, outcome, reason, client_ip, user_agent, dedup_key, repeat_count, last_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?2)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?2)",
     )?
     .execute(params![
         e.id,
@@ -70,14 +70,21 @@ pub fn insert(conn: &Connection, e: &AuditEvent, dedup_key: Option<&str>) -> Res
         e.reason,
         e.client_ip,
         e.user_agent,
-        dedup_key
+        dedup_key,
+        e.repeat_count
     ])?;
     Ok(())
 }
 
 /// Counts one more occurrence on the newest row with this key if it was last
 /// seen at or after `since`; returns whether such a row existed.
-pub fn bump_recent(conn: &Connection, dedup_key: &str, since: Timestamp, now: Timestamp) -> Result<bool, AppError> {
+pub fn bump_recent(
+    conn: &Connection,
+    dedup_key: &str,
+    since: Timestamp,
+    now: Timestamp,
+    count: i64,
+) -> Result<bool, AppError> {
     let seq: Option<i64> = super::cached(
         conn,
         "SELECT seq FROM audit_events WHERE dedup_key = +?1 AND dedup_key IS NOT NULL AND last_at >= ?2
@@ -86,8 +93,8 @@ pub fn bump_recent(conn: &Connection, dedup_key: &str, since: Timestamp, now: Ti
     .query_row(params![dedup_key, since.0], |r| r.get(0))
     .optional()?;
     let Some(seq) = seq else { return Ok(false) };
-    super::cached(conn, "UPDATE audit_events SET repeat_count = repeat_count + 1, last_at = ?2 WHERE seq = ?1")?
-        .execute(params![seq, now.0])?;
+    super::cached(conn, "UPDATE audit_events SET repeat_count = repeat_count + ?3, last_at = ?2 WHERE seq = ?1")?
+        .execute(params![seq, now.0, count])?;
     Ok(true)
 }
 

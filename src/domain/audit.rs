@@ -88,6 +88,12 @@ const MAX_USER_AGENT: usize = 256;
 
 /// Records `event` at `now`.
 pub fn record(conn: &Connection, event: Event<'_>, now: Timestamp) -> Result<(), AppError> {
+    record_repeated(conn, event, now, 1)
+}
+
+/// Records `count` identical occurrences of `event` (the audit queue
+/// coalesces a flood of one refusal before writing it).
+pub fn record_repeated(conn: &Connection, event: Event<'_>, now: Timestamp, count: i64) -> Result<(), AppError> {
     let (actor_kind, actor_id, actor_label) = match event.actor {
         Actor::User { id, email } => ("user", Some(id.0.clone()), Some(email.clone())),
         Actor::Agent { id, name } => ("agent", Some(id.0.clone()), Some(format!("agent {name}"))),
@@ -116,7 +122,7 @@ pub fn record(conn: &Connection, event: Event<'_>, now: Timestamp) -> Result<(),
         hex::encode(h.finalize())
     });
     if let Some(key) = &dedup_key
-        && db::audit::bump_recent(conn, key, now.plus_seconds(-DEDUP_WINDOW_SECONDS), now)?
+        && db::audit::bump_recent(conn, key, now.plus_seconds(-DEDUP_WINDOW_SECONDS), now, count)?
     {
         return Ok(());
     }
@@ -135,7 +141,7 @@ pub fn record(conn: &Connection, event: Event<'_>, now: Timestamp) -> Result<(),
         reason: event.reason,
         client_ip: event.meta.client_ip.clone(),
         user_agent,
-        repeat_count: 1,
+        repeat_count: count.max(1),
         last_at: now,
     };
     db::audit::insert(conn, &row, dedup_key.as_deref())

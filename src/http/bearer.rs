@@ -237,17 +237,14 @@ pub async fn authenticate_then<T>(
         (resolve(state, prepared, Use::Direct).await, Some(then))
     } else {
         let mut then = Some(then);
-        let out = state
-            .db
-            .read_here(|conn| {
-                let r = authn::resolve(conn, &prepared, Use::Direct, &state.authn, now);
-                let extra = match (&r, allowed) {
-                    (Ok(p), allowed) if allowed.contains(&p.credential.scope) => then.take().map(|f| f(conn, p)),
-                    _ => None,
-                };
-                Ok((r, extra))
-            })
-            .map_err(AppError::from);
+        let out = state.db.read_here(|conn| {
+            let r = authn::resolve(conn, &prepared, Use::Direct, &state.authn, now);
+            let extra = match (&r, allowed) {
+                (Ok(p), allowed) if allowed.contains(&p.credential.scope) => then.take().map(|f| f(conn, p)),
+                _ => None,
+            };
+            Ok((r, extra))
+        });
         match out {
             Ok((r, Some(extra))) => return finish(req, state, r, allowed, what).await.map(|p| (p, extra)),
             Ok((r, None)) => (r, then),

@@ -88,6 +88,16 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
          # TYPE latchkey_audit_queue_overflow_total counter\nlatchkey_audit_queue_overflow_total {}",
         state.audit.overflowed()
     );
+    let stats = state.db.write_stats();
+    let _ = writeln!(
+        out,
+        "# HELP latchkey_db_writes_total Database writes of requests.\n# TYPE latchkey_db_writes_total counter\n\
+         latchkey_db_writes_total {}\n\
+         # HELP latchkey_db_commits_total Transactions that carried them (group commit).\n\
+         # TYPE latchkey_db_commits_total counter\nlatchkey_db_commits_total {}",
+        stats.writes.load(std::sync::atomic::Ordering::Relaxed),
+        stats.commits.load(std::sync::atomic::Ordering::Relaxed),
+    );
     if let Some(ws) = caller_ws {
         let now = state.clock.now();
         let counts = state

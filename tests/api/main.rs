@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod dashboard;
 mod dashboard_tokens;
+mod engine;
 mod enrollment;
 mod errors;
 mod operators;
