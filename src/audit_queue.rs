@@ -162,23 +162,29 @@ fn run(db: Db, rx: Receiver<Msg>) {
     let mut acks: Vec<mpsc::Sender<()>> = Vec::new();
     loop {
         let Ok(first) = rx.recv() else { return };
-        let deadline = std::time::Instant::now() + LINGER;
         let mut stop = false;
         let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Event(f) => batch.push(*f),
-                Msg::Flush(ack) => acks.push(ack),
-                Msg::Stop => stop = true,
+        let mut lingered = false;
+        loop {
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Event(f) => batch.push(*f),
+                    Msg::Flush(ack) => acks.push(ack),
+                    Msg::Stop => stop = true,
+                }
+                if batch.len() < BATCH && !stop {
+                    next = rx.try_recv().ok();
+                }
             }
-            if batch.len() < BATCH && !stop {
-                // Someone waits for a flush: no lingering.
-                let wait = if acks.is_empty() {
-                    deadline.saturating_duration_since(std::time::Instant::now())
-                } else {
-                    std::time::Duration::ZERO
-                };
-                next = rx.recv_timeout(wait).ok();
+            // Someone waits for a flush, or we are stopping: no lingering.
+            if lingered || stop || !acks.is_empty() || batch.len() >= BATCH {
+                break;
+            }
+            lingered = true;
+            std::thread::sleep(LINGER);
+            next = rx.try_recv().ok();
+            if next.is_none() {
+                break;
             }
         }
         if !batch.is_empty() {

@@ -377,23 +377,32 @@ fn run_writer(mut conn: Connection, path: &Path, jobs: mpsc::Receiver<Msg>, stat
     let mut lend = None;
     let mut last_commit: Option<std::time::Instant> = None;
     while let Ok(first) = jobs.recv() {
-        let started = std::time::Instant::now();
-        let busy = last_commit.is_some_and(|t| started.duration_since(t) < BUSY);
-        let deadline = started + if busy { GATHER } else { std::time::Duration::ZERO };
+        let busy = last_commit.is_some_and(|t| t.elapsed() < BUSY);
         let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Job(job) => batch.push(job),
-                Msg::Lend(give, back) => {
-                    lend = Some((give, back));
-                    break;
+        let mut gathered = false;
+        loop {
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Job(job) => batch.push(job),
+                    Msg::Lend(give, back) => {
+                        lend = Some((give, back));
+                        break;
+                    }
+                }
+                if batch.len() < WRITE_BATCH {
+                    next = jobs.try_recv().ok();
                 }
             }
-            if batch.len() < WRITE_BATCH {
-                next = match jobs.try_recv() {
-                    Ok(m) => Some(m),
-                    Err(_) => jobs.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())).ok(),
-                };
+            // One timed sleep, then whatever arrived meanwhile: waking for
+            // every single arrival would cost more than it gathers.
+            if !busy || gathered || lend.is_some() || batch.len() >= WRITE_BATCH {
+                break;
+            }
+            gathered = true;
+            std::thread::sleep(GATHER);
+            next = jobs.try_recv().ok();
+            if next.is_none() {
+                break;
             }
         }
         if !batch.is_empty() {

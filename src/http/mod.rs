@@ -39,6 +39,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("")
             .wrap(actix_web::middleware::from_fn(middleware::harden))
+            // The hot paths first: routes are matched in order.
+            .service(resource("/v1/auth/whoami").get(api::identity::whoami))
+            .service(resource("/v1/agents/token").post(api::enrollment::token))
+            .service(resource("/api/agent/checkout/create").post(api::checkouts::create_checkout))
+            .service(resource("/v1/introspect").post(api::introspect::introspect_token))
             // Operations
             .service(resource("/healthz").get(ops::healthz))
             .service(resource("/readyz").get(ops::readyz))
@@ -46,11 +51,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/.well-known/jwks.json").get(api::well_known::jwks))
             .service(resource("/.well-known/oauth-authorization-server").get(api::well_known::oauth_metadata))
             // API
-            .service(resource("/v1/auth/whoami").get(api::identity::whoami))
             .service(resource("/v1/auth/exchange").post(api::identity::exchange))
             .service(resource("/v1/agents").get(api::agents::list_agents).post(api::agents::create_agent))
             .service(resource("/v1/agents/bootstrap").post(api::enrollment::bootstrap))
-            .service(resource("/v1/agents/token").post(api::enrollment::token))
             .service(resource("/v1/agents/{id}").get(api::agents::get_agent))
             .service(resource("/v1/agents/{id}/bootstrap-secret").post(api::enrollment::new_bootstrap_secret))
             .service(resource("/v1/agents/{id}/disable").post(api::agents::disable_agent))
@@ -68,10 +71,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/v1/certificates/{id}").delete(api::certificates::delete_certificate))
             .service(resource("/v1/certificates/{id}/revoke").post(api::certificates::revoke_certificate))
             .service(resource("/api/agent/auth/pat").post(api::sessions::start_session))
-            .service(resource("/api/agent/checkout/create").post(api::checkouts::create_checkout))
             .service(resource("/v1/checkouts").get(api::checkouts::list_checkouts))
             .service(resource("/v1/audit").get(api::audit::list_audit))
-            .service(resource("/v1/introspect").post(api::introspect::introspect_token))
             .service(resource("/v1/revoke").post(api::revoke::revoke_token))
             .service(resource("/metrics").get(metrics::metrics))
             .service(resource("/openapi.json").get(api::openapi::openapi))
