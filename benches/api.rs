@@ -4,9 +4,10 @@
 //! is read from `/proc/PID/stat`. Every assertion and request signature is
 //! fresh (made before its workload starts, never reused).
 //!
-//!     cargo bench --bench api                 # the full run (about a minute)
+//!     cargo bench --bench api                 # three rounds and their median (a few minutes)
 //!     cargo bench --bench api -- --smoke      # each workload briefly (CI)
 //!     cargo bench --bench api -- --rows 1000000   # the same on a big database
+//!     cargo bench --bench api -- --only W3 --rounds 5   # one workload
 //!
 //! Workloads:
 //! - W1  `POST /v1/agents/token`, a fresh ES256 client assertion
@@ -49,6 +50,8 @@ struct Options {
     connections: usize,
     rows: usize,
     smoke: bool,
+    /// Every workload this many times; the summary shows the median.
+    rounds: usize,
     /// `--only W3`: run the workloads whose label starts with this.
     only: Option<String>,
 }
@@ -63,6 +66,13 @@ fn options() -> Options {
         connections: if smoke { 4 } else { env("BENCH_CONNECTIONS", 16).max(1) },
         rows: rows.unwrap_or(0),
         smoke,
+        rounds: args
+            .iter()
+            .position(|a| a == "--rounds")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if smoke { 1 } else { 3 })
+            .max(1),
         only: args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned(),
     }
 }
@@ -478,28 +488,10 @@ fn main() {
         "workload", "requests", "req/s", "p50 ms", "p99 ms", "CPU µs/req"
     );
     let n = opts.requests;
-    let mut failed = 0;
-    let only = opts.only.clone();
-    let mut run = |label: &'static str, make: &dyn Fn() -> Vec<Vec<u8>>, expect| {
-        if only.as_deref().is_some_and(|o| !label.starts_with(o)) {
-            return;
-        }
-        let before = writes_and_commits(&base, &seeded.service_pat);
-        let o = drive(&server, label, make(), expect, opts.connections);
-        let after = writes_and_commits(&base, &seeded.service_pat);
-        print(&o);
-        if after.1 > before.1 {
-            println!("{:<44} {:.1} writes per commit", "", (after.0 - before.0) / (after.1 - before.1));
-        }
-        failed += o.wrong;
-    };
-
     let get = |path: &str, auth: Option<&str>| {
         let headers: Vec<(&str, String)> = auth.map(|a| ("Authorization", a.to_string())).into_iter().collect();
         raw_request("GET", path, &headers, b"")
     };
-    run("floor: GET /healthz", &|| vec![get("/healthz", None); n], 200);
-    run("floor: GET /readyz", &|| vec![get("/readyz", None); n], 200);
 
     // W1: every assertion fresh, its own jti.
     let encoding = {
@@ -526,7 +518,6 @@ fn main() {
         })
         .collect::<Vec<_>>()
     };
-    run("W1 POST /v1/agents/token (fresh ES256)", &w1, 200);
 
     let introspect = raw_request(
         "POST",
@@ -537,17 +528,60 @@ fn main() {
         ],
         format!("token={}", seeded.agent_pat).as_bytes(),
     );
-    run("W2 POST /v1/introspect (service PAT)", &|| vec![introspect.clone(); n], 200);
     let agent_bearer = format!("Bearer {}", seeded.agent_pat);
-    run("W3 GET /v1/auth/whoami (agent PAT)", &|| vec![get("/v1/auth/whoami", Some(&agent_bearer)); n], 200);
 
     let checkouts = |mode| {
         let ts = unix_now();
         (0..n).map(|i| checkout_request(&session_auth, &ed_key, i, ts, mode)).collect::<Vec<_>>()
     };
-    run("W4 signed checkout", &|| checkouts(Mode::Good), 201);
-    run("W5b signed checkout, bad signature", &|| checkouts(Mode::BadSignature), 401);
-    run("W5c signed checkout, stale timestamp", &|| checkouts(Mode::Stale), 401);
+
+    type Make<'a> = Box<dyn Fn() -> Vec<Vec<u8>> + 'a>;
+    let workloads: Vec<(&'static str, Make, u16)> = vec![
+        ("floor: GET /healthz", Box::new(|| vec![get("/healthz", None); n]), 200),
+        ("floor: GET /readyz", Box::new(|| vec![get("/readyz", None); n]), 200),
+        ("W1 POST /v1/agents/token (fresh ES256)", Box::new(w1), 200),
+        ("W2 POST /v1/introspect (service PAT)", Box::new(|| vec![introspect.clone(); n]), 200),
+        ("W3 GET /v1/auth/whoami (agent PAT)", Box::new(|| vec![get("/v1/auth/whoami", Some(&agent_bearer)); n]), 200),
+        ("W4 signed checkout", Box::new(|| checkouts(Mode::Good)), 201),
+        ("W5b signed checkout, bad signature", Box::new(|| checkouts(Mode::BadSignature)), 401),
+        ("W5c signed checkout, stale timestamp", Box::new(|| checkouts(Mode::Stale)), 401),
+    ];
+
+    let mut failed = 0;
+    let mut results: Vec<(&'static str, Vec<Outcome>)> = Vec::new();
+    for round in 1..=opts.rounds {
+        if opts.rounds > 1 {
+            println!("round {round} of {}", opts.rounds);
+        }
+        for (label, make, expect) in &workloads {
+            if opts.only.as_deref().is_some_and(|o| !label.starts_with(o)) {
+                continue;
+            }
+            let before = writes_and_commits(&base, &seeded.service_pat);
+            let o = drive(&server, label, make(), *expect, opts.connections);
+            let after = writes_and_commits(&base, &seeded.service_pat);
+            print(&o);
+            if after.1 > before.1 {
+                println!("{:<44} {:.1} writes per commit", "", (after.0 - before.0) / (after.1 - before.1));
+            }
+            failed += o.wrong;
+            match results.iter_mut().find(|(l, _)| l == label) {
+                Some((_, all)) => all.push(o),
+                None => results.push((label, vec![o])),
+            }
+        }
+    }
+    if opts.rounds > 1 {
+        println!("\nmedian of {} rounds", opts.rounds);
+        println!(
+            "{:<44} {:>7} {:>9} {:>9} {:>9} {:>10}",
+            "workload", "requests", "req/s", "p50 ms", "p99 ms", "CPU µs/req"
+        );
+        for (_, mut all) in results {
+            all.sort_by(|a, b| a.cpu_per_request.total_cmp(&b.cpu_per_request));
+            print(&all[all.len() / 2]);
+        }
+    }
 
     println!(
         "server RSS: idle {:.1} MB, peak {:.1} MB",

@@ -517,8 +517,8 @@ mod tests {
                 agents::find_any_workspace(tx, &AgentId(id.clone()))?;
                 agents::find(tx, &WorkspaceId(id.clone()), &AgentId(id.clone()))?;
                 workspaces::find(tx, &WorkspaceId(id.clone()))?;
-                signature_replays::delete_expired(tx, now)?;
-                signature_replays::insert_new(tx, &key, now)?;
+                signature_replays::delete_older_than(tx, now.0 - 301)?;
+                signature_replays::insert_new(tx, now.0, &key)?;
                 assertion_jtis::delete_expired(tx, now)?;
                 assertion_jtis::insert_new(tx, &AgentId(id.clone()), &id, now)?;
                 checkouts::find_by_idempotency_key(tx, &PatId(id.clone()), &id)?;

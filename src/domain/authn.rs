@@ -173,8 +173,8 @@ impl Refusal {
 pub struct SignatureProof {
     /// SHA-256 of the signature bytes: the replay table's key.
     hash: [u8; 32],
-    /// Until when a replay must be refused.
-    until: Timestamp,
+    /// The signed timestamp: a replay carries the same one.
+    ts: i64,
     /// Set when the JWT did not carry the session key (sessions started
     /// before it did): the signature is verified against the stored key.
     pending: Option<(String, ed25519_dalek::Signature)>,
@@ -351,12 +351,7 @@ fn check_signature(
         }
         None => Some((canonical, signature)),
     };
-    Ok(SignatureProof {
-        hash: crate::crypto::sha256(&signature.to_bytes()),
-        until: Timestamp(ts.saturating_add(skew).saturating_add(1)),
-        pending,
-        context,
-    })
+    Ok(SignatureProof { hash: crate::crypto::sha256(&signature.to_bytes()), ts, pending, context })
 }
 
 /// Step two: the one database visit. `conn` is a transaction when
@@ -416,8 +411,9 @@ pub fn resolve(
                         Some(&ws),
                     ));
                 }
-                db::signature_replays::delete_expired(conn, now).map_err(internal)?;
-                if !db::signature_replays::insert_new(conn, &proof.hash, proof.until).map_err(internal)? {
+                let oldest = now.0.saturating_sub(settings.signature_skew_seconds);
+                db::signature_replays::delete_older_than(conn, oldest).map_err(internal)?;
+                if !db::signature_replays::insert_new(conn, proof.ts, &proof.hash).map_err(internal)? {
                     return Err(Refusal::new(
                         AppError::Signature(SignatureFailure::Replayed, proof.context.clone()),
                         "signature replayed",

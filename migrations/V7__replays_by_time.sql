@@ -1,0 +1,17 @@
+-- A request signature covers its own timestamp, so a replay always comes
+-- with the timestamp it was first seen with: keying the replay table by
+-- (timestamp, signature) detects exactly the same replays as keying it by
+-- the signature alone, but new rows land together at the end of the tree
+-- (one page per commit instead of one random page per request, whatever
+-- the table's size), and forgetting old ones is a range delete on the key
+-- without a second index.
+CREATE TABLE signature_replays_by_time (
+    ts             INTEGER NOT NULL,   -- the signed X-Agent-Timestamp
+    signature_hash BLOB NOT NULL,      -- SHA-256 of the signature bytes
+    PRIMARY KEY (ts, signature_hash)
+) WITHOUT ROWID;
+-- Rows kept until ts + skew + 1; the default skew is 300 s.
+INSERT INTO signature_replays_by_time (ts, signature_hash)
+    SELECT expires_at - 301, signature_hash FROM signature_replays;
+DROP TABLE signature_replays;
+ALTER TABLE signature_replays_by_time RENAME TO signature_replays;
