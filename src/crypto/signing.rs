@@ -77,6 +77,11 @@ impl SessionKey {
 pub fn verify(public_key: &[u8], canonical: &str, signature: &Signature) -> bool {
     let Ok(bytes) = <[u8; 32]>::try_from(public_key) else { return false };
     let Ok(key) = VerifyingKey::from_bytes(&bytes) else { return false };
+    verify_with(&key, canonical, signature)
+}
+
+/// [`verify`] with a key already decoded.
+pub fn verify_with(key: &VerifyingKey, canonical: &str, signature: &Signature) -> bool {
     key.verify_strict(canonical.as_bytes(), signature).is_ok()
 }
 

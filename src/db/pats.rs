@@ -167,7 +167,12 @@ pub struct PatUser {
     pub role: Option<Role>,
 }
 
-const AUTH_SQL: &str = "SELECT p.id, p.workspace_id, p.user_id, p.agent_id, a.name, p.name, p.scope_type, p.audience,
+/// The auth lookup with its `WHERE` clause, as one literal: a hot path
+/// neither formats nor hashes a fresh string to find its statement.
+macro_rules! auth_sql {
+    ($where:literal) => {
+        concat!(
+            "SELECT p.id, p.workspace_id, p.user_id, p.agent_id, a.name, p.name, p.scope_type, p.audience,
             p.token_hint, p.daily_cap_cents, p.created_at, p.expires_at, p.revoked_at, p.last_used_at,
             w.name, w.agent_security_mode, w.created_at, a.status,
             u.email, u.name, u.auto_provisioned, m.role, p.minted_by_delegation
@@ -175,7 +180,11 @@ const AUTH_SQL: &str = "SELECT p.id, p.workspace_id, p.user_id, p.agent_id, a.na
      JOIN workspaces w ON w.id = p.workspace_id
      LEFT JOIN agents a ON a.id = p.agent_id
      LEFT JOIN users u ON u.id = p.user_id
-     LEFT JOIN memberships m ON m.workspace_id = p.workspace_id AND m.user_id = p.user_id";
+     LEFT JOIN memberships m ON m.workspace_id = p.workspace_id AND m.user_id = p.user_id ",
+            $where
+        )
+    };
+}
 
 fn auth_from_row(r: &Row<'_>) -> rusqlite::Result<PatAuth> {
     let mut pat = from_row(r)?;
@@ -208,14 +217,14 @@ pub fn find_auth_by_hash(conn: &Connection, token_hash: &[u8]) -> Result<Option<
     // `+?1`: a plan that could depend on the bound value is recompiled at
     // every new binding (SQLite's constant propagation through the joins);
     // the unary plus keeps the index lookup and makes the plan fixed.
-    let sql = format!("{AUTH_SQL} WHERE p.token_hash = +?1");
-    Ok(super::cached(conn, &sql)?.query_row([token_hash], auth_from_row).optional()?)
+    const SQL: &str = auth_sql!("WHERE p.token_hash = +?1");
+    Ok(super::cached(conn, SQL)?.query_row([token_hash], auth_from_row).optional()?)
 }
 
 /// For exchanged JWTs, which carry the PAT id.
 pub fn find_auth_by_id(conn: &Connection, id: &PatId) -> Result<Option<PatAuth>, AppError> {
-    let sql = format!("{AUTH_SQL} WHERE p.id = +?1");
-    Ok(super::cached(conn, &sql)?.query_row([id], auth_from_row).optional()?)
+    const SQL: &str = auth_sql!("WHERE p.id = +?1");
+    Ok(super::cached(conn, SQL)?.query_row([id], auth_from_row).optional()?)
 }
 
 /// The PAT's current daily cap, read inside the checkout's transaction.

@@ -97,22 +97,46 @@ pub struct Settings {
 /// full it starts over; cleared when the signing keys are reloaded.
 #[derive(Debug, Default)]
 pub struct VerifiedJwts {
-    map: std::sync::Mutex<std::collections::HashMap<[u8; 32], ExchangeClaims>>,
+    map: std::sync::Mutex<std::collections::HashMap<[u8; 32], Verified>>,
+}
+
+/// A verified JWT's claims, and for a session the decoded key its `cnf`
+/// names (decompressing an Ed25519 point is a fifth of a verification).
+#[derive(Debug, Clone)]
+struct Verified {
+    claims: ExchangeClaims,
+    session_key: Option<ed25519_dalek::VerifyingKey>,
+}
+
+impl Verified {
+    fn new(claims: ExchangeClaims) -> Verified {
+        // The key is ours (the JWT is signed), but it must be the key the
+        // binding names.
+        let session_key = match (&claims.session_key, &claims.cnf) {
+            (Some(x), Some(cnf)) if crate::crypto::okp_thumbprint(x) == cnf.jkt => URL_SAFE_NO_PAD
+                .decode(x)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok()),
+            _ => None,
+        };
+        Verified { claims, session_key }
+    }
 }
 
 impl VerifiedJwts {
     const CAPACITY: usize = 4096;
 
-    fn get(&self, digest: &[u8; 32]) -> Option<ExchangeClaims> {
+    fn get(&self, digest: &[u8; 32]) -> Option<Verified> {
         self.map.lock().unwrap_or_else(|p| p.into_inner()).get(digest).cloned()
     }
 
-    fn insert(&self, digest: [u8; 32], claims: &ExchangeClaims) {
+    fn insert(&self, digest: [u8; 32], verified: &Verified) {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= Self::CAPACITY {
             map.clear();
         }
-        map.insert(digest, claims.clone());
+        map.insert(digest, verified.clone());
     }
 
     /// Forgets everything (after a key reload).
@@ -265,15 +289,16 @@ pub fn prepare(
         return only_pat("JWT presented for exchange");
     }
     let digest = crate::crypto::sha256(presented.as_bytes());
-    let claims = match verifiers.verified.get(&digest) {
-        Some(claims) => claims,
+    let Verified { claims, session_key } = match verifiers.verified.get(&digest) {
+        Some(verified) => verified,
         None => {
             let claims: ExchangeClaims = verifiers
                 .keys
                 .verify(presented, &settings.issuer, &settings.issuer, now)
                 .map_err(|_| Refusal::unknown("JWT not signed by this server"))?;
-            verifiers.verified.insert(digest, &claims);
-            claims
+            let verified = Verified::new(claims);
+            verifiers.verified.insert(digest, &verified);
+            verified
         }
     };
     let ws = WorkspaceId(claims.workspace_id.clone());
@@ -294,7 +319,8 @@ pub fn prepare(
             ));
         }
         (_, Some(facts)) => Some(
-            check_signature(facts, &claims, &cnf.jkt, settings, now).map_err(|(e, r)| Refusal::new(e, r, Some(&ws)))?,
+            check_signature(facts, session_key.as_ref(), settings, now)
+                .map_err(|(e, r)| Refusal::new(e, r, Some(&ws)))?,
         ),
     };
     Ok(Prepared::Session { jkt: cnf.jkt, claims: Box::new(claims), proof })
@@ -306,11 +332,11 @@ fn valid_nonce(n: &str) -> bool {
 }
 
 /// Headers, nonce, timestamp (before any signature arithmetic), then the
-/// Ed25519 signature with the key the JWT carries.
+/// Ed25519 signature with the key the JWT carries (`None` for sessions
+/// whose JWT predates it: checked against the stored key in [`resolve`]).
 fn check_signature(
     facts: &SignedFacts<'_>,
-    claims: &ExchangeClaims,
-    jkt: &str,
+    session_key: Option<&ed25519_dalek::VerifyingKey>,
     settings: &Settings,
     now: Timestamp,
 ) -> Result<SignatureProof, (AppError, &'static str)> {
@@ -336,15 +362,9 @@ fn check_signature(
         signing::decode_signature(sig_raw).ok_or_else(|| fail(SignatureFailure::Invalid, "signature not base64"))?;
     let canonical =
         signing::canonical_string(facts.method, facts.path_and_query, ts_raw, facts.body_sha256_hex, facts.nonce);
-    let pending = match claims.session_key.as_deref() {
-        Some(x) => {
-            // The key is ours (the JWT is signed), but it must be the key the
-            // binding names.
-            if crate::crypto::okp_thumbprint(x) != jkt {
-                return Err(fail(SignatureFailure::Invalid, "session key does not match cnf"));
-            }
-            let key = URL_SAFE_NO_PAD.decode(x).map_err(|_| fail(SignatureFailure::Invalid, "session key unusable"))?;
-            if !signing::verify(&key, &canonical, &signature) {
+    let pending = match session_key {
+        Some(key) => {
+            if !signing::verify_with(key, &canonical, &signature) {
                 return Err(fail(SignatureFailure::Invalid, "bad signature"));
             }
             None

@@ -17,16 +17,15 @@ struct Cnf<'a> {
     jkt: &'a str,
 }
 
-/// RFC 7662's answer; only `active` when the token is not live.
+/// RFC 7662's answer for a token that is not live: nothing but that.
 #[derive(Serialize)]
-struct Introspection<'a> {
+struct Inactive {
     active: bool,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    live: Option<Live<'a>>,
 }
 
 #[derive(Serialize)]
 struct Live<'a> {
+    active: bool,
     token_type: &'static str,
     sub: Option<&'a str>,
     agent_id: Option<&'a str>,
@@ -44,6 +43,7 @@ fn live(p: &Principal) -> Live<'_> {
         (None, None) => None,
     };
     Live {
+        active: true,
         token_type: p.credential.kind.as_str(),
         sub,
         agent_id: p.agent.as_ref().map(|a| a.id.as_str()),
@@ -75,7 +75,10 @@ pub async fn introspect_token(
         .await?;
     token?;
     // Another workspace's token is none of this resource server's business.
-    let found = found.filter(|p| p.workspace.id == caller.workspace.id);
-    let body = Introspection { active: found.is_some(), live: found.as_ref().map(live) };
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body))
+    let mut res = HttpResponse::Ok();
+    res.insert_header((header::CACHE_CONTROL, "no-store"));
+    Ok(match found.filter(|p| p.workspace.id == caller.workspace.id) {
+        Some(p) => res.json(live(&p)),
+        None => res.json(Inactive { active: false }),
+    })
 }
