@@ -26,6 +26,8 @@ pub struct AppState {
     pub authn: Arc<authn::Settings>,
     /// Latchkey JWTs already verified (cleared on key reload).
     pub verified_jwts: Arc<authn::VerifiedJwts>,
+    /// Which PATs' last use this process recorded lately.
+    pub recent_touches: Arc<crate::http::bearer::RecentTouches>,
     /// Refusals on their way to the audit trail.
     pub audit: Arc<AuditQueue>,
 }

@@ -197,13 +197,36 @@ fn touch(state: &AppState, p: &Principal) {
     if p.credential.pat_last_used_at.is_some_and(|t| t.0 >= now.0 - 60) {
         return;
     }
-    let db = state.db.clone();
     let Some(id) = p.credential.pat_id.clone() else { return };
+    // Every request in flight read the same stale time: one of them writes.
+    if !state.recent_touches.claim(&id, now) {
+        return;
+    }
+    let db = state.db.clone();
     actix_web::rt::spawn(async move {
         if let Err(e) = db.write(move |tx| db::pats::touch_last_used(tx, &id, now)).await {
             tracing::warn!(error = %e, "could not record last use of a PAT");
         }
     });
+}
+
+/// PATs whose `last_used_at` this process wrote within the last minute.
+#[derive(Debug, Default)]
+pub struct RecentTouches(std::sync::Mutex<std::collections::HashMap<crate::domain::ids::PatId, i64>>);
+
+impl RecentTouches {
+    /// Whether the caller should write the touch (nobody here did lately).
+    fn claim(&self, id: &crate::domain::ids::PatId, now: crate::clock::Timestamp) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(id).is_some_and(|t| *t >= now.0 - 60) {
+            return false;
+        }
+        if map.len() >= 10_000 {
+            map.retain(|_, t| *t >= now.0 - 60);
+        }
+        map.insert(id.clone(), now.0);
+        true
+    }
 }
 
 /// `LATCHKEY_SUPERADMIN_DOMAIN`: password users of that domain only.
