@@ -10,7 +10,10 @@ CREATE TABLE signature_replays_by_time (
     signature_hash BLOB NOT NULL,      -- SHA-256 of the signature bytes
     PRIMARY KEY (ts, signature_hash)
 ) WITHOUT ROWID;
--- Rows kept until ts + skew + 1; the default skew is 300 s.
+-- Old rows were kept until ts + skew + 1; this recovers ts for the default
+-- skew of 300 s. (With another LATCHKEY_SIGNATURE_SKEW_SECONDS, a signature
+-- accepted in the last window before the upgrade is not recognised as a
+-- replay after it; the window is minutes.)
 INSERT INTO signature_replays_by_time (ts, signature_hash)
     SELECT expires_at - 301, signature_hash FROM signature_replays;
 DROP TABLE signature_replays;

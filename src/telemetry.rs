@@ -17,10 +17,13 @@ use tracing_subscriber::fmt::MakeWriter;
 
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 const FLUSH_AT: usize = 64 * 1024;
+/// Past this, while stderr is stuck, lines are counted instead of kept.
+const HOLD_AT_MOST: usize = 8 * 1024 * 1024;
 
 #[derive(Default)]
 struct Shared {
-    buf: Mutex<(Vec<u8>, bool)>,
+    /// Pending bytes, whether to stop, lines dropped since the last write.
+    buf: Mutex<(Vec<u8>, bool, u64)>,
     wake: Condvar,
 }
 
@@ -31,6 +34,10 @@ struct Batched(Arc<Shared>);
 impl Write for Batched {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         let mut guard = self.0.buf.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.0.len() + bytes.len() > HOLD_AT_MOST {
+            guard.2 += 1;
+            return Ok(bytes.len());
+        }
         guard.0.extend_from_slice(bytes);
         if guard.0.len() >= FLUSH_AT {
             self.0.wake.notify_one();
@@ -51,9 +58,16 @@ impl<'a> MakeWriter<'a> for Batched {
 }
 
 fn drain(shared: &Shared) {
-    let pending = std::mem::take(&mut shared.buf.lock().unwrap_or_else(|p| p.into_inner()).0);
+    let (pending, dropped) = {
+        let mut guard = shared.buf.lock().unwrap_or_else(|p| p.into_inner());
+        (std::mem::take(&mut guard.0), std::mem::take(&mut guard.2))
+    };
+    let mut err = std::io::stderr().lock();
     if !pending.is_empty() {
-        let _ = std::io::stderr().lock().write_all(&pending);
+        let _ = err.write_all(&pending);
+    }
+    if dropped > 0 {
+        let _ = writeln!(err, "latchkey: {dropped} log lines dropped while stderr was not keeping up");
     }
 }
 

@@ -71,16 +71,17 @@ pub fn peek_header(token: &str) -> Option<(Algorithm, Option<String>)> {
     jsonwebtoken::decode_header(token).ok().map(|h| (h.alg, h.kid))
 }
 
-/// Whether the (unverified) payload names an `email`: a delegated token,
-/// whose first use provisions a user. Only picks the path; [`verify`]
-/// decides.
-pub fn peek_has_email(token: &str) -> bool {
+/// Whether the (unverified) payload may name an `email`: a delegated token,
+/// whose first use provisions a user and so needs a write transaction.
+/// Only picks the path, and errs towards it: anything unreadable counts as
+/// delegated; [`verify`] decides.
+pub fn peek_maybe_delegated(token: &str) -> bool {
     use base64::Engine as _;
-    let Some(payload) = token.split('.').nth(1) else { return false };
+    let Some(payload) = token.split('.').nth(1) else { return true };
     let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')) else {
-        return false;
+        return true;
     };
-    serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v.get("email").is_some())
+    serde_json::from_slice::<serde_json::Value>(&bytes).map_or(true, |v| v.get("email").is_some())
 }
 
 /// Verifies an RS256 signature with the certificate's key; claims are the

@@ -97,7 +97,8 @@ pub struct Settings {
 /// full it starts over; cleared when the signing keys are reloaded.
 #[derive(Debug, Default)]
 pub struct VerifiedJwts {
-    map: std::sync::Mutex<std::collections::HashMap<[u8; 32], Verified>>,
+    /// The entries, and the key generation they were verified under.
+    map: std::sync::Mutex<(u64, std::collections::HashMap<[u8; 32], Verified>)>,
 }
 
 /// A verified JWT's claims, and for a session the decoded key its `cnf`
@@ -127,21 +128,29 @@ impl Verified {
 impl VerifiedJwts {
     const CAPACITY: usize = 4096;
 
-    fn get(&self, digest: &[u8; 32]) -> Option<Verified> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).get(digest).cloned()
+    /// The entry, or the generation a verification starting now belongs to.
+    fn get(&self, digest: &[u8; 32]) -> Result<Verified, u64> {
+        let guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        guard.1.get(digest).cloned().ok_or(guard.0)
     }
 
-    fn insert(&self, digest: [u8; 32], verified: &Verified) {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= Self::CAPACITY {
-            map.clear();
+    /// Remembers a verification, unless the keys were reloaded meanwhile.
+    fn insert(&self, digest: [u8; 32], verified: &Verified, generation: u64) {
+        let mut guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.0 != generation {
+            return;
         }
-        map.insert(digest, verified.clone());
+        if guard.1.len() >= Self::CAPACITY {
+            guard.1.clear();
+        }
+        guard.1.insert(digest, verified.clone());
     }
 
     /// Forgets everything (after a key reload).
     pub fn clear(&self) {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        guard.0 += 1;
+        guard.1.clear();
     }
 }
 
@@ -162,6 +171,9 @@ pub struct SignedFacts<'a> {
     pub nonce: Option<&'a str>,
     /// Lower-case hex SHA-256 of the body the canonical string covers.
     pub body_sha256_hex: &'a str,
+    /// A `Content-Digest` header that is malformed or names another body:
+    /// the message for the 400, checked for key-bound sessions only.
+    pub content_digest_problem: Option<&'a str>,
 }
 
 /// A refusal, and what the audit trail should say about it.
@@ -282,7 +294,7 @@ pub fn prepare(
             return only_pat("certificate JWT presented for exchange");
         }
         let kid = kid.ok_or(Refusal::unknown("certificate JWT without kid"))?;
-        let delegated = rsa_cert::peek_has_email(presented);
+        let delegated = rsa_cert::peek_maybe_delegated(presented);
         return Ok(Prepared::CertificateJwt { token: presented.to_string(), kid, delegated });
     }
     if usage == Use::Exchange {
@@ -290,14 +302,14 @@ pub fn prepare(
     }
     let digest = crate::crypto::sha256(presented.as_bytes());
     let Verified { claims, session_key } = match verifiers.verified.get(&digest) {
-        Some(verified) => verified,
-        None => {
+        Ok(verified) => verified,
+        Err(generation) => {
             let claims: ExchangeClaims = verifiers
                 .keys
                 .verify(presented, &settings.issuer, &settings.issuer, now)
                 .map_err(|_| Refusal::unknown("JWT not signed by this server"))?;
             let verified = Verified::new(claims);
-            verifiers.verified.insert(digest, &verified);
+            verifiers.verified.insert(digest, &verified, generation);
             verified
         }
     };
@@ -342,6 +354,9 @@ fn check_signature(
 ) -> Result<SignatureProof, (AppError, &'static str)> {
     let context = SignatureContext { server_body_sha256: facts.body_sha256_hex.to_string(), server_time: now.0 };
     let fail = |kind, reason| (AppError::Signature(kind, context.clone()), reason);
+    if let Some(problem) = facts.content_digest_problem {
+        return Err((AppError::Validation(problem.to_string()), "content digest mismatch"));
+    }
     if let Some(nonce) = facts.nonce
         && !valid_nonce(nonce)
     {
@@ -431,7 +446,18 @@ pub fn resolve(
                         Some(&ws),
                     ));
                 }
-                let oldest = now.0.saturating_sub(settings.signature_skew_seconds);
+                // The clock moved on while this waited for the writer: a
+                // signature whose replay record may already be gone is no
+                // longer fresh either.
+                if now.0.abs_diff(proof.ts) > settings.signature_skew_seconds.unsigned_abs() {
+                    return Err(Refusal::new(
+                        AppError::Signature(SignatureFailure::TimestampSkew, proof.context.clone()),
+                        "timestamp left the skew window",
+                        Some(&ws),
+                    ));
+                }
+                // A second's margin past the window.
+                let oldest = now.0.saturating_sub(settings.signature_skew_seconds).saturating_sub(1);
                 db::signature_replays::delete_older_than(conn, oldest).map_err(internal)?;
                 if !db::signature_replays::insert_new(conn, proof.ts, &proof.hash).map_err(internal)? {
                     return Err(Refusal::new(
@@ -473,7 +499,9 @@ pub fn resolve(
                 agent: Some(BoundAgent { id: auth.agent_id, name: auth.agent_name }),
             })
         }
-        Prepared::CertificateJwt { token, kid, .. } => certificate_jwt(conn, token, kid, usage, settings, now),
+        Prepared::CertificateJwt { token, kid, delegated } => {
+            certificate_jwt(conn, token, kid, *delegated, usage, settings, now)
+        }
     }
 }
 
@@ -575,6 +603,7 @@ fn certificate_jwt(
     conn: &Connection,
     token: &str,
     kid: &str,
+    may_write: bool,
     usage: Use,
     settings: &Settings,
     now: Timestamp,
@@ -612,7 +641,10 @@ fn certificate_jwt(
                 meta: &crate::domain::audit::RequestMeta::default(),
                 now,
             };
-            let found = if usage == Use::Introspect {
+            let found = if usage == Use::Introspect || !may_write {
+                // Never provision outside a write transaction. (The path was
+                // picked from the unverified payload; an email found only now
+                // is looked up, not created.)
                 // Looking is not using: introspection provisions nobody.
                 existing_member(conn, &ws, &email).map_err(Refusal::internal)?
             } else {

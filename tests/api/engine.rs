@@ -241,3 +241,30 @@ fn a_declared_content_digest_must_match_the_body_received() {
     let res = signed_send(&mut c, &s, "POST", path, &body, now, &[("Content-Digest", "sha-256=:not base64!:")]);
     res.assert_error(400, "VALIDATION_FAILED");
 }
+
+#[test]
+fn a_request_refused_after_its_signature_checked_out_cannot_be_sent_again() {
+    let (app, mut c, s) = nonce_setup();
+    let path = "/api/agent/checkout/create";
+    let now = app.clock.now().0;
+    let first = json!({"amount_usd": "1.00", "description": "once"}).to_string();
+    let key = [("Idempotency-Key", "order-1")];
+    assert_eq!(signed_send(&mut c, &s, "POST", path, &first, now, &key).status, 201);
+    let other = json!({"amount_usd": "2.00", "description": "other"}).to_string();
+    signed_send(&mut c, &s, "POST", path, &other, now, &key).assert_error(409, "IDEMPOTENCY_MISMATCH");
+    // The identical request again: its signature was used.
+    signed_send(&mut c, &s, "POST", path, &other, now, &key).assert_error(401, "SIGNATURE_REPLAYED");
+}
+
+#[test]
+fn a_content_digest_only_matters_to_key_bound_sessions() {
+    let app = TestApp::spawn();
+    let (_owner, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    let jwt =
+        c.api("POST", "/v1/auth/exchange", Some(&host), None).json()["access_token"].as_str().unwrap().to_string();
+    let auth = format!("Bearer {jwt}");
+    let res =
+        c.send("GET", "/v1/auth/whoami", &[("Authorization", &auth), ("Content-Digest", "sha-256=:bm9wZQ==:")], None);
+    assert_eq!(res.status, 200, "{}", res.body);
+}

@@ -13,8 +13,9 @@ use crate::domain::authn::Refusal;
 use crate::domain::checkouts::{self, CheckoutRequest, Created, OverCap, Refused, Spender};
 use crate::domain::ids::PatId;
 use crate::domain::money::AmountCents;
+use crate::domain::principal::Principal;
 use crate::error::{AppError, CapDetails};
-use crate::http::bearer::{HostOrService, SignedSession, refused};
+use crate::http::bearer::{HostOrService, SignedSession, refused, touch};
 use crate::http::request_meta;
 use crate::state::AppState;
 
@@ -91,11 +92,13 @@ fn parse_request(req: &HttpRequest, raw: &[u8]) -> Result<CheckoutRequest, AppEr
 }
 
 enum Outcome {
-    Created(Box<Created>),
+    Created(Box<(Created, Principal)>),
     OverCap(OverCap, PatId),
     /// The credential was refused inside the transaction.
     Refused(Refusal),
-    /// The body was bad (reported after the credential, which comes first).
+    /// Refused after the credential checked out (a bad body, an idempotency
+    /// mismatch): the signature's replay record still commits, so the same
+    /// request sent again is a replay.
     Invalid(AppError),
 }
 
@@ -124,8 +127,9 @@ pub async fn create_checkout(
                 Ok(r) => r,
                 Err(e) => return Ok(Outcome::Invalid(e)),
             };
-            let agent = p.agent.clone().ok_or(AppError::SessionRequired)?;
-            let pat = p.credential.pat_id.clone().ok_or(AppError::SessionRequired)?;
+            let (Some(agent), Some(pat)) = (p.agent.clone(), p.credential.pat_id.clone()) else {
+                return Ok(Outcome::Invalid(AppError::SessionRequired));
+            };
             let ws = p.workspace.id.clone();
             let actor = actor_of(&p);
             let who = Spender {
@@ -142,7 +146,7 @@ pub async fn create_checkout(
                             .target("checkout", created.checkout.id.clone());
                         audit::record(tx, event, now)?;
                     }
-                    Ok(Outcome::Created(Box::new(created)))
+                    Ok(Outcome::Created(Box::new((created, p))))
                 }
                 Err(Refused::OverCap(over)) => {
                     let reason = format!("over daily cap: {} + {} > {}", over.spent_today, over.attempted, over.cap);
@@ -151,12 +155,15 @@ pub async fn create_checkout(
                     audit::record(tx, event, now)?;
                     Ok(Outcome::OverCap(over, pat))
                 }
-                Err(Refused::Other(e)) => Err(e),
+                Err(Refused::Other(AppError::Internal(e))) => Err(AppError::Internal(e)),
+                Err(Refused::Other(e)) => Ok(Outcome::Invalid(e)),
             }
         })
         .await?;
     match outcome {
-        Outcome::Created(created) => {
+        Outcome::Created(done) => {
+            let (created, p) = *done;
+            touch(&state, &p);
             let mut view = CheckoutView::of(&created.checkout);
             view.spent_today_usd = Some(created.spent_today.to_string());
             view.daily_cap_usd = Some(created.cap.to_string());
