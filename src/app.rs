@@ -58,6 +58,7 @@ impl App {
             audit,
             db,
             login_limiter: IpRateLimiter::per_minute(config.rate_login_per_min),
+            setup_limiter: IpRateLimiter::per_minute(config.rate_login_per_min),
             bootstrap_limiter: IpRateLimiter::per_minute(config.rate_bootstrap_per_min),
             token_limiter: IpRateLimiter::per_minute(config.rate_token_per_min),
             config: Arc::new(config),

@@ -20,6 +20,8 @@ pub struct AppState {
     pub keys: Arc<SigningKeys>,
     pub metrics: Arc<crate::http::metrics::Metrics>,
     pub login_limiter: IpRateLimiter,
+    /// `POST /setup`, at the login rate but counted apart.
+    pub setup_limiter: IpRateLimiter,
     pub bootstrap_limiter: IpRateLimiter,
     pub token_limiter: IpRateLimiter,
     /// What the authentication engine needs of the configuration.

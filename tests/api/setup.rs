@@ -60,7 +60,8 @@ fn setup_code_works_exactly_once() {
             ("workspace_name", "Evil"),
         ],
     );
-    assert_eq!(res.status, 403);
+    // Setup is over: the form's target no longer exists (and hashes nothing).
+    assert_eq!(res.status, 404);
     let (res, _) = app.login("intruder@example.com", OWNER_PASSWORD);
     assert_eq!(res.status, 401);
 }
@@ -101,4 +102,33 @@ fn a_restarted_server_on_a_finished_setup_prints_no_code() {
     assert!(second.setup_code.is_none());
     let (res, _) = second.login(OWNER_EMAIL, OWNER_PASSWORD);
     assert_eq!(res.status, 303);
+}
+
+#[test]
+fn setup_posts_are_limited_like_logins_and_checked_before_any_hashing() {
+    let app = TestApp::spawn();
+    let code = app.setup_code.clone().unwrap();
+    let mut browser = app.client();
+    let csrf = browser.get(&format!("/setup?code={code}")).csrf();
+    let wrong = |browser: &mut Client| {
+        browser.post_form(
+            "/setup",
+            &[
+                ("csrf", &csrf),
+                ("code", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                ("email", OWNER_EMAIL),
+                // Would be refused as too short if it were ever looked at.
+                ("password", "x"),
+                ("password_confirm", "y"),
+                ("workspace_name", "Acme"),
+            ],
+        )
+    };
+    // A wrong code is refused before the form's fields are even judged.
+    for _ in 0..10 {
+        assert_eq!(wrong(&mut browser).status, 403);
+    }
+    let limited = wrong(&mut browser);
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited.header("retry-after").is_some());
 }

@@ -11,7 +11,7 @@ use crate::domain::setup::DEFAULT_WORKSPACE_NAME;
 use crate::domain::{self, Email, NewPassword, parse_workspace_name};
 use crate::error::{AppError, HtmlError};
 use crate::http::auth::{anonymous_form_token, check_anonymous_form_token, session_cookie};
-use crate::http::request_meta;
+use crate::http::{client_ip, request_meta};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -99,6 +99,21 @@ pub async fn complete_setup(
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.into_inner();
     check_anonymous_form_token(&req, &form.csrf)?;
+    // The cheap checks before any password hashing: argon2 is paid only by
+    // someone holding the one-time code, at the login limiter's pace.
+    if let Err(retry_after_seconds) = state.setup_limiter.check(client_ip(&req, state.config.trust_proxy)) {
+        return Err(HtmlError::RateLimited { retry_after_seconds });
+    }
+    let probe = form.code.clone();
+    let (complete, valid) = state
+        .db
+        .read_here(|conn| Ok((domain::setup::is_complete(conn)?, domain::setup::code_is_valid(conn, &probe)?)))?;
+    if complete {
+        return Err(HtmlError::NotFound);
+    }
+    if !valid {
+        return Err(invalid_link());
+    }
     let again = |error: String| {
         render(
             &req,
