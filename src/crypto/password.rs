@@ -13,7 +13,14 @@ use crate::config::PasswordCost;
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
     dummy_hash: String,
+    /// At most this many hashes at once in the process, whatever the route:
+    /// each holds its memory cost (19 MiB) while it runs, and a flood must
+    /// queue here rather than fill the blocking pool and the RAM.
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// Concurrent argon2 computations allowed per process.
+const MAX_IN_FLIGHT: usize = 2;
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -26,9 +33,21 @@ impl PasswordHasher {
         let params = Params::new(cost.memory_kib, cost.iterations, 1, None)
             .map_err(|e| format!("bad password hashing parameters: {e}"))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let mut hasher = PasswordHasher { argon2, dummy_hash: String::new() };
+        let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+        let mut hasher = PasswordHasher { argon2, dummy_hash: String::new(), in_flight };
         hasher.dummy_hash = hasher.hash("latchkey timing equaliser")?;
         Ok(hasher)
+    }
+
+    /// Runs `f` (hashing or verifying) on the blocking pool once one of the
+    /// process's few argon2 slots is free; waiting holds no thread.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let _slot = self.in_flight.acquire().await.map_err(|e| e.to_string())?;
+        let hasher = self.clone();
+        actix_web::web::block(move || f(&hasher)).await.map_err(|e| e.to_string())
     }
 
     /// A PHC string (`$argon2id$v=19$m=…`) with a fresh random salt.
@@ -64,6 +83,35 @@ mod tests {
 
     fn hasher() -> PasswordHasher {
         PasswordHasher::new(PasswordCost { memory_kib: 64, iterations: 1 }).unwrap()
+    }
+
+    #[test]
+    fn no_more_than_two_hashes_run_at_once_whatever_the_callers() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let h = hasher();
+        let (now, peak) = (std::sync::Arc::new(AtomicUsize::new(0)), std::sync::Arc::new(AtomicUsize::new(0)));
+        actix_web::rt::System::new().block_on(async {
+            let jobs: Vec<_> = (0..8)
+                .map(|_| {
+                    let (h, now, peak) = (h.clone(), now.clone(), peak.clone());
+                    actix_web::rt::spawn(async move {
+                        h.run(move |h| {
+                            let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                            peak.fetch_max(n, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            let out = h.hash("pw");
+                            now.fetch_sub(1, Ordering::SeqCst);
+                            out
+                        })
+                        .await
+                    })
+                })
+                .collect();
+            for j in jobs {
+                assert!(j.await.unwrap().unwrap().is_ok());
+            }
+        });
+        assert_eq!(peak.load(Ordering::SeqCst), MAX_IN_FLIGHT);
     }
 
     #[test]

@@ -76,12 +76,13 @@ pub async fn login(
             None => Ok(None),
         })
         .await?;
-    let hasher = state.hasher.clone();
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let password = form.password;
-    let ok = web::block(move || hasher.verify(stored.as_deref(), &password))
+    let ok = state
+        .hasher
+        .run(move |hasher| hasher.verify(stored.as_deref(), &password))
         .await
-        .map_err(|e| HtmlError::Internal(e.to_string()))?;
+        .map_err(HtmlError::Internal)?;
 
     let meta = request_meta(&req, &state);
     let now = state.clock.now();

@@ -123,16 +123,17 @@ pub async fn change_password(
 
     let user_id = browser.session.user_id.clone();
     let user = state.db.read(move |conn| db::users::find(conn, &user_id)).await?.ok_or(HtmlError::LoginRequired)?;
-    let hasher = state.hasher.clone();
     let stored = user.password_hash.clone();
     let current = form.current_password;
-    let (ok, new_hash) = web::block(move || {
-        let ok = hasher.verify(stored.as_deref(), &current);
-        let hash = if ok { Some(hasher.hash(new.expose())) } else { None };
-        (ok, hash)
-    })
-    .await
-    .map_err(|e| HtmlError::Internal(e.to_string()))?;
+    let (ok, new_hash) = state
+        .hasher
+        .run(move |hasher| {
+            let ok = hasher.verify(stored.as_deref(), &current);
+            let hash = if ok { Some(hasher.hash(new.expose())) } else { None };
+            (ok, hash)
+        })
+        .await
+        .map_err(HtmlError::Internal)?;
     let new_hash = match (ok, new_hash) {
         (true, Some(Ok(h))) => h,
         (true, Some(Err(e))) => return Err(HtmlError::Internal(e)),

@@ -140,10 +140,11 @@ pub async fn complete_setup(
         Err(e) => return again(e),
     };
 
-    let hasher = state.hasher.clone();
-    let hash = web::block(move || hasher.hash(password.expose()))
+    let hash = state
+        .hasher
+        .run(move |hasher| hasher.hash(password.expose()))
         .await
-        .map_err(|e| HtmlError::Internal(e.to_string()))?
+        .map_err(HtmlError::Internal)?
         .map_err(HtmlError::Internal)?;
 
     let meta: RequestMeta = request_meta(&req, &state);
