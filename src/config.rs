@@ -59,6 +59,9 @@ pub struct Config {
     /// Refusals that may wait for the audit writer before requests write
     /// their own (`LATCHKEY_AUDIT_QUEUE_CAPACITY`).
     pub audit_queue_capacity: usize,
+    /// How long a request body may take to arrive
+    /// (`LATCHKEY_BODY_TIMEOUT_SECONDS`, 10).
+    pub body_deadline: std::time::Duration,
 }
 
 /// A configuration mistake, already phrased for the operator.
@@ -166,6 +169,7 @@ impl Config {
             workers,
             password_cost: PasswordCost::default(),
             audit_queue_capacity: int("LATCHKEY_AUDIT_QUEUE_CAPACITY", 4096, 1, 1_000_000)? as usize,
+            body_deadline: std::time::Duration::from_secs(int("LATCHKEY_BODY_TIMEOUT_SECONDS", 10, 1, 300)? as u64),
         })
     }
 

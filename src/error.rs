@@ -94,6 +94,8 @@ pub enum AppError {
     MethodNotAllowed,
     Conflict(String),
     PayloadTooLarge,
+    /// 408: the body did not arrive within the body deadline.
+    RequestTimeout,
     UnsupportedMediaType,
     RateLimited {
         retry_after_seconds: u64,
@@ -164,6 +166,7 @@ impl AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -202,6 +205,7 @@ impl AppError {
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::Conflict(_) => "CONFLICT",
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            AppError::RequestTimeout => "REQUEST_TIMEOUT",
             AppError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Internal(_) => "INTERNAL_ERROR",
@@ -261,6 +265,7 @@ impl AppError {
             AppError::NotFound => "Nothing here: the route or resource does not exist.".into(),
             AppError::MethodNotAllowed => "This route does not accept that HTTP method.".into(),
             AppError::PayloadTooLarge => "The request body is larger than this route accepts.".into(),
+            AppError::RequestTimeout => "The request body did not arrive in time; send it again.".into(),
             AppError::UnsupportedMediaType => "Send the body as `Content-Type: application/json`.".into(),
             AppError::RateLimited { retry_after_seconds } => {
                 format!("Too many requests; try again in {retry_after_seconds} seconds.").into()

@@ -20,6 +20,9 @@ use crate::state::AppState;
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// How long a request body may take to arrive when nothing configured it.
+const DEFAULT_BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub async fn harden(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -35,19 +38,29 @@ pub async fn harden(
 
     let declared_len =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let has_body = declared_len.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let body_deadline = state.as_ref().map_or(DEFAULT_BODY_DEADLINE, |s| s.config.body_deadline);
     let mut req = req;
     let mut res = if declared_len.is_some_and(|n| n > API_BODY_LIMIT as u64) {
         req.into_response(AppError::PayloadTooLarge.error_response())
-    } else if may_need_body_digest(&req) {
-        // A signed request: hash the raw body before anyone parses it, then
-        // hand the same bytes on to the handler.
-        match req.extract::<web::Bytes>().await {
-            Ok(bytes) => {
-                req.extensions_mut().insert(BodyDigest(crate::crypto::sha256_hex(&bytes)));
+    } else if has_body || may_need_body_digest(&req) {
+        // The whole body, within a deadline (a client that sends headers and
+        // then trickles or stops holds nothing for long) and the size limit;
+        // hashed for signed requests before anyone parses it; then handed on.
+        match actix_web::rt::time::timeout(body_deadline, req.extract::<web::Bytes>()).await {
+            Ok(Ok(bytes)) => {
+                if may_need_body_digest(&req) {
+                    req.extensions_mut().insert(BodyDigest(crate::crypto::sha256_hex(&bytes)));
+                }
                 req.set_payload(Payload::from(bytes));
                 next.call(req).await?.map_into_boxed_body()
             }
-            Err(_) => req.into_response(AppError::PayloadTooLarge.error_response()),
+            Ok(Err(_)) => req.into_response(AppError::PayloadTooLarge.error_response()),
+            Err(_) => {
+                let mut res = AppError::RequestTimeout.error_response();
+                res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                req.into_response(res)
+            }
         }
     } else {
         next.call(req).await?.map_into_boxed_body()

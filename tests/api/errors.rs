@@ -42,3 +42,48 @@ fn an_oversized_body_answers_payload_too_large() {
     c.send("POST", "/login", &[("Content-Type", "application/x-www-form-urlencoded")], Some(big))
         .assert_error(413, "PAYLOAD_TOO_LARGE");
 }
+
+/// Sends `head` and `body` over a raw connection and returns what came back.
+fn raw_exchange(address: &str, head: &str, body: &[u8], wait: std::time::Duration) -> String {
+    use std::io::{Read, Write};
+    let addr = address.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(wait)).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let _ = stream.write_all(body);
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn a_body_that_stops_arriving_is_answered_408_and_the_connection_closed() {
+    let app = TestApp::spawn_with(|c| c.body_deadline = std::time::Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    let answer = raw_exchange(
+        &app.address,
+        "POST /v1/agents/bootstrap HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n",
+        br#"{"a":"#,
+        std::time::Duration::from_secs(10),
+    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""error_code":"REQUEST_TIMEOUT""#), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "held {:?}", started.elapsed());
+    // The server is still there for everyone else.
+    assert_eq!(app.client().get("/readyz").status, 200);
+}
+
+#[test]
+fn an_oversized_chunked_body_gets_413_in_the_error_shape() {
+    let app = TestApp::spawn();
+    let chunk = format!("{:x}\r\n{}\r\n", 65_536, "a".repeat(65_536));
+    let body: String = std::iter::repeat_n(chunk.as_str(), 16).collect::<String>() + "0\r\n\r\n";
+    let answer = raw_exchange(
+        &app.address,
+        "POST /v1/agents/bootstrap HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        body.as_bytes(),
+        std::time::Duration::from_secs(10),
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{}", &answer[..answer.len().min(300)]);
+    assert!(answer.contains(r#""error_code":"PAYLOAD_TOO_LARGE""#), "{}", &answer[..answer.len().min(300)]);
+}
