@@ -35,9 +35,15 @@ pub const TIMESTAMP_HEADER: &str = "x-agent-timestamp";
 pub const NONCE_HEADER: &str = "x-agent-nonce";
 pub const CONTENT_DIGEST_HEADER: &str = "content-digest";
 
-/// The `Authorization: Bearer …` value, if any.
+/// The `Authorization: Bearer …` value, if any. Bytes that are not text
+/// make a token that matches nothing (`AUTH_UNKNOWN_TOKEN`), not a missing one.
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let raw = req.headers().get(header::AUTHORIZATION)?;
+    let Ok(value) = raw.to_str() else {
+        let lossy = String::from_utf8_lossy(raw.as_bytes());
+        let (scheme, _) = lossy.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| "\u{fffd}".to_string());
+    };
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty())
 }

@@ -87,3 +87,37 @@ fn an_oversized_chunked_body_gets_413_in_the_error_shape() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{}", &answer[..answer.len().min(300)]);
     assert!(answer.contains(r#""error_code":"PAYLOAD_TOO_LARGE""#), "{}", &answer[..answer.len().min(300)]);
 }
+
+#[test]
+fn money_in_a_pat_is_a_decimal_string_never_a_json_number() {
+    let app = TestApp::spawn();
+    let (_owner, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    for cap in [serde_json::json!(5.5), serde_json::json!(1e2), serde_json::json!(10)] {
+        let res = c.api(
+            "POST",
+            "/v1/pats",
+            Some(&host),
+            Some(serde_json::json!({"name": "n", "scope_type": "agent", "agent_name": "a", "create_agent": true,
+                                    "daily_cap_usd": cap})),
+        );
+        let err = res.assert_error(400, "VALIDATION_FAILED");
+        assert!(err["user_message"].as_str().unwrap().contains("daily_cap_usd"), "{err}");
+    }
+}
+
+#[test]
+fn a_bearer_that_is_not_text_is_an_unknown_token() {
+    let app = TestApp::spawn();
+    let answer = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(app.address.trim_start_matches("http://")).unwrap();
+        s.write_all(b"GET /v1/auth/whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer lk_pat_\xff\xfe\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains(r#""error_code":"AUTH_UNKNOWN_TOKEN""#), "{answer}");
+}

@@ -44,7 +44,8 @@ fn parse_cap(v: Option<&Value>) -> Result<Option<AmountCents>, AppError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => AmountCents::parse(s).map(Some).ok_or_else(bad),
-        Some(Value::Number(n)) => AmountCents::parse(&n.to_string()).map(Some).ok_or_else(bad),
+        // Money is a decimal string (PRODUCT.md §4.1), as `amount_usd`: a
+        // JSON number (`5.5`, `1e2`) is refused, never rounded.
         Some(_) => Err(bad()),
     }
 }
