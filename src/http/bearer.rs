@@ -90,8 +90,9 @@ fn prepare(req: &HttpRequest, state: &AppState, token: &str, usage: Use) -> Resu
     let now = state.clock.now();
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let digest = (usage == Use::Direct && token.starts_with("eyJ")).then(|| body_digest(req));
+    let head = req.extensions().contains::<crate::http::middleware::SentAsHead>();
     let facts = digest.as_ref().map(|(d, problem)| SignedFacts {
-        method: req.method().as_str(),
+        method: if head { "HEAD" } else { req.method().as_str() },
         // The path and query exactly as they came on the wire.
         path_and_query: req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"),
         timestamp: header(TIMESTAMP_HEADER),

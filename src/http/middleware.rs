@@ -20,6 +20,10 @@ use crate::state::AppState;
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// Marks a HEAD request routed as GET.
+#[derive(Debug, Clone, Copy)]
+pub struct SentAsHead;
+
 /// How long a request body may take to arrive when nothing configured it.
 const DEFAULT_BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -41,6 +45,14 @@ pub async fn harden(
     let has_body = declared_len.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING);
     let body_deadline = state.as_ref().map_or(DEFAULT_BODY_DEADLINE, |s| s.config.body_deadline);
     let mut req = req;
+    // HEAD is GET without the body (RFC 9110 §9.3.2): route it as GET; the
+    // connection's codec, which saw the HEAD, leaves the body out. Load
+    // balancers that probe /healthz with HEAD then see it up.
+    if method == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+        // A signature covers the method as sent.
+        req.extensions_mut().insert(SentAsHead);
+    }
     let mut res = if declared_len.is_some_and(|n| n > API_BODY_LIMIT as u64) {
         req.into_response(AppError::PayloadTooLarge.error_response())
     } else if has_body || may_need_body_digest(&req) {

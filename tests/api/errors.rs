@@ -121,3 +121,21 @@ fn a_bearer_that_is_not_text_is_an_unknown_token() {
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(answer.contains(r#""error_code":"AUTH_UNKNOWN_TOKEN""#), "{answer}");
 }
+
+#[test]
+fn head_answers_like_get_without_a_body() {
+    let app = TestApp::spawn();
+    for path in ["/healthz", "/readyz", "/.well-known/jwks.json"] {
+        let answer = {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(app.address.trim_start_matches("http://")).unwrap();
+            s.write_all(format!("HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            out
+        };
+        assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+        assert!(body.is_empty(), "{path}: a HEAD answer has no body: {body}");
+    }
+}
