@@ -39,6 +39,9 @@ pub struct Config {
     /// True when nobody set the public URL: it then follows the bound port.
     pub public_url_is_default: bool,
     pub trust_proxy: bool,
+    /// Proxies whose `X-Forwarded-For` hops are believed
+    /// (`LATCHKEY_TRUSTED_PROXIES`, CIDRs; loopback by default).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub rate_login_per_min: u32,
     pub rate_bootstrap_per_min: u32,
     pub rate_token_per_min: u32,
@@ -153,6 +156,7 @@ impl Config {
             public_url,
             public_url_is_default,
             trust_proxy: boolean(&env, "LATCHKEY_TRUST_PROXY", false)?,
+            trusted_proxies: trusted_proxies(env("LATCHKEY_TRUSTED_PROXIES"))?,
             rate_login_per_min: rate("LATCHKEY_RATE_LOGIN_PER_MIN", 10)?,
             rate_bootstrap_per_min: rate("LATCHKEY_RATE_BOOTSTRAP_PER_MIN", 5)?,
             rate_token_per_min: rate("LATCHKEY_RATE_TOKEN_PER_MIN", 30)?,
@@ -187,6 +191,15 @@ impl Config {
         config
     }
 
+    /// Whether `ip` is one of the proxies whose forwarding headers count.
+    pub fn is_trusted_proxy(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+
     /// Whether browser cookies must carry `Secure`.
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
@@ -196,6 +209,22 @@ impl Config {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.public_url, path)
     }
+}
+
+/// `LATCHKEY_TRUSTED_PROXIES`: comma-separated CIDRs or addresses.
+fn trusted_proxies(raw: Option<String>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let raw = raw.unwrap_or_else(|| "127.0.0.0/8,::1/128".into());
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>().or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(|_| {
+                ConfigError(format!(
+                    "LATCHKEY_TRUSTED_PROXIES: {s:?} is not an address or CIDR (expected e.g. 10.0.0.0/8,::1)"
+                ))
+            })
+        })
+        .collect()
 }
 
 fn boolean(env: &impl Fn(&str) -> Option<String>, name: &str, default: bool) -> Result<bool, ConfigError> {

@@ -142,27 +142,32 @@ pub fn wants_html(req: &HttpRequest) -> bool {
     !api && req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
 }
 
-/// The client's address: the TCP peer, or with `LATCHKEY_TRUST_PROXY` the
-/// last hop the proxy appended to `X-Forwarded-For`.
-pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
-    if trust_proxy {
-        let forwarded = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|ip| ip.trim().parse().ok());
-        if forwarded.is_some() {
-            return forwarded;
-        }
+/// The client's address: the TCP peer, or with `LATCHKEY_TRUST_PROXY` and
+/// a peer among `LATCHKEY_TRUSTED_PROXIES`, the right-most address of all
+/// `X-Forwarded-For` lines that is not itself a trusted proxy. Proxies
+/// append, so everything left of the last untrusted hop is the client's to
+/// forge and is never believed.
+pub fn client_ip(req: &HttpRequest, config: &crate::config::Config) -> Option<IpAddr> {
+    let peer = req.peer_addr().map(|a| a.ip());
+    if !config.trust_proxy || !peer.is_some_and(|p| config.is_trusted_proxy(p)) {
+        return peer;
     }
-    req.peer_addr().map(|a| a.ip())
+    let hops: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .collect::<Option<Vec<_>>>()
+        // A hop that is not an address: trust none of the chain.
+        .unwrap_or_default();
+    hops.iter().rev().find(|ip| !config.is_trusted_proxy(**ip)).copied().or(peer)
 }
 
 /// Client address and user agent for the audit trail.
 pub fn request_meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
     RequestMeta {
-        client_ip: client_ip(req, state.config.trust_proxy).map(|ip| ip.to_string()),
+        client_ip: client_ip(req, &state.config).map(|ip| ip.to_string()),
         user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
     }
 }

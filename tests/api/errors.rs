@@ -139,3 +139,34 @@ fn head_answers_like_get_without_a_body() {
         assert!(body.is_empty(), "{path}: a HEAD answer has no body: {body}");
     }
 }
+
+fn token_call_from(address: &str, forwarded: &[&str]) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(address.trim_start_matches("http://")).unwrap();
+    let mut head = String::from("POST /v1/agents/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    for line in forwarded {
+        head.push_str(&format!("X-Forwarded-For: {line}\r\n"));
+    }
+    head.push_str("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\n\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_client_is_the_last_untrusted_hop_of_every_line() {
+    let app = TestApp::spawn_with(|c| {
+        c.trust_proxy = true;
+        c.rate_token_per_min = 3;
+    });
+    // The client forges a first line; the proxy (loopback, trusted) appends
+    // the address it saw as a line of its own, HAProxy style.
+    for i in 0..3 {
+        let forged = format!("203.0.113.{i}");
+        assert_eq!(token_call_from(&app.address, &[&forged, "198.51.100.7"]), 400);
+    }
+    assert_eq!(token_call_from(&app.address, &["203.0.113.99", "198.51.100.7"]), 429, "forging cannot buy budget");
+    // Another real client has its own budget; a trusted hop after it is skipped.
+    assert_eq!(token_call_from(&app.address, &["198.51.100.8, 127.0.0.1"]), 400);
+}

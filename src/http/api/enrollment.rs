@@ -40,7 +40,7 @@ pub async fn bootstrap(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    if let Err(retry_after_seconds) = state.bootstrap_limiter.check(client_ip(&req, state.config.trust_proxy)) {
+    if let Err(retry_after_seconds) = state.bootstrap_limiter.check(client_ip(&req, &state.config)) {
         return Err(AppError::RateLimited { retry_after_seconds });
     }
     let body: BootstrapBody = parse_json(&body)?;
@@ -99,7 +99,7 @@ struct TokenBody {
 /// Anyone with an enrolled agent's key (30 a minute per address): trades a
 /// fresh ES256 client assertion for an opaque access token.
 pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
-    if let Err(retry_after_seconds) = state.token_limiter.check(client_ip(&req, state.config.trust_proxy)) {
+    if let Err(retry_after_seconds) = state.token_limiter.check(client_ip(&req, &state.config)) {
         return Err(AppError::RateLimited { retry_after_seconds });
     }
     let body: TokenBody = if super::is_form(&req) {

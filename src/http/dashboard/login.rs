@@ -64,7 +64,7 @@ pub async fn login(
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.into_inner();
     check_anonymous_form_token(&req, &form.csrf)?;
-    if let Err(retry_after_seconds) = state.login_limiter.check(client_ip(&req, state.config.trust_proxy)) {
+    if let Err(retry_after_seconds) = state.login_limiter.check(client_ip(&req, &state.config)) {
         return Err(HtmlError::RateLimited { retry_after_seconds });
     }
 

@@ -101,7 +101,7 @@ pub async fn complete_setup(
     check_anonymous_form_token(&req, &form.csrf)?;
     // The cheap checks before any password hashing: argon2 is paid only by
     // someone holding the one-time code, at the login limiter's pace.
-    if let Err(retry_after_seconds) = state.setup_limiter.check(client_ip(&req, state.config.trust_proxy)) {
+    if let Err(retry_after_seconds) = state.setup_limiter.check(client_ip(&req, &state.config)) {
         return Err(HtmlError::RateLimited { retry_after_seconds });
     }
     let probe = form.code.clone();
