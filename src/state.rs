@@ -20,6 +20,12 @@ pub struct AppState {
     pub keys: Arc<SigningKeys>,
     pub metrics: Arc<crate::http::metrics::Metrics>,
     pub login_limiter: IpRateLimiter,
+    /// RSA key generation (certificates), per workspace.
+    pub certificate_limiter: crate::http::rate_limit::NamedRateLimiter,
+    /// Password changes of a signed-in user (each an argon2 verification).
+    pub password_limiter: crate::http::rate_limit::NamedRateLimiter,
+    /// RSA generations running at once in the process.
+    pub rsa_jobs: Arc<tokio::sync::Semaphore>,
     /// `POST /setup`, at the login rate but counted apart.
     pub setup_limiter: IpRateLimiter,
     pub bootstrap_limiter: IpRateLimiter,

@@ -51,6 +51,32 @@ impl IpRateLimiter {
     }
 }
 
+/// A limit per name (a workspace, a user), for expensive work that a
+/// signed-in caller could otherwise repeat without end.
+#[derive(Clone)]
+pub struct NamedRateLimiter {
+    inner: Option<Arc<DefaultKeyedRateLimiter<String>>>,
+}
+
+impl NamedRateLimiter {
+    pub fn per_minute(per_minute: u32) -> NamedRateLimiter {
+        NamedRateLimiter {
+            inner: NonZeroU32::new(per_minute).map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))),
+        }
+    }
+
+    /// `Err(seconds to wait)` when `name` is over its limit.
+    pub fn check(&self, name: &str) -> Result<(), u64> {
+        let Some(limiter) = &self.inner else { return Ok(()) };
+        if limiter.len() > SWEEP_AT {
+            limiter.retain_recent();
+        }
+        limiter
+            .check_key(&name.to_string())
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1))
+    }
+}
+
 /// One budget per IPv4 address, and per /64 for IPv6 (one subscriber's
 /// usual allocation: a client cannot mint itself fresh budgets).
 fn key_of(ip: IpAddr) -> IpAddr {

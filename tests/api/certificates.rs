@@ -268,3 +268,17 @@ fn the_dashboard_creates_revokes_and_deletes_certificates() {
     assert_eq!(owner.get("/dashboard/certificates").status, 404);
     assert!(!owner.get("/").body.contains("/dashboard/certificates"));
 }
+
+#[test]
+fn key_generation_is_limited_per_workspace() {
+    let app = TestApp::spawn();
+    let (_owner, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    for _ in 0..10 {
+        assert_eq!(c.api("POST", "/v1/certificates", Some(&host), None).status, 201);
+    }
+    let res = c.api("POST", "/v1/certificates", Some(&host), None);
+    let err = res.assert_error(429, "RATE_LIMITED");
+    assert_eq!(err["recovery"]["kind"], "retry_later");
+    assert!(res.header("retry-after").is_some());
+}

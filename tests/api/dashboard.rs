@@ -215,3 +215,25 @@ fn instance_admins_see_every_workspace_and_create_new_ones() {
     let csrf = hank.get("/").csrf();
     assert_eq!(hank.post_form("/admin/workspaces", &[("csrf", &csrf), ("name", "Nope")]).status, 404);
 }
+
+#[test]
+fn password_changes_are_limited_per_user() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    let change = |owner: &mut Client| {
+        let csrf = owner.get("/settings").csrf();
+        owner.post_form(
+            "/settings/password",
+            &[
+                ("csrf", &csrf),
+                ("current_password", "not the password"),
+                ("new_password", "a brand new password"),
+                ("confirm_password", "a brand new password"),
+            ],
+        )
+    };
+    for i in 0..10 {
+        assert_eq!(change(&mut owner).status, 400, "attempt {}", i + 1);
+    }
+    assert_eq!(change(&mut owner).status, 429);
+}

@@ -39,13 +39,27 @@ fn require_manager(p: &Principal) -> Result<(), AppError> {
 
 /// A host credential of an owner, or a management JWT: a new RSA-2048
 /// certificate. The private key is in this answer and nowhere else.
+/// An RSA-2048 key pair for `ws`: ten a minute per workspace, and at most
+/// two generations at once in the process (each is tens of milliseconds of
+/// CPU; a burst must queue, not fill the blocking pool).
+pub async fn generate_key(
+    state: &AppState,
+    ws: &crate::domain::ids::WorkspaceId,
+) -> Result<rsa_cert::Generated, AppError> {
+    if let Err(retry_after_seconds) = state.certificate_limiter.check(ws.as_str()) {
+        return Err(AppError::RateLimited { retry_after_seconds });
+    }
+    let _slot = state.rsa_jobs.acquire().await.map_err(AppError::internal)?;
+    web::block(rsa_cert::generate).await.map_err(AppError::internal)?.map_err(AppError::internal)
+}
+
 pub async fn create_certificate(
     req: HttpRequest,
     state: web::Data<AppState>,
     HostCaller(p): HostCaller,
 ) -> Result<HttpResponse, AppError> {
     require_manager(&p)?;
-    let generated = web::block(rsa_cert::generate).await.map_err(AppError::internal)?.map_err(AppError::internal)?;
+    let generated = generate_key(&state, &p.workspace.id).await?;
     let private_key = generated.private_key_pem.clone();
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let ws = p.workspace.id.clone();

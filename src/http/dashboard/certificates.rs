@@ -5,7 +5,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{Nav, page, see_other};
-use crate::crypto::rsa_cert;
 use crate::db;
 use crate::domain::Role;
 use crate::domain::agents::By;
@@ -99,10 +98,7 @@ pub async fn create_certificate(
     form: web::Form<CertForm>,
 ) -> Result<HttpResponse, HtmlError> {
     owner_only(&browser, &form.csrf)?;
-    let generated = web::block(rsa_cert::generate)
-        .await
-        .map_err(|e| HtmlError::Internal(e.to_string()))?
-        .map_err(HtmlError::Internal)?;
+    let generated = crate::http::api::certificates::generate_key(&state, &browser.workspace().id).await?;
     let private_key = generated.private_key_pem.clone();
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     let ws = browser.workspace().id.clone();

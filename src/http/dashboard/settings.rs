@@ -112,6 +112,11 @@ pub async fn change_password(
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.into_inner();
     browser.check_csrf(&form.csrf)?;
+    // Each attempt verifies the current password: a stolen cookie gets no
+    // unlimited guessing loop.
+    if let Err(retry_after_seconds) = state.password_limiter.check(browser.session.user_id.as_str()) {
+        return Err(HtmlError::RateLimited { retry_after_seconds });
+    }
     let refuse = |msg: &str| page_with_status(StatusCode::BAD_REQUEST, &settings(&browser, None, Some(msg.into())));
     let new = match NewPassword::parse(&form.new_password) {
         Ok(p) => p,
