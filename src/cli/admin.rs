@@ -148,11 +148,20 @@ pub fn run(overrides: Overrides, cmd: AdminCommand) -> Result<(), CliError> {
             let password = if password_stdin { Some(password_from_stdin()?) } else { None };
             let (config, db) = open(overrides)?;
             let hash = password.map(|p| hash(&config, &p)).transpose()?;
-            let ws = db
+            let (ws, passwordless) = db
                 .write_blocking(|tx| {
-                    domain::workspaces::create_for_owner_email(tx, &name, &email, hash.as_deref(), now)
+                    let new = crate::db::users::find_by_email(tx, email.as_str())?.is_none();
+                    let ws = domain::workspaces::create_for_owner_email(tx, &name, &email, hash.as_deref(), now)?;
+                    Ok((ws, new && hash.is_none()))
                 })
                 .map_err(failed)?;
+            if passwordless {
+                eprintln!(
+                    "{} has no password yet; set one with `latchkey admin reset-password --email {} --password-stdin`",
+                    email.as_str(),
+                    email.as_str()
+                );
+            }
             println!("{}", ws.id);
             Ok(())
         }

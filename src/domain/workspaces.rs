@@ -22,11 +22,22 @@ pub fn create_with_owner(conn: &Connection, name: &str, owner: &UserId, now: Tim
 
 /// Creates a password user.
 pub fn create_user(conn: &Connection, email: &Email, password_hash: &str, now: Timestamp) -> Result<User, AppError> {
+    create_user_with(conn, email, Some(password_hash), now)
+}
+
+/// A password user, or one who cannot log in until a password is set
+/// (`latchkey admin reset-password`).
+fn create_user_with(
+    conn: &Connection,
+    email: &Email,
+    password_hash: Option<&str>,
+    now: Timestamp,
+) -> Result<User, AppError> {
     let user = User {
         id: UserId::generate(),
         email: email.as_str().to_string(),
         name: String::new(),
-        password_hash: Some(password_hash.to_string()),
+        password_hash: password_hash.map(str::to_string),
         auto_provisioned: false,
         created_at: now,
     };
@@ -35,7 +46,9 @@ pub fn create_user(conn: &Connection, email: &Email, password_hash: &str, now: T
 }
 
 /// `latchkey admin create-workspace`: a further tenant, owned by the user
-/// with `email`, who is created when new (then `password_hash` is required).
+/// with `email`, who is created when new (without a password when none is
+/// given). A password for an existing account is refused rather than
+/// silently ignored.
 pub fn create_for_owner_email(
     conn: &Connection,
     name: &str,
@@ -44,16 +57,15 @@ pub fn create_for_owner_email(
     now: Timestamp,
 ) -> Result<Workspace, AppError> {
     let owner = match db::users::find_by_email(conn, email.as_str())? {
-        Some(user) => user,
-        None => {
-            let hash = password_hash.ok_or_else(|| {
-                AppError::Validation(format!(
-                    "{} has no account yet: pass --password-stdin to create it.",
-                    email.as_str()
-                ))
-            })?;
-            create_user(conn, email, hash, now)?
+        Some(_) if password_hash.is_some() => {
+            return Err(AppError::Validation(format!(
+                "{} already has an account and keeps its password: run this again without --password-stdin \
+                 (change a password with `latchkey admin reset-password`).",
+                email.as_str()
+            )));
         }
+        Some(user) => user,
+        None => create_user_with(conn, email, password_hash, now)?,
     };
     let ws = create_with_owner(conn, name, &owner.id, now)?;
     audit::record(

@@ -102,13 +102,40 @@ fn an_existing_user_can_own_a_second_workspace_and_switch() {
 }
 
 #[test]
-fn create_workspace_for_a_new_email_needs_a_password() {
+fn create_workspace_for_a_new_email_without_a_password_creates_an_owner_who_sets_one_later() {
     let app = TestApp::spawn();
     app.setup_owner();
-    let (code, _, err) =
+    let (code, out, err) =
         run_cli(&app.data_dir, &["admin", "create-workspace", "--name", "X", "--owner-email", "new@example.com"], None);
-    assert_eq!(code, 1);
-    assert!(err.contains("--password-stdin"), "{err}");
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.trim().is_empty(), "prints the workspace id");
+    assert!(err.contains("reset-password"), "names the next command: {err}");
+    let (res, _) = app.login("new@example.com", "anything at all");
+    assert_eq!(res.status, 401, "no password, no login");
+    let (code, _, err) = run_cli(
+        &app.data_dir,
+        &["admin", "reset-password", "--email", "new@example.com", "--password-stdin"],
+        Some("a fresh password for new\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (res, _) = app.login("new@example.com", "a fresh password for new");
+    assert_eq!(res.status, 303);
+}
+
+#[test]
+fn create_workspace_refuses_a_password_for_an_existing_account() {
+    let app = TestApp::spawn();
+    app.setup_owner();
+    let (code, out, err) = run_cli(
+        &app.data_dir,
+        &["admin", "create-workspace", "--name", "Y", "--owner-email", OWNER_EMAIL, "--password-stdin"],
+        Some("a different password\n"),
+    );
+    assert_ne!(code, 0);
+    assert!(out.trim().is_empty(), "{out}");
+    assert!(err.contains("reset-password") && err.contains("without --password-stdin"), "{err}");
+    let (res, _) = app.login(OWNER_EMAIL, OWNER_PASSWORD);
+    assert_eq!(res.status, 303, "the password is unchanged");
 }
 
 #[test]
