@@ -62,6 +62,7 @@ impl App {
             certificate_limiter: crate::http::rate_limit::NamedRateLimiter::per_minute(10),
             password_limiter: crate::http::rate_limit::NamedRateLimiter::per_minute(config.rate_login_per_min),
             rsa_jobs: Arc::new(tokio::sync::Semaphore::new(2)),
+            pat_limiter: crate::http::rate_limit::NamedRateLimiter::per_minute(60),
             bootstrap_limiter: IpRateLimiter::per_minute(config.rate_bootstrap_per_min),
             token_limiter: IpRateLimiter::per_minute(config.rate_token_per_min),
             config: Arc::new(config),
@@ -130,6 +131,24 @@ impl App {
                     }
                 });
             }
+        }
+        // Housekeeping: expired tokens, sessions and secrets, a batch a minute.
+        {
+            let (db, clock) = (self.state.db.clone(), self.state.clock.clone());
+            actix_web::rt::spawn(async move {
+                let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    every.tick().await;
+                    let now = clock.now();
+                    match db.write(move |tx| domain::housekeeping::prune(tx, now)).await {
+                        Ok(p) if p != domain::housekeeping::Pruned::default() => {
+                            tracing::info!(?p, "pruned expired rows")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "pruning expired rows failed"),
+                    }
+                }
+            });
         }
         let served = self.server.await;
         // Refusals still queued reach the audit trail before we exit.

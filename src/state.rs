@@ -24,6 +24,8 @@ pub struct AppState {
     pub certificate_limiter: crate::http::rate_limit::NamedRateLimiter,
     /// Password changes of a signed-in user (each an argon2 verification).
     pub password_limiter: crate::http::rate_limit::NamedRateLimiter,
+    /// Session starts and exchanges, per PAT.
+    pub pat_limiter: crate::http::rate_limit::NamedRateLimiter,
     /// RSA generations running at once in the process.
     pub rsa_jobs: Arc<tokio::sync::Semaphore>,
     /// `POST /setup`, at the login rate but counted apart.

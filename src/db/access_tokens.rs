@@ -79,3 +79,13 @@ pub fn find_auth_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<Access
 pub fn delete(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<bool, AppError> {
     Ok(conn.execute("DELETE FROM access_tokens WHERE workspace_id = ?1 AND id = ?2", params![ws, id])? > 0)
 }
+
+/// Forgets access tokens that expired before `before` (a bounded batch).
+pub fn delete_expired(conn: &Connection, before: Timestamp, batch: u32) -> Result<usize, AppError> {
+    Ok(super::cached(
+        conn,
+        "DELETE FROM access_tokens WHERE token_hash IN
+         (SELECT token_hash FROM access_tokens WHERE expires_at < ?1 LIMIT ?2)",
+    )?
+    .execute(params![before.0, batch])?)
+}

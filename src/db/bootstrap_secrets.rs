@@ -40,3 +40,14 @@ pub fn consume(conn: &Connection, hash: &[u8], now: Timestamp) -> Result<Option<
     .query_row(params![hash, now.0], |r| Ok((r.get(0)?, r.get(1)?)))
     .optional()?)
 }
+
+/// Forgets secrets that expired before `before`, used or not (a bounded
+/// batch): a used one is refused as unknown just the same.
+pub fn delete_expired(conn: &Connection, before: Timestamp, batch: u32) -> Result<usize, AppError> {
+    Ok(super::cached(
+        conn,
+        "DELETE FROM bootstrap_secrets WHERE secret_hash IN
+         (SELECT secret_hash FROM bootstrap_secrets WHERE expires_at < ?1 LIMIT ?2)",
+    )?
+    .execute(rusqlite::params![before.0, batch])?)
+}

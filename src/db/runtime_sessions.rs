@@ -106,3 +106,23 @@ pub fn end_all_for_pat(conn: &Connection, ws: &WorkspaceId, pat: &PatId, now: Ti
         params![ws, pat, now.0],
     )?)
 }
+
+/// Live sessions of a PAT, oldest first (ids are time-ordered).
+pub fn list_live_ids_for_pat(conn: &Connection, pat: &PatId, now: Timestamp) -> Result<Vec<String>, AppError> {
+    let mut stmt = super::cached(
+        conn,
+        "SELECT id FROM runtime_sessions WHERE pat_id = ?1 AND ended_at IS NULL AND expires_at > ?2 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![pat, now.0], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Forgets sessions that expired before `before` (a bounded batch).
+pub fn delete_expired(conn: &Connection, before: Timestamp, batch: u32) -> Result<usize, AppError> {
+    Ok(super::cached(
+        conn,
+        "DELETE FROM runtime_sessions WHERE id IN
+         (SELECT id FROM runtime_sessions WHERE expires_at < ?1 LIMIT ?2)",
+    )?
+    .execute(params![before.0, batch])?)
+}

@@ -8,6 +8,7 @@ pub mod authn;
 pub mod certificates;
 pub mod checkouts;
 pub mod enrollment;
+pub mod housekeeping;
 pub mod ids;
 pub mod money;
 pub mod pats;

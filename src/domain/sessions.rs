@@ -20,6 +20,9 @@ pub fn parse_label(raw: Option<&str>) -> Result<String, AppError> {
     Ok(label.to_string())
 }
 
+/// Live sessions one PAT may hold; starting another ends the oldest.
+pub const MAX_LIVE_SESSIONS_PER_PAT: usize = 50;
+
 /// Records a new session; it lives `ttl` seconds, never past its PAT.
 #[allow(clippy::too_many_arguments)]
 pub fn start(
@@ -51,6 +54,16 @@ pub fn start(
         Event::success(Some(ws), by.actor, "session.started", by.meta).target("session", session.id.clone()),
         by.now,
     )?;
+    // A PAT holds a bounded number of live sessions: past it, the oldest end.
+    let live = db::runtime_sessions::list_live_ids_for_pat(tx, pat, by.now)?;
+    for oldest in live.iter().take(live.len().saturating_sub(MAX_LIVE_SESSIONS_PER_PAT)) {
+        if db::runtime_sessions::update_ended(tx, ws, oldest, by.now)? {
+            let mut event =
+                Event::success(Some(ws), by.actor, "session.ended", by.meta).target("session", oldest.clone());
+            event.reason = Some(format!("more than {MAX_LIVE_SESSIONS_PER_PAT} live sessions on one PAT"));
+            audit::record(tx, event, by.now)?;
+        }
+    }
     Ok(session)
 }
 

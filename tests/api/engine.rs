@@ -268,3 +268,26 @@ fn a_content_digest_only_matters_to_key_bound_sessions() {
         c.send("GET", "/v1/auth/whoami", &[("Authorization", &auth), ("Content-Digest", "sha-256=:bm9wZQ==:")], None);
     assert_eq!(res.status, 200, "{}", res.body);
 }
+
+#[test]
+fn one_pat_holds_a_bounded_number_of_live_sessions_and_starts_them_at_a_bounded_rate() {
+    let app = TestApp::spawn();
+    let (_owner, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    let (pat, _) = mint_agent_pat(&mut c, &host, "busy");
+    let first = start_session(&mut c, &pat);
+    for _ in 0..50 {
+        start_session(&mut c, &pat);
+    }
+    // The 51st live session ended the oldest.
+    let res = signed_send(&mut c, &first, "GET", "/v1/auth/whoami", "", app.clock.now().0, &[]);
+    res.assert_error(401, "AUTH_TOKEN_REVOKED");
+    // 51 starts so far; exchanges share the PAT's budget of 60 a minute.
+    for i in 0..9 {
+        let res = c.api("POST", "/v1/auth/exchange", Some(&pat), None);
+        assert_eq!(res.status, 200, "exchange {i}: {}", res.body);
+    }
+    let res = c.api("POST", "/v1/auth/exchange", Some(&pat), None);
+    let err = res.assert_error(429, "RATE_LIMITED");
+    assert_eq!(err["recovery"]["kind"], "retry_later");
+}

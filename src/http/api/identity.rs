@@ -101,6 +101,9 @@ pub async fn exchange(
     let p = authenticate(&req, &state, &token, Use::Exchange).await?;
 
     let pat_id = p.credential.pat_id.clone().ok_or_else(|| AppError::internal("exchange without a PAT"))?;
+    if let Err(retry_after_seconds) = state.pat_limiter.check(pat_id.as_str()) {
+        return Err(AppError::RateLimited { retry_after_seconds });
+    }
     let now = state.clock.now();
     let exp = now.plus_seconds(EXCHANGE_TTL_SECONDS).min(p.credential.expires_at);
     let sub = match (&p.agent, &p.user) {

@@ -44,6 +44,12 @@ pub async fn start_session(
     let Some(agent) = p.agent.clone().filter(|_| p.credential.scope == Scope::Agent) else {
         return Err(AppError::UseAgentPat);
     };
+    // Each session is rows and a JWT: one PAT cannot start them without end.
+    if let Some(pat) = &p.credential.pat_id
+        && let Err(retry_after_seconds) = state.pat_limiter.check(pat.as_str())
+    {
+        return Err(AppError::RateLimited { retry_after_seconds });
+    }
 
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let ttl = state.config.session_ttl_seconds;
