@@ -291,3 +291,111 @@ fn one_pat_holds_a_bounded_number_of_live_sessions_and_starts_them_at_a_bounded_
     let err = res.assert_error(429, "RATE_LIMITED");
     assert_eq!(err["recovery"]["kind"], "retry_later");
 }
+
+#[test]
+fn every_acknowledged_write_survives_a_sigkill_and_no_cap_is_exceeded() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let cli = |args: &[&str], stdin: Option<&str>| {
+        let (code, out, err) = run_cli(&data, args, stdin);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        out.trim().to_string()
+    };
+    cli(&["admin", "create-owner", "--email", OWNER_EMAIL, "--password-stdin"], Some(&format!("{OWNER_PASSWORD}\n")));
+    cli(&["admin", "security-mode", "on"], None);
+    let host = cli(&["admin", "mint-pat", "--email", OWNER_EMAIL, "--name", "h", "--scope", "host"], None);
+    let agent_pat = cli(
+        &[
+            "admin",
+            "mint-pat",
+            "--email",
+            OWNER_EMAIL,
+            "--name",
+            "a",
+            "--scope",
+            "agent",
+            "--agent",
+            "spender",
+            "--cap",
+            "5.00",
+        ],
+        None,
+    );
+    let mut acknowledged_agents: Vec<String> = Vec::new();
+    let mut acknowledged_checkouts: Vec<String> = Vec::new();
+    for round in 0..3 {
+        let server = ServerProcess::start(&data);
+        let address = server.address.clone();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let creator = {
+            let (address, host, stop) = (address.clone(), host.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut c = Client::for_address(&address);
+                let mut ids = Vec::new();
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let name = format!("r{round}-agent-{i}");
+                    i += 1;
+                    match c.try_api("POST", "/v1/agents", Some(&host), Some(json!({"name": name}))) {
+                        Some(res) if res.status == 201 => ids.push(res.json()["id"].as_str().unwrap().to_string()),
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+                ids
+            })
+        };
+        let spender = {
+            let (address, pat, stop) = (address.clone(), agent_pat.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut c = Client::for_address(&address);
+                let session = start_session(&mut c, &pat);
+                let mut ids = Vec::new();
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let body = json!({"amount_usd": "0.25", "description": format!("r{round} {i}")}).to_string();
+                    i += 1;
+                    let now =
+                        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+                    let sig = crate::signed::sign(&session.key, "POST", "/api/agent/checkout/create", now, &body);
+                    let auth = format!("Bearer {}", session.jwt);
+                    let ts = now.to_string();
+                    let headers = [
+                        ("Authorization", auth.as_str()),
+                        ("X-Agent-Timestamp", ts.as_str()),
+                        ("X-Agent-Signature", sig.as_str()),
+                        ("Content-Type", "application/json"),
+                    ];
+                    match c.try_send("POST", "/api/agent/checkout/create", &headers, Some(body)) {
+                        Some(res) if res.status == 201 => ids.push(res.json()["id"].as_str().unwrap().to_string()),
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+                ids
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(400 + 150 * round));
+        drop(server); // SIGKILL, mid-write.
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        acknowledged_agents.extend(creator.join().unwrap());
+        acknowledged_checkouts.extend(spender.join().unwrap());
+    }
+    assert!(!acknowledged_agents.is_empty() && !acknowledged_checkouts.is_empty(), "writes were made");
+
+    let server = ServerProcess::start(&data);
+    let mut c = server.client();
+    for id in &acknowledged_agents {
+        assert_eq!(c.api("GET", &format!("/v1/agents/{id}"), Some(&host), None).status, 200, "agent {id} was lost");
+    }
+    let listed = c.api("GET", "/v1/checkouts?limit=200", Some(&host), None).json();
+    let items = listed["items"].as_array().unwrap();
+    for id in &acknowledged_checkouts {
+        assert!(items.iter().any(|co| co["id"] == id.as_str()), "checkout {id} was lost");
+    }
+    let cents: i64 = items
+        .iter()
+        .map(|co| (co["amount_usd"].as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64)
+        .sum();
+    assert!(cents <= 500, "the 5.00 cap held: {cents} cents spent");
+}

@@ -228,6 +228,41 @@ impl Client {
         self.send("POST", path, &[("Content-Type", "application/x-www-form-urlencoded")], Some(body))
     }
 
+    /// A client of a server at `address` (one this test started itself).
+    pub fn for_address(address: &str) -> Client {
+        Client { base: address.to_string(), cookies: BTreeMap::new(), agent: agent() }
+    }
+
+    /// [`Client::api`], but `None` when the server is gone (for crash tests).
+    pub fn try_api(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Option<Response> {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a.as_str()));
+        }
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        self.try_send(method, path, &headers, body.map(|b| b.to_string()))
+    }
+
+    /// [`Client::send`], but `None` when the server is gone.
+    pub fn try_send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Option<Response> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.send(method, path, headers, body))).ok()
+    }
+
     pub fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<String>) -> Response {
         let mut req = self.agent.request(method, &format!("{}{}", self.base, path));
         if !self.cookies.is_empty() {
