@@ -455,8 +455,28 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), S
     })
 }
 
+/// Applies pending migrations with foreign keys off (SQLite's way to
+/// rebuild a table others refer to: a `DROP TABLE` would otherwise cascade),
+/// then checks every reference before turning them back on.
 fn migrate(conn: &mut Connection) -> Result<(), String> {
-    embedded::migrations::runner().run(conn).map(|_| ()).map_err(|e| format!("database migration failed: {e}"))
+    let fail = |e: rusqlite::Error| format!("database migration failed: {e}");
+    conn.execute_batch("PRAGMA foreign_keys = OFF;").map_err(fail)?;
+    let ran =
+        embedded::migrations::runner().run(conn).map(|_| ()).map_err(|e| format!("database migration failed: {e}"));
+    let broken: Option<String> = conn
+        .query_row(
+            "SELECT \"table\" || ' row ' || rowid || ' -> ' || parent FROM pragma_foreign_key_check LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(fail)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(fail)?;
+    ran?;
+    match broken {
+        Some(row) => Err(format!("database migration left a broken reference: {row}")),
+        None => Ok(()),
+    }
 }
 
 /// `prepare_cached`, through one door: tests list every statement the hot
@@ -491,6 +511,54 @@ mod tests {
     use crate::clock::Timestamp;
     use crate::domain::ids::{AgentId, PatId, WorkspaceId};
     use rusqlite::StatementStatus;
+
+    /// V9 rebuilds `users` under the tables that refer to it: on a database
+    /// with data, nothing cascades away, a delegated user keeps its first
+    /// workspace alone, and every reference still resolves.
+    #[test]
+    fn scoping_delegated_users_keeps_every_row_that_refers_to_them() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let mut conn = connect(&dir.path().join("t.db")).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = OFF;").unwrap();
+        embedded::migrations::runner().set_target(refinery::Target::Version(8)).run(&mut conn).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        conn.execute_batch(
+            "INSERT INTO workspaces (id, name, created_at) VALUES ('wa', 'A', 1), ('wb', 'B', 2);
+             INSERT INTO users (id, email, name, password_hash, auto_provisioned, created_at, updated_at) VALUES
+                ('owner', 'o@example.com', 'O', 'hash', 0, 1, 1),
+                ('shared', 's@example.com', 'Set by A', NULL, 1, 1, 1);
+             INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES
+                ('wa', 'owner', 'owner', 1), ('wb', 'owner', 'owner', 2),
+                ('wa', 'shared', 'member', 1), ('wb', 'shared', 'member', 5);
+             INSERT INTO pats (token_hash, id, workspace_id, user_id, name, scope_type, audience, token_hint, created_at, expires_at)
+                VALUES (x'01', 'p1', 'wa', 'shared', 'n', 'host', 'both', 'h', 1, 9),
+                       (x'02', 'p2', 'wb', 'owner', 'n', 'host', 'both', 'h', 1, 9);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let scope: Option<String> =
+            conn.query_row("SELECT scope_workspace_id FROM users WHERE id = 'shared'", [], |r| r.get(0)).unwrap();
+        assert_eq!(scope.as_deref(), Some("wa"), "its first workspace");
+        let memberships: i64 = conn.query_row("SELECT COUNT(*) FROM memberships", [], |r| r.get(0)).unwrap();
+        assert_eq!(memberships, 3, "only the link into B ended");
+        let pats: i64 =
+            conn.query_row("SELECT COUNT(*) FROM pats WHERE user_id IS NOT NULL", [], |r| r.get(0)).unwrap();
+        assert_eq!(pats, 2, "no PAT lost its owner");
+        // Password accounts stay unique; delegated ones per workspace.
+        assert!(
+            conn.execute(
+                "INSERT INTO users (id, email, created_at, updated_at) VALUES ('x', 'o@example.com', 1, 1)",
+                []
+            )
+            .is_err()
+        );
+        conn.execute(
+            "INSERT INTO users (id, email, auto_provisioned, created_at, updated_at, scope_workspace_id)
+             VALUES ('y', 's@example.com', 1, 1, 1, 'wb')",
+            [],
+        )
+        .unwrap();
+    }
 
     /// Runs every statement of the authentication and checkout paths twice
     /// with different bindings; SQLite must reuse each compiled statement.

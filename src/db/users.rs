@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
-use crate::domain::ids::UserId;
+use crate::domain::ids::{UserId, WorkspaceId};
 use crate::error::AppError;
 
 #[derive(Clone)]
@@ -54,14 +54,32 @@ pub fn insert(conn: &Connection, user: &User) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The identity `ws` provisioned for `email` through a delegated JWT.
+pub fn find_scoped(conn: &Connection, ws: &WorkspaceId, email: &str) -> Result<Option<User>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE scope_workspace_id = ?1 AND email = ?2");
+    Ok(super::cached(conn, &sql)?.query_row(params![ws, email], from_row).optional()?)
+}
+
+/// An auto-provisioned user that belongs to `ws` alone.
+pub fn insert_scoped(conn: &Connection, ws: &WorkspaceId, user: &User) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO users (id, email, name, password_hash, auto_provisioned, created_at, updated_at, scope_workspace_id)
+         VALUES (?1, ?2, ?3, NULL, 1, ?4, ?4, ?5)",
+        params![user.id, user.email, user.name, user.created_at.0, ws],
+    )?;
+    Ok(())
+}
+
 pub fn find(conn: &Connection, id: &UserId) -> Result<Option<User>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
     Ok(super::cached(conn, &sql)?.query_row([id], from_row).optional()?)
 }
 
 /// `email` must already be normalised (see `domain::Email`).
+/// The password account with this email (never a workspace's delegated
+/// identity).
 pub fn find_by_email(conn: &Connection, email: &str) -> Result<Option<User>, AppError> {
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = ?1");
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = ?1 AND scope_workspace_id IS NULL");
     Ok(super::cached(conn, &sql)?.query_row([email], from_row).optional()?)
 }
 

@@ -688,7 +688,12 @@ fn existing_member(
     ws: &WorkspaceId,
     email: &crate::domain::Email,
 ) -> Result<Option<(crate::db::users::User, crate::domain::Role)>, AppError> {
-    let Some(user) = db::users::find_by_email(conn, email.as_str())? else { return Ok(None) };
+    if let Some(user) = db::users::find_by_email(conn, email.as_str())?
+        && let Some(role) = db::memberships::find_role(conn, ws, &user.id)?
+    {
+        return Ok(Some((user, role)));
+    }
+    let Some(user) = db::users::find_scoped(conn, ws, email.as_str())? else { return Ok(None) };
     Ok(db::memberships::find_role(conn, ws, &user.id)?.map(|role| (user, role)))
 }
 

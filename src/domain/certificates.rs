@@ -52,11 +52,12 @@ fn clean_name(raw: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The user a delegated JWT acts as, in `ws`: created on first use (no
-/// password, a member), names kept up to date. A workspace can only speak
-/// for its own people: an existing account with a password that is not a
-/// member of `ws` is refused (`None`), and only an account this workspace
-/// alone knows is renamed.
+/// The user a delegated JWT acts as, in `ws`: a password member of `ws`
+/// with that email, or else the identity `ws` provisioned for it (created on
+/// first use: no password, a member of `ws` alone). Nothing outside `ws` is
+/// looked at, so the answer is the same whatever exists elsewhere, and a
+/// name set here is shown nowhere else. (`Option` for the caller's sake: it
+/// is always `Some`.)
 pub fn delegated_user(
     tx: &Connection,
     ws: &WorkspaceId,
@@ -70,16 +71,19 @@ pub fn delegated_user(
         (Some(n), None) | (None, Some(n)) => Some(n),
         (None, None) => None,
     };
-    let (user, role) = match db::users::find_by_email(tx, email.as_str())? {
+    if let Some(u) = db::users::find_by_email(tx, email.as_str())?
+        && let Some(role) = db::memberships::find_role(tx, ws, &u.id)?
+    {
+        // A person of this workspace: acted for, never renamed.
+        return Ok(Some((u, role)));
+    }
+    let (user, role) = match db::users::find_scoped(tx, ws, email.as_str())? {
         Some(u) => match db::memberships::find_role(tx, ws, &u.id)? {
             Some(role) => (u, role),
-            // Provisioned by another workspace: no password, no login, so
-            // joining this one reveals and grants nothing.
-            None if u.auto_provisioned => {
+            None => {
                 db::memberships::insert(tx, ws, &u.id, Role::Member, by.now)?;
                 (u, Role::Member)
             }
-            None => return Ok(None),
         },
         None => {
             let user = User {
@@ -90,7 +94,7 @@ pub fn delegated_user(
                 auto_provisioned: true,
                 created_at: by.now,
             };
-            db::users::insert(tx, &user)?;
+            db::users::insert_scoped(tx, ws, &user)?;
             db::memberships::insert(tx, ws, &user.id, Role::Member, by.now)?;
             audit::record(
                 tx,
@@ -100,11 +104,8 @@ pub fn delegated_user(
             (user, Role::Member)
         }
     };
-    let only_here = db::memberships::list_for_user(tx, &user.id)?.len() == 1;
     if let Some(name) = name
         && name != user.name
-        && user.auto_provisioned
-        && only_here
     {
         db::users::update_name(tx, &user.id, &name, by.now)?;
     }

@@ -192,16 +192,22 @@ fn another_workspaces_certificate_cannot_reach_this_workspace() {
     assert_eq!(c.api("GET", "/v1/auth/whoami", Some(&mgmt_b), None).json()["workspace"]["id"], ws_b.as_str());
     c.api("GET", &format!("/v1/agents/{agent_a}"), Some(&mgmt_b), None).assert_error(404, "NOT_FOUND");
     c.api("POST", &format!("/v1/agents/{agent_a}/disable"), Some(&mgmt_b), None).assert_error(404, "NOT_FOUND");
-    // Workspace B cannot speak for workspace A's owner: refused, and the
-    // owner is neither renamed nor made a member of B.
+    // Workspace B cannot speak for workspace A's owner: naming that email
+    // gets B its own identity (the same answer as for an unknown email, so
+    // B learns nothing), and A's owner is neither renamed nor made a member.
     let as_owner_a = rs256(
         &cert_b.private_pem,
         &cert_b.kid,
         &claims(&app, json!({"email": OWNER_EMAIL, "firstName": "Mallory", "lastName": "M"})),
     );
-    c.api("GET", "/v1/auth/whoami", Some(&as_owner_a), None).assert_error(401, "AUTH_UNKNOWN_TOKEN");
+    let in_b = c.api("GET", "/v1/auth/whoami", Some(&as_owner_a), None);
+    assert_eq!(in_b.status, 200, "{}", in_b.body);
+    let in_b = in_b.json();
+    assert_eq!(in_b["workspace"]["id"], ws_b.as_str());
+    assert_eq!(in_b["user"]["role"], "member");
     let me = c.api("GET", "/v1/auth/whoami", Some(&host_a), None).json();
     assert_ne!(me["user"]["name"], "Mallory M");
+    assert_ne!(me["user"]["id"], in_b["user"]["id"], "a different user");
     let (_, mut owner) = app.login(OWNER_EMAIL, OWNER_PASSWORD);
     assert!(!owner.get("/").body.contains("Globex"), "not a member of workspace B");
     // Lifetimes that overflow are refused, not wrapped.
@@ -281,4 +287,57 @@ fn key_generation_is_limited_per_workspace() {
     let err = res.assert_error(429, "RATE_LIMITED");
     assert_eq!(err["recovery"]["kind"], "retry_later");
     assert!(res.header("retry-after").is_some());
+}
+
+#[test]
+fn a_delegated_identity_belongs_to_its_workspace_alone() {
+    let app = TestApp::spawn();
+    let (_, host_a) = app.owner_with_host_pat();
+    let mut c = app.client();
+    let (_, out, _) = run_cli(
+        &app.data_dir,
+        &["admin", "create-workspace", "--name", "Globex", "--owner-email", "hank@globex.example", "--password-stdin"],
+        Some("globex owner password\n"),
+    );
+    let ws_b = out.trim().to_string();
+    run_cli(&app.data_dir, &["admin", "security-mode", "on", "--workspace", &ws_b], None);
+    let host_b =
+        app.mint_pat(&["--email", "hank@globex.example", "--name", "b", "--scope", "host", "--workspace", &ws_b]);
+    let (cert_a, cert_b) = (create_cert(&mut c, &host_a), create_cert(&mut c, &host_b));
+    let as_ = |cert: &Cert, body: Value| rs256(&cert.private_pem, &cert.kid, &claims(&app, body));
+
+    // A provisions pat@shared.example with a name only A should ever show.
+    let who_a = c
+        .api(
+            "GET",
+            "/v1/auth/whoami",
+            Some(&as_(&cert_a, json!({"email": "pat@shared.example", "firstName": "Secret", "lastName": "Project"}))),
+            None,
+        )
+        .json();
+    assert_eq!(who_a["user"]["name"], "Secret Project");
+    // B naming the same email gets its own user, without A's name…
+    let who_b = c.api("GET", "/v1/auth/whoami", Some(&as_(&cert_b, json!({"email": "pat@shared.example"}))), None);
+    assert_eq!(who_b.status, 200, "{}", who_b.body);
+    let who_b = who_b.json();
+    assert_ne!(who_b["user"]["id"], who_a["user"]["id"]);
+    assert_ne!(who_b["user"]["name"], "Secret Project");
+    // …and renaming it in B leaves A's untouched.
+    c.api(
+        "GET",
+        "/v1/auth/whoami",
+        Some(&as_(&cert_b, json!({"email": "pat@shared.example", "firstName": "Other"}))),
+        None,
+    );
+    let again_a =
+        c.api("GET", "/v1/auth/whoami", Some(&as_(&cert_a, json!({"email": "pat@shared.example"}))), None).json();
+    assert_eq!(again_a["user"]["id"], who_a["user"]["id"]);
+    assert_eq!(again_a["user"]["name"], "Secret Project");
+    // A password account elsewhere and an unknown email answer alike.
+    let hank = c.api("GET", "/v1/auth/whoami", Some(&as_(&cert_a, json!({"email": "hank@globex.example"}))), None);
+    let nobody = c.api("GET", "/v1/auth/whoami", Some(&as_(&cert_a, json!({"email": "nobody@nowhere.example"}))), None);
+    assert_eq!((hank.status, nobody.status), (200, 200));
+    // And hank's own login is untouched, still owner of B only.
+    let (res, _) = app.login("hank@globex.example", "globex owner password");
+    assert_eq!(res.status, 303);
 }
