@@ -102,25 +102,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     if let Err(retry_after_seconds) = state.token_limiter.check(client_ip(&req, &state.config)) {
         return Err(AppError::RateLimited { retry_after_seconds });
     }
-    let body: TokenBody = if super::is_form(&req) {
-        serde_urlencoded::from_bytes(&body)
-            .map_err(|_| AppError::OAuthInvalidRequest("The form body could not be read.".into()))?
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|_| AppError::OAuthInvalidRequest("The body is not a JSON object.".into()))?
-    };
-    match body.grant_type.as_deref() {
-        Some("client_assertion" | "client_credentials") => {}
-        Some(_) => return Err(AppError::UnsupportedGrantType),
-        None => return Err(AppError::OAuthInvalidRequest("grant_type is required.".into())),
-    }
-    if body.client_assertion_type.as_deref() != Some(JWT_BEARER) {
-        return Err(AppError::OAuthInvalidRequest(format!("client_assertion_type must be {JWT_BEARER}.")));
-    }
-    let assertion = body
-        .client_assertion
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| AppError::OAuthInvalidRequest("client_assertion is required.".into()))?;
+    let assertion = parse_token_request(super::is_form(&req), &body)?;
 
     let meta = request_meta(&req, &state);
     match issue(&state, &assertion, meta).await {
@@ -131,6 +113,29 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         }
         Err(e) => Err(e),
     }
+}
+
+/// The token endpoint's body (form or JSON), down to the client assertion;
+/// every other shape is the documented OAuth error. Public for the fuzzer.
+pub fn parse_token_request(is_form: bool, body: &[u8]) -> Result<String, AppError> {
+    let body: TokenBody = if is_form {
+        serde_urlencoded::from_bytes(body)
+            .map_err(|_| AppError::OAuthInvalidRequest("The form body could not be read.".into()))?
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|_| AppError::OAuthInvalidRequest("The body is not a JSON object.".into()))?
+    };
+    match body.grant_type.as_deref() {
+        Some("client_assertion" | "client_credentials") => {}
+        Some(_) => return Err(AppError::UnsupportedGrantType),
+        None => return Err(AppError::OAuthInvalidRequest("grant_type is required.".into())),
+    }
+    if body.client_assertion_type.as_deref() != Some(JWT_BEARER) {
+        return Err(AppError::OAuthInvalidRequest(format!("client_assertion_type must be {JWT_BEARER}.")));
+    }
+    body.client_assertion
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| AppError::OAuthInvalidRequest("client_assertion is required.".into()))
 }
 
 type Refused = (Option<crate::domain::ids::WorkspaceId>, &'static str);
