@@ -123,8 +123,18 @@ fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, AppError> {
-    Err(AppError::MethodNotAllowed)
+/// 405 in the §4 shape, with the `Allow` header RFC 9110 requires (for
+/// the routes `/openapi.json` describes).
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError;
+    let mut res = AppError::MethodNotAllowed.error_response();
+    let allowed = req.match_pattern().map(|p| api::openapi::allowed_methods(&p)).unwrap_or_default();
+    if !allowed.is_empty()
+        && let Ok(value) = header::HeaderValue::from_str(&allowed.join(", "))
+    {
+        res.headers_mut().insert(header::ALLOW, value);
+    }
+    res
 }
 
 /// Unknown routes: a page for browsers on dashboard paths, §4 JSON otherwise.

@@ -170,3 +170,15 @@ fn behind_a_trusted_proxy_the_client_is_the_last_untrusted_hop_of_every_line() {
     // Another real client has its own budget; a trusted hop after it is skipped.
     assert_eq!(token_call_from(&app.address, &["198.51.100.8, 127.0.0.1"]), 400);
 }
+
+#[test]
+fn a_method_a_route_does_not_answer_is_405_with_allow() {
+    let app = TestApp::spawn();
+    let mut c = app.client();
+    let res = c.send("TRACE", "/v1/auth/whoami", &[], None);
+    res.assert_error(405, "METHOD_NOT_ALLOWED");
+    assert_eq!(res.header("allow"), Some("GET, HEAD"));
+    let res = c.send("DELETE", "/v1/pats/some-id", &[], None);
+    res.assert_error(405, "METHOD_NOT_ALLOWED");
+    assert_eq!(res.header("allow"), Some("GET, HEAD, PATCH"));
+}

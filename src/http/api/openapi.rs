@@ -56,6 +56,28 @@ const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
     ("post", "/v1/revoke", "RFC 7009 token revocation.", "the token itself, or an owner", 200),
 ];
 
+/// The methods an API path pattern answers (for `Allow` on a 405), HEAD
+/// with every GET; empty for paths this document does not describe.
+pub fn allowed_methods(pattern: &str) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = Vec::new();
+    for (method, path, ..) in ROUTES {
+        if *path == pattern {
+            methods.push(match *method {
+                "get" => "GET",
+                "post" => "POST",
+                "patch" => "PATCH",
+                "delete" => "DELETE",
+                "put" => "PUT",
+                _ => continue,
+            });
+            if *method == "get" {
+                methods.push("HEAD");
+            }
+        }
+    }
+    methods
+}
+
 /// The whole document.
 pub fn document(server: &str) -> Value {
     let mut paths = serde_json::Map::new();
