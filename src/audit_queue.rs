@@ -43,45 +43,33 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn record(&self, conn: &rusqlite::Connection) -> Result<(), AppError> {
-        self.record_times(conn, 1)
+    fn event(&self) -> Event<'_> {
+        let mut event = Event::failure(self.workspace_id.as_ref(), &self.actor, self.kind, &self.reason, &self.meta);
+        event.target = self.target.clone();
+        event
     }
 
     fn record_times(&self, conn: &rusqlite::Connection, count: i64) -> Result<(), AppError> {
-        let mut event = Event::failure(self.workspace_id.as_ref(), &self.actor, self.kind, &self.reason, &self.meta);
-        event.target = self.target.clone();
-        audit::record_repeated(conn, event, self.at, count)
+        audit::record_repeated(conn, self.event(), self.at, count)
     }
 
-    /// What makes two failures the same one (the trail's dedup key, plus
-    /// the second they happened in).
-    fn same_as(&self, other: &Failure) -> bool {
-        let actor = |a: &Actor| match a {
-            Actor::User { id, .. } => Some(id.0.clone()),
-            Actor::Agent { id, .. } => Some(id.0.clone()),
-            Actor::Anonymous | Actor::Cli => None,
-        };
-        self.workspace_id == other.workspace_id
-            && self.kind == other.kind
-            && self.reason == other.reason
-            && self.target == other.target
-            && self.meta.client_ip == other.meta.client_ip
-            && self.at == other.at
-            && std::mem::discriminant(&self.actor) == std::mem::discriminant(&other.actor)
-            && actor(&self.actor) == actor(&other.actor)
+    fn record(&self, conn: &rusqlite::Connection) -> Result<(), AppError> {
+        self.record_times(conn, 1)
     }
 }
 
 /// Folds identical failures into one with a count, keeping their order.
+/// (The trail's own dedup key, within the same second.)
 fn coalesce(batch: Vec<Failure>) -> Vec<(Failure, i64)> {
-    let mut out: Vec<(Failure, i64)> = Vec::new();
+    let mut out: Vec<(Failure, i64, Option<String>)> = Vec::new();
     for f in batch {
-        match out.iter_mut().rev().take(16).find(|(g, _)| g.same_as(&f)) {
-            Some((_, n)) => *n += 1,
-            None => out.push((f, 1)),
+        let key = audit::dedup_key(&f.event());
+        match out.iter_mut().rev().take(16).find(|(g, _, k)| g.at == f.at && *k == key) {
+            Some((_, n, _)) => *n += 1,
+            None => out.push((f, 1, key)),
         }
     }
-    out
+    out.into_iter().map(|(f, n, _)| (f, n)).collect()
 }
 
 enum Msg {

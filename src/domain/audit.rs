@@ -91,6 +91,32 @@ pub fn record(conn: &Connection, event: Event<'_>, now: Timestamp) -> Result<(),
     record_repeated(conn, event, now, 1)
 }
 
+/// What makes two failures the same one in the trail (they collapse into a
+/// row with a count); `None` for successes, which never collapse.
+pub fn dedup_key(event: &Event<'_>) -> Option<String> {
+    if event.outcome != Outcome::Failure {
+        return None;
+    }
+    let actor_id = match event.actor {
+        Actor::User { id, .. } => id.as_str(),
+        Actor::Agent { id, .. } => id.as_str(),
+        Actor::Anonymous | Actor::Cli => "",
+    };
+    let mut h = Sha256::new();
+    for part in [
+        event.workspace_id.map(|w| w.as_str()).unwrap_or(""),
+        event.kind,
+        actor_id,
+        event.reason.as_deref().unwrap_or(""),
+        event.meta.client_ip.as_deref().unwrap_or(""),
+        event.target.as_ref().map(|t| t.1.as_str()).unwrap_or(""),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    Some(hex::encode(h.finalize()))
+}
+
 /// Records `count` identical occurrences of `event` (the audit queue
 /// coalesces a flood of one refusal before writing it).
 pub fn record_repeated(conn: &Connection, event: Event<'_>, now: Timestamp, count: i64) -> Result<(), AppError> {
@@ -106,21 +132,7 @@ pub fn record_repeated(conn: &Connection, event: Event<'_>, now: Timestamp, coun
     };
     let user_agent = event.meta.user_agent.as_ref().map(|ua| truncate(ua, MAX_USER_AGENT));
 
-    let dedup_key = (event.outcome == Outcome::Failure).then(|| {
-        let mut h = Sha256::new();
-        for part in [
-            event.workspace_id.map(|w| w.as_str()).unwrap_or(""),
-            event.kind,
-            actor_id.as_deref().unwrap_or(""),
-            event.reason.as_deref().unwrap_or(""),
-            event.meta.client_ip.as_deref().unwrap_or(""),
-            event.target.as_ref().map(|t| t.1.as_str()).unwrap_or(""),
-        ] {
-            h.update(part.as_bytes());
-            h.update([0]);
-        }
-        hex::encode(h.finalize())
-    });
+    let dedup_key = dedup_key(&event);
     if let Some(key) = &dedup_key
         && db::audit::bump_recent(conn, key, now.plus_seconds(-DEDUP_WINDOW_SECONDS), now, count)?
     {

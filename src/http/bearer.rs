@@ -262,27 +262,26 @@ pub async fn authenticate_then<T>(
         Err(refusal) => return Err(refused(req, state, refusal).await),
     };
     let now = state.clock.now();
-    let (result, then) = if prepared.needs_write() {
-        (resolve(state, prepared, Use::Direct).await, Some(then))
+    let mut then = Some(then);
+    // Read-only credentials: the caller's lookup shares the visit.
+    let (result, extra) = if prepared.needs_write() {
+        (resolve(state, prepared, Use::Direct).await, None)
     } else {
-        let mut then = Some(then);
-        let out = state.db.read_here(|conn| {
+        state.db.read_here(|conn| {
             let r = authn::resolve(conn, &prepared, Use::Direct, &state.authn, now);
-            let extra = match (&r, allowed) {
-                (Ok(p), allowed) if allowed.contains(&p.credential.scope) => then.take().map(|f| f(conn, p)),
+            let extra = match &r {
+                Ok(p) if allowed.contains(&p.credential.scope) => then.take().map(|f| f(conn, p)),
                 _ => None,
             };
             Ok((r, extra))
-        });
-        match out {
-            Ok((r, Some(extra))) => return finish(req, state, r, allowed, what).await.map(|p| (p, extra)),
-            Ok((r, None)) => (r, then),
-            Err(e) => return Err(e),
-        }
+        })?
     };
     let principal = finish(req, state, result, allowed, what).await?;
-    let then = then.ok_or_else(|| AppError::internal("authenticate_then lost its continuation"))?;
-    let extra = state.db.read_here(|conn| Ok(then(conn, &principal)))?;
+    let extra = match (extra, then) {
+        (Some(extra), _) => extra,
+        (None, Some(f)) => state.db.read_here(|conn| Ok(f(conn, &principal)))?,
+        (None, None) => return Err(AppError::internal("authenticate_then lost its continuation")),
+    };
     Ok((principal, extra))
 }
 
