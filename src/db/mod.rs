@@ -31,6 +31,7 @@ pub mod certificates;
 pub mod checkouts;
 pub mod memberships;
 pub mod pats;
+pub mod resources;
 pub mod runtime_sessions;
 pub mod settings;
 pub mod signature_replays;

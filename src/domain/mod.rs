@@ -13,6 +13,7 @@ pub mod ids;
 pub mod money;
 pub mod pats;
 pub mod principal;
+pub mod resources;
 pub mod security_mode;
 pub mod sessions;
 pub mod setup;

@@ -87,7 +87,6 @@ fn body_digest(req: &HttpRequest) -> (String, Option<String>) {
 
 /// Step one of the engine, with this request's facts.
 fn prepare(req: &HttpRequest, state: &AppState, token: &str, usage: Use) -> Result<Prepared, Refusal> {
-    let now = state.clock.now();
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let digest = (usage == Use::Direct && token.starts_with("eyJ")).then(|| body_digest(req));
     let head = req.extensions().contains::<crate::http::middleware::SentAsHead>();
@@ -101,8 +100,19 @@ fn prepare(req: &HttpRequest, state: &AppState, token: &str, usage: Use) -> Resu
         body_sha256_hex: d,
         content_digest_problem: problem.as_deref(),
     });
+    prepare_with(state, token, usage, facts.as_ref())
+}
+
+/// Step one of the engine with facts the caller read (forward-auth reads
+/// them from the proxy's `X-Forwarded-*` headers).
+pub fn prepare_with(
+    state: &AppState,
+    token: &str,
+    usage: Use,
+    facts: Option<&SignedFacts<'_>>,
+) -> Result<Prepared, Refusal> {
     let verifiers = authn::Verifiers { keys: &state.keys, verified: &state.verified_jwts };
-    authn::prepare(token, usage, facts.as_ref(), &verifiers, &state.authn, now)
+    authn::prepare(token, usage, facts, &verifiers, &state.authn, state.clock.now())
 }
 
 /// Step two: the one database visit, on this worker's own connection for

@@ -44,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/v1/agents/token").post(api::enrollment::token))
             .service(resource("/api/agent/checkout/create").post(api::checkouts::create_checkout))
             .service(resource("/v1/introspect").post(api::introspect::introspect_token))
+            .service(web::resource("/v1/forward-auth").to(api::forward_auth::forward_auth))
             // Operations
             .service(resource("/healthz").get(ops::healthz))
             .service(resource("/readyz").get(ops::readyz))
@@ -74,6 +75,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/v1/checkouts").get(api::checkouts::list_checkouts))
             .service(resource("/v1/audit").get(api::audit::list_audit))
             .service(resource("/v1/revoke").post(api::revoke::revoke_token))
+            .service(
+                resource("/v1/resources").get(api::resources::list_resources).post(api::resources::create_resource),
+            )
+            .service(
+                resource("/v1/resources/{id}")
+                    .get(api::resources::get_resource)
+                    .patch(api::resources::update_resource)
+                    .delete(api::resources::delete_resource),
+            )
+            .service(resource("/v1/resources/{id}/metadata").get(api::resources::resource_metadata))
             .service(resource("/metrics").get(metrics::metrics))
             .service(resource("/openapi.json").get(api::openapi::openapi))
             // Dashboard

@@ -54,6 +54,19 @@ const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
     ("get", "/v1/audit", "The audit trail, filterable by kind and agent.", "host, management", 200),
     ("post", "/v1/introspect", "RFC 7662 token introspection.", "service", 200),
     ("post", "/v1/revoke", "RFC 7009 token revocation.", "the token itself, or an owner", 200),
+    ("get", "/v1/resources", "List the services this workspace guards.", "host, management", 200),
+    ("post", "/v1/resources", "Register a service to guard, with its rules.", "owner, management", 201),
+    ("get", "/v1/resources/{id}", "Read a resource.", "host, management", 200),
+    ("patch", "/v1/resources/{id}", "Change a resource's name, identifier, scopes or rules.", "owner, management", 200),
+    ("delete", "/v1/resources/{id}", "Delete a resource.", "owner, management", 204),
+    ("get", "/v1/resources/{id}/metadata", "RFC 9728 protected-resource metadata.", "none", 200),
+    (
+        "get",
+        "/v1/forward-auth",
+        "For nginx auth_request, Caddy forward_auth, Traefik ForwardAuth (any method): may this request pass?",
+        "the original request's credential",
+        200,
+    ),
 ];
 
 /// The methods an API path pattern answers (for `Allow` on a 405), HEAD

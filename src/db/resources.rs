@@ -1,0 +1,116 @@
+//! The `resources` table: services a workspace guards.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::clock::Timestamp;
+use crate::domain::ids::WorkspaceId;
+use crate::domain::resources::{Resource, Rule};
+use crate::error::AppError;
+
+const COLUMNS: &str = "id, workspace_id, name, identifier, authority, scopes, rules, created_at, updated_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Resource> {
+    let json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
+    let bad =
+        |i, e: serde_json::Error| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into());
+    let scopes: Vec<String> = serde_json::from_str(&json(5)?).map_err(|e| bad(5, e))?;
+    let rules: Vec<Rule> = serde_json::from_str(&json(6)?).map_err(|e| bad(6, e))?;
+    Ok(Resource {
+        id: r.get(0)?,
+        workspace_id: r.get(1)?,
+        name: r.get(2)?,
+        identifier: r.get(3)?,
+        authority: r.get(4)?,
+        scopes,
+        rules,
+        created_at: Timestamp(r.get(7)?),
+        updated_at: Timestamp(r.get(8)?),
+    })
+}
+
+fn conflict(e: rusqlite::Error, identifier: &str) -> AppError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            AppError::Conflict(format!("identifier: {identifier} is already registered as a resource on this server."))
+        }
+        other => other.into(),
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
+    serde_json::to_string(v).map_err(AppError::internal)
+}
+
+pub fn insert(conn: &Connection, r: &Resource) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO resources (id, workspace_id, name, identifier, authority, scopes, rules, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            r.id,
+            r.workspace_id,
+            r.name,
+            r.identifier,
+            r.authority,
+            to_json(&r.scopes)?,
+            to_json(&r.rules)?,
+            r.created_at.0,
+            r.updated_at.0
+        ],
+    )
+    .map_err(|e| conflict(e, &r.identifier))?;
+    Ok(())
+}
+
+pub fn update(conn: &Connection, r: &Resource) -> Result<(), AppError> {
+    conn.execute(
+        "UPDATE resources SET name = ?3, identifier = ?4, authority = ?5, scopes = ?6, rules = ?7, updated_at = ?8
+         WHERE workspace_id = ?1 AND id = ?2",
+        params![
+            r.workspace_id,
+            r.id,
+            r.name,
+            r.identifier,
+            r.authority,
+            to_json(&r.scopes)?,
+            to_json(&r.rules)?,
+            r.updated_at.0
+        ],
+    )
+    .map_err(|e| conflict(e, &r.identifier))?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<bool, AppError> {
+    Ok(conn.execute("DELETE FROM resources WHERE workspace_id = ?1 AND id = ?2", params![ws, id])? > 0)
+}
+
+/// Scoped by workspace.
+pub fn find(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<Option<Resource>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM resources WHERE workspace_id = ?1 AND id = ?2");
+    Ok(super::cached(conn, &sql)?.query_row(params![ws, id], from_row).optional()?)
+}
+
+/// By id across workspaces: forward-auth and the public metadata document,
+/// which name a resource before any credential is known.
+pub fn find_any(conn: &Connection, id: &str) -> Result<Option<Resource>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM resources WHERE id = ?1");
+    Ok(super::cached(conn, &sql)?.query_row([id], from_row).optional()?)
+}
+
+/// Every resource served at `authority` (host[:port]), across workspaces.
+pub fn find_by_authority(conn: &Connection, authority: &str) -> Result<Vec<Resource>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM resources WHERE authority = ?1");
+    let mut stmt = super::cached(conn, &sql)?;
+    let rows = stmt.query_map([authority], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Newest first.
+pub fn list(conn: &Connection, ws: &WorkspaceId, before: Option<&str>, limit: u32) -> Result<Vec<Resource>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM resources WHERE workspace_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3"
+    );
+    let mut stmt = super::cached(conn, &sql)?;
+    let rows = stmt.query_map(params![ws, before, limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,262 @@
+//! `/v1/forward-auth` (PRODUCT.md §5.7): nginx `auth_request`, Caddy
+//! `forward_auth` and Traefik `ForwardAuth` ask whether a request to a
+//! guarded service may pass. The credential goes through the same engine as
+//! on the API (same checks, same codes); the resource's rules then decide.
+//! One database visit: the resource and the credential are read together.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use base64::Engine as _;
+use serde::Deserialize;
+
+use crate::domain::authn::{self, Refusal, SignedFacts, Use};
+use crate::domain::principal::{CredentialKind, Principal};
+use crate::domain::resources::{self, Resource};
+use crate::error::AppError;
+use crate::http::bearer::{self, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct ForwardAuthQuery {
+    resource: Option<String>,
+}
+
+type Visit = (Option<Resource>, Option<Result<Principal, Refusal>>);
+
+/// How the proxy named the resource.
+enum Selector {
+    Id(String),
+    Host { authority: String, proto: Option<String>, path: String },
+}
+
+/// A refusal as the proxy passes it on: the §4 body, and for a 401 the
+/// challenge that points at the resource's metadata.
+struct Denied {
+    error: AppError,
+    resource: Option<Resource>,
+    presented: bool,
+}
+
+impl Denied {
+    fn plain(error: AppError) -> Denied {
+        Denied { error, resource: None, presented: false }
+    }
+}
+
+pub async fn forward_auth(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<ForwardAuthQuery>,
+) -> HttpResponse {
+    match check(&req, &state, query.into_inner().resource).await {
+        Ok(ok) => ok,
+        Err(denied) => refusal_response(denied),
+    }
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+}
+
+async fn check(req: &HttpRequest, state: &AppState, resource_id: Option<String>) -> Result<HttpResponse, Denied> {
+    let sent_as_head = req.extensions().contains::<crate::http::middleware::SentAsHead>();
+    let own_method = if sent_as_head { "HEAD" } else { req.method().as_str() };
+    let method = header(req, "x-forwarded-method")
+        .or_else(|| header(req, "x-original-method"))
+        .unwrap_or(own_method)
+        .to_ascii_uppercase();
+    let uri = header(req, "x-forwarded-uri").or_else(|| header(req, "x-original-uri")).ok_or_else(|| {
+        Denied::plain(AppError::Validation(
+            "X-Forwarded-Uri: required (or X-Original-URI): the original request's path.".into(),
+        ))
+    })?;
+    let path = resources::normalize_path(uri).ok_or_else(|| {
+        Denied::plain(AppError::Validation("X-Forwarded-Uri: not a path this server can judge.".into()))
+    })?;
+    let selector = match resource_id {
+        Some(id) => Selector::Id(id),
+        None => {
+            let proto = header(req, "x-forwarded-proto").map(str::to_string);
+            let host = header(req, "x-forwarded-host").ok_or_else(|| {
+                Denied::plain(AppError::Validation(
+                    "resource: name the resource with ?resource=<id>, or send X-Forwarded-Host.".into(),
+                ))
+            })?;
+            Selector::Host {
+                authority: resources::forwarded_authority(host, proto.as_deref()),
+                proto,
+                path: path.clone(),
+            }
+        }
+    };
+    // The body never reaches this call: the signature covers the hash the
+    // agent declares in Content-Digest, or the empty body's.
+    let declared = bearer::declared_content_digest(req).map_err(Denied::plain)?;
+    let body_hex = declared.unwrap_or_else(|| crate::crypto::sha256_hex(b""));
+    let token = bearer::bearer_token(req);
+    let prepared = token.as_deref().map(|token| {
+        let facts = SignedFacts {
+            method: &method,
+            path_and_query: uri,
+            timestamp: header(req, TIMESTAMP_HEADER),
+            signature: header(req, SIGNATURE_HEADER),
+            nonce: header(req, NONCE_HEADER),
+            body_sha256_hex: &body_hex,
+            content_digest_problem: None,
+        };
+        bearer::prepare_with(state, token, Use::Direct, Some(&facts))
+    });
+
+    // The one visit: the resource, and the credential's liveness checks
+    // (in a write transaction when a session's replay record is written).
+    let now = state.clock.now();
+    let settings = state.authn.clone();
+    let needs_write = matches!(&prepared, Some(Ok(p)) if p.needs_write());
+    let visit = move |conn: &rusqlite::Connection| -> Result<Visit, AppError> {
+        let resource = find_resource(conn, &selector)?;
+        let resolved = match (&resource, prepared) {
+            (Some(_), Some(Ok(p))) => Some(authn::resolve(conn, &p, Use::Direct, &settings, now)),
+            (_, Some(Err(refusal))) => Some(Err(refusal)),
+            _ => None,
+        };
+        Ok((resource, resolved))
+    };
+    let (resource, resolved) =
+        if needs_write { state.db.write(visit).await } else { state.db.read_here(visit) }.map_err(Denied::plain)?;
+
+    let Some(resource) = resource else { return Err(Denied::plain(AppError::NotFound)) };
+    let Some(resolved) = resolved else {
+        return Err(Denied { error: AppError::AuthRequired, resource: Some(resource), presented: false });
+    };
+    let principal = match resolved {
+        Ok(p) => p,
+        Err(refusal) => {
+            let error = bearer::refused(req, state, refusal).await;
+            return Err(Denied { error, resource: Some(resource), presented: true });
+        }
+    };
+    bearer::touch(state, &principal);
+    // No two workspaces share a resource: another workspace's credential is
+    // not a credential here.
+    if principal.workspace.id != resource.workspace_id {
+        bearer::record_refusal(
+            req,
+            state,
+            Some(principal.workspace.id.clone()),
+            "auth.forward",
+            "credential of another workspace",
+        )
+        .await;
+        return Err(Denied { error: AppError::AuthUnknownToken, resource: Some(resource), presented: true });
+    }
+    if let Err(error) = resources::judge(&resource, &principal, &method, &path) {
+        bearer::record_refusal(
+            req,
+            state,
+            Some(principal.workspace.id.clone()),
+            "auth.forward",
+            "refused by the resource's rules",
+        )
+        .await;
+        return Err(Denied { error, resource: Some(resource), presented: true });
+    }
+    Ok(passed(&principal, &body_hex))
+}
+
+fn find_resource(conn: &rusqlite::Connection, selector: &Selector) -> Result<Option<Resource>, AppError> {
+    match selector {
+        Selector::Id(id) => crate::db::resources::find_any(conn, id),
+        Selector::Host { authority, proto, path } => {
+            let candidates = crate::db::resources::find_by_authority(conn, authority)?;
+            Ok(resources::select_by_host(&candidates, proto.as_deref(), path).cloned())
+        }
+    }
+}
+
+fn set(res: &mut HttpResponse, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_bytes(value.as_bytes()) {
+        res.headers_mut().insert(HeaderName::from_static(name), v);
+    }
+}
+
+/// 200 with who is calling, for the upstream.
+fn passed(p: &Principal, body_hex: &str) -> HttpResponse {
+    let mut res = HttpResponse::Ok().finish();
+    set(&mut res, "x-latchkey-workspace-id", p.workspace.id.as_str());
+    set(&mut res, "x-latchkey-credential-kind", p.credential.kind.as_str());
+    set(&mut res, "x-latchkey-scope-type", p.credential.scope.as_str());
+    if let Some(agent) = &p.agent {
+        set(&mut res, "x-latchkey-agent-id", agent.id.as_str());
+        set(&mut res, "x-latchkey-agent-name", &agent.name);
+    } else if let Some(user) = &p.user {
+        set(&mut res, "x-latchkey-user-email", &user.email);
+    }
+    // The body hash the signature covers: the upstream compares it with
+    // the body it receives (an empty body's hash when none was declared,
+    // so a body the agent never signed does not pass as verified).
+    if p.credential.kind == CredentialKind::Session
+        && let Ok(bytes) = hex::decode(body_hex)
+    {
+        let digest = format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(bytes));
+        set(&mut res, "x-latchkey-content-digest", &digest);
+    }
+    res
+}
+
+/// The §4 body; a 401 carries the RFC 9728 challenge. The body is also in
+/// `X-Latchkey-Error` (ASCII JSON), because nginx's `auth_request` passes
+/// the auth call's headers on, never its body.
+fn refusal_response(denied: Denied) -> HttpResponse {
+    let mut res = denied.error.error_response();
+    if let Ok(json) = serde_json::to_string(&denied.error.body()) {
+        set(&mut res, "x-latchkey-error", &ascii_json(&json));
+    }
+    if res.status() == StatusCode::UNAUTHORIZED
+        && let Some(resource) = &denied.resource
+    {
+        let mut challenge = format!("Bearer resource_metadata=\"{}\"", resources::metadata_url(&resource.identifier));
+        if !resource.scopes.is_empty() {
+            challenge.push_str(&format!(", scope=\"{}\"", resource.scopes.join(" ")));
+        }
+        if denied.presented {
+            challenge.push_str(", error=\"invalid_token\"");
+        }
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    res
+}
+
+/// JSON with every non-ASCII character escaped, so it fits in a header.
+fn ascii_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_json_is_ascii_and_still_the_same_json() {
+        let json = r#"{"m":"a — b 😀"}"#;
+        let escaped = ascii_json(json);
+        assert!(escaped.is_ascii());
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&escaped).unwrap(),
+            serde_json::from_str::<serde_json::Value>(json).unwrap()
+        );
+    }
+}

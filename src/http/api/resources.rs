@@ -1,0 +1,172 @@
+//! `/v1/resources` (PRODUCT.md §5.7): the services a workspace guards.
+//! Host credentials read them; owners and management credentials change
+//! them. The RFC 9728 metadata document is public.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ListQuery, actor_of};
+use crate::db;
+use crate::domain::Role;
+use crate::domain::agents::By;
+use crate::domain::principal::Principal;
+use crate::domain::resources::{self, Fields, Resource, RuleInput};
+use crate::error::AppError;
+use crate::http::bearer::HostCaller;
+use crate::http::request_meta;
+use crate::state::AppState;
+
+pub fn resource_json(r: &Resource) -> Value {
+    json!({
+        "id": r.id,
+        "workspace_id": r.workspace_id,
+        "name": r.name,
+        "identifier": r.identifier,
+        "scopes": r.scopes,
+        "rules": r.rules,
+        "metadata_url": resources::metadata_url(&r.identifier),
+        "created_at": r.created_at.to_rfc3339(),
+        "updated_at": r.updated_at.to_rfc3339(),
+    })
+}
+
+/// Resources are workspace-level, like certificates.
+fn require_manager(p: &Principal) -> Result<(), AppError> {
+    if p.acting()?.role == Role::Owner {
+        Ok(())
+    } else {
+        Err(AppError::Scope("Only an owner or a management credential manages resources.".into()))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateResource {
+    name: String,
+    identifier: String,
+    scopes: Option<Vec<String>>,
+    rules: Option<Vec<RuleInput>>,
+}
+
+pub async fn create_resource(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    body: web::Json<CreateResource>,
+) -> Result<HttpResponse, AppError> {
+    require_manager(&p)?;
+    let body = body.into_inner();
+    let (identifier, authority) = resources::parse_identifier(&body.identifier)?;
+    let fields = Fields {
+        name: resources::parse_name(&body.name)?,
+        identifier,
+        authority,
+        scopes: resources::parse_scopes("scopes", body.scopes.as_deref().unwrap_or_default())?,
+        rules: resources::parse_rules(body.rules.as_deref().unwrap_or_default())?,
+    };
+    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let ws = p.workspace.id.clone();
+    let resource =
+        state.db.write(move |tx| resources::create(tx, &ws, fields, &By { actor: &actor, meta: &meta, now })).await?;
+    Ok(HttpResponse::Created().json(resource_json(&resource)))
+}
+
+pub async fn list_resources(
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let limit = query.limit()?;
+    let before = query.into_inner().before;
+    let ws = p.workspace.id.clone();
+    let items = state.db.read(move |conn| db::resources::list(conn, &ws, before.as_deref(), limit)).await?;
+    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(resource_json).collect::<Vec<_>>()})))
+}
+
+async fn load(state: &AppState, p: &Principal, id: String) -> Result<Resource, AppError> {
+    let ws = p.workspace.id.clone();
+    state.db.read(move |conn| db::resources::find(conn, &ws, &id)?.ok_or(AppError::NotFound)).await
+}
+
+pub async fn get_resource(
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(resource_json(&load(&state, &p, id.into_inner()).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateResource {
+    name: Option<String>,
+    identifier: Option<String>,
+    scopes: Option<Vec<String>>,
+    rules: Option<Vec<RuleInput>>,
+}
+
+pub async fn update_resource(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    id: web::Path<String>,
+    body: web::Json<UpdateResource>,
+) -> Result<HttpResponse, AppError> {
+    require_manager(&p)?;
+    let current = load(&state, &p, id.into_inner()).await?;
+    let body = body.into_inner();
+    let (identifier, authority) = match &body.identifier {
+        Some(raw) => resources::parse_identifier(raw)?,
+        None => (current.identifier.clone(), current.authority.clone()),
+    };
+    let fields = Fields {
+        name: match &body.name {
+            Some(raw) => resources::parse_name(raw)?,
+            None => current.name.clone(),
+        },
+        identifier,
+        authority,
+        scopes: match &body.scopes {
+            Some(raw) => resources::parse_scopes("scopes", raw)?,
+            None => current.scopes.clone(),
+        },
+        rules: match &body.rules {
+            Some(raw) => resources::parse_rules(raw)?,
+            None => current.rules.clone(),
+        },
+    };
+    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let resource = state
+        .db
+        .write(move |tx| resources::update(tx, current, fields, &By { actor: &actor, meta: &meta, now }))
+        .await?;
+    Ok(HttpResponse::Ok().json(resource_json(&resource)))
+}
+
+pub async fn delete_resource(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    require_manager(&p)?;
+    let id = id.into_inner();
+    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let ws = p.workspace.id.clone();
+    state.db.write(move |tx| resources::delete(tx, &ws, &id, &By { actor: &actor, meta: &meta, now })).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// No authentication: the RFC 9728 protected-resource metadata.
+pub async fn resource_metadata(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let resource = state.db.read_here(|conn| db::resources::find_any(conn, &id))?.ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "resource": resource.identifier,
+        "authorization_servers": [state.authn.issuer],
+        "scopes_supported": resource.scopes,
+        "bearer_methods_supported": ["header"],
+        "resource_name": resource.name,
+    })))
+}
