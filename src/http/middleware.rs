@@ -53,7 +53,11 @@ pub async fn harden(
         // A signature covers the method as sent.
         req.extensions_mut().insert(SentAsHead);
     }
-    let mut res = if declared_len.is_some_and(|n| n > API_BODY_LIMIT as u64) {
+    // Forward-auth judges the headers of another request: a body some
+    // proxy passes along is not read, limited or hashed.
+    let mut res = if path == "/v1/forward-auth" {
+        next.call(req).await?.map_into_boxed_body()
+    } else if declared_len.is_some_and(|n| n > API_BODY_LIMIT as u64) {
         req.into_response(AppError::PayloadTooLarge.error_response())
     } else if has_body || may_need_body_digest(&req) {
         // The whole body, within a deadline (a client that sends headers and

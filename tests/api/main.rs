@@ -13,6 +13,7 @@ mod enrollment;
 mod errors;
 mod operators;
 mod ops;
+mod proxies;
 mod resources;
 mod security_mode;
 mod setup;

@@ -172,7 +172,9 @@ fn forward_auth_passes_agent_credentials_with_identity_headers() {
     assert_eq!(res.header("x-latchkey-scope-type"), Some("agent"));
     assert!(res.header("x-latchkey-agent-id").is_some_and(|v| v.len() == 36));
     assert!(res.header("x-latchkey-workspace-id").is_some());
-    assert_eq!(res.header("x-latchkey-content-digest"), None, "nothing signed, nothing verified");
+    // Every identity header is present, empty where it does not apply.
+    assert_eq!(res.header("x-latchkey-content-digest"), Some(""), "nothing signed, nothing verified");
+    assert_eq!(res.header("x-latchkey-user-email"), Some(""));
 
     // Found by host as well as by id.
     let res = g.c.send(

@@ -4,6 +4,20 @@
 
 use super::{Resource, identifier_path};
 
+/// What a snippet names of a resource.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub identifier: &'a str,
+}
+
+impl<'a> From<&'a Resource> for Subject<'a> {
+    fn from(r: &'a Resource) -> Subject<'a> {
+        Subject { id: &r.id, name: &r.name, identifier: &r.identifier }
+    }
+}
+
 /// The identity headers forward-auth answers with; every snippet copies
 /// them to the upstream and drops any the client sent.
 pub const IDENTITY_HEADERS: [&str; 7] = [
@@ -24,8 +38,8 @@ pub struct Targets<'a> {
     pub upstream: &'a str,
 }
 
-fn metadata_path(r: &Resource) -> String {
-    let path = identifier_path(&r.identifier);
+fn metadata_path(r: &Subject<'_>) -> String {
+    let path = identifier_path(r.identifier);
     let path = if path == "/" { String::new() } else { path };
     format!("/.well-known/oauth-protected-resource{path}")
 }
@@ -36,10 +50,10 @@ fn nginx_var(header: &str) -> String {
 
 /// Locations to paste inside the nginx `server { }` block that serves the
 /// resource (needs the `auth_request` module, in Debian's nginx packages).
-pub fn nginx(r: &Resource, t: &Targets<'_>) -> String {
+pub fn nginx(r: &Subject<'_>, t: &Targets<'_>) -> String {
     let lk = t.latchkey.trim_end_matches('/');
-    let id = &r.id;
-    let path = identifier_path(&r.identifier);
+    let id = r.id;
+    let path = identifier_path(r.identifier);
     let mut set_vars = String::new();
     let mut set_headers = String::new();
     for h in IDENTITY_HEADERS {
@@ -95,11 +109,11 @@ pub fn nginx(r: &Resource, t: &Targets<'_>) -> String {
 /// Directives to paste inside the Caddy site block that serves the
 /// resource. `route` keeps them in this order: client-sent identity
 /// headers are dropped before the check copies Latchkey's in.
-pub fn caddy(r: &Resource, t: &Targets<'_>) -> String {
+pub fn caddy(r: &Subject<'_>, t: &Targets<'_>) -> String {
     let lk = t.latchkey.trim_end_matches('/');
     let lk_host = lk.strip_prefix("http://").unwrap_or(lk);
-    let id = &r.id;
-    let path = identifier_path(&r.identifier);
+    let id = r.id;
+    let path = identifier_path(r.identifier);
     let matcher = if path == "/" { String::new() } else { format!("{path}* ") };
     let strip: String = IDENTITY_HEADERS.iter().map(|h| format!("        request_header -{h}\n")).collect();
     format!(
@@ -127,10 +141,10 @@ pub fn caddy(r: &Resource, t: &Targets<'_>) -> String {
 /// Traefik dynamic configuration (file provider, YAML): the middleware,
 /// and a router for the metadata document. Attach the middleware to the
 /// service's router.
-pub fn traefik(r: &Resource, t: &Targets<'_>) -> String {
+pub fn traefik(r: &Subject<'_>, t: &Targets<'_>) -> String {
     let lk = t.latchkey.trim_end_matches('/');
-    let id = &r.id;
-    let host = url::Url::parse(&r.identifier).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    let id = r.id;
+    let host = url::Url::parse(r.identifier).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
     let headers: String = IDENTITY_HEADERS.iter().map(|h| format!("          - {h}\n")).collect();
     let slug: String = r
         .name

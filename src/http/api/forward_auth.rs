@@ -180,27 +180,33 @@ fn set(res: &mut HttpResponse, name: &'static str, value: &str) {
     }
 }
 
-/// 200 with who is calling, for the upstream.
+/// 200 with who is calling, for the upstream. Every identity header is
+/// always present, empty where it does not apply: a proxy that copies a
+/// header the answer lacks may otherwise pass on a stale or placeholder
+/// value (Caddy 2.6's `copy_headers` sends the literal placeholder).
 fn passed(p: &Principal, body_hex: &str) -> HttpResponse {
     let mut res = HttpResponse::Ok().finish();
-    set(&mut res, "x-latchkey-workspace-id", p.workspace.id.as_str());
-    set(&mut res, "x-latchkey-credential-kind", p.credential.kind.as_str());
-    set(&mut res, "x-latchkey-scope-type", p.credential.scope.as_str());
-    if let Some(agent) = &p.agent {
-        set(&mut res, "x-latchkey-agent-id", agent.id.as_str());
-        set(&mut res, "x-latchkey-agent-name", &agent.name);
-    } else if let Some(user) = &p.user {
-        set(&mut res, "x-latchkey-user-email", &user.email);
-    }
+    let (agent_id, agent_name) = p.agent.as_ref().map_or(("", ""), |a| (a.id.as_str(), a.name.as_str()));
+    let email = match (&p.agent, &p.user) {
+        (None, Some(user)) => user.email.as_str(),
+        _ => "",
+    };
     // The body hash the signature covers: the upstream compares it with
     // the body it receives (an empty body's hash when none was declared,
     // so a body the agent never signed does not pass as verified).
-    if p.credential.kind == CredentialKind::Session
-        && let Ok(bytes) = hex::decode(body_hex)
-    {
-        let digest = format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(bytes));
-        set(&mut res, "x-latchkey-content-digest", &digest);
-    }
+    let digest = match hex::decode(body_hex) {
+        Ok(bytes) if p.credential.kind == CredentialKind::Session => {
+            format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+        _ => String::new(),
+    };
+    set(&mut res, "x-latchkey-workspace-id", p.workspace.id.as_str());
+    set(&mut res, "x-latchkey-credential-kind", p.credential.kind.as_str());
+    set(&mut res, "x-latchkey-scope-type", p.credential.scope.as_str());
+    set(&mut res, "x-latchkey-agent-id", agent_id);
+    set(&mut res, "x-latchkey-agent-name", agent_name);
+    set(&mut res, "x-latchkey-user-email", email);
+    set(&mut res, "x-latchkey-content-digest", &digest);
     res
 }
 
