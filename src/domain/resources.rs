@@ -228,6 +228,63 @@ pub fn parse_rules(raw: &[RuleInput]) -> Result<Vec<Rule>, AppError> {
     raw.iter().enumerate().map(|(i, r)| parse_rule(i, r)).collect()
 }
 
+/// Rules written one per line, as the dashboard takes them:
+/// `METHODS PATH_PREFIX [signed] [kinds=a,b] [types=a,b] [scopes=a,b]`,
+/// e.g. `GET,HEAD /api/` or `* /api/pay/ signed`. Blank lines and `#`
+/// comments are skipped.
+pub fn parse_rule_lines(text: &str) -> Result<Vec<Rule>, AppError> {
+    let mut inputs = vec![];
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let bad = |why: &str| invalid(format!("rules, line {}: {why}", n + 1));
+        let mut words = line.split_whitespace();
+        let methods = words.next().unwrap_or_default().split(',').map(str::to_string).collect();
+        let path = words.next().ok_or_else(|| bad("a method list and a path prefix, e.g. GET,HEAD /api/"))?;
+        let mut input =
+            RuleInput { methods: Some(methods), path_prefix: Some(path.to_string()), ..RuleInput::default() };
+        for word in words {
+            let list = |v: &str| Some(v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect());
+            match word.split_once('=') {
+                None if word == "signed" => input.require_signature = Some(true),
+                Some(("kinds", v)) => input.credential_kinds = list(v),
+                Some(("types", v)) => input.scope_types = list(v),
+                Some(("scopes", v)) => input.scopes = list(v),
+                _ => return Err(bad(&format!("{word:?}: expected signed, kinds=…, types=… or scopes=…"))),
+            }
+        }
+        inputs.push(input);
+    }
+    let rules = parse_rules(&inputs)?;
+    Ok(rules)
+}
+
+/// Rules back in the one-per-line form of [`parse_rule_lines`].
+pub fn rule_lines(rules: &[Rule]) -> String {
+    let mut out = String::new();
+    for r in rules {
+        out.push_str(&r.methods.join(","));
+        out.push(' ');
+        out.push_str(&r.path_prefix);
+        if r.require_signature {
+            out.push_str(" signed");
+        }
+        if let Some(kinds) = &r.credential_kinds {
+            out.push_str(&format!(" kinds={}", kinds.join(",")));
+        }
+        if r.scope_types != ["agent"] {
+            out.push_str(&format!(" types={}", r.scope_types.join(",")));
+        }
+        if !r.scopes.is_empty() {
+            out.push_str(&format!(" scopes={}", r.scopes.join(",")));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// The RFC 9728 §3.1 metadata URL of an identifier:
 /// `/.well-known/oauth-protected-resource` between the host and the path (a
 /// path of only `/` dropped), any query kept.
@@ -491,6 +548,20 @@ mod tests {
         assert!(e.unwrap_err().user_message().contains("scope_types"));
         let e = parse_rule(0, &RuleInput { methods: Some(vec!["GE T".into()]), ..Default::default() });
         assert!(e.unwrap_err().user_message().contains("methods"));
+    }
+
+    #[test]
+    fn rule_lines_read_and_write_the_same_rules() {
+        let text = "GET,HEAD /api/\n# payments\n* /api/pay/ signed kinds=session types=agent\nPOST /admin/ types=host,service scopes=a,b\n";
+        let rules = parse_rule_lines(text).unwrap();
+        assert_eq!(rules.len(), 3);
+        assert!(rules[1].require_signature);
+        assert_eq!(rules[2].scope_types, ["host", "service"]);
+        assert_eq!(parse_rule_lines(&rule_lines(&rules)).unwrap(), rules);
+        let e = parse_rule_lines("GET /a/\nGET").unwrap_err();
+        assert!(e.user_message().contains("line 2"), "{}", e.user_message());
+        assert!(parse_rule_lines("GET /a/ sigend").unwrap_err().user_message().contains("sigend"));
+        assert!(parse_rule_lines("").unwrap().is_empty());
     }
 
     #[test]

@@ -118,6 +118,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/dashboard/agents/{id}/disable").post(dashboard::agents::disable_agent))
             .service(resource("/dashboard/agents/{id}/enable").post(dashboard::agents::enable_agent))
             .service(
+                resource("/dashboard/resources")
+                    .get(dashboard::resources::resources_page)
+                    .post(dashboard::resources::create_resource),
+            )
+            .service(
+                resource("/dashboard/resources/{id}")
+                    .get(dashboard::resources::resource_detail)
+                    .post(dashboard::resources::update_resource),
+            )
+            .service(resource("/dashboard/resources/{id}/delete").post(dashboard::resources::delete_resource))
+            .service(
                 resource("/dashboard/tokens").get(dashboard::tokens::tokens_page).post(dashboard::tokens::create_token),
             )
             .service(resource("/dashboard/tokens/{id}").get(dashboard::tokens::token_page))

@@ -335,3 +335,63 @@ fn revocation_mode_and_workspaces_apply_to_forward_auth_at_once() {
     let res = g.check("GET", "/api/x", &[("Authorization", &format!("Bearer {fresh}"))]);
     res.assert_error(403, "AGENT_SECURITY_MODE_OFF");
 }
+
+#[test]
+fn the_dashboard_registers_a_resource_and_shows_its_snippets() {
+    let app = TestApp::spawn();
+    let (mut owner, host) = app.owner_with_host_pat();
+    let page = owner.get("/dashboard/resources");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("aria-current=\"page\">Resources"), "in the navigation");
+    let csrf = page.csrf();
+
+    // A mistake keeps what was typed and says which line is wrong.
+    let typed = [
+        ("csrf", csrf.as_str()),
+        ("name", "Files"),
+        ("identifier", "https://files.example.com/"),
+        ("scopes", "files:read"),
+        ("rules", "GET,HEAD /api/\n* /api/pay/ sigend"),
+    ];
+    let res = owner.post_form("/dashboard/resources", &typed);
+    assert_eq!(res.status, 400);
+    assert!(res.body.contains("rules, line 2"), "{}", res.body);
+    assert!(res.body.contains("value=\"https://files.example.com/\"") && res.body.contains("sigend</textarea>"));
+
+    let mut fixed = typed;
+    fixed[4].1 = "GET,HEAD /api/\n* /api/pay/ signed";
+    let res = owner.post_form("/dashboard/resources", &fixed);
+    assert_eq!(res.status, 303, "{}", res.body);
+    let location = res.header("location").unwrap().to_string();
+    let page = owner.get(&location);
+    assert_eq!(page.status, 200);
+    let id = location.trim_start_matches("/dashboard/resources/").split('?').next().unwrap().to_string();
+    assert!(page.body.contains(&format!("/v1/forward-auth?resource={id}")), "the snippets name it");
+    assert!(page.body.contains("auth_request /_latchkey_auth;") && page.body.contains("forward_auth"));
+    assert!(page.body.contains("forwardAuth:"));
+    let api = app.client().api("GET", &format!("/v1/resources/{id}"), Some(&host), None).json();
+    assert_eq!(api["rules"][1]["require_signature"], true);
+
+    // The same identifier twice: the form comes back with the reason.
+    let csrf = owner.get("/dashboard/resources").csrf();
+    let mut again = fixed;
+    again[0].1 = &csrf;
+    let res = owner.post_form("/dashboard/resources", &again);
+    assert_eq!(res.status, 400);
+    assert!(res.body.contains("already registered"), "{}", res.body);
+
+    // Delete asks first.
+    let res = owner.post_form(&format!("/dashboard/resources/{id}/delete"), &[("csrf", &csrf)]);
+    assert!(res.status == 200 && res.body.contains("Yes, delete it"));
+    let res = owner.post_form(&format!("/dashboard/resources/{id}/delete"), &[("csrf", &csrf), ("confirm", "yes")]);
+    assert_eq!(res.status, 303);
+    assert_eq!(owner.get(&format!("/dashboard/resources/{id}")).status, 404);
+}
+
+#[test]
+fn with_the_mode_off_the_resources_page_is_hidden() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    assert_eq!(owner.get("/dashboard/resources").status, 404);
+    assert!(!owner.get("/").body.contains("/dashboard/resources"));
+}

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod certificates;
 pub mod login;
 pub mod overview;
+pub mod resources;
 pub mod settings;
 pub mod setup;
 pub mod tokens;
