@@ -16,6 +16,8 @@
 //! - W4  signed checkout: session JWT + Ed25519 signature + cap
 //! - W5b signed checkout with a bad signature (401 SIGNATURE_INVALID)
 //! - W5c signed checkout with a stale timestamp (401 SIGNATURE_TIMESTAMP_SKEW)
+//! - W6  `/v1/forward-auth` as nginx calls it, agent PAT
+//! - W6b `/v1/forward-auth`, signed session GET (fresh signature and nonce)
 //! - floor: `GET /healthz`, `GET /readyz`
 //!
 //! Environment: BENCH_REQUESTS (per workload, default 20000),
@@ -82,6 +84,7 @@ fn unix_now() -> u64 {
 }
 
 struct Seeded {
+    resource_id: String,
     agent_pat: String,
     service_pat: String,
     bootstrap_secret: String,
@@ -121,10 +124,15 @@ fn seed(data: &Path, rows: usize) -> Seeded {
             pats::mint(tx, &ws.id, &minter, mint("bench-service", Scope::Service, None), AmountCents::ZERO, &by)?;
         let agent = latchkey::db::agents::find_by_name(tx, &ws.id, "bench-agent")?.expect("agent");
         let (secret, _) = domain::enrollment::issue_bootstrap_secret(tx, &agent, 1, &by)?;
+        let (identifier, authority) = domain::resources::parse_identifier("https://files.example.com/")?;
+        let rules = domain::resources::parse_rule_lines("GET,HEAD /api/\n* /api/pay/ signed")?;
+        let fields = domain::resources::Fields { name: "Files".into(), identifier, authority, scopes: vec![], rules };
+        let resource = domain::resources::create(tx, &ws.id, fields, &by)?;
         if rows > 0 {
             fill(tx, ws.id.as_str(), user.id.as_str(), agent.id.as_str(), rows, now.0)?;
         }
         Ok(Seeded {
+            resource_id: resource.id,
             agent_pat: agent_pat.into_inner(),
             service_pat: service_pat.into_inner(),
             bootstrap_secret: secret.into_inner(),
@@ -414,6 +422,30 @@ fn checkout_request(auth: &str, key: &ed25519_dalek::SigningKey, i: usize, ts: u
     )
 }
 
+/// What nginx's `auth_request` sends for a signed GET of the agent's.
+fn forward_auth_signed(auth: &str, resource: &str, key: &ed25519_dalek::SigningKey, i: usize, ts: u64) -> Vec<u8> {
+    let uri = format!("/api/pay/status?n={i}");
+    let nonce = format!("n{i}");
+    let empty = hex::encode(sha2::Sha256::digest(b""));
+    let canonical = format!("GET\n{uri}\n{ts}\n{empty}\n{nonce}");
+    let signature = STANDARD.encode(key.sign(canonical.as_bytes()).to_bytes());
+    raw_request(
+        "GET",
+        &format!("/v1/forward-auth?resource={resource}"),
+        &[
+            ("Authorization", auth.to_string()),
+            ("X-Agent-Timestamp", ts.to_string()),
+            ("X-Agent-Signature", signature),
+            ("X-Agent-Nonce", nonce),
+            ("X-Original-Method", "GET".into()),
+            ("X-Original-URI", uri),
+            ("X-Forwarded-Host", "files.example.com".into()),
+            ("X-Forwarded-Proto", "https".into()),
+        ],
+        b"",
+    )
+}
+
 #[derive(PartialEq, Clone, Copy)]
 enum Mode {
     Good,
@@ -535,6 +567,23 @@ fn main() {
         (0..n).map(|i| checkout_request(&session_auth, &ed_key, i, ts, mode)).collect::<Vec<_>>()
     };
 
+    let forward_pat = raw_request(
+        "GET",
+        &format!("/v1/forward-auth?resource={}", seeded.resource_id),
+        &[
+            ("Authorization", agent_bearer.clone()),
+            ("X-Original-Method", "GET".into()),
+            ("X-Original-URI", "/api/files/report.pdf".into()),
+            ("X-Forwarded-Host", "files.example.com".into()),
+            ("X-Forwarded-Proto", "https".into()),
+        ],
+        b"",
+    );
+    let forward_signed = || {
+        let ts = unix_now();
+        (0..n).map(|i| forward_auth_signed(&session_auth, &seeded.resource_id, &ed_key, i, ts)).collect::<Vec<_>>()
+    };
+
     type Make<'a> = Box<dyn Fn() -> Vec<Vec<u8>> + 'a>;
     let workloads: Vec<(&'static str, Make, u16)> = vec![
         ("floor: GET /healthz", Box::new(|| vec![get("/healthz", None); n]), 200),
@@ -545,6 +594,8 @@ fn main() {
         ("W4 signed checkout", Box::new(|| checkouts(Mode::Good)), 201),
         ("W5b signed checkout, bad signature", Box::new(|| checkouts(Mode::BadSignature)), 401),
         ("W5c signed checkout, stale timestamp", Box::new(|| checkouts(Mode::Stale)), 401),
+        ("W6 GET /v1/forward-auth (agent PAT)", Box::new(|| vec![forward_pat.clone(); n]), 200),
+        ("W6b GET /v1/forward-auth (signed session)", Box::new(forward_signed), 200),
     ];
 
     let mut failed = 0;
