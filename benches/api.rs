@@ -54,7 +54,7 @@ struct Options {
     smoke: bool,
     /// Every workload this many times; the summary shows the median.
     rounds: usize,
-    /// `--only W3`: run the workloads whose label starts with this.
+    /// `--only W3` or `--only W2,W6`: the workloads whose label starts with one of these.
     only: Option<String>,
 }
 
@@ -187,13 +187,14 @@ struct Server {
 impl Server {
     fn start(data: &Path, pin: bool) -> Server {
         let port = free_port();
-        let exe = env!("CARGO_BIN_EXE_latchkey");
+        // BENCH_SERVER_BIN: another build of the server (an unstripped one, to profile).
+        let exe = std::env::var("BENCH_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_latchkey").to_string());
         let mut cmd = if pin {
             let mut c = Command::new("taskset");
-            c.args(["-c", "0", exe]);
+            c.args(["-c", "0", &exe]);
             c
         } else {
-            Command::new(exe)
+            Command::new(&exe)
         };
         cmd.arg("serve")
             .arg("--data-dir")
@@ -605,7 +606,7 @@ fn main() {
             println!("round {round} of {}", opts.rounds);
         }
         for (label, make, expect) in &workloads {
-            if opts.only.as_deref().is_some_and(|o| !label.starts_with(o)) {
+            if opts.only.as_deref().is_some_and(|o| !o.split(',').any(|p| label.starts_with(p))) {
                 continue;
             }
             let before = writes_and_commits(&base, &seeded.service_pat);

@@ -9,6 +9,7 @@ CREATE TABLE resources (
     authority    TEXT NOT NULL,         -- lower-case host[:port], for matching X-Forwarded-Host
     scopes       TEXT NOT NULL,         -- JSON array of OAuth scopes
     rules        TEXT NOT NULL,         -- JSON array of rules
+    version      INTEGER NOT NULL DEFAULT 1,  -- +1 on every change (process caches compare it)
     created_at   INTEGER NOT NULL,
     updated_at   INTEGER NOT NULL
 );

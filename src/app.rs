@@ -53,6 +53,7 @@ impl App {
         let audit = crate::audit_queue::AuditQueue::start(db.clone(), config.audit_queue_capacity)?;
         let state = AppState {
             verified_jwts: Arc::default(),
+            resources: Arc::default(),
             recent_touches: Arc::default(),
             authn,
             audit,

@@ -38,6 +38,8 @@ pub struct AppState {
     pub verified_jwts: Arc<authn::VerifiedJwts>,
     /// Which PATs' last use this process recorded lately.
     pub recent_touches: Arc<crate::http::bearer::RecentTouches>,
+    /// Resources forward-auth has read, checked by version on every use.
+    pub resources: Arc<crate::domain::resources::ResourceCache>,
     /// Refusals on their way to the audit trail.
     pub audit: Arc<AuditQueue>,
 }

@@ -493,6 +493,25 @@ pub fn cached<'c>(conn: &'c Connection, sql: &str) -> rusqlite::Result<rusqlite:
     conn.prepare_cached(sql)
 }
 
+/// Runs `f` in one read transaction, so several statements share one
+/// snapshot and one round of file locking (in autocommit SQLite takes and
+/// drops its locks, a few `fcntl` calls, around every statement). Inside a
+/// transaction already, `f` just runs.
+pub fn in_snapshot<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T, AppError>) -> Result<T, AppError> {
+    if !conn.is_autocommit() {
+        return f(conn);
+    }
+    cached(conn, "BEGIN")?.execute([])?;
+    let result = f(conn);
+    // Nothing was written: COMMIT only ends the read.
+    let ended = cached(conn, "COMMIT").and_then(|mut s| s.execute([]));
+    match (result, ended) {
+        (Ok(value), Ok(_)) => Ok(value),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(e.into()),
+    }
+}
+
 #[cfg(test)]
 thread_local! {
     static SEEN_SQL: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };

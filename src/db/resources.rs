@@ -7,7 +7,7 @@ use crate::domain::ids::WorkspaceId;
 use crate::domain::resources::{Resource, Rule};
 use crate::error::AppError;
 
-const COLUMNS: &str = "id, workspace_id, name, identifier, authority, scopes, rules, created_at, updated_at";
+const COLUMNS: &str = "id, workspace_id, name, identifier, authority, scopes, rules, created_at, updated_at, version";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Resource> {
     let json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
@@ -25,6 +25,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Resource> {
         rules,
         created_at: Timestamp(r.get(7)?),
         updated_at: Timestamp(r.get(8)?),
+        version: r.get(9)?,
     })
 }
 
@@ -63,7 +64,8 @@ pub fn insert(conn: &Connection, r: &Resource) -> Result<(), AppError> {
 
 pub fn update(conn: &Connection, r: &Resource) -> Result<(), AppError> {
     conn.execute(
-        "UPDATE resources SET name = ?3, identifier = ?4, authority = ?5, scopes = ?6, rules = ?7, updated_at = ?8
+        "UPDATE resources SET name = ?3, identifier = ?4, authority = ?5, scopes = ?6, rules = ?7, updated_at = ?8,
+                version = version + 1
          WHERE workspace_id = ?1 AND id = ?2",
         params![
             r.workspace_id,
@@ -95,6 +97,12 @@ pub fn find(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<Option<Reso
 pub fn find_any(conn: &Connection, id: &str) -> Result<Option<Resource>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM resources WHERE id = ?1");
     Ok(super::cached(conn, &sql)?.query_row([id], from_row).optional()?)
+}
+
+/// The resource's version (it changes with every update), across
+/// workspaces: enough to tell whether a cached copy is current.
+pub fn version_of(conn: &Connection, id: &str) -> Result<Option<i64>, AppError> {
+    Ok(super::cached(conn, "SELECT version FROM resources WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?)
 }
 
 /// Every resource served at `authority` (host[:port]), across workspaces.

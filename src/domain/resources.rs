@@ -30,6 +30,36 @@ pub struct Resource {
     pub rules: Vec<Rule>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Starts at 1; every update adds one.
+    pub version: i64,
+}
+
+/// Resources as last read, by id, with their version: forward-auth reads
+/// only the version (one integer) and parses the row again only when it
+/// changed, so an update applies from the next request on every replica.
+#[derive(Debug, Default)]
+pub struct ResourceCache(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Resource>>>);
+
+impl ResourceCache {
+    const CAPACITY: usize = 1024;
+
+    /// The resource `id` as of the database now, read whole only when the
+    /// cached copy is missing or older.
+    pub fn current(&self, conn: &Connection, id: &str) -> Result<Option<std::sync::Arc<Resource>>, AppError> {
+        let Some(version) = db::resources::version_of(conn, id)? else { return Ok(None) };
+        let cached = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
+        if let Some(r) = cached.filter(|r| r.version == version) {
+            return Ok(Some(r));
+        }
+        let Some(fresh) = db::resources::find_any(conn, id)? else { return Ok(None) };
+        let fresh = std::sync::Arc::new(fresh);
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(id.to_string(), fresh.clone());
+        Ok(Some(fresh))
+    }
 }
 
 /// One rule, as stored and shown. `credential_kinds: None` means any kind.
@@ -439,6 +469,7 @@ pub fn create(tx: &Connection, ws: &WorkspaceId, fields: Fields, by: &By<'_>) ->
         rules: fields.rules,
         created_at: by.now,
         updated_at: by.now,
+        version: 1,
     };
     db::resources::insert(tx, &resource)?;
     audit::record(
@@ -456,6 +487,7 @@ pub fn update(tx: &Connection, mut resource: Resource, fields: Fields, by: &By<'
     resource.scopes = fields.scopes;
     resource.rules = fields.rules;
     resource.updated_at = by.now;
+    resource.version += 1;
     db::resources::update(tx, &resource)?;
     audit::record(
         tx,

@@ -278,12 +278,14 @@ pub async fn authenticate_then<T>(
         (resolve(state, prepared, Use::Direct).await, None)
     } else {
         state.db.read_here(|conn| {
-            let r = authn::resolve(conn, &prepared, Use::Direct, &state.authn, now);
-            let extra = match &r {
-                Ok(p) if allowed.contains(&p.credential.scope) => then.take().map(|f| f(conn, p)),
-                _ => None,
-            };
-            Ok((r, extra))
+            db::in_snapshot(conn, |conn| {
+                let r = authn::resolve(conn, &prepared, Use::Direct, &state.authn, now);
+                let extra = match &r {
+                    Ok(p) if allowed.contains(&p.credential.scope) => then.take().map(|f| f(conn, p)),
+                    _ => None,
+                };
+                Ok((r, extra))
+            })
         })?
     };
     let principal = finish(req, state, result, allowed, what).await?;

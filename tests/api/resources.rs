@@ -176,6 +176,16 @@ fn forward_auth_passes_agent_credentials_with_identity_headers() {
     assert_eq!(res.header("x-latchkey-content-digest"), Some(""), "nothing signed, nothing verified");
     assert_eq!(res.header("x-latchkey-user-email"), Some(""));
 
+    // A change of the rules applies from the very next request.
+    let (id, host) = (g.id(), g.host.clone());
+    let tighter = json!({"rules": [{"methods": ["GET"], "path_prefix": "/api/list"}]});
+    assert_eq!(g.c.api("PATCH", &format!("/v1/resources/{id}"), Some(&host), Some(tighter)).status, 200);
+    assert_eq!(g.check("GET", "/api/list?x=1", &[("Authorization", &auth)]).status, 200);
+    g.check("GET", "/api/x", &[("Authorization", &auth)]).assert_error(403, "AUTH_SCOPE");
+    let looser = json!({"rules": [{"methods": ["GET"], "path_prefix": "/api/"}]});
+    assert_eq!(g.c.api("PATCH", &format!("/v1/resources/{id}"), Some(&host), Some(looser)).status, 200);
+    assert_eq!(g.check("GET", "/api/x", &[("Authorization", &auth)]).status, 200);
+
     // Found by host as well as by id.
     let res = g.c.send(
         "GET",

@@ -4,15 +4,18 @@
 //! on the API (same checks, same codes); the resource's rules then decide.
 //! One database visit: the resource and the credential are read together.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use base64::Engine as _;
 use serde::Deserialize;
 
+use crate::db;
 use crate::domain::authn::{self, Refusal, SignedFacts, Use};
 use crate::domain::principal::{CredentialKind, Principal};
-use crate::domain::resources::{self, Resource};
+use crate::domain::resources::{self, Resource, ResourceCache};
 use crate::error::AppError;
 use crate::http::bearer::{self, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::state::AppState;
@@ -22,7 +25,7 @@ pub struct ForwardAuthQuery {
     resource: Option<String>,
 }
 
-type Visit = (Option<Resource>, Option<Result<Principal, Refusal>>);
+type Visit = (Option<Arc<Resource>>, Option<Result<Principal, Refusal>>);
 
 /// How the proxy named the resource.
 enum Selector {
@@ -34,7 +37,7 @@ enum Selector {
 /// challenge that points at the resource's metadata.
 struct Denied {
     error: AppError,
-    resource: Option<Resource>,
+    resource: Option<Arc<Resource>>,
     presented: bool,
 }
 
@@ -112,9 +115,10 @@ async fn check(req: &HttpRequest, state: &AppState, resource_id: Option<String>)
     // (in a write transaction when a session's replay record is written).
     let now = state.clock.now();
     let settings = state.authn.clone();
+    let cache = state.resources.clone();
     let needs_write = matches!(&prepared, Some(Ok(p)) if p.needs_write());
     let visit = move |conn: &rusqlite::Connection| -> Result<Visit, AppError> {
-        let resource = find_resource(conn, &selector)?;
+        let resource = find_resource(conn, &cache, &selector)?;
         let resolved = match (&resource, prepared) {
             (Some(_), Some(Ok(p))) => Some(authn::resolve(conn, &p, Use::Direct, &settings, now)),
             (_, Some(Err(refusal))) => Some(Err(refusal)),
@@ -123,7 +127,8 @@ async fn check(req: &HttpRequest, state: &AppState, resource_id: Option<String>)
         Ok((resource, resolved))
     };
     let (resource, resolved) =
-        if needs_write { state.db.write(visit).await } else { state.db.read_here(visit) }.map_err(Denied::plain)?;
+        if needs_write { state.db.write(visit).await } else { state.db.read_here(|conn| db::in_snapshot(conn, visit)) }
+            .map_err(Denied::plain)?;
 
     let Some(resource) = resource else { return Err(Denied::plain(AppError::NotFound)) };
     let Some(resolved) = resolved else {
@@ -164,21 +169,34 @@ async fn check(req: &HttpRequest, state: &AppState, resource_id: Option<String>)
     Ok(passed(&principal, &body_hex))
 }
 
-fn find_resource(conn: &rusqlite::Connection, selector: &Selector) -> Result<Option<Resource>, AppError> {
+fn find_resource(
+    conn: &rusqlite::Connection,
+    cache: &ResourceCache,
+    selector: &Selector,
+) -> Result<Option<Arc<Resource>>, AppError> {
     match selector {
-        Selector::Id(id) => crate::db::resources::find_any(conn, id),
+        Selector::Id(id) => cache.current(conn, id),
         Selector::Host { authority, proto, path } => {
-            let candidates = crate::db::resources::find_by_authority(conn, authority)?;
-            Ok(resources::select_by_host(&candidates, proto.as_deref(), path).cloned())
+            let candidates = db::resources::find_by_authority(conn, authority)?;
+            Ok(resources::select_by_host(&candidates, proto.as_deref(), path).cloned().map(Arc::new))
         }
     }
 }
 
-fn set(res: &mut HttpResponse, name: &'static str, value: &str) {
-    if let Ok(v) = HeaderValue::from_bytes(value.as_bytes()) {
-        res.headers_mut().insert(HeaderName::from_static(name), v);
+fn set(res: &mut HttpResponse, name: HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value).or_else(|_| HeaderValue::from_bytes(value.as_bytes())) {
+        res.headers_mut().insert(name, v);
     }
 }
+
+const WORKSPACE_ID: HeaderName = HeaderName::from_static("x-latchkey-workspace-id");
+const CREDENTIAL_KIND: HeaderName = HeaderName::from_static("x-latchkey-credential-kind");
+const SCOPE_TYPE: HeaderName = HeaderName::from_static("x-latchkey-scope-type");
+const AGENT_ID: HeaderName = HeaderName::from_static("x-latchkey-agent-id");
+const AGENT_NAME: HeaderName = HeaderName::from_static("x-latchkey-agent-name");
+const USER_EMAIL: HeaderName = HeaderName::from_static("x-latchkey-user-email");
+const CONTENT_DIGEST: HeaderName = HeaderName::from_static("x-latchkey-content-digest");
+const ERROR: HeaderName = HeaderName::from_static("x-latchkey-error");
 
 /// 200 with who is calling, for the upstream. Every identity header is
 /// always present, empty where it does not apply: a proxy that copies a
@@ -194,19 +212,19 @@ fn passed(p: &Principal, body_hex: &str) -> HttpResponse {
     // The body hash the signature covers: the upstream compares it with
     // the body it receives (an empty body's hash when none was declared,
     // so a body the agent never signed does not pass as verified).
-    let digest = match hex::decode(body_hex) {
-        Ok(bytes) if p.credential.kind == CredentialKind::Session => {
-            format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(bytes))
-        }
+    let digest = match p.credential.kind {
+        CredentialKind::Session => hex::decode(body_hex)
+            .map(|bytes| format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(bytes)))
+            .unwrap_or_default(),
         _ => String::new(),
     };
-    set(&mut res, "x-latchkey-workspace-id", p.workspace.id.as_str());
-    set(&mut res, "x-latchkey-credential-kind", p.credential.kind.as_str());
-    set(&mut res, "x-latchkey-scope-type", p.credential.scope.as_str());
-    set(&mut res, "x-latchkey-agent-id", agent_id);
-    set(&mut res, "x-latchkey-agent-name", agent_name);
-    set(&mut res, "x-latchkey-user-email", email);
-    set(&mut res, "x-latchkey-content-digest", &digest);
+    set(&mut res, WORKSPACE_ID, p.workspace.id.as_str());
+    set(&mut res, CREDENTIAL_KIND, p.credential.kind.as_str());
+    set(&mut res, SCOPE_TYPE, p.credential.scope.as_str());
+    set(&mut res, AGENT_ID, agent_id);
+    set(&mut res, AGENT_NAME, agent_name);
+    set(&mut res, USER_EMAIL, email);
+    set(&mut res, CONTENT_DIGEST, &digest);
     res
 }
 
@@ -216,7 +234,7 @@ fn passed(p: &Principal, body_hex: &str) -> HttpResponse {
 fn refusal_response(denied: Denied) -> HttpResponse {
     let mut res = denied.error.error_response();
     if let Ok(json) = serde_json::to_string(&denied.error.body()) {
-        set(&mut res, "x-latchkey-error", &ascii_json(&json));
+        set(&mut res, ERROR, &ascii_json(&json));
     }
     if res.status() == StatusCode::UNAUTHORIZED
         && let Some(resource) = &denied.resource
