@@ -398,8 +398,8 @@ pub fn rule_for<'a>(rules: &'a [Rule], default: &'a Rule, method: &str, path: &s
 /// The resource's rule for this request applied to a valid credential of
 /// the resource's own workspace.
 pub fn judge(resource: &Resource, p: &Principal, method: &str, path: &str) -> Result<(), AppError> {
-    let default = Rule::default_rule();
-    let Some(rule) = rule_for(&resource.rules, &default, method, path) else {
+    static DEFAULT: std::sync::LazyLock<Rule> = std::sync::LazyLock::new(Rule::default_rule);
+    let Some(rule) = rule_for(&resource.rules, &DEFAULT, method, path) else {
         return Err(AppError::Scope(format!("No rule of this resource lets {method} {path} through.")));
     };
     let scope = p.credential.scope.as_str();

@@ -10,7 +10,6 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use base64::Engine as _;
-use serde::Deserialize;
 
 use crate::db;
 use crate::domain::authn::{self, Refusal, SignedFacts, Use};
@@ -19,11 +18,6 @@ use crate::domain::resources::{self, Resource, ResourceCache};
 use crate::error::AppError;
 use crate::http::bearer::{self, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize)]
-pub struct ForwardAuthQuery {
-    resource: Option<String>,
-}
 
 type Visit = (Option<Arc<Resource>>, Option<Result<Principal, Refusal>>);
 
@@ -47,12 +41,14 @@ impl Denied {
     }
 }
 
-pub async fn forward_auth(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    query: web::Query<ForwardAuthQuery>,
-) -> HttpResponse {
-    match check(&req, &state, query.into_inner().resource).await {
+pub async fn forward_auth(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    // `?resource=<id>`: ids are UUIDs, nothing to decode.
+    let resource = req
+        .query_string()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("resource="))
+        .map(|id| percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned());
+    match check(&req, &state, resource).await {
         Ok(ok) => ok,
         Err(denied) => refusal_response(denied),
     }
@@ -184,7 +180,12 @@ fn find_resource(
 }
 
 fn set(res: &mut HttpResponse, name: HeaderName, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value).or_else(|_| HeaderValue::from_bytes(value.as_bytes())) {
+    let value = if value.is_empty() {
+        Ok(HeaderValue::from_static(""))
+    } else {
+        HeaderValue::from_str(value).or_else(|_| HeaderValue::from_bytes(value.as_bytes()))
+    };
+    if let Ok(v) = value {
         res.headers_mut().insert(name, v);
     }
 }
