@@ -348,3 +348,34 @@ fn caddy_forward_auth_guards_a_service_with_the_dashboard_snippet() {
     let Some(bin) = program(&["caddy", "/usr/bin/caddy"]) else { return };
     exercise(|port, subject, targets| start_caddy(&bin, port, &snippets::caddy(subject, targets)));
 }
+
+/// The README shows the snippets for an example resource exactly as the
+/// dashboard renders them (`LATCHKEY_BLESS_README=1` rewrites them).
+#[test]
+fn the_readme_documents_the_snippets_the_dashboard_shows() {
+    let subject = Subject { id: "RESOURCE_ID", name: "Files", identifier: "https://files.example.com/" };
+    let targets = Targets { latchkey: "http://127.0.0.1:8080", upstream: "http://127.0.0.1:3000" };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let mut readme = std::fs::read_to_string(&path).unwrap();
+    for (name, lang, text) in [
+        ("nginx", "nginx", snippets::nginx(&subject, &targets)),
+        ("caddy", "caddyfile", snippets::caddy(&subject, &targets)),
+    ] {
+        let (open, close) = (format!("<!-- snippet:{name} -->\n"), format!("<!-- /snippet:{name} -->"));
+        let start = readme.find(&open).unwrap_or_else(|| panic!("README lacks {open}")) + open.len();
+        let end = readme[start..].find(&close).unwrap() + start;
+        let expected = format!("```{lang}\n{text}```\n");
+        if std::env::var_os("LATCHKEY_BLESS_README").is_some() {
+            readme.replace_range(start..end, &expected);
+        } else {
+            assert_eq!(
+                &readme[start..end],
+                expected,
+                "README's {name} snippet is stale: LATCHKEY_BLESS_README=1 cargo test readme"
+            );
+        }
+    }
+    if std::env::var_os("LATCHKEY_BLESS_README").is_some() {
+        std::fs::write(&path, readme).unwrap();
+    }
+}

@@ -90,6 +90,7 @@ pub fn nginx(r: &Subject<'_>, t: &Targets<'_>) -> String {
         add_header WWW-Authenticate $latchkey_challenge always;
         return 403 $x_latchkey_error;
     }}
+    # The service, now behind the check (this replaces its own location).
     location {path} {{
         auth_request /_latchkey_auth;
         auth_request_set $x_latchkey_error $upstream_http_x_latchkey_error;
@@ -112,6 +113,8 @@ pub fn nginx(r: &Subject<'_>, t: &Targets<'_>) -> String {
 pub fn caddy(r: &Subject<'_>, t: &Targets<'_>) -> String {
     let lk = t.latchkey.trim_end_matches('/');
     let lk_host = lk.strip_prefix("http://").unwrap_or(lk);
+    // An https upstream is reached by its own name, not the client's Host.
+    let host_up = if lk.starts_with("https://") { "\n            header_up Host {upstream_hostport}" } else { "" };
     let id = r.id;
     let path = identifier_path(r.identifier);
     let matcher = if path == "/" { String::new() } else { format!("{path}* ") };
@@ -120,12 +123,12 @@ pub fn caddy(r: &Subject<'_>, t: &Targets<'_>) -> String {
         r#"    # Latchkey guards "{name}" ({identifier}).
     handle {metadata} {{
         rewrite * /v1/resources/{id}/metadata
-        reverse_proxy {lk_host}
+        reverse_proxy {lk_host}{host_up_short}
     }}
     route {matcher}{{
 {strip}        forward_auth {lk_host} {{
             uri /v1/forward-auth?resource={id}
-            copy_headers {headers}
+            copy_headers {headers}{host_up}
         }}
         reverse_proxy {upstream}
     }}
@@ -134,6 +137,11 @@ pub fn caddy(r: &Subject<'_>, t: &Targets<'_>) -> String {
         identifier = r.identifier,
         metadata = metadata_path(r),
         headers = IDENTITY_HEADERS.join(" "),
+        host_up_short = if host_up.is_empty() {
+            String::new()
+        } else {
+            " {\n            header_up Host {upstream_hostport}\n        }".to_string()
+        },
         upstream = t.upstream.strip_prefix("http://").unwrap_or(t.upstream),
     )
 }
@@ -183,4 +191,28 @@ http:
         identifier = r.identifier,
         metadata = metadata_path(r),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUBJECT: Subject<'static> = Subject { id: "ID", name: "MCP", identifier: "https://tools.example.com/mcp" };
+
+    #[test]
+    fn snippets_route_the_metadata_of_a_path_identifier_and_guard_only_that_path() {
+        let t = Targets { latchkey: "https://auth.example.com", upstream: "http://127.0.0.1:3000" };
+        let nginx = nginx(&SUBJECT, &t);
+        assert!(nginx.contains("location = /.well-known/oauth-protected-resource/mcp {"));
+        assert!(nginx.contains("location /mcp {"));
+        let caddy = caddy(&SUBJECT, &t);
+        assert!(caddy.contains("handle /.well-known/oauth-protected-resource/mcp {"));
+        assert!(caddy.contains("route /mcp* {"));
+        assert!(caddy.contains("header_up Host {upstream_hostport}"), "an https Latchkey is reached by name");
+        let traefik = traefik(&SUBJECT, &t);
+        assert!(traefik.contains("Host(`tools.example.com`) && Path(`/.well-known/oauth-protected-resource/mcp`)"));
+        for h in IDENTITY_HEADERS {
+            assert!(nginx.contains(h) && caddy.contains(h) && traefik.contains(h), "{h}");
+        }
+    }
 }
