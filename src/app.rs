@@ -66,6 +66,8 @@ impl App {
             pat_limiter: crate::http::rate_limit::NamedRateLimiter::per_minute(60),
             bootstrap_limiter: IpRateLimiter::per_minute(config.rate_bootstrap_per_min),
             token_limiter: IpRateLimiter::per_minute(config.rate_token_per_min),
+            // Twenty registrations a minute per address; off with the token limit.
+            register_limiter: IpRateLimiter::per_minute(if config.rate_token_per_min == 0 { 0 } else { 20 }),
             config: Arc::new(config),
             clock,
             hasher,

@@ -65,6 +65,26 @@ pub struct Config {
     /// How long a request body may take to arrive
     /// (`LATCHKEY_BODY_TIMEOUT_SECONDS`, 10).
     pub body_deadline: std::time::Duration,
+    /// Lifetime of OAuth access JWTs (`LATCHKEY_OAUTH_ACCESS_TOKEN_TTL_SECONDS`, 600).
+    pub oauth_access_token_ttl_seconds: i64,
+    /// `LATCHKEY_DCR`: who may register OAuth clients at `/oauth/register`.
+    pub dcr: DcrMode,
+    /// `LATCHKEY_CIMD_ALLOW_PRIVATE`: fetch client metadata documents from
+    /// special-use addresses (development and tests only).
+    pub cimd_allow_private: bool,
+    /// `LATCHKEY_CIMD_ALLOWED_HOSTS`: when set, the only hosts whose client
+    /// metadata documents are fetched.
+    pub cimd_allowed_hosts: Vec<String>,
+}
+
+/// Dynamic client registration (RFC 7591).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DcrMode {
+    /// Anyone (rate-limited per address); what stock MCP clients do.
+    Open,
+    /// Only with a host credential as the initial access token.
+    Token,
+    Off,
 }
 
 /// A configuration mistake, already phrased for the operator.
@@ -174,6 +194,17 @@ impl Config {
             password_cost: PasswordCost::default(),
             audit_queue_capacity: int("LATCHKEY_AUDIT_QUEUE_CAPACITY", 4096, 1, 1_000_000)? as usize,
             body_deadline: std::time::Duration::from_secs(int("LATCHKEY_BODY_TIMEOUT_SECONDS", 10, 1, 300)? as u64),
+            oauth_access_token_ttl_seconds: int("LATCHKEY_OAUTH_ACCESS_TOKEN_TTL_SECONDS", 600, 60, 86_400)?,
+            dcr: match env("LATCHKEY_DCR").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+                None | Some("open") => DcrMode::Open,
+                Some("token") => DcrMode::Token,
+                Some("off") => DcrMode::Off,
+                Some(other) => return Err(ConfigError(format!("LATCHKEY_DCR: {other:?} is not open, token or off"))),
+            },
+            cimd_allow_private: boolean(&env, "LATCHKEY_CIMD_ALLOW_PRIVATE", false)?,
+            cimd_allowed_hosts: env("LATCHKEY_CIMD_ALLOWED_HOSTS")
+                .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
+                .unwrap_or_default(),
         })
     }
 
@@ -239,22 +270,25 @@ fn boolean(env: &impl Fn(&str) -> Option<String>, name: &str, default: bool) -> 
 }
 
 fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
-    let url = raw.trim().trim_end_matches('/');
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    let ok = match rest {
-        Some(rest) => {
-            let host = rest.split('/').next().unwrap_or("");
-            !host.is_empty() && !rest.contains(['?', '#', ' ']) && !host.contains('@')
-        }
-        None => false,
-    };
-    if ok {
-        Ok(url.to_string())
-    } else {
-        Err(ConfigError(format!(
+    let bad = || {
+        ConfigError(format!(
             "--public-url / LATCHKEY_PUBLIC_URL: {raw:?} is not an http(s) URL like https://latchkey.example.com"
-        )))
+        ))
+    };
+    let trimmed = raw.trim();
+    if trimmed.contains(['?', '#', ' ']) {
+        return Err(bad());
     }
+    let url = url::Url::parse(trimmed).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none_or(str::is_empty)
+        || !url.username().is_empty()
+    {
+        return Err(bad());
+    }
+    // The issuer, byte for byte everywhere (PRODUCT.md §5.8): lower-case
+    // scheme and host, no default port, no trailing slash.
+    Ok(format!("{}{}", url.origin().ascii_serialization(), url.path().trim_end_matches('/')))
 }
 
 pub fn default_public_url(bind: SocketAddr) -> String {

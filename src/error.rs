@@ -125,6 +125,14 @@ pub enum AppError {
     OAuthInvalidRequest(String),
     /// 400 UNSUPPORTED_GRANT_TYPE at the token endpoint.
     UnsupportedGrantType,
+    /// 400 INVALID_GRANT (`invalid_grant`): a bad, expired or reused code or
+    /// refresh token, or a wrong `code_verifier`.
+    InvalidGrant(String),
+    /// 400 INVALID_TARGET (`invalid_target`): a missing or unknown `resource`.
+    InvalidTarget(String),
+    /// 401 INVALID_CLIENT (`invalid_client`): unknown client or failed
+    /// client authentication.
+    InvalidClient(String),
     /// 409: the same Idempotency-Key with another body.
     IdempotencyMismatch,
     /// 429 with `raise_pat_cap`.
@@ -147,7 +155,11 @@ impl AppError {
             AppError::Signature(..) | AppError::BootstrapSecretInvalid | AppError::AssertionInvalid => {
                 StatusCode::UNAUTHORIZED
             }
-            AppError::OAuthInvalidRequest(_) | AppError::UnsupportedGrantType => StatusCode::BAD_REQUEST,
+            AppError::OAuthInvalidRequest(_)
+            | AppError::UnsupportedGrantType
+            | AppError::InvalidGrant(_)
+            | AppError::InvalidTarget(_) => StatusCode::BAD_REQUEST,
+            AppError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
             AppError::UseAgentPat | AppError::SessionRequired => StatusCode::FORBIDDEN,
             AppError::IdempotencyMismatch => StatusCode::CONFLICT,
             AppError::SpendCapExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -193,6 +205,9 @@ impl AppError {
             AppError::AssertionInvalid => "ASSERTION_INVALID",
             AppError::OAuthInvalidRequest(_) => "INVALID_REQUEST",
             AppError::UnsupportedGrantType => "UNSUPPORTED_GRANT_TYPE",
+            AppError::InvalidGrant(_) => "INVALID_GRANT",
+            AppError::InvalidTarget(_) => "INVALID_TARGET",
+            AppError::InvalidClient(_) => "INVALID_CLIENT",
             AppError::SpendCapExceeded(_) => "SPEND_CAP_EXCEEDED",
             AppError::AuthUnknownToken => "AUTH_UNKNOWN_TOKEN",
             AppError::AuthTokenExpired => "AUTH_TOKEN_EXPIRED",
@@ -246,8 +261,13 @@ impl AppError {
             AppError::DelegationRequired => {
                 "This needs a user: sign a delegated JWT with the user's email instead of a management JWT.".into()
             }
-            AppError::OAuthInvalidRequest(m) => m.clone().into(),
-            AppError::UnsupportedGrantType => "grant_type must be client_assertion or client_credentials.".into(),
+            AppError::OAuthInvalidRequest(m)
+            | AppError::InvalidGrant(m)
+            | AppError::InvalidTarget(m)
+            | AppError::InvalidClient(m) => m.clone().into(),
+            AppError::UnsupportedGrantType => {
+                "grant_type must be authorization_code, refresh_token, client_credentials or client_assertion.".into()
+            }
             AppError::IdempotencyMismatch => {
                 "This Idempotency-Key was already used with a different request body.".into()
             }
@@ -318,6 +338,9 @@ impl AppError {
             AppError::AssertionInvalid => Some("invalid_client"),
             AppError::OAuthInvalidRequest(_) => Some("invalid_request"),
             AppError::UnsupportedGrantType => Some("unsupported_grant_type"),
+            AppError::InvalidGrant(_) => Some("invalid_grant"),
+            AppError::InvalidTarget(_) => Some("invalid_target"),
+            AppError::InvalidClient(_) => Some("invalid_client"),
             _ => None,
         };
         ErrorBody {

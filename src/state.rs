@@ -32,6 +32,8 @@ pub struct AppState {
     pub setup_limiter: IpRateLimiter,
     pub bootstrap_limiter: IpRateLimiter,
     pub token_limiter: IpRateLimiter,
+    /// Open dynamic client registration, per address.
+    pub register_limiter: IpRateLimiter,
     /// What the authentication engine needs of the configuration.
     pub authn: Arc<authn::Settings>,
     /// Latchkey JWTs already verified (cleared on key reload).

@@ -31,6 +31,8 @@ struct KeyEntry {
     retired_at: Option<Timestamp>,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// A secret derived from the private key, for keyed hashes.
+    derived: [u8; 32],
 }
 
 struct KeySet {
@@ -126,6 +128,7 @@ fn load_dir(dir: &Path) -> Result<KeySet, String> {
             retired_at: newer_created,
             encoding: EncodingKey::from_ed_der(der.as_bytes()),
             decoding,
+            derived: crate::crypto::sha256(&[b"latchkey derived secret v1:".as_slice(), &key.to_bytes()].concat()),
         });
         newer_created = Some(Timestamp(created));
     }
@@ -170,11 +173,51 @@ impl SigningKeys {
 
     /// Signs `claims` as an EdDSA JWT with the active key.
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, String> {
+        self.sign_typed(claims, None)
+    }
+
+    /// [`SigningKeys::sign`] with a header `typ` (`at+jwt` for RFC 9068
+    /// access tokens).
+    pub fn sign_typed<T: Serialize>(&self, claims: &T, typ: Option<&str>) -> Result<String, String> {
         let set = self.current();
         let key = set.keys.first().ok_or("no signing key")?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
+        if let Some(typ) = typ {
+            header.typ = Some(typ.to_string());
+        }
         jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| format!("cannot sign a JWT: {e}"))
+    }
+
+    /// An RFC 9068 access token of ours (`typ: at+jwt`): signature and
+    /// issuer. Its audience is a resource, checked by the caller against
+    /// the grant; expiry too.
+    pub fn verify_access_token<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        issuer: &str,
+        now: Timestamp,
+    ) -> Result<T, JwtRefusal> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| JwtRefusal::Invalid("malformed JWT"))?;
+        if header.alg != Algorithm::EdDSA || header.typ.as_deref() != Some("at+jwt") {
+            return Err(JwtRefusal::Invalid("not an access token JWT"));
+        }
+        let kid = header.kid.ok_or(JwtRefusal::Invalid("JWT without kid"))?;
+        let set = self.current();
+        let key = set
+            .keys
+            .iter()
+            .find(|k| k.kid == kid && self.published(k, now))
+            .ok_or(JwtRefusal::Invalid("unknown signing key"))?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.set_issuer(&[issuer]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub", "jti"]);
+        jsonwebtoken::decode::<T>(token, &key.decoding, &validation)
+            .map(|d| d.claims)
+            .map_err(|_| JwtRefusal::Invalid("bad JWT signature or claims"))
     }
 
     fn published(&self, key: &KeyEntry, now: Timestamp) -> bool {
@@ -211,6 +254,25 @@ impl SigningKeys {
         jsonwebtoken::decode::<T>(token, &key.decoding, &validation)
             .map(|d| d.claims)
             .map_err(|_| JwtRefusal::Invalid("bad JWT signature or claims"))
+    }
+
+    /// HMAC-SHA256 of `input` under a secret derived from each published
+    /// key, newest first: the first for new values, all to recognise one
+    /// made before a rotation.
+    pub fn keyed_hashes(&self, purpose: &str, input: &[u8], now: Timestamp) -> Vec<[u8; 32]> {
+        use hmac::Mac;
+        let set = self.current();
+        set.keys
+            .iter()
+            .filter(|k| self.published(k, now))
+            .filter_map(|k| {
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&k.derived).ok()?;
+                mac.update(purpose.as_bytes());
+                mac.update(b"\0");
+                mac.update(input);
+                Some(mac.finalize().into_bytes().into())
+            })
+            .collect()
     }
 
     /// `/.well-known/jwks.json`: every key that may have signed a live token.

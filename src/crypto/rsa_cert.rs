@@ -67,8 +67,8 @@ pub struct CertClaims {
 
 /// The header's `alg` and `kid`, read to pick the verifier (never trusted
 /// to choose the algorithm: a certificate fixes RS256).
-pub fn peek_header(token: &str) -> Option<(Algorithm, Option<String>)> {
-    jsonwebtoken::decode_header(token).ok().map(|h| (h.alg, h.kid))
+pub fn peek_header(token: &str) -> Option<(Algorithm, Option<String>, Option<String>)> {
+    jsonwebtoken::decode_header(token).ok().map(|h| (h.alg, h.kid, h.typ))
 }
 
 /// Whether the (unverified) payload may name an `email`: a delegated token,

@@ -15,16 +15,28 @@ pub enum TokenKind {
     Pat,
     BootstrapSecret,
     AccessToken,
+    /// An OAuth authorization code (one use, 60 s).
+    AuthorizationCode,
+    /// An OAuth refresh token (rotated on every use).
+    RefreshToken,
 }
 
 impl TokenKind {
-    pub const ALL: [TokenKind; 3] = [TokenKind::Pat, TokenKind::BootstrapSecret, TokenKind::AccessToken];
+    pub const ALL: [TokenKind; 5] = [
+        TokenKind::Pat,
+        TokenKind::BootstrapSecret,
+        TokenKind::AccessToken,
+        TokenKind::AuthorizationCode,
+        TokenKind::RefreshToken,
+    ];
 
     pub fn prefix(self) -> &'static str {
         match self {
             TokenKind::Pat => "lk_pat_",
             TokenKind::BootstrapSecret => "lk_bs_",
             TokenKind::AccessToken => "lk_at_",
+            TokenKind::AuthorizationCode => "lk_ac_",
+            TokenKind::RefreshToken => "lk_rt_",
         }
     }
 }
@@ -37,6 +49,15 @@ impl SecretToken {
     /// A fresh token of `kind` from the OS CSPRNG.
     pub fn generate(kind: TokenKind) -> SecretToken {
         let random = random_base62(RANDOM_LEN);
+        let checksum = checksum(&random);
+        SecretToken(format!("{}{random}{checksum}", kind.prefix()))
+    }
+
+    /// A token of `kind` whose random part is derived from `seed` (a
+    /// keyed hash, so only the server can derive it): a rotated refresh
+    /// token's successor, recomputed when a client retries in parallel.
+    pub fn derived(kind: TokenKind, seed: &[u8; 32]) -> SecretToken {
+        let random: String = seed.iter().map(|b| BASE62[(*b % 62) as usize] as char).collect();
         let checksum = checksum(&random);
         SecretToken(format!("{}{random}{checksum}", kind.prefix()))
     }

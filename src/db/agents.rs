@@ -21,10 +21,12 @@ pub struct Agent {
     /// The agent's registered ES256 public key (a P-256 JWK), once enrolled.
     pub public_jwk: Option<String>,
     pub key_thumbprint: Option<String>,
+    /// `agent`, or `oauth_client` for a client a host approved.
+    pub kind: String,
 }
 
 const COLUMNS: &str = "id, workspace_id, name, description, status, owner_user_id, enrolled_at, created_at, updated_at,
-                       public_jwk, key_thumbprint";
+                       public_jwk, key_thumbprint, kind";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
     let status: String = r.get(4)?;
@@ -40,6 +42,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
         updated_at: Timestamp(r.get(8)?),
         public_jwk: r.get(9)?,
         key_thumbprint: r.get(10)?,
+        kind: r.get(11)?,
     })
 }
 
@@ -135,5 +138,11 @@ pub fn update_key(
          WHERE id = ?1",
         params![id, public_jwk, thumbprint, enrolled_at.0, now.0],
     )?;
+    Ok(())
+}
+
+/// Marks an agent as what it is (`oauth_client` for an approved client).
+pub fn set_kind(conn: &Connection, id: &AgentId, kind: &str) -> Result<(), AppError> {
+    conn.execute("UPDATE agents SET kind = ?2 WHERE id = ?1", params![id, kind])?;
     Ok(())
 }

@@ -30,6 +30,7 @@ pub mod browser_sessions;
 pub mod certificates;
 pub mod checkouts;
 pub mod memberships;
+pub mod oauth;
 pub mod pats;
 pub mod resources;
 pub mod runtime_sessions;

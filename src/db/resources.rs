@@ -105,6 +105,25 @@ pub fn version_of(conn: &Connection, id: &str) -> Result<Option<i64>, AppError> 
     Ok(super::cached(conn, "SELECT version FROM resources WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?)
 }
 
+/// By identifier across workspaces (the OAuth `resource` parameter).
+pub fn find_by_identifier(conn: &Connection, identifier: &str) -> Result<Option<Resource>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM resources WHERE identifier = ?1");
+    Ok(super::cached(conn, &sql)?.query_row([identifier], from_row).optional()?)
+}
+
+/// Every scope any resource declares, sorted (the OAuth metadata).
+pub fn all_scopes(conn: &Connection) -> Result<Vec<String>, AppError> {
+    let mut stmt = super::cached(conn, "SELECT scopes FROM resources")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let mut all = std::collections::BTreeSet::new();
+    for raw in rows {
+        for s in serde_json::from_str::<Vec<String>>(&raw?).unwrap_or_default() {
+            all.insert(s);
+        }
+    }
+    Ok(all.into_iter().collect())
+}
+
 /// Every resource served at `authority` (host[:port]), across workspaces.
 pub fn find_by_authority(conn: &Connection, authority: &str) -> Result<Vec<Resource>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM resources WHERE authority = ?1");

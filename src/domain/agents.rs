@@ -87,6 +87,7 @@ pub fn create(
         updated_at: by.now,
         public_jwk: None,
         key_thumbprint: None,
+        kind: "agent".into(),
     };
     db::agents::insert(tx, &agent)?;
     audit::record(
@@ -116,6 +117,7 @@ pub fn set_enabled(tx: &Connection, agent: &Agent, enabled: bool, by: &By<'_>) -
         if !enabled {
             db::runtime_sessions::end_all_for_agent(tx, &agent.workspace_id, &agent.id, by.now)?;
             db::access_tokens::delete_for_agent(tx, &agent.id)?;
+            db::oauth::revoke_grants_of_agent(tx, &agent.id, by.now)?;
         }
         let kind = if enabled { "agent.enabled" } else { "agent.disabled" };
         audit::record(

@@ -236,6 +236,11 @@ pub enum Prepared {
         jkt: String,
         proof: Option<SignatureProof>,
     },
+    /// An OAuth access JWT (RFC 9068), signature checked; the grant is
+    /// read in [`resolve`].
+    OAuthAccess {
+        claims: Box<crate::domain::oauth::AccessClaims>,
+    },
     /// An RS256 JWT of a workspace certificate; verified in [`resolve`]
     /// once the certificate's key is read.
     CertificateJwt {
@@ -287,18 +292,30 @@ pub fn prepare(
     if !presented.starts_with("eyJ") {
         return Err(Refusal::unknown("unrecognised token format"));
     }
-    if let Some((alg, kid)) = rsa_cert::peek_header(presented)
-        && alg == jsonwebtoken::Algorithm::RS256
+    let header = rsa_cert::peek_header(presented);
+    if let Some((alg, kid, _)) = &header
+        && *alg == jsonwebtoken::Algorithm::RS256
     {
         if usage == Use::Exchange {
             return only_pat("certificate JWT presented for exchange");
         }
-        let kid = kid.ok_or(Refusal::unknown("certificate JWT without kid"))?;
+        let kid = kid.clone().ok_or(Refusal::unknown("certificate JWT without kid"))?;
         let delegated = rsa_cert::peek_maybe_delegated(presented);
         return Ok(Prepared::CertificateJwt { token: presented.to_string(), kid, delegated });
     }
     if usage == Use::Exchange {
         return only_pat("JWT presented for exchange");
+    }
+    if header.as_ref().and_then(|(_, _, typ)| typ.as_deref()) == Some("at+jwt") {
+        let claims: crate::domain::oauth::AccessClaims = verifiers
+            .keys
+            .verify_access_token(presented, &settings.issuer, now)
+            .map_err(|_| Refusal::unknown("access token not signed by this server"))?;
+        if claims.exp <= now.0 {
+            let ws = WorkspaceId(claims.workspace_id.clone());
+            return Err(Refusal::new(AppError::AuthTokenExpired, "OAuth access token expired", Some(&ws)));
+        }
+        return Ok(Prepared::OAuthAccess { claims: Box::new(claims) });
     }
     let digest = crate::crypto::sha256(presented.as_bytes());
     let Verified { claims, session_key } = match verifiers.verified.get(&digest) {
@@ -495,6 +512,7 @@ pub fn resolve(
                     pat_last_used_at: None,
                     issued_at: None,
                     key_thumbprint: None,
+                    oauth: None,
                 },
                 agent: Some(BoundAgent { id: auth.agent_id, name: auth.agent_name }),
             })
@@ -502,7 +520,58 @@ pub fn resolve(
         Prepared::CertificateJwt { token, kid, delegated } => {
             certificate_jwt(conn, token, kid, *delegated, usage, settings, now)
         }
+        Prepared::OAuthAccess { claims } => oauth_access(conn, claims, settings),
     }
+}
+
+/// An OAuth access token: its grant still stands, in a workspace with the
+/// mode on, for an agent that is not disabled, for the resource it names.
+fn oauth_access(
+    conn: &Connection,
+    claims: &crate::domain::oauth::AccessClaims,
+    settings: &Settings,
+) -> Result<Principal, Refusal> {
+    let auth = db::oauth::find_grant_auth(conn, &claims.grant_id)
+        .map_err(Refusal::internal)?
+        .filter(|a| a.workspace.id.0 == claims.workspace_id && a.grant.agent_id.0 == claims.sub)
+        .ok_or(Refusal::unknown("access token of an unknown grant"))?;
+    let ws = auth.workspace.id.clone();
+    let refuse = |e, reason| Refusal::new(e, reason, Some(&ws));
+    // The agent first: disabling it also revokes its grants, and saying
+    // so is more useful.
+    if auth.agent_status == Some(AgentStatus::Disabled) {
+        return Err(refuse(AppError::AgentDisabled, "agent disabled"));
+    }
+    if auth.grant.revoked_at.is_some() {
+        return Err(refuse(AppError::AuthTokenRevoked, "OAuth grant revoked"));
+    }
+    security_mode::require_on(&auth.workspace, &settings.settings_url)
+        .map_err(|e| refuse(e, "agent security mode off"))?;
+    if auth.resource_identifier != claims.aud {
+        return Err(refuse(AppError::AuthUnknownToken, "access token for another resource"));
+    }
+    Ok(Principal {
+        workspace: auth.workspace,
+        user: None,
+        credential: Credential {
+            kind: CredentialKind::OAuthAccessToken,
+            id: claims.jti.clone(),
+            pat_id: None,
+            scope: Scope::Agent,
+            audience: Audience::Api,
+            expires_at: Timestamp(claims.exp),
+            pat_last_used_at: None,
+            issued_at: Some(Timestamp(claims.iat)),
+            key_thumbprint: None,
+            oauth: Some(Box::new(crate::domain::principal::OAuthFacts {
+                grant_id: auth.grant.id,
+                client_id: claims.client_id.clone(),
+                resource: claims.aud.clone(),
+                scopes: claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            })),
+        },
+        agent: Some(BoundAgent { id: auth.grant.agent_id, name: auth.agent_name }),
+    })
 }
 
 fn pat_of_jwt(conn: &Connection, claims: &ExchangeClaims) -> Result<PatAuth, Refusal> {
@@ -589,6 +658,7 @@ fn check_pat(
             pat_last_used_at: pat.last_used_at,
             issued_at: Some(pat.created_at),
             key_thumbprint: None,
+            oauth: None,
         },
         agent,
     })
@@ -678,6 +748,7 @@ fn certificate_jwt(
             pat_last_used_at: None,
             issued_at: Some(Timestamp(iat)),
             key_thumbprint: None,
+            oauth: None,
         },
         agent: None,
     })

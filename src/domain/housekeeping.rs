@@ -22,6 +22,9 @@ pub struct Pruned {
     pub access_tokens: usize,
     pub runtime_sessions: usize,
     pub bootstrap_secrets: usize,
+    /// Expired OAuth codes and refresh tokens, and registrations no host
+    /// approved within a day.
+    pub oauth: usize,
 }
 
 pub fn prune(tx: &Connection, now: Timestamp) -> Result<Pruned, AppError> {
@@ -29,6 +32,7 @@ pub fn prune(tx: &Connection, now: Timestamp) -> Result<Pruned, AppError> {
         access_tokens: db::access_tokens::delete_expired(tx, now, BATCH)?,
         runtime_sessions: db::runtime_sessions::delete_expired(tx, now.plus_seconds(-SESSION_GRACE_SECONDS), BATCH)?,
         bootstrap_secrets: db::bootstrap_secrets::delete_expired(tx, now, BATCH)?,
+        oauth: db::oauth::prune(tx, now)? + db::oauth::delete_unapproved_before(tx, now.plus_seconds(-86_400))?,
     })
 }
 
@@ -88,7 +92,7 @@ mod tests {
         })
         .unwrap();
         let pruned = db.write_blocking(|tx| prune(tx, now)).unwrap();
-        assert_eq!(pruned, Pruned { access_tokens: 1, runtime_sessions: 1, bootstrap_secrets: 1 });
+        assert_eq!(pruned, Pruned { access_tokens: 1, runtime_sessions: 1, bootstrap_secrets: 1, oauth: 0 });
         let again = db.write_blocking(|tx| prune(tx, now)).unwrap();
         assert_eq!(again, Pruned::default(), "the live ones stay");
     }

@@ -11,6 +11,7 @@ pub mod enrollment;
 pub mod housekeeping;
 pub mod ids;
 pub mod money;
+pub mod oauth;
 pub mod pats;
 pub mod principal;
 pub mod resources;

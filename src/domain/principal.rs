@@ -17,6 +17,8 @@ pub enum CredentialKind {
     AccessToken,
     /// An RS256 JWT signed by a workspace certificate.
     CertificateJwt,
+    /// An RFC 9068 access JWT from the OAuth server, for one resource.
+    OAuthAccessToken,
 }
 
 impl CredentialKind {
@@ -27,6 +29,7 @@ impl CredentialKind {
             CredentialKind::Session => "session",
             CredentialKind::AccessToken => "access_token",
             CredentialKind::CertificateJwt => "certificate_jwt",
+            CredentialKind::OAuthAccessToken => "oauth_access_token",
         }
     }
 }
@@ -47,6 +50,18 @@ pub struct Credential {
     pub issued_at: Option<Timestamp>,
     /// The bound key's thumbprint, for key-bound sessions (`cnf.jkt`).
     pub key_thumbprint: Option<String>,
+    /// For an OAuth access token: its grant, client, resource and scopes.
+    pub oauth: Option<Box<OAuthFacts>>,
+}
+
+/// What an OAuth access token carries beyond the other credentials.
+#[derive(Debug, Clone)]
+pub struct OAuthFacts {
+    pub grant_id: String,
+    pub client_id: String,
+    /// The resource identifier (`aud`) the token is for, and only for.
+    pub resource: String,
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -395,19 +395,34 @@ pub fn rule_for<'a>(rules: &'a [Rule], default: &'a Rule, method: &str, path: &s
     best
 }
 
+/// Why the rules refused a valid credential; `insufficient_scope` names the
+/// scopes an OAuth access token lacked (asking the host again could help).
+#[derive(Debug)]
+pub struct RuleRefusal {
+    pub error: AppError,
+    pub insufficient_scope: Option<String>,
+}
+
+impl From<AppError> for RuleRefusal {
+    fn from(error: AppError) -> RuleRefusal {
+        RuleRefusal { error, insufficient_scope: None }
+    }
+}
+
 /// The resource's rule for this request applied to a valid credential of
 /// the resource's own workspace.
-pub fn judge(resource: &Resource, p: &Principal, method: &str, path: &str) -> Result<(), AppError> {
+pub fn judge(resource: &Resource, p: &Principal, method: &str, path: &str) -> Result<(), RuleRefusal> {
     static DEFAULT: std::sync::LazyLock<Rule> = std::sync::LazyLock::new(Rule::default_rule);
     let Some(rule) = rule_for(&resource.rules, &DEFAULT, method, path) else {
-        return Err(AppError::Scope(format!("No rule of this resource lets {method} {path} through.")));
+        return Err(AppError::Scope(format!("No rule of this resource lets {method} {path} through.")).into());
     };
     let scope = p.credential.scope.as_str();
     if !rule.scope_types.iter().any(|t| t == scope) {
         return Err(AppError::Scope(format!(
             "A {scope} credential cannot reach {method} {path}; this rule admits {}.",
             rule.scope_types.join(", ")
-        )));
+        ))
+        .into());
     }
     let kind = p.credential.kind.as_str();
     if let Some(kinds) = &rule.credential_kinds
@@ -415,15 +430,27 @@ pub fn judge(resource: &Resource, p: &Principal, method: &str, path: &str) -> Re
     {
         // A signed session is what the agent can still get.
         if kinds.iter().any(|k| k == "session") && p.credential.scope == Scope::Agent {
-            return Err(AppError::SessionRequired);
+            return Err(AppError::SessionRequired.into());
         }
         return Err(AppError::Scope(format!(
             "A credential of kind {kind} cannot reach {method} {path}; this rule admits {}.",
             kinds.join(", ")
-        )));
+        ))
+        .into());
     }
     if rule.require_signature && p.credential.kind != CredentialKind::Session {
-        return Err(AppError::SessionRequired);
+        return Err(AppError::SessionRequired.into());
+    }
+    // OAuth access tokens must carry every scope the rule names.
+    if let Some(oauth) = &p.credential.oauth
+        && let Some(missing) = rule.scopes.iter().find(|s| !oauth.scopes.contains(s))
+    {
+        return Err(RuleRefusal {
+            error: AppError::Scope(format!(
+                "This access token lacks the scope {missing:?} that {method} {path} needs."
+            )),
+            insufficient_scope: Some(rule.scopes.join(" ")),
+        });
     }
     Ok(())
 }

@@ -164,10 +164,24 @@ pub async fn record_refusal(
     }
 }
 
+/// OAuth access tokens are for the resource they name, never for
+/// Latchkey's own API (RFC 8707 audience).
+fn for_the_api(p: Principal) -> Result<Principal, Refusal> {
+    if p.credential.kind == crate::domain::principal::CredentialKind::OAuthAccessToken {
+        let ws = p.workspace.id.clone();
+        return Err(Refusal {
+            error: AppError::AuthUnknownToken,
+            reason: "OAuth access token used on the API",
+            workspace: Some(ws),
+        });
+    }
+    Ok(p)
+}
+
 /// Resolves `token` for `usage`, recording any refusal.
 pub async fn authenticate(req: &HttpRequest, state: &AppState, token: &str, usage: Use) -> Result<Principal, AppError> {
     let result = match prepare(req, state, token, usage) {
-        Ok(prepared) => resolve(state, prepared, usage).await,
+        Ok(prepared) => resolve(state, prepared, usage).await.and_then(for_the_api),
         Err(refusal) => Err(refusal),
     };
     match result {
@@ -306,7 +320,7 @@ async fn finish(
     allowed: &'static [Scope],
     what: &'static str,
 ) -> Result<Principal, AppError> {
-    let principal = match result {
+    let principal = match result.and_then(for_the_api) {
         Ok(p) => p,
         Err(refusal) => return Err(refused(req, state, refusal).await),
     };

@@ -85,6 +85,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .delete(api::resources::delete_resource),
             )
             .service(resource("/v1/resources/{id}/metadata").get(api::resources::resource_metadata))
+            .service(
+                resource("/oauth/authorize")
+                    .get(dashboard::oauth::authorize_page)
+                    .post(dashboard::oauth::authorize_decision),
+            )
+            .service(resource("/oauth/token").post(api::oauth::token))
+            .service(resource("/oauth/register").post(api::oauth::register))
+            .service(resource("/oauth/revoke").post(api::oauth::revoke))
+            .service(resource("/v1/oauth/grants/{id}/revoke").post(api::oauth::revoke_grant))
             .service(resource("/metrics").get(metrics::metrics))
             .service(resource("/openapi.json").get(api::openapi::openapi))
             // Dashboard
@@ -168,9 +177,20 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
 /// Whether this request is a browser asking for a dashboard page.
 pub fn wants_html(req: &HttpRequest) -> bool {
     let path = req.path();
-    let api = ["/v1/", "/api/", "/.well-known/", "/healthz", "/readyz", "/metrics", "/openapi.json"]
-        .iter()
-        .any(|p| path.starts_with(p));
+    let api = [
+        "/v1/",
+        "/api/",
+        "/.well-known/",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/oauth/token",
+        "/oauth/register",
+        "/oauth/revoke",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p));
     !api && req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
 }
 

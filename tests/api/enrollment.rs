@@ -368,9 +368,10 @@ fn oauth_clients_discover_the_token_endpoint() {
     let app = TestApp::spawn();
     let meta = app.client().get("/.well-known/oauth-authorization-server").json();
     assert_eq!(meta["issuer"], app.address.as_str());
-    assert_eq!(meta["token_endpoint"], format!("{}/v1/agents/token", app.address).as_str());
+    // The OAuth token endpoint, which also takes the client assertion grant.
+    assert_eq!(meta["token_endpoint"], format!("{}/oauth/token", app.address).as_str());
     assert_eq!(meta["jwks_uri"], format!("{}/.well-known/jwks.json", app.address).as_str());
-    assert_eq!(meta["token_endpoint_auth_methods_supported"], json!(["private_key_jwt"]));
+    assert_eq!(meta["token_endpoint_auth_methods_supported"], json!(["none", "private_key_jwt"]));
     assert_eq!(meta["token_endpoint_auth_signing_alg_values_supported"], json!(["ES256"]));
     assert!(meta["grant_types_supported"].as_array().unwrap().contains(&json!("client_credentials")));
 }

@@ -24,6 +24,7 @@ pub fn agent_json(a: &Agent) -> Value {
         "status": a.status.as_str(),
         "enrolled_at": a.enrolled_at.map(|t| t.to_rfc3339()),
         "key_thumbprint": a.key_thumbprint,
+        "kind": a.kind,
         "created_at": a.created_at.to_rfc3339(),
         "updated_at": a.updated_at.to_rfc3339(),
     })

@@ -170,7 +170,8 @@ async fn issue(
         Err(reason) => return Ok(Err((ws, reason))),
     };
     let audience = state.config.agent_token_audience.clone().unwrap_or_else(|| state.config.public_url.clone());
-    let audiences = [audience, state.config.url(TOKEN_PATH)];
+    // The issuer, or either token endpoint it may have been posted to.
+    let audiences = [audience, state.config.url(TOKEN_PATH), state.config.url(super::oauth::TOKEN_PATH)];
     let rules = AssertionRules { agent_id: &agent.id.0, audiences: &audiences, now, skew: ASSERTION_SKEW_SECONDS };
     if let Err(reason) = enrollment::check_claims(&claims, &rules) {
         return Ok(Err((ws, reason)));

@@ -33,11 +33,17 @@ struct Denied {
     error: AppError,
     resource: Option<Arc<Resource>>,
     presented: bool,
+    /// The scopes to ask for, when more OAuth scopes would help.
+    insufficient_scope: Option<String>,
 }
 
 impl Denied {
     fn plain(error: AppError) -> Denied {
-        Denied { error, resource: None, presented: false }
+        Denied { error, resource: None, presented: false, insufficient_scope: None }
+    }
+
+    fn with(error: AppError, resource: Arc<Resource>, presented: bool) -> Denied {
+        Denied { error, resource: Some(resource), presented, insufficient_scope: None }
     }
 }
 
@@ -128,13 +134,13 @@ async fn check(req: &HttpRequest, state: &AppState, resource_id: Option<String>)
 
     let Some(resource) = resource else { return Err(Denied::plain(AppError::NotFound)) };
     let Some(resolved) = resolved else {
-        return Err(Denied { error: AppError::AuthRequired, resource: Some(resource), presented: false });
+        return Err(Denied::with(AppError::AuthRequired, resource, false));
     };
     let principal = match resolved {
         Ok(p) => p,
         Err(refusal) => {
             let error = bearer::refused(req, state, refusal).await;
-            return Err(Denied { error, resource: Some(resource), presented: true });
+            return Err(Denied::with(error, resource, true));
         }
     };
     bearer::touch(state, &principal);
@@ -149,18 +155,19 @@ async fn check(req: &HttpRequest, state: &AppState, resource_id: Option<String>)
             "credential of another workspace",
         )
         .await;
-        return Err(Denied { error: AppError::AuthUnknownToken, resource: Some(resource), presented: true });
+        return Err(Denied::with(AppError::AuthUnknownToken, resource, true));
     }
-    if let Err(error) = resources::judge(&resource, &principal, &method, &path) {
-        bearer::record_refusal(
-            req,
-            state,
-            Some(principal.workspace.id.clone()),
-            "auth.forward",
-            "refused by the resource's rules",
-        )
-        .await;
-        return Err(Denied { error, resource: Some(resource), presented: true });
+    // An OAuth access token is for exactly one resource (RFC 8707).
+    let ws = Some(principal.workspace.id.clone());
+    if principal.credential.oauth.as_ref().is_some_and(|o| o.resource != resource.identifier) {
+        bearer::record_refusal(req, state, ws, "auth.forward", "access token for another resource").await;
+        return Err(Denied::with(AppError::AuthUnknownToken, resource, true));
+    }
+    if let Err(refusal) = resources::judge(&resource, &principal, &method, &path) {
+        bearer::record_refusal(req, state, ws, "auth.forward", "refused by the resource's rules").await;
+        let mut denied = Denied::with(refusal.error, resource, true);
+        denied.insufficient_scope = refusal.insufficient_scope;
+        return Err(denied);
     }
     Ok(passed(&principal, &body_hex))
 }
@@ -247,6 +254,17 @@ fn refusal_response(denied: Denied) -> HttpResponse {
         if denied.presented {
             challenge.push_str(", error=\"invalid_token\"");
         }
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    // More OAuth scopes could help: the challenge MCP clients answer by
+    // asking the host again.
+    if let (Some(scope), Some(resource)) = (&denied.insufficient_scope, &denied.resource) {
+        let challenge = format!(
+            "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{}\"",
+            resources::metadata_url(&resource.identifier)
+        );
         if let Ok(v) = HeaderValue::from_str(&challenge) {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }

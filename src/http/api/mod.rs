@@ -8,6 +8,7 @@ pub mod enrollment;
 pub mod forward_auth;
 pub mod identity;
 pub mod introspect;
+pub mod oauth;
 pub mod openapi;
 pub mod pats;
 pub mod resources;

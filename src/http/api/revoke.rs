@@ -64,6 +64,10 @@ pub async fn revoke_token(
                         .target("access_token", cred.id.clone());
                     audit::record(tx, event, now)
                 }
+                CredentialKind::OAuthAccessToken => {
+                    let grant = cred.oauth.as_ref().map(|o| o.grant_id.clone()).ok_or(AppError::NotFound)?;
+                    crate::domain::oauth::revoke(tx, &ws, &grant, &by)
+                }
                 CredentialKind::Jwt | CredentialKind::CertificateJwt => Err(AppError::Validation(
                     "token: short-lived JWTs are not revoked one by one; revoke the PAT or certificate they come from."
                         .into(),

@@ -9,16 +9,11 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(state.keys.jwks(state.clock.now()))
 }
 
-/// Anyone: RFC 8414 metadata, so OAuth client libraries configure themselves.
-pub async fn oauth_metadata(state: web::Data<AppState>) -> HttpResponse {
-    let c = &state.config;
-    HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(serde_json::json!({
-        "issuer": c.public_url,
-        "token_endpoint": c.url(super::enrollment::TOKEN_PATH),
-        "jwks_uri": c.url("/.well-known/jwks.json"),
-        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
-        "grant_types_supported": ["client_credentials", "client_assertion"],
-        "response_types_supported": [],
-    }))
+/// Anyone: RFC 8414 metadata, so OAuth and MCP client libraries configure
+/// themselves.
+pub async fn oauth_metadata(state: web::Data<AppState>) -> Result<HttpResponse, crate::error::AppError> {
+    let scopes = state.db.read_here(crate::db::resources::all_scopes)?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=60"))
+        .json(super::oauth::metadata(&state, scopes)))
 }

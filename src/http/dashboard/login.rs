@@ -23,6 +23,18 @@ struct LoginPage {
     email: String,
     error: Option<String>,
     setup_complete: bool,
+    /// Where to go after logging in (a path on this server).
+    next: String,
+}
+
+/// A path on this server to return to: `/…` but never `//…` (another host).
+pub fn safe_next(raw: Option<&str>) -> String {
+    match raw {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains(['\\', '\r', '\n']) && n.len() <= 4096 => {
+            n.to_string()
+        }
+        _ => "/".into(),
+    }
 }
 
 async fn render(
@@ -31,19 +43,29 @@ async fn render(
     status: StatusCode,
     email: String,
     error: Option<String>,
+    next: String,
 ) -> Result<HttpResponse, HtmlError> {
     let setup_complete = state.db.read(domain::setup::is_complete).await?;
     let (csrf, cookie) = anonymous_form_token(req, state.config.is_https());
-    let mut res = page_with_status(status, &LoginPage { csrf, email, error, setup_complete })?;
+    let mut res = page_with_status(status, &LoginPage { csrf, email, error, setup_complete, next })?;
     if let Some(c) = cookie {
         res.add_cookie(&c).map_err(|e| HtmlError::Internal(e.to_string()))?;
     }
     Ok(res)
 }
 
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
 /// Anyone.
-pub async fn login_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
-    render(&req, &state, StatusCode::OK, String::new(), None).await
+pub async fn login_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, HtmlError> {
+    render(&req, &state, StatusCode::OK, String::new(), None, safe_next(query.next.as_deref())).await
 }
 
 #[derive(Deserialize)]
@@ -54,6 +76,7 @@ pub struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
+    next: Option<String>,
 }
 
 /// Anyone, at most `LATCHKEY_RATE_LOGIN_PER_MIN` attempts a minute per address.
@@ -90,13 +113,15 @@ pub async fn login(
         Some(user) if ok => user,
         user => {
             state.db.write(move |tx| domain::accounts::record_login_failure(tx, user.as_ref(), &meta, now)).await?;
-            return render(&req, &state, StatusCode::UNAUTHORIZED, form.email, Some(LOGIN_FAILED.into())).await;
+            let next = safe_next(form.next.as_deref());
+            return render(&req, &state, StatusCode::UNAUTHORIZED, form.email, Some(LOGIN_FAILED.into()), next).await;
         }
     };
 
     let ttl = state.config.dashboard_session_hours;
+    let next = safe_next(form.next.as_deref());
     let cookie = state.db.write(move |tx| domain::accounts::start_session(tx, &user, ttl, &meta, now)).await?;
-    let mut res = see_other("/");
+    let mut res = see_other(&next);
     res.add_cookie(&session_cookie(cookie, state.config.is_https(), ttl))
         .map_err(|e| HtmlError::Internal(e.to_string()))?;
     Ok(res)

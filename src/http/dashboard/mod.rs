@@ -6,6 +6,7 @@ pub mod agents;
 pub mod audit;
 pub mod certificates;
 pub mod login;
+pub mod oauth;
 pub mod overview;
 pub mod resources;
 pub mod settings;
