@@ -54,6 +54,7 @@ impl App {
         let state = AppState {
             verified_jwts: Arc::default(),
             resources: Arc::default(),
+            cimd: Arc::default(),
             recent_touches: Arc::default(),
             authn,
             audit,

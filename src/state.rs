@@ -42,6 +42,8 @@ pub struct AppState {
     pub recent_touches: Arc<crate::http::bearer::RecentTouches>,
     /// Resources forward-auth has read, checked by version on every use.
     pub resources: Arc<crate::domain::resources::ResourceCache>,
+    /// Client ID Metadata Documents fetched lately.
+    pub cimd: Arc<crate::http::cimd::CimdCache>,
     /// Refusals on their way to the audit trail.
     pub audit: Arc<AuditQueue>,
 }

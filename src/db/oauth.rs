@@ -145,6 +145,22 @@ pub fn grants_of_agent(conn: &Connection, ws: &WorkspaceId, agent: &AgentId) -> 
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The workspace's grants, newest first.
+pub fn list_grants(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Grant>, AppError> {
+    let sql = format!(
+        "SELECT {GRANT_COLUMNS} FROM oauth_grants g
+         WHERE g.workspace_id = ?1 AND (?2 IS NULL OR g.id < ?2) ORDER BY g.id DESC LIMIT ?3"
+    );
+    let mut stmt = super::cached(conn, &sql)?;
+    let rows = stmt.query_map(params![ws, before, limit], grant_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Whether `client_id` was approved in this workspace before.
 pub fn client_known_in(conn: &Connection, ws: &WorkspaceId, client_id: &str) -> Result<bool, AppError> {
     Ok(super::cached(conn, "SELECT 1 FROM oauth_grants WHERE workspace_id = ?1 AND client_id = ?2 LIMIT 1")?

@@ -4,6 +4,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod bearer;
+pub mod cimd;
 pub mod dashboard;
 pub mod metrics;
 pub mod middleware;
@@ -93,6 +94,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/oauth/token").post(api::oauth::token))
             .service(resource("/oauth/register").post(api::oauth::register))
             .service(resource("/oauth/revoke").post(api::oauth::revoke))
+            .service(resource("/v1/oauth/grants").get(api::oauth::list_grants))
             .service(resource("/v1/oauth/grants/{id}/revoke").post(api::oauth::revoke_grant))
             .service(resource("/metrics").get(metrics::metrics))
             .service(resource("/openapi.json").get(api::openapi::openapi))
@@ -123,6 +125,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(resource("/dashboard/agents/{id}").get(dashboard::agents::agent_page))
             .service(resource("/dashboard/agents/{id}/sessions/{session}/end").post(dashboard::agents::end_session))
+            .service(resource("/dashboard/agents/{id}/grants/{grant}/revoke").post(dashboard::agents::revoke_grant))
             .service(resource("/dashboard/agents/{id}/bootstrap-secret").post(dashboard::agents::new_bootstrap_secret))
             .service(resource("/dashboard/agents/{id}/disable").post(dashboard::agents::disable_agent))
             .service(resource("/dashboard/agents/{id}/enable").post(dashboard::agents::enable_agent))

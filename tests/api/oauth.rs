@@ -378,3 +378,53 @@ fn authorization_errors_never_redirect_to_an_unverified_uri() {
     );
     assert_eq!(param(&query_of(res.header("location").unwrap()), "error"), "access_denied");
 }
+
+#[test]
+fn the_agents_page_shows_the_client_and_revokes_its_grant() {
+    let mut o = setup();
+    let (access, _) = o.tokens();
+    let host = o.host.clone();
+    let grants = o.app.client().api("GET", "/v1/oauth/grants", Some(&host), None).json();
+    let grant = &grants["items"][0];
+    assert_eq!(grant["client_name"], "Test MCP");
+    assert_eq!(grant["scope"], "tools:read tools:call");
+    let agent_id = grant["agent_id"].as_str().unwrap().to_string();
+    let grant_id = grant["id"].as_str().unwrap().to_string();
+    let page = o.owner.get(&format!("/dashboard/agents/{agent_id}"));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("OAuth client") && page.body.contains("Test MCP"), "{}", page.body);
+    let csrf = page.csrf();
+    let res = o.owner.post_form(&format!("/dashboard/agents/{agent_id}/grants/{grant_id}/revoke"), &[("csrf", &csrf)]);
+    assert_eq!(res.status, 303);
+    o.forward(&access).assert_error(401, "AUTH_TOKEN_REVOKED");
+    let audit = o.app.client().api("GET", "/v1/audit?kind=oauth.grant_revoked", Some(&host), None).json();
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1);
+    // Introspection sees it too.
+    let service = o.app.mint_pat(&["--email", OWNER_EMAIL, "--name", "svc", "--scope", "service"]);
+    let res = o.app.client().send(
+        "POST",
+        "/v1/introspect",
+        &[("Authorization", &format!("Bearer {service}")), ("Content-Type", "application/x-www-form-urlencoded")],
+        Some(format!("token={access}")),
+    );
+    assert_eq!(res.json()["active"], false);
+}
+
+#[test]
+fn introspection_reports_oauth_scopes_client_and_audience() {
+    let mut o = setup();
+    let (access, _) = o.tokens();
+    let service = o.app.mint_pat(&["--email", OWNER_EMAIL, "--name", "svc", "--scope", "service"]);
+    let res = o.app.client().send(
+        "POST",
+        "/v1/introspect",
+        &[("Authorization", &format!("Bearer {service}")), ("Content-Type", "application/x-www-form-urlencoded")],
+        Some(format!("token={access}")),
+    );
+    let body = res.json();
+    assert_eq!(body["active"], true, "{body}");
+    assert_eq!(body["token_type"], "oauth_access_token");
+    assert_eq!(body["scope"], "tools:read tools:call");
+    assert_eq!(body["client_id"], o.client_id);
+    assert_eq!(body["aud"], "http://127.0.0.1:9/mcp");
+}

@@ -30,7 +30,12 @@ struct Live<'a> {
     sub: Option<&'a str>,
     agent_id: Option<&'a str>,
     workspace_id: &'a str,
-    scope: &'static str,
+    /// The scope type; for an OAuth access token its OAuth scopes.
+    scope: std::borrow::Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
     exp: i64,
     iat: Option<i64>,
     cnf: Option<Cnf<'a>>,
@@ -48,7 +53,12 @@ fn live(p: &Principal) -> Live<'_> {
         sub,
         agent_id: p.agent.as_ref().map(|a| a.id.as_str()),
         workspace_id: p.workspace.id.as_str(),
-        scope: p.credential.scope.as_str(),
+        scope: match &p.credential.oauth {
+            Some(o) => o.scopes.join(" ").into(),
+            None => p.credential.scope.as_str().into(),
+        },
+        client_id: p.credential.oauth.as_ref().map(|o| o.client_id.as_str()),
+        aud: p.credential.oauth.as_ref().map(|o| o.resource.as_str()),
         exp: p.credential.expires_at.0,
         iat: p.credential.issued_at.map(|t| t.0),
         cnf: p.credential.key_thumbprint.as_deref().map(|jkt| Cnf { jkt }),

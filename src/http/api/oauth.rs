@@ -231,3 +231,30 @@ pub async fn revoke_grant(
     state.db.write(move |tx| oauth::revoke(tx, &ws, &grant, &By { actor: &actor, meta: &meta, now })).await?;
     Ok(HttpResponse::Ok().json(json!({"id": id, "revoked": true})))
 }
+
+pub fn grant_json(g: &db::oauth::Grant) -> Value {
+    json!({
+        "id": g.id,
+        "client_id": g.client_id,
+        "client_name": g.client_name,
+        "agent_id": g.agent_id,
+        "resource_id": g.resource_id,
+        "scope": g.scope,
+        "created_at": g.created_at.to_rfc3339(),
+        "last_used_at": g.last_used_at.map(|t| t.to_rfc3339()),
+        "revoked_at": g.revoked_at.map(|t| t.to_rfc3339()),
+    })
+}
+
+/// A host credential: the workspace's OAuth grants.
+pub async fn list_grants(
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    query: web::Query<super::ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let limit = query.limit()?;
+    let before = query.into_inner().before;
+    let ws = p.workspace.id.clone();
+    let items = state.db.read(move |conn| db::oauth::list_grants(conn, &ws, before.as_deref(), limit)).await?;
+    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(grant_json).collect::<Vec<_>>()})))
+}

@@ -69,6 +69,7 @@ const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
         201,
     ),
     ("post", "/oauth/revoke", "RFC 7009 revocation for OAuth clients (token, client_id).", "none", 200),
+    ("get", "/v1/oauth/grants", "List the OAuth grants hosts approved in this workspace.", "host", 200),
     ("post", "/v1/oauth/grants/{id}/revoke", "Revoke an OAuth grant: its tokens stop at once.", "host", 200),
     ("get", "/v1/resources", "List the services this workspace guards.", "host, management", 200),
     ("post", "/v1/resources", "Register a service to guard, with its rules.", "owner, management", 201),

@@ -220,7 +220,20 @@ struct AgentPage {
     thumbprint: Option<String>,
     access_tokens: i64,
     sessions: Vec<SessionRow>,
+    /// `oauth_client` for an OAuth client a host approved.
+    kind: String,
+    grants: Vec<GrantRow>,
     notice: Option<String>,
+}
+
+/// An OAuth grant as a row of the agent page.
+pub struct GrantRow {
+    pub id: String,
+    pub client: String,
+    pub scope: String,
+    pub created: String,
+    pub last_used: String,
+    pub revoked: bool,
 }
 
 #[derive(Deserialize)]
@@ -237,13 +250,14 @@ pub async fn agent_page(
 ) -> Result<HttpResponse, HtmlError> {
     let (ws, who, now) = (browser.workspace().id.clone(), browser.acting(), state.clock.now());
     let id = AgentId(id.into_inner());
-    let (agent, sessions, access_tokens) = state
+    let (agent, sessions, access_tokens, grants) = state
         .db
         .read(move |conn| {
             let agent = agents::get_manageable(conn, &ws, &id, &who)?;
             let sessions = db::runtime_sessions::list_live_for_agent(conn, &ws, &agent.id, now)?;
             let tokens = db::access_tokens::count_live_for_agent(conn, &agent.id, now)?;
-            Ok((agent, sessions, tokens))
+            let grants = db::oauth::grants_of_agent(conn, &ws, &agent.id)?;
+            Ok((agent, sessions, tokens, grants))
         })
         .await?;
     page(&AgentPage {
@@ -266,8 +280,51 @@ pub async fn agent_page(
                 expires: s.expires_at.display(),
             })
             .collect(),
-        notice: (query.done.as_deref() == Some("ended")).then(|| "The session has ended.".to_string()),
+        kind: agent.kind,
+        grants: grants
+            .into_iter()
+            .map(|g| GrantRow {
+                client: format!("{} ({})", g.client_name, g.client_id),
+                scope: g.scope,
+                created: g.created_at.display(),
+                last_used: g.last_used_at.map_or_else(|| "never".to_string(), crate::clock::Timestamp::display),
+                revoked: g.revoked_at.is_some(),
+                id: g.id,
+            })
+            .collect(),
+        notice: match query.done.as_deref() {
+            Some("ended") => Some("The session has ended.".to_string()),
+            Some("grant-revoked") => {
+                Some("The grant is revoked: its access and refresh tokens stopped working.".into())
+            }
+            _ => None,
+        },
     })
+}
+
+/// A person who may manage the agent: revokes one of its OAuth grants.
+pub async fn revoke_grant(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, HtmlError> {
+    browser.check_csrf(&form.csrf)?;
+    let (agent_id, grant_id) = path.into_inner();
+    let (ws, who) = (browser.workspace().id.clone(), browser.acting());
+    let (actor, meta, now) = (browser.actor(), crate::http::request_meta(&req, &state), state.clock.now());
+    let agent = AgentId(agent_id.clone());
+    state
+        .db
+        .write(move |tx| {
+            agents::get_manageable(tx, &ws, &agent, &who)?;
+            let grant = db::oauth::find_grant(tx, &ws, &grant_id)?.filter(|g| g.agent_id == agent);
+            let grant = grant.ok_or(crate::error::AppError::NotFound)?;
+            crate::domain::oauth::revoke(tx, &ws, &grant.id, &By { actor: &actor, meta: &meta, now })
+        })
+        .await?;
+    Ok(see_other(&format!("/dashboard/agents/{agent_id}?done=grant-revoked")))
 }
 
 /// A logged-in person who may manage the agent, mode on: ends one of its
