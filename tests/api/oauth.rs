@@ -428,3 +428,85 @@ fn introspection_reports_oauth_scopes_client_and_audience() {
     assert_eq!(body["client_id"], o.client_id);
     assert_eq!(body["aud"], "http://127.0.0.1:9/mcp");
 }
+
+/// Serves `body` as JSON to every request on a loopback port.
+fn serve_document(body: impl Fn(u16) -> String + Send + 'static) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let body = body(port);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+fn consent_for(o: &mut OAuth, client_id: &str) -> Response {
+    let (_, challenge) = pkce();
+    let url = o.authorize_url(&challenge, "").replace(&encode(&o.client_id.clone()), &encode(client_id));
+    o.owner.get(&url)
+}
+
+#[test]
+fn client_metadata_documents_name_themselves_and_private_addresses_need_the_flag() {
+    let good = serve_document(|port| {
+        json!({"client_id": format!("http://127.0.0.1:{port}/client.json"), "client_name": "Doc Client",
+               "redirect_uris": [REDIRECT]})
+        .to_string()
+    });
+    let liar = serve_document(|_| {
+        json!({"client_id": "http://127.0.0.1:1/other.json", "client_name": "Liar", "redirect_uris": [REDIRECT]})
+            .to_string()
+    });
+    let good_id = format!("http://127.0.0.1:{good}/client.json");
+
+    // Without LATCHKEY_CIMD_ALLOW_PRIVATE a loopback document is never fetched.
+    let mut o = setup();
+    let res = consent_for(&mut o, &good_id);
+    assert_eq!(res.status, 400);
+    assert!(res.body.contains("special-use") || res.body.contains("https://"), "{}", res.body);
+
+    // With it (development and tests), the document's client is shown…
+    let app = TestApp::spawn_with(|c| c.cimd_allow_private = true);
+    let (owner, host) = app.owner_with_host_pat();
+    let res = app.client().api(
+        "POST",
+        "/v1/resources",
+        Some(&host),
+        Some(json!({"name": "Tools", "identifier": "http://127.0.0.1:9/mcp"})),
+    );
+    assert_eq!(res.status, 201);
+    let mut o = OAuth { app, owner, host, resource: res.json(), client_id: "unused".into() };
+    let page = consent_for(&mut o, &good_id);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Doc Client"));
+    // …and one whose client_id is not its own URL is refused.
+    let res = consent_for(&mut o, &format!("http://127.0.0.1:{liar}/client.json"));
+    assert_eq!(res.status, 400);
+    assert!(res.body.contains("not the URL it was fetched from"), "{}", res.body);
+}
+
+#[test]
+fn gated_registration_needs_a_host_credential() {
+    let app = TestApp::spawn_with(|c| c.dcr = latchkey::config::DcrMode::Token);
+    let (_owner, host) = app.owner_with_host_pat();
+    let body = json!({"redirect_uris": [REDIRECT], "client_name": "Gated"});
+    let mut c = app.client();
+    c.api("POST", "/oauth/register", None, Some(body.clone())).assert_error(401, "AUTH_REQUIRED");
+    let agent = app.mint_pat(&["--email", OWNER_EMAIL, "--name", "a", "--scope", "agent", "--agent", "x"]);
+    c.api("POST", "/oauth/register", Some(&agent), Some(body.clone())).assert_error(403, "AUTH_SCOPE");
+    assert_eq!(c.api("POST", "/oauth/register", Some(&host), Some(body.clone())).status, 201);
+
+    let off = TestApp::spawn_with(|c| c.dcr = latchkey::config::DcrMode::Off);
+    off.client().api("POST", "/oauth/register", None, Some(body)).assert_error(404, "NOT_FOUND");
+    assert!(off.client().get("/.well-known/oauth-authorization-server").json().get("registration_endpoint").is_none());
+}
