@@ -137,8 +137,11 @@ pub fn register(body: &Value, now: Timestamp) -> Result<Client, AppError> {
         Some("private_key_jwt") => "private_key_jwt",
         _ => "none",
     };
-    if method == "private_key_jwt" && obj.get("jwks").is_none() {
-        return Err(bad("jwks", "required with private_key_jwt (an ES256 key)."));
+    if method == "private_key_jwt" {
+        let key = obj.get("jwks").and_then(|j| j.get("keys")).and_then(|k| k.get(0));
+        if key.is_none_or(|k| crate::crypto::es256::EcJwk::parse(k).is_err()) {
+            return Err(bad("jwks", "private_key_jwt needs jwks with an ES256 (P-256) key; RS256 is not accepted."));
+        }
     }
     if let Some(types) = obj.get("grant_types").and_then(Value::as_array)
         && types.iter().any(|t| !matches!(t.as_str(), Some("authorization_code" | "refresh_token")))

@@ -510,3 +510,58 @@ fn gated_registration_needs_a_host_credential() {
     off.client().api("POST", "/oauth/register", None, Some(body)).assert_error(404, "NOT_FOUND");
     assert!(off.client().get("/.well-known/oauth-authorization-server").json().get("registration_endpoint").is_none());
 }
+
+#[test]
+fn confidential_clients_authenticate_with_an_es256_assertion() {
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    use p256::pkcs8::EncodePrivateKey;
+    let mut o = setup();
+    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let point = key.public_key().to_encoded_point(false);
+    let jwk = json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
+                     "y": URL_SAFE_NO_PAD.encode(point.y().unwrap())});
+    let mut c = o.app.client();
+    let res = c.api(
+        "POST",
+        "/oauth/register",
+        None,
+        Some(json!({"redirect_uris": [REDIRECT], "client_name": "Backend", "token_endpoint_auth_method": "private_key_jwt",
+                    "jwks": {"keys": [jwk]}})),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.json()["token_endpoint_auth_method"], "private_key_jwt");
+    o.client_id = res.json()["client_id"].as_str().unwrap().to_string();
+    let encoding = jsonwebtoken::EncodingKey::from_ec_der(key.to_pkcs8_der().unwrap().as_bytes());
+    let now = o.app.clock.now().0;
+    let assertion = |jti: &str| {
+        let claims = json!({"iss": o.client_id, "sub": o.client_id, "aud": format!("{}/oauth/token", o.app.address),
+                            "iat": now, "exp": now + 60, "jti": jti});
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &encoding).unwrap()
+    };
+    let (a1, a2) = (assertion("one"), assertion("two"));
+    let exchange = |o: &mut OAuth, assertion: Option<&str>| {
+        let (verifier, challenge) = pkce();
+        let code = param(&o.approve(&challenge), "code");
+        let client_id = o.client_id.clone();
+        let mut f = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", verifier.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client_id.as_str()),
+            ("resource", "http://127.0.0.1:9/mcp"),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ];
+        if let Some(a) = assertion {
+            f.push(("client_assertion", a));
+        }
+        let fields: Vec<(String, String)> = f.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        o.token(&refs)
+    };
+    exchange(&mut o, None).assert_error(401, "INVALID_CLIENT");
+    assert_eq!(exchange(&mut o, Some(&a1)).status, 200);
+    // The same assertion twice is a replay.
+    exchange(&mut o, Some(&a1)).assert_error(401, "INVALID_CLIENT");
+    assert_eq!(exchange(&mut o, Some(&a2)).status, 200);
+}

@@ -108,7 +108,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             .map_err(|_| AppError::OAuthInvalidRequest("The body is not a form or JSON.".into()))?
     };
     let grant_type = required(&form.grant_type, "grant_type")?.to_string();
-    if matches!(grant_type.as_str(), "client_credentials" | "client_assertion") || form.client_assertion.is_some() {
+    if matches!(grant_type.as_str(), "client_credentials" | "client_assertion") {
         return super::enrollment::token(req, state, body).await;
     }
     if !matches!(grant_type.as_str(), "authorization_code" | "refresh_token") {
@@ -124,9 +124,15 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     };
     match &client {
         Some(c) if c.token_endpoint_auth_method == "private_key_jwt" => {
-            return Err(AppError::InvalidClient(
-                "This client registered private_key_jwt; send client_assertion (ES256) with the request.".into(),
-            ));
+            let assertion = form.client_assertion.as_deref().ok_or_else(|| {
+                AppError::InvalidClient(
+                    "This client authenticates with private_key_jwt: send client_assertion (ES256).".into(),
+                )
+            })?;
+            if let Err(reason) = client_assertion(&state, c, assertion).await {
+                bearer::record_refusal(&req, &state, None, "oauth.token", reason).await;
+                return Err(AppError::InvalidClient("The client assertion was rejected.".into()));
+            }
         }
         Some(_) => {}
         None if client_id.starts_with("https://") || client_id.starts_with("http://") => {}
@@ -257,4 +263,29 @@ pub async fn list_grants(
     let ws = p.workspace.id.clone();
     let items = state.db.read(move |conn| db::oauth::list_grants(conn, &ws, before.as_deref(), limit)).await?;
     Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(grant_json).collect::<Vec<_>>()})))
+}
+
+/// RFC 7523 client authentication of a confidential client: an ES256
+/// assertion with `iss` = `sub` = the client id, signed by the key it
+/// registered, for this server, fresh, its `jti` used once.
+async fn client_assertion(state: &AppState, client: &db::oauth::Client, assertion: &str) -> Result<(), &'static str> {
+    let jwk =
+        client.metadata.get("jwks").and_then(|j| j.get("keys")).and_then(|k| k.get(0)).ok_or("client without a key")?;
+    let key = crate::crypto::es256::EcJwk::parse(jwk).map_err(|_| "client key is not an ES256 JWK")?;
+    let claims = crate::crypto::es256::verify_assertion(assertion, &key)?;
+    let now = state.clock.now();
+    let c = &state.config;
+    let audiences = [c.public_url.clone(), c.url(TOKEN_PATH)];
+    let rules =
+        crate::domain::enrollment::AssertionRules { agent_id: &client.id, audiences: &audiences, now, skew: 30 };
+    crate::domain::enrollment::check_claims(&claims, &rules)?;
+    let jti = claims.jti.unwrap_or_default();
+    let expires = crate::clock::Timestamp(claims.exp.unwrap_or(now.0));
+    let owner = crate::domain::ids::AgentId(client.id.clone());
+    let fresh = state
+        .db
+        .write(move |tx| db::assertion_jtis::insert_new(tx, &owner, &jti, expires))
+        .await
+        .map_err(|_| "could not record the assertion")?;
+    if fresh { Ok(()) } else { Err("client assertion replayed") }
 }

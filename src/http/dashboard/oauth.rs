@@ -284,6 +284,17 @@ pub async fn authorize_decision(
     let issuer = state.config.public_url.clone();
     let st = params.state.as_deref().filter(|s| !s.is_empty());
     if params.decision.as_deref() != Some("approve") {
+        let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+        let (ws, client_id) = (c.workspace.id.clone(), c.client.id.clone());
+        state
+            .db
+            .write(move |tx| {
+                let event =
+                    crate::domain::audit::Event::failure(Some(&ws), &actor, "oauth.denied", "the host denied", &meta)
+                        .target("client", client_id);
+                crate::domain::audit::record(tx, event, now)
+            })
+            .await?;
         return Ok(redirect_error(&c.redirect_uri, &issuer, st, "access_denied", "The host denied the request."));
     }
     if !c.workspace.agent_security_mode {
