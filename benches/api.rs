@@ -18,6 +18,7 @@
 //! - W5c signed checkout with a stale timestamp (401 SIGNATURE_TIMESTAMP_SKEW)
 //! - W6  `/v1/forward-auth` as nginx calls it, agent PAT
 //! - W6b `/v1/forward-auth`, signed session GET (fresh signature and nonce)
+//! - W7  `/v1/forward-auth` with an OAuth access token (RFC 9068 JWT)
 //! - floor: `GET /healthz`, `GET /readyz`
 //!
 //! Environment: BENCH_REQUESTS (per workload, default 20000),
@@ -85,6 +86,8 @@ fn unix_now() -> u64 {
 
 struct Seeded {
     resource_id: String,
+    /// An approved OAuth client's code, its verifier and client id.
+    oauth: (String, String, String),
     agent_pat: String,
     service_pat: String,
     bootstrap_secret: String,
@@ -128,10 +131,29 @@ fn seed(data: &Path, rows: usize) -> Seeded {
         let rules = domain::resources::parse_rule_lines("GET,HEAD /api/\n* /api/pay/ signed")?;
         let fields = domain::resources::Fields { name: "Files".into(), identifier, authority, scopes: vec![], rules };
         let resource = domain::resources::create(tx, &ws.id, fields, &by)?;
+        let client = domain::oauth::register(
+            &serde_json::json!({"redirect_uris": ["http://127.0.0.1:1/cb"], "client_name": "bench"}),
+            now,
+        )?;
+        latchkey::db::oauth::insert_client(tx, &client)?;
+        let verifier = "bench-verifier-0123456789-0123456789-0123456789".to_string();
+        let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+        let approval = domain::oauth::Approval {
+            client_id: &client.id,
+            client_name: "bench",
+            redirect_uri: "http://127.0.0.1:1/cb",
+            code_challenge: &challenge,
+            resource: &resource,
+            scopes: &[],
+            agent: None,
+            user: &user.id,
+        };
+        let code = domain::oauth::approve(tx, &ws.id, &approval, &by)?;
         if rows > 0 {
             fill(tx, ws.id.as_str(), user.id.as_str(), agent.id.as_str(), rows, now.0)?;
         }
         Ok(Seeded {
+            oauth: (code.into_inner(), verifier, client.id.clone()),
             resource_id: resource.id,
             agent_pat: agent_pat.into_inner(),
             service_pat: service_pat.into_inner(),
@@ -580,6 +602,32 @@ fn main() {
         ],
         b"",
     );
+    // An OAuth access token, exchanged for the seeded code.
+    let oauth_token: serde_json::Value = {
+        let (code, verifier, client_id) = &seeded.oauth;
+        ureq::post(&format!("{base}/oauth/token"))
+            .send_form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("code_verifier", verifier),
+                ("redirect_uri", "http://127.0.0.1:1/cb"),
+                ("client_id", client_id),
+                ("resource", "https://files.example.com/"),
+            ])
+            .expect("oauth token")
+            .into_json()
+            .expect("json")
+    };
+    let forward_oauth = raw_request(
+        "GET",
+        &format!("/v1/forward-auth?resource={}", seeded.resource_id),
+        &[
+            ("Authorization", format!("Bearer {}", oauth_token["access_token"].as_str().expect("access token"))),
+            ("X-Original-Method", "GET".into()),
+            ("X-Original-URI", "/api/files/report.pdf".into()),
+        ],
+        b"",
+    );
     let forward_signed = || {
         let ts = unix_now();
         (0..n).map(|i| forward_auth_signed(&session_auth, &seeded.resource_id, &ed_key, i, ts)).collect::<Vec<_>>()
@@ -597,6 +645,7 @@ fn main() {
         ("W5c signed checkout, stale timestamp", Box::new(|| checkouts(Mode::Stale)), 401),
         ("W6 GET /v1/forward-auth (agent PAT)", Box::new(|| vec![forward_pat.clone(); n]), 200),
         ("W6b GET /v1/forward-auth (signed session)", Box::new(forward_signed), 200),
+        ("W7 GET /v1/forward-auth (OAuth access JWT)", Box::new(|| vec![forward_oauth.clone(); n]), 200),
     ];
 
     let mut failed = 0;

@@ -99,6 +99,8 @@ pub struct Settings {
 pub struct VerifiedJwts {
     /// The entries, and the key generation they were verified under.
     map: std::sync::Mutex<(u64, std::collections::HashMap<[u8; 32], Verified>)>,
+    /// OAuth access tokens, the same way.
+    access: std::sync::Mutex<(u64, std::collections::HashMap<[u8; 32], crate::domain::oauth::AccessClaims>)>,
 }
 
 /// A verified JWT's claims, and for a session the decoded key its `cnf`
@@ -151,6 +153,25 @@ impl VerifiedJwts {
         let mut guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
         guard.0 += 1;
         guard.1.clear();
+        let mut access = self.access.lock().unwrap_or_else(|p| p.into_inner());
+        access.0 += 1;
+        access.1.clear();
+    }
+
+    fn get_access(&self, digest: &[u8; 32]) -> Result<crate::domain::oauth::AccessClaims, u64> {
+        let guard = self.access.lock().unwrap_or_else(|p| p.into_inner());
+        guard.1.get(digest).cloned().ok_or(guard.0)
+    }
+
+    fn insert_access(&self, digest: [u8; 32], claims: &crate::domain::oauth::AccessClaims, generation: u64) {
+        let mut guard = self.access.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.0 != generation {
+            return;
+        }
+        if guard.1.len() >= Self::CAPACITY {
+            guard.1.clear();
+        }
+        guard.1.insert(digest, claims.clone());
     }
 }
 
@@ -307,10 +328,19 @@ pub fn prepare(
         return only_pat("JWT presented for exchange");
     }
     if header.as_ref().and_then(|(_, _, typ)| typ.as_deref()) == Some("at+jwt") {
-        let claims: crate::domain::oauth::AccessClaims = verifiers
-            .keys
-            .verify_access_token(presented, &settings.issuer, now)
-            .map_err(|_| Refusal::unknown("access token not signed by this server"))?;
+        // Verified once per token, like session JWTs.
+        let digest = crate::crypto::sha256(presented.as_bytes());
+        let claims = match verifiers.verified.get_access(&digest) {
+            Ok(claims) => claims,
+            Err(generation) => {
+                let claims: crate::domain::oauth::AccessClaims = verifiers
+                    .keys
+                    .verify_access_token(presented, &settings.issuer, now)
+                    .map_err(|_| Refusal::unknown("access token not signed by this server"))?;
+                verifiers.verified.insert_access(digest, &claims, generation);
+                claims
+            }
+        };
         if claims.exp <= now.0 {
             let ws = WorkspaceId(claims.workspace_id.clone());
             return Err(Refusal::new(AppError::AuthTokenExpired, "OAuth access token expired", Some(&ws)));

@@ -11,6 +11,7 @@ mod dashboard_tokens;
 mod engine;
 mod enrollment;
 mod errors;
+mod mcp;
 mod oauth;
 mod operators;
 mod ops;

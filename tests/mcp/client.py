@@ -11,12 +11,15 @@ the token exchange. Only the person is simulated: the redirect handler logs into
 cookie jar, opens the authorization URL, reads the consent form and approves it, and takes code,
 state and iss from the 303 Location (no callback listener is needed).
 
-Phase "first": initialize, call echo("hello"), expect "hello".
-  stdout: {"phase": "first", "ok": true}
+Phase "first": initialize, call echo("hello"), expect "hello"; then mark the access token expired
+so the SDK refreshes it at Latchkey's token endpoint, and call echo again.
+  stdout: {"phase":"first","ok":true}
 Phase "after_revoke": revoke the grant with the host PAT, then present the same stored tokens
-again (the still-open session, then a fresh session). The MCP server must answer 401; the SDK
-then tries to re-authorize, which the simulated person refuses, so the failure surfaces.
-  stdout: {"phase": "after_revoke", "refused": true}
+again (the still-open session, then a fresh session). The MCP server must answer 401 with
+resource_metadata in WWW-Authenticate, the refresh token must be refused (400 invalid_grant), and
+the SDK, on the 401, tries to re-authorize, which the simulated person refuses, so the failure
+surfaces.
+  stdout: {"phase":"after_revoke","refused":true}
 
 Exit 0 only when both phases behaved; otherwise 1 with the reason on stderr. Every network wait
 is bounded (per-request timeouts and an overall --timeout).
@@ -29,6 +32,8 @@ import base64
 import json
 import logging
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlparse
@@ -36,7 +41,7 @@ from urllib.parse import parse_qs, urljoin, urlparse
 import anyio
 import httpx2
 from mcp import Client
-from mcp.client.auth import OAuthClientProvider, OAuthFlowError, TokenStorage
+from mcp.client.auth import OAuthClientProvider, TokenStorage
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
@@ -199,6 +204,7 @@ class Person:
         if not any(b.get("name") == "decision" and b.get("value") == "approve" for b in form["buttons"] + form["inputs"]):
             raise Failed("the consent form has no decision=approve button")
         fields["decision"] = "approve"
+        note(f"consent form fields: {sorted(fields)}")
         action = self._url(form["attrs"]["action"])
         approved = await self.browser.post(action, data=fields)
         if approved.status_code != 303 or "location" not in approved.headers:
@@ -250,7 +256,7 @@ def flatten(exc: BaseException) -> list[BaseException]:
     return out
 
 
-def connect(server: str, auth: OAuthClientProvider, http: httpx2.AsyncClient) -> Client:
+def connect(server: str, http: httpx2.AsyncClient) -> Client:
     return Client(
         streamable_http_client(server, http_client=http),
         mode="legacy",  # the initialize handshake
@@ -274,9 +280,9 @@ async def revoke_grant(latchkey: str, host_pat: str, client_id: str) -> None:
         listing = await api.get(f"{latchkey}/v1/oauth/grants")
         if listing.status_code == 200:
             items = listing.json().get("items", [])
-            ours = [g for g in items if g.get("client_id") == client_id] or items
+            ours = [g for g in items if g.get("client_id") == client_id and not g.get("revoked_at")]
             if len(ours) != 1:
-                raise Failed(f"expected one grant for client {client_id}, GET /v1/oauth/grants gave {items}")
+                raise Failed(f"expected one live grant for client {client_id}, GET /v1/oauth/grants gave {items}")
             grant = ours[0]
             answer = await api.post(f"{latchkey}/v1/oauth/grants/{grant['id']}/revoke")
             if answer.status_code not in (200, 204):
@@ -301,7 +307,7 @@ async def revoke_grant(latchkey: str, host_pat: str, client_id: str) -> None:
         note(f"disabled agent {agent['id']} via /v1/agents (fallback)")
 
 
-async def raw_post_status(server: str, token: str) -> httpx2.Response:
+async def raw_post(server: str, token: str) -> httpx2.Response:
     """One initialize POST with the stored token and no SDK in between: what does the server say?"""
     body = {
         "jsonrpc": "2.0",
@@ -317,20 +323,53 @@ async def raw_post_status(server: str, token: str) -> httpx2.Response:
         )
 
 
-async def expect_refused(what: str, person: Person, attempt) -> None:
-    """Run attempt(); it must fail because the SDK had to re-authorize and the person refused."""
-    before = person.authorizations
+async def expect_refresh_refused(auth: OAuthClientProvider, storage: InMemoryTokenStorage) -> None:
+    """After revocation the grant's refresh token must not mint new tokens either (RFC 6749 5.2)."""
+    meta = auth.context.oauth_metadata
+    if meta is None or storage.tokens is None or storage.tokens.refresh_token is None or storage.client_info is None:
+        note("no refresh token to check after revocation")
+        return
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": storage.tokens.refresh_token,
+        "client_id": storage.client_info.client_id,
+        "resource": auth.context.get_resource_url(),
+    }
+    async with httpx2.AsyncClient(timeout=HTTP_TIMEOUT) as raw:
+        answer = await raw.post(str(meta.token_endpoint), data=form)
+    note(f"refresh after revocation: {answer.status_code} {answer.text[:200]}")
+    if answer.status_code == 200:
+        raise Failed("the token endpoint refreshed tokens for a revoked grant")
+    if answer.status_code != 400 or answer.json().get("error") != "invalid_grant":
+        raise Failed(f"refresh after revocation answered {answer.status_code} {answer.text[:300]}, expected 400 invalid_grant")
+
+
+async def expect_refused(
+    what: str, person: Person, before: int, attempt: Callable[[], Awaitable[None]], done: dict[str, bool]
+) -> None:
+    """Run attempt(); it must fail because the SDK met a 401, tried to re-authorize and the person
+    refused (`before` is how many authorizations the person had seen before the revocation).
+    `done["call"]` is set by attempt() if the refused call returned after all.
+
+    A failure inside a Streamable HTTP session (the POST's auth flow raising) cancels the
+    transport's task group, so it surfaces at the session's exit as an ExceptionGroup rather than
+    from call_tool itself; `flatten` digs the cause out of the group and exception chain.
+    """
     try:
         with anyio.fail_after(MCP_READ_TIMEOUT + 10):
             await attempt()
-    except Exception as e:  # the SDK wraps transport failures in groups / MCP errors
+    except Exception as e:
         chain = flatten(e)
-        if any(isinstance(x, ReauthorizationRefused) for x in chain) or person.authorizations > before:
-            note(f"{what}: refused as expected ({type(e).__name__})")
+        failed = [x for x in chain if isinstance(x, Failed)]
+        if failed:
+            raise failed[0]
+        if done.get("call"):
+            raise Failed(f"{what}: the tool call succeeded after the grant was revoked") from e
+        if any(isinstance(x, ReauthorizationRefused) for x in chain) and person.authorizations > before:
+            note(f"{what}: refused as expected (401, the SDK asked to re-authorize, the person declined)")
             return
         if any(isinstance(x, TimeoutError) for x in chain):
             raise Failed(f"{what}: timed out instead of being refused") from e
-        # Some other error; still a refusal of the call, but say what it was.
         descr = "; ".join(f"{type(x).__name__}: {x}" for x in chain)[:800]
         raise Failed(f"{what}: failed, but not through the SDK's 401 -> re-authorization path: {descr}") from e
     raise Failed(f"{what}: the tool call succeeded after the grant was revoked")
@@ -355,11 +394,16 @@ async def run(args: argparse.Namespace) -> None:
         )
 
     async with person.browser:
-        # Phase 1: the whole OAuth dance, done by the SDK, then a tool call.
-        auth = provider()
-        async with httpx2.AsyncClient(auth=auth, timeout=HTTP_TIMEOUT) as http:
-            try:
-                async with connect(args.server, auth, http) as client:
+        # Phase "first": the whole OAuth dance, done by the SDK, then a tool call. The session stays
+        # open across the revocation (phase "after_revoke", first half).
+        first_ok = False
+        same_session: dict[str, bool] = {}
+
+        async def first_session() -> None:
+            nonlocal first_ok
+            auth = provider()
+            async with httpx2.AsyncClient(auth=auth, timeout=HTTP_TIMEOUT) as http:
+                async with connect(args.server, http) as client:
                     await call_echo(client, "hello")
                     if storage.tokens is None or storage.client_info is None:
                         raise Failed("the SDK stored no tokens or no client information")
@@ -367,35 +411,73 @@ async def run(args: argparse.Namespace) -> None:
                         raise Failed(f"expected one authorization, the person was asked {person.authorizations} times")
                     header, claims = jwt_parts(storage.tokens.access_token)
                     note(f"access token header {header}; claims {sorted(claims)}; aud {claims.get('aud')!r}")
-                    note(f"token response: type {storage.tokens.token_type}, expires_in {storage.tokens.expires_in}, "
-                         f"scope {storage.tokens.scope!r}, refresh_token {'yes' if storage.tokens.refresh_token else 'no'}")
-                    note(f"registered client {storage.client_info.client_id} "
-                         f"(token_endpoint_auth_method {storage.client_info.token_endpoint_auth_method!r}, "
-                         f"issuer binding {storage.client_info.issuer!r})")
-                    print(json.dumps({"phase": "first", "ok": True}), flush=True)
+                    note(
+                        f"token response: type {storage.tokens.token_type}, expires_in {storage.tokens.expires_in}, "
+                        f"scope {storage.tokens.scope!r}, refresh_token {'yes' if storage.tokens.refresh_token else 'no'}"
+                    )
+                    note(
+                        f"registered client {storage.client_info.client_id} "
+                        f"(token_endpoint_auth_method {storage.client_info.token_endpoint_auth_method!r}, "
+                        f"issuer binding {storage.client_info.issuer!r})"
+                    )
 
-                    # Phase 2a: revoke while this session is open; the next call on it must fail.
+                    # Let the SDK's refresh path run too: pretend the access token expired.
+                    before_refresh = storage.tokens
+                    auth.context.token_expiry_time = time.time() - 1
+                    await call_echo(client, "hello again")
+                    if storage.tokens is None or storage.tokens.access_token == before_refresh.access_token:
+                        raise Failed("the SDK did not refresh the expired access token")
+                    if person.authorizations != 1:
+                        raise Failed("the refresh failed and the SDK fell back to a new authorization")
+                    rotated = storage.tokens.refresh_token != before_refresh.refresh_token
+                    note(f"refresh by the SDK worked; refresh token rotated: {'yes' if rotated else 'no'}")
+                    first_ok = True
+                    print(json.dumps({"phase": "first", "ok": True}, separators=(",", ":")), flush=True)
+
+                    # Revoke while this session is open; the next call on it must be refused.
                     await revoke_grant(latchkey, args.host_pat, storage.client_info.client_id)
-                    raw = await raw_post_status(args.server, storage.tokens.access_token)
+                    raw = await raw_post(args.server, storage.tokens.access_token)
                     www = raw.headers.get("www-authenticate", "")
-                    note(f"stored token after revocation: {raw.status_code}, WWW-Authenticate: {www}")
+                    note(f"stored token after revocation, no SDK: {raw.status_code}, WWW-Authenticate: {www}")
                     if raw.status_code != 401:
                         raise Failed(f"the MCP server answered {raw.status_code} to the revoked token, expected 401")
                     if "resource_metadata=" not in www:
                         raise Failed(f"401 without resource_metadata in WWW-Authenticate: {www!r}")
-                    await expect_refused("same session", person, lambda: call_echo(client, "again"))
-            except* Failed as group:
-                raise group.exceptions[0]
+                    await expect_refresh_refused(auth, storage)
+                    await call_echo(client, "again")
+                    same_session["call"] = True
 
-        # Phase 2b: a fresh session and provider, the same stored tokens and client registration.
+        try:
+            with anyio.fail_after(3 * MCP_READ_TIMEOUT):
+                await first_session()
+        except Exception as e:
+            if not first_ok:
+                failed = [x for x in flatten(e) if isinstance(x, Failed)]
+                if failed:
+                    raise failed[0]
+                descr = "; ".join(f"{type(x).__name__}: {x}" for x in flatten(e))[:2000]
+                raise Failed(f"phase first: {descr}") from e
+
+            async def reraise() -> None:
+                raise e
+
+            await expect_refused("same session", person, 1, reraise, same_session)
+        else:
+            raise Failed("same session: the tool call succeeded after the grant was revoked")
+
+        # Phase "after_revoke", second half: a fresh provider and session, the same stored tokens
+        # and client registration.
+        fresh: dict[str, bool] = {}
+
         async def fresh_session() -> None:
             auth = provider()
             async with httpx2.AsyncClient(auth=auth, timeout=HTTP_TIMEOUT) as http:
-                async with connect(args.server, auth, http) as client:
+                async with connect(args.server, http) as client:
                     await call_echo(client, "after revoke")
+                    fresh["call"] = True
 
-        await expect_refused("fresh session", person, fresh_session)
-        print(json.dumps({"phase": "after_revoke", "refused": True}), flush=True)
+        await expect_refused("fresh session", person, person.authorizations, fresh_session, fresh)
+        print(json.dumps({"phase": "after_revoke", "refused": True}, separators=(",", ":")), flush=True)
 
 
 def main() -> int:
@@ -413,6 +495,10 @@ def main() -> int:
         stream=sys.stderr,
         format="client: %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # The SDK logs every failed OAuth flow with a traceback, including the refusals this
+        # script provokes on purpose; the outcome is reported here instead.
+        logging.getLogger("mcp.client.auth.oauth2").setLevel(logging.CRITICAL)
 
     async def bounded() -> None:
         with anyio.fail_after(args.timeout):

@@ -149,7 +149,15 @@ class LatchkeyTokenVerifier:
             if claim in info and info[claim] != claims.get(claim):
                 log.warning("refused: introspection %s %r != JWT %r", claim, info[claim], claims.get(claim))
                 return None
+        aud = info.get("aud", self.resource)
+        if aud != self.resource and not (isinstance(aud, list) and self.resource in aud):
+            log.warning("refused: introspection aud %r is not %s", aud, self.resource)
+            return None
 
+        log.info(
+            "accepted: sub %s, client_id %s, jti %s, scope %r, iat %s, exp %s; introspection %s",
+            claims["sub"], claims["client_id"], claims["jti"], claims.get("scope"), claims["iat"], claims["exp"], info,
+        )
         scope = claims.get("scope") or ""
         return AccessToken(
             token=token,
