@@ -613,6 +613,10 @@ mod tests {
                 checkouts::find_by_idempotency_key(tx, &PatId(id.clone()), &id)?;
                 checkouts::spent_on_day(tx, &PatId(id.clone()), i64::from(i))?;
                 audit::bump_recent(tx, &id, now, now, 1)?;
+                oauth::find_grant_auth(tx, &id)?;
+                resources::version_of(tx, &id)?;
+                resources::find_any(tx, &id)?;
+                in_snapshot(tx, |_| Ok(()))?;
             }
             Ok(())
         })

@@ -208,6 +208,8 @@ pub struct GrantAuth {
     pub resource_identifier: String,
 }
 
+/// (`+?1`: a plain parameter in a join makes SQLite recompile the statement
+/// for every new value; the hot-statement test holds this.)
 pub fn find_grant_auth(conn: &Connection, id: &str) -> Result<Option<GrantAuth>, AppError> {
     let sql = format!(
         "SELECT {GRANT_COLUMNS}, w.name, w.agent_security_mode, w.created_at, a.name, a.status, r.identifier
@@ -215,7 +217,7 @@ pub fn find_grant_auth(conn: &Connection, id: &str) -> Result<Option<GrantAuth>,
          JOIN workspaces w ON w.id = g.workspace_id
          JOIN agents a ON a.id = g.agent_id
          JOIN resources r ON r.id = g.resource_id
-         WHERE g.id = ?1"
+         WHERE g.id = +?1"
     );
     Ok(super::cached(conn, &sql)?
         .query_row([id], |r| {
