@@ -130,6 +130,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/dashboard/agents/{id}/disable").post(dashboard::agents::disable_agent))
             .service(resource("/dashboard/agents/{id}/enable").post(dashboard::agents::enable_agent))
             .service(
+                resource("/dashboard/oauth-clients")
+                    .get(dashboard::oauth_clients::clients_page)
+                    .post(dashboard::oauth_clients::register_client),
+            )
+            .service(
+                resource("/dashboard/oauth-clients/grants/{id}/revoke").post(dashboard::oauth_clients::revoke_grant),
+            )
+            .service(
                 resource("/dashboard/resources")
                     .get(dashboard::resources::resources_page)
                     .post(dashboard::resources::create_resource),

@@ -565,3 +565,32 @@ fn confidential_clients_authenticate_with_an_es256_assertion() {
     exchange(&mut o, Some(&a1)).assert_error(401, "INVALID_CLIENT");
     assert_eq!(exchange(&mut o, Some(&a2)).status, 200);
 }
+
+#[test]
+fn the_oauth_clients_page_lists_grants_registers_by_hand_and_revokes() {
+    let mut o = setup();
+    let (access, _) = o.tokens();
+    let page = o.owner.get("/dashboard/oauth-clients");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Test MCP") && page.body.contains("aria-current=\"page\">OAuth clients"));
+    let csrf = page.csrf();
+    // By hand: a bad redirect keeps what was typed; a good one shows the id.
+    let res = o.owner.post_form(
+        "/dashboard/oauth-clients",
+        &[("csrf", &csrf), ("name", "Desk"), ("redirect_uris", "http://desk.example/cb")],
+    );
+    assert_eq!(res.status, 400);
+    assert!(res.body.contains("http://desk.example/cb</textarea>"), "{}", res.body);
+    let res = o.owner.post_form(
+        "/dashboard/oauth-clients",
+        &[("csrf", &csrf), ("name", "Desk"), ("redirect_uris", "http://127.0.0.1:7/cb")],
+    );
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains("Desk is registered") && res.body.contains("lkc_"), "{}", res.body);
+    // Revoke from the list.
+    let grants = o.app.client().api("GET", "/v1/oauth/grants", Some(&o.host.clone()), None).json();
+    let id = grants["items"][0]["id"].as_str().unwrap().to_string();
+    let res = o.owner.post_form(&format!("/dashboard/oauth-clients/grants/{id}/revoke"), &[("csrf", &csrf)]);
+    assert_eq!(res.status, 303);
+    o.forward(&access).assert_error(401, "AUTH_TOKEN_REVOKED");
+}

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod certificates;
 pub mod login;
 pub mod oauth;
+pub mod oauth_clients;
 pub mod overview;
 pub mod resources;
 pub mod settings;

@@ -1,0 +1,164 @@
+//! `/dashboard/oauth-clients` (Agent Security Mode on): the OAuth clients
+//! hosts approved in this workspace, each with its agent, resource, scopes
+//! and last use, revocable in one click; and clients registered by hand.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{Nav, page_with_status, see_other};
+use crate::db;
+use crate::domain::agents::By;
+use crate::error::HtmlError;
+use crate::http::auth::{AgentConsole, Browser};
+use crate::http::request_meta;
+use crate::state::AppState;
+
+pub struct GrantRow {
+    pub id: String,
+    pub client_name: String,
+    pub client_id: String,
+    pub agent_id: String,
+    pub resource: String,
+    pub scope: String,
+    pub created: String,
+    pub last_used: String,
+    pub revoked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/oauth_clients.html")]
+struct ClientsPage {
+    nav: Nav,
+    grants: Vec<GrantRow>,
+    form_name: String,
+    form_redirects: String,
+    error: Option<String>,
+    registered: Option<(String, String)>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+async fn render(
+    state: &AppState,
+    browser: &Browser,
+    form: (String, String),
+    error: Option<String>,
+    registered: Option<(String, String)>,
+    notice: Option<String>,
+) -> Result<HttpResponse, HtmlError> {
+    let ws = browser.workspace().id.clone();
+    let (grants, resources) = state
+        .db
+        .read(move |conn| {
+            Ok((db::oauth::list_grants(conn, &ws, None, 200)?, db::resources::list(conn, &ws, None, 200)?))
+        })
+        .await?;
+    let name_of = |id: &str| resources.iter().find(|r| r.id == id).map_or_else(|| id.to_string(), |r| r.name.clone());
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    page_with_status(
+        status,
+        &ClientsPage {
+            nav: Nav::new(browser, "oauth-clients"),
+            grants: grants
+                .into_iter()
+                .map(|g| GrantRow {
+                    resource: name_of(&g.resource_id),
+                    client_name: g.client_name,
+                    client_id: g.client_id,
+                    agent_id: g.agent_id.0,
+                    scope: g.scope,
+                    created: g.created_at.display(),
+                    last_used: g.last_used_at.map_or_else(|| "never".into(), crate::clock::Timestamp::display),
+                    revoked: g.revoked_at.is_some(),
+                    id: g.id,
+                })
+                .collect(),
+            form_name: form.0,
+            form_redirects: form.1,
+            error,
+            registered,
+            notice,
+        },
+    )
+}
+
+/// A logged-in person, mode on.
+pub async fn clients_page(
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    query: web::Query<DoneQuery>,
+) -> Result<HttpResponse, HtmlError> {
+    let notice = (query.done.as_deref() == Some("revoked"))
+        .then(|| "The grant is revoked: the client's tokens stopped working.".to_string());
+    render(&state, &browser, (String::new(), String::new()), None, None, notice).await
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    redirect_uris: String,
+}
+
+/// A person, mode on: registers a public client by hand (for an
+/// application that does not register itself).
+pub async fn register_client(
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    form: web::Form<RegisterForm>,
+) -> Result<HttpResponse, HtmlError> {
+    browser.check_csrf(&form.csrf)?;
+    let form = form.into_inner();
+    let uris: Vec<&str> = form.redirect_uris.split_whitespace().collect();
+    let body = serde_json::json!({"client_name": form.name.trim(), "redirect_uris": uris});
+    let mut client = match crate::domain::oauth::register(&body, state.clock.now()) {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = e.user_message().into_owned();
+            return render(&state, &browser, (form.name, form.redirect_uris), Some(msg), None, None).await;
+        }
+    };
+    client.source = "dashboard".into();
+    let shown = (client.client_name.clone(), client.id.clone());
+    state.db.write(move |tx| db::oauth::insert_client(tx, &client)).await?;
+    render(&state, &browser, (String::new(), String::new()), None, Some(shown), None).await
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A person, mode on: revokes a grant. Members revoke only grants of
+/// agents they own.
+pub async fn revoke_grant(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, HtmlError> {
+    browser.check_csrf(&form.csrf)?;
+    let (ws, who) = (browser.workspace().id.clone(), browser.acting());
+    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let id = id.into_inner();
+    state
+        .db
+        .write(move |tx| {
+            let grant = db::oauth::find_grant(tx, &ws, &id)?.ok_or(crate::error::AppError::NotFound)?;
+            crate::domain::agents::get_manageable(tx, &ws, &grant.agent_id, &who)?;
+            crate::domain::oauth::revoke(tx, &ws, &grant.id, &By { actor: &actor, meta: &meta, now })
+        })
+        .await?;
+    Ok(see_other("/dashboard/oauth-clients?done=revoked"))
+}
