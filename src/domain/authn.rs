@@ -554,6 +554,53 @@ pub fn resolve(
     }
 }
 
+/// A `client_credentials` access JWT of an enrolled agent (no grant): the
+/// agent is active in a workspace with the mode on, and the resource is
+/// still that workspace's.
+fn agent_access(
+    conn: &Connection,
+    claims: &crate::domain::oauth::AccessClaims,
+    settings: &Settings,
+) -> Result<Principal, Refusal> {
+    let agent = db::agents::find_any_workspace(conn, &crate::domain::ids::AgentId(claims.sub.clone()))
+        .map_err(Refusal::internal)?
+        .filter(|a| a.workspace_id.0 == claims.workspace_id)
+        .ok_or(Refusal::unknown("access token of an unknown agent"))?;
+    let ws = agent.workspace_id.clone();
+    let refuse = |e, reason| Refusal::new(e, reason, Some(&ws));
+    if agent.status != AgentStatus::Active {
+        return Err(refuse(AppError::AgentDisabled, "agent not active"));
+    }
+    let workspace = db::workspaces::get(conn, &ws).map_err(Refusal::internal)?;
+    security_mode::require_on(&workspace, &settings.settings_url).map_err(|e| refuse(e, "agent security mode off"))?;
+    let resource = db::resources::find_by_identifier(conn, &claims.aud).map_err(Refusal::internal)?;
+    if resource.is_none_or(|r| r.workspace_id != ws) {
+        return Err(refuse(AppError::AuthUnknownToken, "access token for a resource that is gone"));
+    }
+    Ok(Principal {
+        workspace,
+        user: None,
+        credential: Credential {
+            kind: CredentialKind::OAuthAccessToken,
+            id: claims.jti.clone(),
+            pat_id: None,
+            scope: Scope::Agent,
+            audience: Audience::Api,
+            expires_at: Timestamp(claims.exp),
+            pat_last_used_at: None,
+            issued_at: Some(Timestamp(claims.iat)),
+            key_thumbprint: None,
+            oauth: Some(Box::new(crate::domain::principal::OAuthFacts {
+                grant_id: String::new(),
+                client_id: claims.client_id.clone(),
+                resource: claims.aud.clone(),
+                scopes: claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            })),
+        },
+        agent: Some(BoundAgent { id: agent.id, name: agent.name }),
+    })
+}
+
 /// An OAuth access token: its grant still stands, in a workspace with the
 /// mode on, for an agent that is not disabled, for the resource it names.
 fn oauth_access(
@@ -561,7 +608,8 @@ fn oauth_access(
     claims: &crate::domain::oauth::AccessClaims,
     settings: &Settings,
 ) -> Result<Principal, Refusal> {
-    let auth = db::oauth::find_grant_auth(conn, &claims.grant_id)
+    let Some(grant_id) = &claims.grant_id else { return agent_access(conn, claims, settings) };
+    let auth = db::oauth::find_grant_auth(conn, grant_id)
         .map_err(Refusal::internal)?
         .filter(|a| a.workspace.id.0 == claims.workspace_id && a.grant.agent_id.0 == claims.sub)
         .ok_or(Refusal::unknown("access token of an unknown grant"))?;

@@ -105,6 +105,75 @@ pub fn check_claims(c: &AssertionClaims, rules: &AssertionRules<'_>) -> Result<(
 }
 
 /// Records the jti (a replay is refused) and issues an access token.
+/// Inside the issuing transaction: the agent is still active with the
+/// same key, the mode is on, and the assertion's `jti` is used now, once.
+fn spend_assertion(
+    tx: &Connection,
+    agent: &Agent,
+    jti: &str,
+    jti_expires_at: Timestamp,
+    settings_url: &str,
+    by: &By<'_>,
+) -> Result<Result<(), &'static str>, AppError> {
+    let current = db::agents::find(tx, &agent.workspace_id, &agent.id)?;
+    if !current.is_some_and(|a| a.status == AgentStatus::Active && a.key_thumbprint == agent.key_thumbprint) {
+        return Ok(Err("agent changed while the assertion was checked"));
+    }
+    security_mode::require_on(&db::workspaces::get(tx, &agent.workspace_id)?, settings_url)?;
+    db::assertion_jtis::delete_expired(tx, by.now)?;
+    if !db::assertion_jtis::insert_new(tx, &agent.id, jti, jti_expires_at)? {
+        return Ok(Err("replayed jti"));
+    }
+    Ok(Ok(()))
+}
+
+/// `client_credentials` with `resource` (PRODUCT.md §5.8): an RFC 9068
+/// access JWT for that one resource of the agent's workspace, with its
+/// scopes; no grant stands behind it, so disabling the agent ends it.
+#[allow(clippy::too_many_arguments)]
+pub fn issue_resource_token(
+    tx: &Connection,
+    agent: &Agent,
+    jti: &str,
+    jti_expires_at: Timestamp,
+    resource: &crate::domain::resources::Resource,
+    keys: &crate::crypto::keys::SigningKeys,
+    issuer: &str,
+    ttl_seconds: i64,
+    settings_url: &str,
+    by: &By<'_>,
+) -> Result<Result<crate::domain::oauth::TokenSet, &'static str>, AppError> {
+    if let Err(reason) = spend_assertion(tx, agent, jti, jti_expires_at, settings_url, by)? {
+        return Ok(Err(reason));
+    }
+    let claims = crate::domain::oauth::AccessClaims {
+        iss: issuer.to_string(),
+        sub: agent.id.0.clone(),
+        aud: resource.identifier.clone(),
+        client_id: agent.id.0.clone(),
+        scope: resource.scopes.join(" "),
+        jti: db::new_id(),
+        iat: by.now.0,
+        exp: by.now.0 + ttl_seconds,
+        grant_id: None,
+        workspace_id: agent.workspace_id.0.clone(),
+    };
+    let access_token = keys.sign_typed(&claims, Some("at+jwt")).map_err(AppError::internal)?;
+    audit::record(
+        tx,
+        Event::success(Some(&agent.workspace_id), by.actor, "agent.token_issued", by.meta)
+            .target("resource", resource.id.clone()),
+        by.now,
+    )?;
+    Ok(Ok(crate::domain::oauth::TokenSet {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl_seconds,
+        refresh_token: None,
+        scope: claims.scope,
+    }))
+}
+
 pub fn issue_access_token(
     tx: &Connection,
     agent: &Agent,
@@ -117,14 +186,8 @@ pub fn issue_access_token(
     // The agent may have been disabled or re-keyed, or the mode turned off,
     // since the assertion was checked: look again inside the transaction
     // that issues the token.
-    let current = db::agents::find(tx, &agent.workspace_id, &agent.id)?;
-    if !current.is_some_and(|a| a.status == AgentStatus::Active && a.key_thumbprint == agent.key_thumbprint) {
-        return Ok(Err("agent changed while the assertion was checked"));
-    }
-    security_mode::require_on(&db::workspaces::get(tx, &agent.workspace_id)?, settings_url)?;
-    db::assertion_jtis::delete_expired(tx, by.now)?;
-    if !db::assertion_jtis::insert_new(tx, &agent.id, jti, jti_expires_at)? {
-        return Ok(Err("replayed jti"));
+    if let Err(reason) = spend_assertion(tx, agent, jti, jti_expires_at, settings_url, by)? {
+        return Ok(Err(reason));
     }
     let token = SecretToken::generate(TokenKind::AccessToken);
     let id = db::new_id();

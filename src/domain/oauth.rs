@@ -40,8 +40,10 @@ pub struct AccessClaims {
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
-    /// The grant, so revoking it ends the token at once.
-    pub grant_id: String,
+    /// The grant, so revoking it ends the token at once; none for a
+    /// `client_credentials` token of an enrolled agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
     pub workspace_id: String,
 }
 
@@ -289,7 +291,7 @@ fn issue(
         jti: db::new_id(),
         iat: now.0,
         exp: now.0 + ttl,
-        grant_id: auth.grant.id.clone(),
+        grant_id: Some(auth.grant.id.clone()),
         workspace_id: auth.grant.workspace_id.0.clone(),
     };
     let access_token = keys.sign_typed(&claims, Some("at+jwt")).map_err(AppError::internal)?;

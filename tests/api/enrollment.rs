@@ -420,3 +420,52 @@ fn an_assertion_kid_must_be_the_registered_keys_thumbprint() {
     header.kid = Some("some-other-key".into());
     assert_invalid_client(&token_request(&mut c, &key.sign_with(header, &claims(&app, &agent))));
 }
+
+/// `client_credentials` at the OAuth token endpoint with `resource`: an
+/// access JWT for that resource, which forward-auth accepts there only.
+#[test]
+fn an_enrolled_agent_gets_an_access_jwt_for_a_resource() {
+    let app = TestApp::spawn();
+    let (mut c, host, agent, key) = enrolled(&app);
+    let res = c.api(
+        "POST",
+        "/v1/resources",
+        Some(&host),
+        Some(json!({"name": "Files", "identifier": "https://files.example.com/", "scopes": ["files:read"]})),
+    );
+    let resource = res.json()["id"].as_str().unwrap().to_string();
+    let form = |assertion: &str, resource: &str| {
+        format!(
+            "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}&resource={}",
+            encode(resource)
+        )
+    };
+    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+    let mut at_token = claims(&app, &agent);
+    at_token["aud"] = json!(format!("{}/oauth/token", app.address));
+    let res = c.send("POST", "/oauth/token", &headers, Some(form(&key.sign(&at_token), "https://files.example.com")));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let body = res.json();
+    assert_eq!(body["scope"], "files:read");
+    let jwt = body["access_token"].as_str().unwrap().to_string();
+    assert!(jwt.starts_with("eyJ"));
+    let check = |c: &mut Client, id: &str| {
+        c.send(
+            "GET",
+            &format!("/v1/forward-auth?resource={id}"),
+            &[("X-Forwarded-Uri", "/x"), ("Authorization", &format!("Bearer {jwt}"))],
+            None,
+        )
+    };
+    let res = check(&mut c, &resource);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.header("x-latchkey-credential-kind"), Some("oauth_access_token"));
+    assert_eq!(res.header("x-latchkey-agent-name"), Some("enrolled-bot"));
+    // Unknown resource: invalid_target.
+    let res =
+        c.send("POST", "/oauth/token", &headers, Some(form(&key.sign(&claims(&app, &agent)), "https://nope.example/")));
+    assert_eq!(res.assert_error(400, "INVALID_TARGET")["error"], "invalid_target");
+    // Disabling the agent ends it.
+    assert_eq!(c.api("POST", &format!("/v1/agents/{agent}/disable"), Some(&host), None).status, 200);
+    check(&mut c, &resource).assert_error(403, "AGENT_DISABLED");
+}

@@ -103,9 +103,10 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         return Err(AppError::RateLimited { retry_after_seconds });
     }
     let assertion = parse_token_request(super::is_form(&req), &body)?;
+    let resource = resource_param(super::is_form(&req), &body);
 
     let meta = request_meta(&req, &state);
-    match issue(&state, &assertion, meta).await {
+    match issue(&state, &assertion, resource, meta).await {
         Ok(Ok(body)) => Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body)),
         Ok(Err((ws, reason))) => {
             record_failure(&req, &state, ws, "token", reason).await;
@@ -140,6 +141,17 @@ pub fn parse_token_request(is_form: bool, body: &[u8]) -> Result<String, AppErro
 
 type Refused = (Option<crate::domain::ids::WorkspaceId>, &'static str);
 
+/// The optional RFC 8707 `resource` of a token request.
+fn resource_param(is_form: bool, body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct R {
+        resource: Option<String>,
+    }
+    let r: Option<R> =
+        if is_form { serde_urlencoded::from_bytes(body).ok() } else { serde_json::from_slice(body).ok() };
+    r.and_then(|r| r.resource).filter(|r| !r.is_empty())
+}
+
 /// Read the agent and its workspace (one read on this worker's
 /// connection), verify the assertion with no lock held, then one write
 /// transaction: re-check the agent and the mode, record the jti, store the
@@ -147,8 +159,9 @@ type Refused = (Option<crate::domain::ids::WorkspaceId>, &'static str);
 async fn issue(
     state: &AppState,
     assertion: &str,
+    resource: Option<String>,
     meta: crate::domain::audit::RequestMeta,
-) -> Result<Result<TokenResponse, Refused>, AppError> {
+) -> Result<Result<serde_json::Value, Refused>, AppError> {
     let now = state.clock.now();
     let Some(sub) = es256::peek_subject(assertion) else { return Ok(Err((None, "assertion without a readable sub"))) };
     let id = AgentId(sub);
@@ -181,8 +194,37 @@ async fn issue(
     security_mode::require_on(&workspace, &settings_url)?;
     let jti = claims.jti.unwrap_or_default();
     let jti_expires = crate::clock::Timestamp(claims.exp.unwrap_or(now.0));
-    let ttl = state.config.agent_token_ttl_seconds;
     let actor = Actor::Agent { id: agent.id.clone(), name: agent.name.clone() };
+    if let Some(wanted) = resource {
+        // An access JWT for one resource of the agent's own workspace.
+        let normalized = crate::domain::resources::parse_identifier(&wanted).map(|(i, _)| i).unwrap_or(wanted);
+        let found = state.db.read_here(|conn| db::resources::find_by_identifier(conn, &normalized))?;
+        let Some(resource) = found.filter(|r| r.workspace_id == agent.workspace_id) else {
+            return Err(AppError::InvalidTarget("resource is not a resource of this agent's workspace.".into()));
+        };
+        let (keys, issuer) = (state.keys.clone(), state.config.public_url.clone());
+        let ttl = state.config.oauth_access_token_ttl_seconds;
+        let issued = state
+            .db
+            .write(move |tx| {
+                let by = By { actor: &actor, meta: &meta, now };
+                enrollment::issue_resource_token(
+                    tx,
+                    &agent,
+                    &jti,
+                    jti_expires,
+                    &resource,
+                    &keys,
+                    &issuer,
+                    ttl,
+                    &settings_url,
+                    &by,
+                )
+            })
+            .await?;
+        return Ok(issued.map(|set| serde_json::to_value(set).unwrap_or_default()).map_err(|reason| (ws, reason)));
+    }
+    let ttl = state.config.agent_token_ttl_seconds;
     let issued = state
         .db
         .write(move |tx| {
@@ -191,7 +233,12 @@ async fn issue(
         })
         .await?;
     Ok(match issued {
-        Ok(token) => Ok(TokenResponse { access_token: token.into_inner(), token_type: "Bearer", expires_in: ttl }),
+        Ok(token) => Ok(serde_json::to_value(TokenResponse {
+            access_token: token.into_inner(),
+            token_type: "Bearer",
+            expires_in: ttl,
+        })
+        .unwrap_or_default()),
         Err(reason) => Err((ws, reason)),
     })
 }

@@ -64,10 +64,13 @@ pub async fn revoke_token(
                         .target("access_token", cred.id.clone());
                     audit::record(tx, event, now)
                 }
-                CredentialKind::OAuthAccessToken => {
-                    let grant = cred.oauth.as_ref().map(|o| o.grant_id.clone()).ok_or(AppError::NotFound)?;
-                    crate::domain::oauth::revoke(tx, &ws, &grant, &by)
-                }
+                CredentialKind::OAuthAccessToken => match cred.oauth.as_ref().map(|o| o.grant_id.clone()) {
+                    Some(grant) if !grant.is_empty() => crate::domain::oauth::revoke(tx, &ws, &grant, &by),
+                    _ => Err(AppError::Validation(
+                        "token: an enrolled agent's access JWT lives 10 minutes and is not revoked alone; disable the agent."
+                            .into(),
+                    )),
+                },
                 CredentialKind::Jwt | CredentialKind::CertificateJwt => Err(AppError::Validation(
                     "token: short-lived JWTs are not revoked one by one; revoke the PAT or certificate they come from."
                         .into(),
