@@ -352,4 +352,19 @@ mod tests {
         assert_eq!(c.public_url, "https://auth.example.com");
         assert!(c.is_https());
     }
+
+    #[test]
+    fn the_issuer_is_one_normalised_string() {
+        for (raw, want) in [
+            ("HTTPS://Auth.Example.COM:443/", "https://auth.example.com"),
+            ("http://127.0.0.1:80", "http://127.0.0.1"),
+            ("https://example.com/Latchkey/", "https://example.com/Latchkey"),
+            ("https://example.com:8443", "https://example.com:8443"),
+        ] {
+            assert_eq!(load(&[("LATCHKEY_PUBLIC_URL", raw)]).unwrap().public_url, want, "{raw}");
+        }
+        for bad in ["ftp://x.example", "https://u@x.example", "https://x.example/?q", "not a url"] {
+            assert!(load(&[("LATCHKEY_PUBLIC_URL", bad)]).is_err(), "{bad}");
+        }
+    }
 }

@@ -52,6 +52,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/static/{path:.*}").get(assets::serve))
             .service(resource("/.well-known/jwks.json").get(api::well_known::jwks))
             .service(resource("/.well-known/oauth-authorization-server").get(api::well_known::oauth_metadata))
+            .service(
+                resource("/.well-known/oauth-authorization-server/{path:.*}")
+                    .get(api::well_known::oauth_metadata_for_path),
+            )
             // API
             .service(resource("/v1/auth/exchange").post(api::identity::exchange))
             .service(resource("/v1/agents").get(api::agents::list_agents).post(api::agents::create_agent))

@@ -594,3 +594,16 @@ fn the_oauth_clients_page_lists_grants_registers_by_hand_and_revokes() {
     assert_eq!(res.status, 303);
     o.forward(&access).assert_error(401, "AUTH_TOKEN_REVOKED");
 }
+
+#[test]
+fn an_issuer_with_a_path_serves_its_metadata_path_inserted() {
+    let app = TestApp::spawn_with(|c| {
+        c.public_url = "https://auth.example.com/latchkey".into();
+        c.public_url_is_default = false;
+    });
+    let doc = app.client().get("/.well-known/oauth-authorization-server/latchkey");
+    assert_eq!(doc.status, 200, "{}", doc.body);
+    assert_eq!(doc.json()["issuer"], "https://auth.example.com/latchkey");
+    assert_eq!(doc.json()["token_endpoint"], "https://auth.example.com/latchkey/oauth/token");
+    app.client().get("/.well-known/oauth-authorization-server/other").assert_error(404, "NOT_FOUND");
+}

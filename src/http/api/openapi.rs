@@ -13,6 +13,13 @@ const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
     ("get", "/readyz", "The database answers.", "none", 200),
     ("get", "/.well-known/jwks.json", "Public keys of Latchkey-issued JWTs.", "none", 200),
     ("get", "/.well-known/oauth-authorization-server", "RFC 8414 metadata.", "none", 200),
+    (
+        "get",
+        "/.well-known/oauth-authorization-server/{path}",
+        "RFC 8414 metadata, path-inserted, for an issuer with a path.",
+        "none",
+        200,
+    ),
     ("get", "/openapi.json", "This document.", "none", 200),
     ("get", "/metrics", "Prometheus metrics.", "host, service", 200),
     ("get", "/v1/auth/whoami", "Who the credential is.", "any credential", 200),
