@@ -90,6 +90,17 @@ impl App {
         .map_err(|e| format!("cannot start the HTTP server: {e}"))?
         .run();
 
+        // OAuth and MCP clients refuse an authorization server on plain http
+        // anywhere but loopback (OAuth 2.1): say so where the operator looks.
+        let public = &state.config.public_url;
+        let loopback = url::Url::parse(public).is_ok_and(|u| crate::domain::oauth::is_loopback(&u));
+        if public.starts_with("http://") && !loopback {
+            tracing::warn!(
+                public_url = %public,
+                "LATCHKEY_PUBLIC_URL is plain http on a non-loopback host: OAuth and MCP clients will refuse it; \
+                 serve Latchkey over https (e.g. behind Caddy or nginx) and set LATCHKEY_PUBLIC_URL=https://…"
+            );
+        }
         Ok(App { server, port, state, setup_code })
     }
 
