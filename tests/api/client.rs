@@ -231,7 +231,13 @@ fn signed_requests_from_the_cli_and_a_cap_overrun_explains_itself() {
     let (code, out, err) = cli(&agent_cfg, &["agent", "session"], None, &envs);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim().len(), 36);
-    assert_eq!(mode(&agent_cfg.join("agent/session.json")), 0o600);
+    let session_file = || {
+        let mut files: Vec<_> =
+            std::fs::read_dir(agent_cfg.join("agent/sessions")).unwrap().flatten().map(|e| e.path()).collect();
+        assert_eq!(files.len(), 1, "one session per credential: {files:?}");
+        files.remove(0)
+    };
+    assert_eq!(mode(&session_file()), 0o600);
 
     let (code, out, err) = cli(
         &agent_cfg,
@@ -258,10 +264,37 @@ fn signed_requests_from_the_cli_and_a_cap_overrun_explains_itself() {
     assert_eq!(err.trim().lines().count(), 1);
 
     // A signed GET works too; and a session that has gone is refreshed.
-    std::fs::remove_file(agent_cfg.join("agent/session.json")).unwrap();
+    std::fs::remove_file(session_file()).unwrap();
     let (code, out, err) = cli(&agent_cfg, &["request", "GET", "/v1/auth/whoami"], None, &envs);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"kind\":\"session\""), "{out}");
+
+    // Identical requests in the same second: each carries its own nonce, so
+    // none is taken for a replay.
+    for _ in 0..3 {
+        let (code, _, err) = cli(&agent_cfg, &["request", "GET", "/v1/auth/whoami"], None, &envs);
+        assert_eq!(code, 0, "{err}");
+    }
+
+    // Another profile signs as its own agent, not the last one's session.
+    let (code, _, err) = cli(
+        &config,
+        &["token", "mint", "archivist", "--create", "--profile", "archivist", "--no-print-token"],
+        None,
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, exports, _) = cli(&config, &["profile", "env", "archivist"], None, &[]);
+    let vars: Vec<(String, String)> = exports
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    let envs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (code, out, err) = cli(&agent_cfg, &["request", "GET", "/v1/auth/whoami"], None, &envs);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"agent_name\":\"archivist\""), "{out}");
 }
 
 /// The README's production bootstrap, run as written (only the URL differs).

@@ -112,7 +112,7 @@ fn start_session() -> Result<SessionFile, CliError> {
         expires_at: now() + s["expires_in"].as_i64().unwrap_or(0),
         key_seed: STANDARD.encode(key.to_bytes()),
     };
-    store::write_json(&store::session_path(&store::config_dir()?), &file)?;
+    store::write_json(&store::session_path(&store::config_dir()?, &file.url, &c.token), &file)?;
     Ok(file)
 }
 
@@ -129,13 +129,10 @@ pub fn session() -> Result<(), CliError> {
 
 /// The stored session if it is still good for a while, else a new one.
 fn current_session() -> Result<SessionFile, CliError> {
-    let path = store::session_path(&store::config_dir()?);
+    let c = creds()?;
+    let path = store::session_path(&store::config_dir()?, &c.url, &c.token);
     match store::read_json::<SessionFile>(&path)? {
-        Some(s)
-            if s.expires_at > now() + 10 && env("LATCHKEY_URL").is_none_or(|u| u.trim_end_matches('/') == s.url) =>
-        {
-            Ok(s)
-        }
+        Some(s) if s.expires_at > now() + 10 => Ok(s),
         _ => start_session(),
     }
 }
@@ -163,13 +160,17 @@ pub fn request(method: &str, path: &str, data: Option<&str>) -> Result<(), CliEr
         })?;
     let key = SigningKey::from_bytes(&seed);
     let ts = now().to_string();
-    let canonical = format!("{method}\n{path}\n{ts}\n{}", sha256_hex(&body));
+    // A fresh nonce, signed as the fifth line: two identical requests in
+    // the same second are two signatures, not a replay.
+    let nonce = crate::crypto::random_base62(24);
+    let canonical = format!("{method}\n{path}\n{ts}\n{}\n{nonce}", sha256_hex(&body));
     let signature = STANDARD.encode(key.sign(canonical.as_bytes()).to_bytes());
     let auth = format!("Bearer {}", s.jwt);
     let mut headers = vec![
         ("Authorization", auth.as_str()),
         ("X-Agent-Timestamp", ts.as_str()),
         ("X-Agent-Signature", signature.as_str()),
+        ("X-Agent-Nonce", nonce.as_str()),
     ];
     if !body.is_empty() {
         headers.push(("Content-Type", "application/json"));

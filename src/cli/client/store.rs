@@ -133,8 +133,11 @@ pub fn enrollment_path(dir: &Path) -> PathBuf {
     dir.join("agent").join("enrollment.json")
 }
 
-pub fn session_path(dir: &Path) -> PathBuf {
-    dir.join("agent").join("session.json")
+/// One session per credential (server and token): switching profiles or
+/// token files never signs as another agent.
+pub fn session_path(dir: &Path, url: &str, token: &str) -> PathBuf {
+    let id = crate::crypto::sha256_hex(format!("{}\n{token}", url.trim_end_matches('/')).as_bytes());
+    dir.join("agent").join("sessions").join(format!("{}.json", &id[..24]))
 }
 
 /// Profile names become file names: keep them plain.
