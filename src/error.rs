@@ -271,9 +271,11 @@ impl AppError {
             AppError::IdempotencyMismatch => {
                 "This Idempotency-Key was already used with a different request body.".into()
             }
-            AppError::SpendCapExceeded(d) => {
-                format!("Today's spend cap on this token has been hit (${}).", d.current_cap_usd).into()
-            }
+            AppError::SpendCapExceeded(d) => format!(
+                "This checkout (${}) would take today's spend past this token's cap: ${} of ${} spent today.",
+                d.attempted_amount_usd, d.spent_today_usd, d.current_cap_usd
+            )
+            .into(),
             AppError::AuthTokenExpired => "This token has expired; get a new one.".into(),
             AppError::AuthTokenRevoked => "This token has been revoked; get a new one.".into(),
             AppError::AgentDisabled => "The agent this credential belongs to is disabled.".into(),

@@ -13,10 +13,26 @@ use crate::domain::audit::{Actor, RequestMeta};
 use crate::domain::{self, Email, NewPassword, parse_workspace_name};
 use crate::error::AppError;
 
+/// Opens (creating if need be) the data dir: only for `create-owner`,
+/// `migrate` and the like, which start an instance.
 fn open(overrides: Overrides) -> Result<(Config, Db), CliError> {
     let config = Config::load(overrides).map_err(|e| CliError::Usage(e.to_string()))?;
     let db = Db::open(&config.data_dir).map_err(CliError::Failed)?;
     Ok((config, db))
+}
+
+/// Opens an existing instance's data dir; a wrong directory is an error
+/// naming it, never a new empty database.
+fn open_existing(overrides: Overrides) -> Result<(Config, Db), CliError> {
+    let config = Config::load(overrides).map_err(|e| CliError::Usage(e.to_string()))?;
+    if !config.data_dir.join(crate::db::DB_FILE).exists() {
+        return Err(CliError::Usage(format!(
+            "no Latchkey database in {}: pass --data-dir (or set LATCHKEY_DATA_DIR) to the directory `latchkey serve` uses, \
+             or start one with `latchkey admin create-owner`",
+            config.data_dir.display()
+        )));
+    }
+    open(Overrides { data_dir: Some(config.data_dir.clone()), ..Overrides::default() }).map(|(_, db)| (config, db))
 }
 
 fn failed(e: AppError) -> CliError {
@@ -54,7 +70,7 @@ pub fn migrate(overrides: Overrides) -> Result<(), CliError> {
 }
 
 pub fn backup(overrides: Overrides, to: &Path) -> Result<(), CliError> {
-    let (_, db) = open(overrides)?;
+    let (_, db) = open_existing(overrides)?;
     db.backup_to(to).map_err(CliError::Failed)?;
     eprintln!("backup written to {}", to.display());
     Ok(())
@@ -100,7 +116,7 @@ fn mint_pat(overrides: Overrides, cmd: AdminCommand, now: crate::clock::Timestam
     if scope == Scope::Agent && agent.is_none() {
         return Err(CliError::Usage("--agent NAME is required with --scope agent".into()));
     }
-    let (config, db) = open(overrides)?;
+    let (config, db) = open_existing(overrides)?;
     let token = db
         .write_blocking(|tx| {
             let ws = domain::workspaces::resolve(tx, workspace.as_deref())?;
@@ -146,7 +162,7 @@ pub fn run(overrides: Overrides, cmd: AdminCommand) -> Result<(), CliError> {
             let name = parse_workspace_name(&name).map_err(|e| CliError::Usage(format!("--name: {e}")))?;
             let email = email(&owner_email)?;
             let password = if password_stdin { Some(password_from_stdin()?) } else { None };
-            let (config, db) = open(overrides)?;
+            let (config, db) = open_existing(overrides)?;
             let hash = password.map(|p| hash(&config, &p)).transpose()?;
             let (ws, passwordless) = db
                 .write_blocking(|tx| {
@@ -166,7 +182,7 @@ pub fn run(overrides: Overrides, cmd: AdminCommand) -> Result<(), CliError> {
             Ok(())
         }
         AdminCommand::SecurityMode { state, workspace } => {
-            let (_, db) = open(overrides)?;
+            let (_, db) = open_existing(overrides)?;
             let on = matches!(state, OnOff::On);
             let ws = db
                 .write_blocking(|tx| {
@@ -181,7 +197,7 @@ pub fn run(overrides: Overrides, cmd: AdminCommand) -> Result<(), CliError> {
         AdminCommand::ResetPassword { email: raw, .. } => {
             let email = email(&raw)?;
             let password = password_from_stdin()?;
-            let (config, db) = open(overrides)?;
+            let (config, db) = open_existing(overrides)?;
             let hash = hash(&config, &password)?;
             db.write_blocking(|tx| domain::accounts::reset_password_headless(tx, &email, &hash, now))
                 .map_err(failed)?;

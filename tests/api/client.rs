@@ -333,3 +333,86 @@ fn the_readme_bootstrap_story_works_in_a_shell() {
     assert!(stdout.contains("\"status\":\"authorized\"") && stdout.contains("\"amount_usd\":\"5.50\""), "{stdout}");
     assert!(!stdout.contains(&host) && !stderr.contains(&host));
 }
+
+/// Each of these used to leave the user guessing; now the message names
+/// the next command.
+#[test]
+fn cli_failures_name_the_next_command() {
+    let app = TestApp::spawn();
+    let (dir, host) = logged_in(&app);
+    let config = dir.path().join("cfg");
+    // A missing agent without --create.
+    let (code, _, err) = cli(&config, &["token", "mint", "ops-bot"], None, &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--create") && err.contains("latchkey token mint ops-bot --create"), "{err}");
+    // `login` with an agent token explains which token it needs.
+    let agent = app.mint_pat(&["--email", OWNER_EMAIL, "--name", "a", "--scope", "agent", "--agent", "x"]);
+    let other = dir.path().join("other");
+    let (code, _, err) = cli(&other, &["login", "--url", &app.address], Some(&format!("{agent}\n")), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("needs a host token") && err.contains("Tokens page"), "{err}");
+    assert!(!other.join("login.json").exists(), "nothing was stored");
+    drop(host);
+
+    // Admin commands on the wrong directory: named, and nothing created.
+    let wrong = dir.path().join("not-the-data-dir");
+    let (code, _, err) = run_cli(&wrong, &["admin", "security-mode", "on"], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no Latchkey database") && err.contains("--data-dir"), "{err}");
+    assert!(!wrong.join("latchkey.db").exists());
+}
+
+#[test]
+fn an_ended_session_is_replaced_and_an_overrun_says_what_happened() {
+    let app = TestApp::spawn();
+    let (dir, host) = logged_in(&app);
+    let config = dir.path().join("cfg");
+    let (code, _, err) = cli(
+        &config,
+        &["token", "mint", "shopper", "--create", "--cap", "5.00", "--profile", "shopper", "--no-print-token"],
+        None,
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, exports, _) = cli(&config, &["profile", "env", "shopper"], None, &[]);
+    let vars: Vec<(String, String)> = exports
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    let envs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let agent_cfg = dir.path().join("agent-cfg");
+    let (code, session, err) = cli(&agent_cfg, &["agent", "session"], None, &envs);
+    assert_eq!(code, 0, "{err}");
+    // The host ends the session; the next request starts another by itself.
+    let agent_id = vars.iter().find(|(k, _)| k == "LATCHKEY_AGENT_ID").unwrap().1.clone();
+    let mut owner = app.login(OWNER_EMAIL, OWNER_PASSWORD).1;
+    let csrf = owner.get(&format!("/dashboard/agents/{agent_id}")).csrf();
+    let res =
+        owner.post_form(&format!("/dashboard/agents/{agent_id}/sessions/{}/end", session.trim()), &[("csrf", &csrf)]);
+    assert_eq!(res.status, 303);
+    let buy = |amount: &str| {
+        cli(
+            &agent_cfg,
+            &[
+                "request",
+                "POST",
+                "/api/agent/checkout/create",
+                "--data",
+                &format!(r#"{{"amount_usd":"{amount}","description":"x"}}"#),
+            ],
+            None,
+            &envs,
+        )
+    };
+    let (code, _, err) = buy("4.50");
+    assert_eq!(code, 0, "a fresh session was started: {err}");
+    let (code, _, err) = buy("1.00");
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("This checkout ($1.00) would take today's spend past") && err.contains("$4.50 of $5.00"),
+        "{err}"
+    );
+    drop(host);
+}

@@ -154,6 +154,20 @@ pub fn request(method: &str, path: &str, data: Option<&str>) -> Result<(), CliEr
         return Err(CliError::Usage("--data is not valid JSON".into()));
     }
     let s = current_session()?;
+    let mut reply = signed(&s, &method, path, &body)?;
+    // An ended or expired session: start another once and send again (a
+    // revoked PAT then says so itself).
+    if reply.status == 401
+        && matches!(reply.body["error_code"].as_str(), Some("AUTH_TOKEN_REVOKED" | "AUTH_TOKEN_EXPIRED"))
+    {
+        reply = signed(&start_session()?, &method, path, &body)?;
+    }
+    println!("{}", reply.text);
+    if reply.ok() { Ok(()) } else { Err(reply.failure()) }
+}
+
+/// One request signed with the session's key and a fresh nonce.
+fn signed(s: &SessionFile, method: &str, path: &str, body: &[u8]) -> Result<super::api::Reply, CliError> {
     let seed: [u8; 32] =
         STANDARD.decode(&s.key_seed).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| {
             CliError::Failed("the stored session key is corrupt; run `latchkey agent session`".into())
@@ -163,7 +177,7 @@ pub fn request(method: &str, path: &str, data: Option<&str>) -> Result<(), CliEr
     // A fresh nonce, signed as the fifth line: two identical requests in
     // the same second are two signatures, not a replay.
     let nonce = crate::crypto::random_base62(24);
-    let canonical = format!("{method}\n{path}\n{ts}\n{}\n{nonce}", sha256_hex(&body));
+    let canonical = format!("{method}\n{path}\n{ts}\n{}\n{nonce}", sha256_hex(body));
     let signature = STANDARD.encode(key.sign(canonical.as_bytes()).to_bytes());
     let auth = format!("Bearer {}", s.jwt);
     let mut headers = vec![
@@ -175,7 +189,5 @@ pub fn request(method: &str, path: &str, data: Option<&str>) -> Result<(), CliEr
     if !body.is_empty() {
         headers.push(("Content-Type", "application/json"));
     }
-    let reply = Api::new(&s.url).send(&method, path, &headers, (!body.is_empty()).then_some(body.as_slice()))?;
-    println!("{}", reply.text);
-    if reply.ok() { Ok(()) } else { Err(reply.failure()) }
+    Api::new(&s.url).send(method, path, &headers, (!body.is_empty()).then_some(body))
 }

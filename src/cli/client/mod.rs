@@ -85,6 +85,15 @@ pub fn login(url: &str, workspace_id: Option<String>) -> Result<(), CliError> {
     let url = parse_url(url)?;
     let token = read_secret("Personal access token (input hidden): ")?;
     let who = Api::new(&url).json("GET", "/v1/auth/whoami", Some(&token), None)?.into_ok()?;
+    let scope = who["credential"]["scope_type"].as_str().unwrap_or("?");
+    if scope != "host" {
+        return Err(CliError::Failed(format!(
+            "this is {} {scope} token; `latchkey login` needs a host token: create one on the dashboard's Tokens page \
+             (scope host) and run `latchkey login --url {url}` again. Agents use their token through a profile \
+             (`latchkey token mint NAME --profile NAME`) or LATCHKEY_TOKEN_FILE.",
+            if scope.starts_with('a') { "an" } else { "a" }
+        )));
+    }
     let ws = who["workspace"]["id"].as_str().unwrap_or_default().to_string();
     if let Some(wanted) = &workspace_id
         && wanted != &ws
@@ -175,7 +184,14 @@ pub fn mint(args: MintArgs) -> Result<(), CliError> {
         body["daily_cap_usd"] = Value::String(cap.clone());
     }
     let api = Api::new(&c.url);
-    let created = api.json("POST", "/v1/pats", Some(&c.token), Some(&body))?.into_ok()?;
+    let reply = api.json("POST", "/v1/pats", Some(&c.token), Some(&body))?;
+    if !args.create && reply.status == 404 {
+        return Err(CliError::Failed(format!(
+            "there is no agent named {0} in this workspace: add --create to make it (`latchkey token mint {0} --create`)",
+            args.name
+        )));
+    }
+    let created = reply.into_ok()?;
     let token = created["token"].as_str().ok_or_else(|| CliError::Failed("the server returned no token".into()))?;
 
     if let Some(save) = &save_dir {
