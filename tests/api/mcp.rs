@@ -31,9 +31,9 @@ fn python() -> Option<PathBuf> {
     found
 }
 
-#[test]
-fn the_python_mcp_sdk_connects_through_consent_and_stops_after_revocation() {
-    let Some(python) = python() else { return };
+/// Latchkey with a resource, and `tests/mcp/server.py` guarding it; runs
+/// `client` (a command line given the server URL) and checks both phases.
+fn run_client(python: &Path, client: impl FnOnce(&str, &TestApp, &str) -> Command) {
     let app = TestApp::spawn();
     let (_owner, host) = app.owner_with_host_pat();
     let service = app.mint_pat(&["--email", OWNER_EMAIL, "--name", "mcp-server", "--scope", "service"]);
@@ -48,7 +48,7 @@ fn the_python_mcp_sdk_connects_through_consent_and_stops_after_revocation() {
     assert_eq!(res.status, 201, "{}", res.body);
 
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp");
-    let mut server = Command::new(&python)
+    let mut server = Command::new(python)
         .arg(dir.join("server.py"))
         .args(["--port", &port.to_string(), "--latchkey", &app.address, "--resource", &resource])
         .args(["--introspect-with", &service])
@@ -65,30 +65,56 @@ fn the_python_mcp_sdk_connects_through_consent_and_stops_after_revocation() {
             }
         }
     });
-    let ready = rx.recv_timeout(Duration::from_secs(60));
-    if ready.is_err() {
+    if rx.recv_timeout(Duration::from_secs(60)).is_err() {
         let _ = server.kill();
         panic!("server.py did not become ready");
     }
-
-    let out = Command::new(&python)
-        .arg(dir.join("client.py"))
-        .args(["--server", &resource, "--latchkey", &app.address, "--email", OWNER_EMAIL])
-        .args(["--password", OWNER_PASSWORD, "--host-pat", &host, "--timeout", "120"])
-        .output()
-        .expect("run client.py");
+    let out = client(&resource, &app, &host).output().expect("run the client");
     let _ = server.kill();
     let _ = server.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "client.py failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains(r#"{"phase":"first","ok":true}"#) || stdout.contains(r#""phase": "first""#), "{stdout}");
+    assert!(out.status.success(), "the client failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("first") && stdout.contains("\"ok\""), "{stdout}");
     assert!(stdout.contains("after_revoke") && stdout.contains("refused"), "{stdout}");
 
     // The host sees the client as an agent, with its grant revoked.
     let grants = app.client().api("GET", "/v1/oauth/grants", Some(&host), None).json();
-    let grant = &grants["items"][0];
-    assert!(grant["revoked_at"].is_string(), "{grants}");
+    assert!(grants["items"][0]["revoked_at"].is_string(), "{grants}");
     let audit = app.client().api("GET", "/v1/audit?kind=oauth.consent", Some(&host), None).json();
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn the_python_mcp_sdk_connects_through_consent_and_stops_after_revocation() {
+    let Some(python) = python() else { return };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp");
+    let py = python.clone();
+    run_client(&python, move |resource, app, host| {
+        let mut c = Command::new(&py);
+        c.arg(dir.join("client.py"))
+            .args(["--server", resource, "--latchkey", &app.address, "--email", OWNER_EMAIL])
+            .args(["--password", OWNER_PASSWORD, "--host-pat", host, "--timeout", "120"]);
+        c
+    });
+}
+
+/// The same with the TypeScript SDK (`tests/mcp-ts`, `npm ci` by `.ci/run`).
+#[test]
+fn the_typescript_mcp_sdk_connects_through_consent_and_stops_after_revocation() {
+    let Some(python) = python() else { return };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp-ts");
+    if !dir.join("node_modules/@modelcontextprotocol/sdk").exists() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install tests/mcp-ts (npm ci)");
+        eprintln!("skipped: run `npm ci` in tests/mcp-ts");
+        return;
+    }
+    run_client(&python, move |resource, app, host| {
+        let mut c = Command::new("node");
+        c.current_dir(&dir)
+            .arg("client.mjs")
+            .args(["--server", resource, "--latchkey", &app.address, "--email", OWNER_EMAIL])
+            .args(["--password", OWNER_PASSWORD, "--host-pat", host, "--timeout", "120"]);
+        c
+    });
 }
