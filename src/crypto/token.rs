@@ -19,15 +19,18 @@ pub enum TokenKind {
     AuthorizationCode,
     /// An OAuth refresh token (rotated on every use).
     RefreshToken,
+    /// An initial access token for OAuth client registration (`LATCHKEY_DCR=token`).
+    RegistrationToken,
 }
 
 impl TokenKind {
-    pub const ALL: [TokenKind; 5] = [
+    pub const ALL: [TokenKind; 6] = [
         TokenKind::Pat,
         TokenKind::BootstrapSecret,
         TokenKind::AccessToken,
         TokenKind::AuthorizationCode,
         TokenKind::RefreshToken,
+        TokenKind::RegistrationToken,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -37,6 +40,7 @@ impl TokenKind {
             TokenKind::AccessToken => "lk_at_",
             TokenKind::AuthorizationCode => "lk_ac_",
             TokenKind::RefreshToken => "lk_rt_",
+            TokenKind::RegistrationToken => "lk_rg_",
         }
     }
 }

@@ -329,3 +329,34 @@ pub fn prune(conn: &Connection, now: Timestamp) -> Result<usize, AppError> {
     let refresh = conn.execute("DELETE FROM oauth_refresh_tokens WHERE expires_at < ?1", [now.0])?;
     Ok(codes + refresh)
 }
+
+/// Replaces the workspace's registration token.
+pub fn set_registration_token(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    hash: &[u8; 32],
+    user: Option<&UserId>,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO oauth_registration_tokens (workspace_id, token_hash, created_at, created_by) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (workspace_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at,
+             created_by = excluded.created_by",
+        params![ws, hash.as_slice(), now.0, user],
+    )?;
+    Ok(())
+}
+
+/// The workspace a registration token belongs to.
+pub fn registration_token_workspace(conn: &Connection, hash: &[u8; 32]) -> Result<Option<WorkspaceId>, AppError> {
+    Ok(super::cached(conn, "SELECT workspace_id FROM oauth_registration_tokens WHERE token_hash = ?1")?
+        .query_row([hash.as_slice()], |r| r.get(0))
+        .optional()?)
+}
+
+/// When the workspace's registration token was minted, if it has one.
+pub fn registration_token_created(conn: &Connection, ws: &WorkspaceId) -> Result<Option<Timestamp>, AppError> {
+    Ok(super::cached(conn, "SELECT created_at FROM oauth_registration_tokens WHERE workspace_id = ?1")?
+        .query_row([ws], |r| Ok(Timestamp(r.get(0)?)))
+        .optional()?)
+}

@@ -142,6 +142,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 resource("/dashboard/oauth-clients/grants/{id}/revoke").post(dashboard::oauth_clients::revoke_grant),
             )
             .service(
+                resource("/dashboard/oauth-clients/registration-token")
+                    .post(dashboard::oauth_clients::new_registration_token),
+            )
+            .service(
                 resource("/dashboard/resources")
                     .get(dashboard::resources::resources_page)
                     .post(dashboard::resources::create_resource),

@@ -496,15 +496,25 @@ fn client_metadata_documents_name_themselves_and_private_addresses_need_the_flag
 }
 
 #[test]
-fn gated_registration_needs_a_host_credential() {
+fn gated_registration_needs_the_workspace_registration_token() {
     let app = TestApp::spawn_with(|c| c.dcr = latchkey::config::DcrMode::Token);
-    let (_owner, host) = app.owner_with_host_pat();
+    let (mut owner, host) = app.owner_with_host_pat();
     let body = json!({"redirect_uris": [REDIRECT], "client_name": "Gated"});
     let mut c = app.client();
     c.api("POST", "/oauth/register", None, Some(body.clone())).assert_error(401, "AUTH_REQUIRED");
-    let agent = app.mint_pat(&["--email", OWNER_EMAIL, "--name", "a", "--scope", "agent", "--agent", "x"]);
-    c.api("POST", "/oauth/register", Some(&agent), Some(body.clone())).assert_error(403, "AUTH_SCOPE");
-    assert_eq!(c.api("POST", "/oauth/register", Some(&host), Some(body.clone())).status, 201);
+    // A host PAT is not the registration token.
+    c.api("POST", "/oauth/register", Some(&host), Some(body.clone())).assert_error(401, "AUTH_UNKNOWN_TOKEN");
+    // Minted on the OAuth clients page, shown once.
+    let csrf = owner.get("/dashboard/oauth-clients").csrf();
+    let page = owner.post_form("/dashboard/oauth-clients/registration-token", &[("csrf", &csrf)]);
+    assert_eq!(page.status, 200);
+    let start = page.body.find("lk_rg_").expect("the token is shown once");
+    let token = page.body[start..start + 44].to_string();
+    assert_eq!(c.api("POST", "/oauth/register", Some(&token), Some(body.clone())).status, 201);
+    assert!(!owner.get("/dashboard/oauth-clients").body.contains(&token), "never shown again");
+    // A new one replaces it.
+    owner.post_form("/dashboard/oauth-clients/registration-token", &[("csrf", &csrf)]);
+    c.api("POST", "/oauth/register", Some(&token), Some(body.clone())).assert_error(401, "AUTH_UNKNOWN_TOKEN");
 
     let off = TestApp::spawn_with(|c| c.dcr = latchkey::config::DcrMode::Off);
     off.client().api("POST", "/oauth/register", None, Some(body)).assert_error(404, "NOT_FOUND");

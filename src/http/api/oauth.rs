@@ -59,13 +59,16 @@ pub async fn register(
     match state.config.dcr {
         DcrMode::Off => return Err(AppError::NotFound),
         DcrMode::Token => {
-            // The initial access token: a host credential of this server.
+            // The initial access token minted on the OAuth clients page.
             let token = bearer::bearer_token(&req).ok_or(AppError::AuthRequired)?;
-            let p = bearer::authenticate(&req, &state, &token, bearer::Use::Direct).await?;
-            if p.credential.scope != crate::domain::pats::Scope::Host {
-                return Err(AppError::Scope(
-                    "Registration needs a host credential as the initial access token.".into(),
-                ));
+            let kind = crate::crypto::token::TokenKind::RegistrationToken;
+            let known = match crate::crypto::token::parse(kind, &token) {
+                Some(hash) => state.db.read_here(|conn| db::oauth::registration_token_workspace(conn, &hash))?,
+                None => None,
+            };
+            if known.is_none() {
+                bearer::record_refusal(&req, &state, None, "oauth.register", "bad registration token").await;
+                return Err(AppError::AuthUnknownToken);
             }
         }
         DcrMode::Open => {

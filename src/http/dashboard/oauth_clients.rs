@@ -37,6 +37,10 @@ struct ClientsPage {
     error: Option<String>,
     registered: Option<(String, String)>,
     notice: Option<String>,
+    /// `LATCHKEY_DCR=token`: registration needs the workspace's token.
+    token_mode: bool,
+    token_created: Option<String>,
+    new_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -52,11 +56,27 @@ async fn render(
     registered: Option<(String, String)>,
     notice: Option<String>,
 ) -> Result<HttpResponse, HtmlError> {
+    render_with(state, browser, form, error, registered, notice, None).await
+}
+
+async fn render_with(
+    state: &AppState,
+    browser: &Browser,
+    form: (String, String),
+    error: Option<String>,
+    registered: Option<(String, String)>,
+    notice: Option<String>,
+    new_token: Option<String>,
+) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
-    let (grants, resources) = state
+    let (grants, resources, token_created) = state
         .db
         .read(move |conn| {
-            Ok((db::oauth::list_grants(conn, &ws, None, 200)?, db::resources::list(conn, &ws, None, 200)?))
+            Ok((
+                db::oauth::list_grants(conn, &ws, None, 200)?,
+                db::resources::list(conn, &ws, None, 200)?,
+                db::oauth::registration_token_created(conn, &ws)?,
+            ))
         })
         .await?;
     let name_of = |id: &str| resources.iter().find(|r| r.id == id).map_or_else(|| id.to_string(), |r| r.name.clone());
@@ -84,8 +104,38 @@ async fn render(
             error,
             registered,
             notice,
+            token_mode: state.config.dcr == crate::config::DcrMode::Token,
+            token_created: token_created.map(crate::clock::Timestamp::display),
+            new_token,
         },
     )
+}
+
+/// An owner, mode on: a new registration token (shown once; replaces the
+/// previous one).
+pub async fn new_registration_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, HtmlError> {
+    browser.check_csrf(&form.csrf)?;
+    if browser.session.role != crate::domain::Role::Owner {
+        return Err(HtmlError::Forbidden("Only an owner mints the registration token.".into()));
+    }
+    let token = crate::crypto::token::SecretToken::generate(crate::crypto::token::TokenKind::RegistrationToken);
+    let (ws, user, hash) = (browser.workspace().id.clone(), browser.session.user_id.clone(), token.hash());
+    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    state
+        .db
+        .write(move |tx| {
+            db::oauth::set_registration_token(tx, &ws, &hash, Some(&user), now)?;
+            let event = crate::domain::audit::Event::success(Some(&ws), &actor, "oauth.registration_token", &meta);
+            crate::domain::audit::record(tx, event, now)
+        })
+        .await?;
+    let shown = Some(token.into_inner());
+    render_with(&state, &browser, (String::new(), String::new()), None, None, None, shown).await
 }
 
 /// A logged-in person, mode on.
