@@ -31,6 +31,8 @@ pub enum Recovery {
         attempted_amount_usd: String,
         spent_today_usd: String,
         resets_at: String,
+        window: String,
+        spent_in_window_usd: String,
     },
     UseAgentPat {},
     StartSession {
@@ -51,6 +53,9 @@ pub struct CapDetails {
     pub attempted_amount_usd: String,
     pub spent_today_usd: String,
     pub resets_at: String,
+    /// `day`, `week` or `month`: the window that refused.
+    pub window: String,
+    pub spent_in_window_usd: String,
 }
 
 /// What the server saw of a request, so an agent can find its own
@@ -137,6 +142,10 @@ pub enum AppError {
     IdempotencyMismatch,
     /// 429 with `raise_pat_cap`.
     SpendCapExceeded(Box<CapDetails>),
+    /// 400 AMOUNT_OVER_LIMIT: above the PAT's per-checkout maximum.
+    AmountOverLimit {
+        limit_usd: String,
+    },
     /// Something broke on our side; the cause is logged, not shown.
     Internal(String),
 }
@@ -151,7 +160,8 @@ impl AppError {
             AppError::InvalidJson(_)
             | AppError::Validation(_)
             | AppError::InvalidAmount(_)
-            | AppError::InvalidPublicKey(_) => StatusCode::BAD_REQUEST,
+            | AppError::InvalidPublicKey(_)
+            | AppError::AmountOverLimit { .. } => StatusCode::BAD_REQUEST,
             AppError::Signature(..) | AppError::BootstrapSecretInvalid | AppError::AssertionInvalid => {
                 StatusCode::UNAUTHORIZED
             }
@@ -209,6 +219,7 @@ impl AppError {
             AppError::InvalidTarget(_) => "INVALID_TARGET",
             AppError::InvalidClient(_) => "INVALID_CLIENT",
             AppError::SpendCapExceeded(_) => "SPEND_CAP_EXCEEDED",
+            AppError::AmountOverLimit { .. } => "AMOUNT_OVER_LIMIT",
             AppError::AuthUnknownToken => "AUTH_UNKNOWN_TOKEN",
             AppError::AuthTokenExpired => "AUTH_TOKEN_EXPIRED",
             AppError::AuthTokenRevoked => "AUTH_TOKEN_REVOKED",
@@ -271,11 +282,26 @@ impl AppError {
             AppError::IdempotencyMismatch => {
                 "This Idempotency-Key was already used with a different request body.".into()
             }
-            AppError::SpendCapExceeded(d) => format!(
-                "This checkout (${}) would take today's spend past this token's cap: ${} of ${} spent today.",
-                d.attempted_amount_usd, d.spent_today_usd, d.current_cap_usd
-            )
-            .into(),
+            AppError::SpendCapExceeded(d) => {
+                let window = match d.window.as_str() {
+                    "week" => "this week's",
+                    "month" => "this month's",
+                    _ => "today's",
+                };
+                let spent = match d.window.as_str() {
+                    "week" => "this week",
+                    "month" => "this month",
+                    _ => "today",
+                };
+                format!(
+                    "This checkout (${}) would take {window} spend past this token's cap: ${} of ${} spent {spent}.",
+                    d.attempted_amount_usd, d.spent_in_window_usd, d.current_cap_usd
+                )
+                .into()
+            }
+            AppError::AmountOverLimit { limit_usd } => {
+                format!("This checkout is above this token's per-checkout maximum (${limit_usd}).").into()
+            }
             AppError::AuthTokenExpired => "This token has expired; get a new one.".into(),
             AppError::AuthTokenRevoked => "This token has been revoked; get a new one.".into(),
             AppError::AgentDisabled => "The agent this credential belongs to is disabled.".into(),
@@ -326,6 +352,8 @@ impl AppError {
                 attempted_amount_usd: d.attempted_amount_usd.clone(),
                 spent_today_usd: d.spent_today_usd.clone(),
                 resets_at: d.resets_at.clone(),
+                window: d.window.clone(),
+                spent_in_window_usd: d.spent_in_window_usd.clone(),
             }),
             AppError::RateLimited { retry_after_seconds } => {
                 Some(Recovery::RetryLater { retry_after_seconds: *retry_after_seconds })

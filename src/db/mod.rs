@@ -27,6 +27,7 @@ pub mod assertion_jtis;
 pub mod audit;
 pub mod bootstrap_secrets;
 pub mod browser_sessions;
+pub mod budgets;
 pub mod certificates;
 pub mod checkouts;
 pub mod memberships;
@@ -617,6 +618,8 @@ mod tests {
                 resources::version_of(tx, &id)?;
                 resources::find_any(tx, &id)?;
                 in_snapshot(tx, |_| Ok(()))?;
+                budgets::find(tx, &PatId(id.clone()))?;
+                budgets::spent_in(tx, &PatId(id.clone()), "week", i64::from(i))?;
             }
             Ok(())
         })

@@ -24,6 +24,109 @@ pub fn resets_at(t: Timestamp) -> Timestamp {
     Timestamp((utc_day(t) + 1) * SECONDS_PER_DAY)
 }
 
+/// The Monday-based UTC week (1970-01-01 was a Thursday).
+pub fn utc_week(t: Timestamp) -> i64 {
+    (utc_day(t) + 3).div_euclid(7)
+}
+
+/// Next Monday 00:00 UTC.
+pub fn week_resets_at(t: Timestamp) -> Timestamp {
+    Timestamp(((utc_week(t) + 1) * 7 - 3) * SECONDS_PER_DAY)
+}
+
+/// The UTC calendar month as `year * 12 + month - 1`.
+pub fn utc_month(t: Timestamp) -> i64 {
+    let date = time::OffsetDateTime::from_unix_timestamp(t.0).map(|d| d.date()).unwrap_or(time::Date::MIN);
+    i64::from(date.year()) * 12 + i64::from(u8::from(date.month())) - 1
+}
+
+/// The first of next month, 00:00 UTC.
+pub fn month_resets_at(t: Timestamp) -> Timestamp {
+    let next = utc_month(t) + 1;
+    let (year, month) = (next.div_euclid(12), next.rem_euclid(12) + 1);
+    let date = i32::try_from(year)
+        .ok()
+        .and_then(|y| time::Month::try_from(month as u8).ok().map(|m| (y, m)))
+        .and_then(|(y, m)| time::Date::from_calendar_date(y, m, 1).ok());
+    Timestamp(date.map_or(i64::MAX, |d| d.midnight().assume_utc().unix_timestamp()))
+}
+
+/// One spending window of a PAT: what is spent in it now, its cap, when it
+/// resets.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowStanding {
+    pub name: &'static str,
+    pub spent: i64,
+    pub cap: Option<i64>,
+    pub resets_at: Timestamp,
+}
+
+impl WindowStanding {
+    pub fn remaining(&self) -> Option<i64> {
+        self.cap.map(|c| (c - self.spent).max(0))
+    }
+}
+
+/// Where a PAT stands in every window (primary-key reads only).
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub day: WindowStanding,
+    pub week: WindowStanding,
+    pub month: WindowStanding,
+    pub budget: db::budgets::Budget,
+}
+
+impl Standing {
+    pub fn windows(&self) -> [WindowStanding; 3] {
+        [self.day, self.week, self.month]
+    }
+}
+
+pub fn standing(conn: &Connection, pat: &PatId, now: Timestamp) -> Result<Standing, AppError> {
+    let daily = db::pats::find_cap(conn, pat)?.ok_or(AppError::NotFound)?;
+    let budget = db::budgets::find(conn, pat)?;
+    Ok(Standing {
+        day: WindowStanding {
+            name: "day",
+            spent: db::checkouts::spent_on_day(conn, pat, utc_day(now))?,
+            cap: Some(daily.cents()),
+            resets_at: resets_at(now),
+        },
+        week: WindowStanding {
+            name: "week",
+            spent: db::budgets::spent_in(conn, pat, "week", utc_week(now))?,
+            cap: budget.weekly_cap_cents,
+            resets_at: week_resets_at(now),
+        },
+        month: WindowStanding {
+            name: "month",
+            spent: db::budgets::spent_in(conn, pat, "month", utc_month(now))?,
+            cap: budget.monthly_cap_cents,
+            resets_at: month_resets_at(now),
+        },
+        budget,
+    })
+}
+
+/// Why a checkout of `amount` would be refused, if it would.
+pub enum Verdict {
+    Allowed,
+    OverMax(i64),
+    OverCap(WindowStanding),
+}
+
+pub fn verdict(s: &Standing, amount: i64) -> Verdict {
+    if let Some(max) = s.budget.max_checkout_cents
+        && amount > max
+    {
+        return Verdict::OverMax(max);
+    }
+    match s.windows().into_iter().find(|w| w.cap.is_some_and(|c| w.spent + amount > c)) {
+        Some(w) => Verdict::OverCap(w),
+        None => Verdict::Allowed,
+    }
+}
+
 /// `amount_usd`: a decimal string, more than zero, at most two decimals, at
 /// most 1,000,000.00.
 pub fn parse_amount(v: Option<&Value>) -> Result<AmountCents, AppError> {
@@ -65,11 +168,14 @@ pub struct Created {
     pub cap: AmountCents,
 }
 
-/// The refusal, with everything `raise_pat_cap` needs.
+/// The refusal, with everything `raise_pat_cap` needs: the window that
+/// refused (`day`, `week`, `month`), its cap, spend and reset.
 pub struct OverCap {
+    pub window: &'static str,
     pub cap: AmountCents,
     pub attempted: AmountCents,
     pub spent_today: AmountCents,
+    pub spent_in_window: AmountCents,
     pub resets_at: Timestamp,
 }
 
@@ -102,14 +208,23 @@ pub fn create(tx: &Connection, who: &Spender<'_>, req: CheckoutRequest, now: Tim
         let spent = db::checkouts::spent_on_day(tx, who.pat, day)?;
         return Ok(Created { checkout: earlier, new: false, spent_today: cents(spent), cap });
     }
-    let spent = db::checkouts::spent_on_day(tx, who.pat, day)?;
-    if spent + req.amount.cents() > cap.cents() {
-        return Err(Refused::OverCap(OverCap {
-            cap,
-            attempted: req.amount,
-            spent_today: cents(spent),
-            resets_at: resets_at(now),
-        }));
+    let standing = standing(tx, who.pat, now)?;
+    let spent = standing.day.spent;
+    match verdict(&standing, req.amount.cents()) {
+        Verdict::Allowed => {}
+        Verdict::OverMax(max) => {
+            return Err(Refused::Other(AppError::AmountOverLimit { limit_usd: cents(max).to_string() }));
+        }
+        Verdict::OverCap(w) => {
+            return Err(Refused::OverCap(OverCap {
+                window: w.name,
+                cap: cents(w.cap.unwrap_or(0)),
+                attempted: req.amount,
+                spent_today: cents(spent),
+                spent_in_window: cents(w.spent),
+                resets_at: w.resets_at,
+            }));
+        }
     }
     let checkout = Checkout {
         id: db::new_id(),
@@ -129,6 +244,8 @@ pub fn create(tx: &Connection, who: &Spender<'_>, req: CheckoutRequest, now: Tim
     };
     db::checkouts::insert(tx, &checkout)?;
     db::checkouts::add_spend(tx, who.pat, day, req.amount.cents())?;
+    db::budgets::add_spend(tx, who.pat, "week", utc_week(now), req.amount.cents())?;
+    db::budgets::add_spend(tx, who.pat, "month", utc_month(now), req.amount.cents())?;
     Ok(Created { checkout, new: true, spent_today: cents(spent + req.amount.cents()), cap })
 }
 
@@ -141,6 +258,18 @@ mod tests {
         let before = Timestamp(1_763_855_999); // 2025-11-22T23:59:59Z
         assert_eq!(utc_day(before) + 1, utc_day(Timestamp(before.0 + 1)));
         assert_eq!(resets_at(before).to_rfc3339(), "2025-11-23T00:00:00Z");
+    }
+
+    #[test]
+    fn weeks_start_on_monday_and_months_on_the_first_utc() {
+        let sunday = Timestamp(1_764_460_799); // 2025-11-29T23:59:59Z is a Saturday; +1 day
+        let sunday = Timestamp(sunday.0 + 86_400); // Sunday 2025-11-30T23:59:59Z
+        let monday = Timestamp(sunday.0 + 1);
+        assert_eq!(utc_week(sunday) + 1, utc_week(monday));
+        assert_eq!(week_resets_at(sunday).to_rfc3339(), "2025-12-01T00:00:00Z");
+        assert_eq!(utc_month(sunday) + 1, utc_month(monday));
+        assert_eq!(month_resets_at(sunday).to_rfc3339(), "2025-12-01T00:00:00Z");
+        assert_eq!(month_resets_at(Timestamp(1_767_225_599)).to_rfc3339(), "2026-01-01T00:00:00Z");
     }
 
     #[test]

@@ -426,3 +426,15 @@ impl FromRequest for HostCaller {
         Box::pin(async move { fut.await.map(HostCaller) })
     }
 }
+
+/// An agent credential (PAT, JWT, session, access token).
+pub struct AgentCaller(pub Principal);
+
+impl FromRequest for AgentCaller {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let fut = extract(req, &[Scope::Agent], "read an agent's budget; use the agent's PAT");
+        Box::pin(async move { fut.await.map(AgentCaller) })
+    }
+}

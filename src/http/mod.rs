@@ -77,6 +77,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/v1/certificates/{id}").delete(api::certificates::delete_certificate))
             .service(resource("/v1/certificates/{id}/revoke").post(api::certificates::revoke_certificate))
             .service(resource("/api/agent/auth/pat").post(api::sessions::start_session))
+            .service(resource("/api/agent/checkout/preview").post(api::checkouts::preview_checkout))
+            .service(resource("/api/agent/budget").get(api::checkouts::budget))
             .service(resource("/v1/checkouts").get(api::checkouts::list_checkouts))
             .service(resource("/v1/audit").get(api::audit::list_audit))
             .service(resource("/v1/revoke").post(api::revoke::revoke_token))

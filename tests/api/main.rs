@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod budgets;
 mod certificates;
 mod cli;
 mod client;

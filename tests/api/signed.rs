@@ -481,3 +481,29 @@ fn the_readme_signing_walkthrough_works_as_written() {
     assert_eq!(checkout["amount_usd"], "5.50");
     assert_eq!(checkout["description"], "coffee");
 }
+
+/// [`signed_send`] with an `X-Agent-Nonce`, signed as the fifth line.
+pub fn signed_send_nonce(
+    c: &mut Client,
+    s: &Session,
+    method: &str,
+    path: &str,
+    body: &str,
+    ts: i64,
+    nonce: &str,
+) -> Response {
+    let canonical = format!("{method}\n{path}\n{ts}\n{}\n{nonce}", sha_hex(body));
+    let sig = STANDARD.encode(s.key.sign(canonical.as_bytes()).to_bytes());
+    let auth = format!("Bearer {}", s.jwt);
+    let ts = ts.to_string();
+    let mut headers = vec![
+        ("Authorization", auth.as_str()),
+        ("X-Agent-Timestamp", ts.as_str()),
+        ("X-Agent-Signature", sig.as_str()),
+        ("X-Agent-Nonce", nonce),
+    ];
+    if !body.is_empty() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    c.send(method, path, &headers, (!body.is_empty()).then(|| body.to_string()))
+}

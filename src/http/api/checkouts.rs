@@ -15,7 +15,7 @@ use crate::domain::ids::PatId;
 use crate::domain::money::AmountCents;
 use crate::domain::principal::Principal;
 use crate::error::{AppError, CapDetails};
-use crate::http::bearer::{HostOrService, SignedSession, refused, touch};
+use crate::http::bearer::{AgentCaller, HostOrService, SignedSession, refused, touch};
 use crate::http::request_meta;
 use crate::state::AppState;
 
@@ -149,7 +149,10 @@ pub async fn create_checkout(
                     Ok(Outcome::Created(Box::new((created, p))))
                 }
                 Err(Refused::OverCap(over)) => {
-                    let reason = format!("over daily cap: {} + {} > {}", over.spent_today, over.attempted, over.cap);
+                    let reason = format!(
+                        "over the {} cap: {} + {} > {}",
+                        over.window, over.spent_in_window, over.attempted, over.cap
+                    );
                     let event = Event::failure(Some(&ws), &actor, "checkout.refused", reason, &meta)
                         .target("pat", pat.0.clone());
                     audit::record(tx, event, now)?;
@@ -179,6 +182,8 @@ pub async fn create_checkout(
             attempted_amount_usd: over.attempted.to_string(),
             spent_today_usd: over.spent_today.to_string(),
             resets_at: over.resets_at.to_rfc3339(),
+            window: over.window.to_string(),
+            spent_in_window_usd: over.spent_in_window.to_string(),
         }))),
         Outcome::Refused(refusal) => Err(refused(&req, &state, refusal).await),
         Outcome::Invalid(e) => Err(e),
@@ -201,4 +206,96 @@ pub async fn list_checkouts(
 #[derive(Serialize)]
 struct Items<'a> {
     items: Vec<CheckoutView<'a>>,
+}
+
+fn usd(cents: Option<i64>) -> Value {
+    cents.and_then(AmountCents::from_cents).map_or(Value::Null, |a| Value::String(a.to_string()))
+}
+
+/// `{day, week, month}` of what is left, and when each resets.
+fn windows_json(s: &checkouts::Standing) -> (Value, Value, Value) {
+    let [day, week, month] = s.windows();
+    let spent = serde_json::json!({"day": usd(Some(day.spent)), "week": usd(Some(week.spent)), "month": usd(Some(month.spent))});
+    let remaining = serde_json::json!({"day": usd(day.remaining()), "week": usd(week.remaining()), "month": usd(month.remaining())});
+    let resets = serde_json::json!({"day": day.resets_at.to_rfc3339(), "week": week.resets_at.to_rfc3339(),
+                                    "month": month.resets_at.to_rfc3339()});
+    (spent, remaining, resets)
+}
+
+/// `POST /api/agent/checkout/preview` (signed, the checkout's body): what a
+/// checkout would meet, changing nothing but the signature's replay record.
+pub async fn preview_checkout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: SignedSession,
+    raw: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let request = parse_request(&req, &raw);
+    let now = state.clock.now();
+    let outcome = state
+        .db
+        .write(move |tx| {
+            let p = match session.resolve(tx, now) {
+                Ok(p) => p,
+                Err(r) if r.is_internal() => return Err(r.error),
+                Err(r) => return Ok(Err(Outcome::Refused(r))),
+            };
+            let request = match request {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(Outcome::Invalid(e))),
+            };
+            let Some(pat) = p.credential.pat_id.clone() else {
+                return Ok(Err(Outcome::Invalid(AppError::SessionRequired)));
+            };
+            let standing = checkouts::standing(tx, &pat, now)?;
+            let refused_by = match checkouts::verdict(&standing, request.amount.cents()) {
+                checkouts::Verdict::Allowed => None,
+                checkouts::Verdict::OverMax(_) => Some("max_checkout"),
+                checkouts::Verdict::OverCap(w) => Some(w.name),
+            };
+            Ok(Ok((standing, refused_by)))
+        })
+        .await?;
+    match outcome {
+        Ok((standing, refused_by)) => {
+            let (_, remaining, resets) = windows_json(&standing);
+            Ok(HttpResponse::Ok().json(serde_json::json!({
+                "allowed": refused_by.is_none(),
+                "needs_approval": false,
+                "refused_by": refused_by,
+                "remaining_usd": remaining,
+                "resets_at": resets,
+            })))
+        }
+        Err(Outcome::Refused(refusal)) => Err(refused(&req, &state, refusal).await),
+        Err(Outcome::Invalid(e)) => Err(e),
+        Err(_) => Err(AppError::internal("unexpected preview outcome")),
+    }
+}
+
+/// `GET /api/agent/budget` (any agent credential): the PAT's limits, what
+/// is spent and left in each window, and when each resets.
+pub async fn budget(state: web::Data<AppState>, AgentCaller(p): AgentCaller) -> Result<HttpResponse, AppError> {
+    let pat = p.credential.pat_id.clone().ok_or_else(|| {
+        AppError::Scope("This credential has no PAT behind it, so no budget: use the agent's PAT or a session.".into())
+    })?;
+    let now = state.clock.now();
+    let id = pat.clone();
+    let standing = state.db.read(move |conn| checkouts::standing(conn, &id, now)).await?;
+    let (spent, remaining, resets) = windows_json(&standing);
+    let b = &standing.budget;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "pat_id": pat,
+        "limits": {
+            "daily_cap_usd": usd(standing.day.cap),
+            "weekly_cap_usd": usd(b.weekly_cap_cents),
+            "monthly_cap_usd": usd(b.monthly_cap_cents),
+            "max_checkout_usd": usd(b.max_checkout_cents),
+            "over_limit": b.over_limit,
+            "approval_above_usd": usd(b.approval_above_cents),
+        },
+        "spent_usd": spent,
+        "remaining_usd": remaining,
+        "resets_at": resets,
+    })))
 }

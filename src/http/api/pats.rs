@@ -18,6 +18,70 @@ use crate::http::bearer::HostCaller;
 use crate::http::request_meta;
 use crate::state::AppState;
 
+/// A PAT with its budget (agent PATs; PRODUCT.md §5.9).
+pub fn pat_json_with(p: &Pat, now: Timestamp, budget: Option<&db::budgets::Budget>) -> Value {
+    let mut v = pat_json(p, now);
+    if p.scope == Scope::Agent {
+        let usd = |c: Option<i64>| c.and_then(AmountCents::from_cents).map(|a| a.to_string());
+        let b = budget
+            .cloned()
+            .unwrap_or_else(|| db::budgets::Budget { over_limit: "refuse".into(), ..Default::default() });
+        v["max_checkout_usd"] = json!(usd(b.max_checkout_cents));
+        v["weekly_cap_usd"] = json!(usd(b.weekly_cap_cents));
+        v["monthly_cap_usd"] = json!(usd(b.monthly_cap_cents));
+        v["over_limit"] = json!(b.over_limit);
+        v["approval_above_usd"] = json!(usd(b.approval_above_cents));
+    }
+    v
+}
+
+/// Budget fields present in a create or update body: `Some(None)` clears.
+fn budget_changes(
+    fields: &std::collections::HashMap<String, Value>,
+    mut budget: db::budgets::Budget,
+) -> Result<Option<db::budgets::Budget>, AppError> {
+    let mut changed = false;
+    let money = |name: &str| -> Result<Option<Option<i64>>, AppError> {
+        match fields.get(name) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(s)) => {
+                AmountCents::parse(s).filter(|a| a.cents() > 0).map(|a| Some(Some(a.cents()))).ok_or_else(|| {
+                    AppError::Validation(format!("{name}: a decimal string like \"50.00\", more than 0.00."))
+                })
+            }
+            Some(_) => {
+                Err(AppError::Validation(format!("{name}: a decimal string like \"50.00\", or null to remove it.")))
+            }
+        }
+    };
+    for (name, slot) in [
+        ("max_checkout_usd", &mut budget.max_checkout_cents),
+        ("weekly_cap_usd", &mut budget.weekly_cap_cents),
+        ("monthly_cap_usd", &mut budget.monthly_cap_cents),
+    ] {
+        if let Some(v) = money(name)? {
+            *slot = v;
+            changed = true;
+        }
+    }
+    match fields.get("over_limit").map(|v| v.as_str()) {
+        None | Some(Some("refuse")) => {}
+        Some(Some("ask")) => {
+            return Err(AppError::Validation(
+                "over_limit: ask needs approvals by a person, which this server does not offer yet; use refuse.".into(),
+            ));
+        }
+        Some(_) => return Err(AppError::Validation("over_limit: refuse or ask.".into())),
+    }
+    if fields.get("approval_above_usd").is_some_and(|v| !v.is_null()) {
+        return Err(AppError::Validation(
+            "approval_above_usd: approvals by a person are not offered by this server yet.".into(),
+        ));
+    }
+    Ok(changed.then_some(budget))
+}
+
 pub fn pat_json(p: &Pat, now: Timestamp) -> Value {
     json!({
         "id": p.id,
@@ -61,9 +125,14 @@ pub struct CreatePat {
     #[serde(default)]
     create_agent: bool,
     daily_cap_usd: Option<Value>,
+    /// Budget fields (`max_checkout_usd`, `weekly_cap_usd`, …).
+    #[serde(flatten)]
+    budget: std::collections::HashMap<String, Value>,
 }
 
-fn mint_request(body: CreatePat) -> Result<MintRequest, AppError> {
+fn mint_request(body: CreatePat) -> Result<(MintRequest, Option<db::budgets::Budget>), AppError> {
+    let budget =
+        budget_changes(&body.budget, db::budgets::Budget { over_limit: "refuse".into(), ..Default::default() })?;
     let scope = Scope::parse(&body.scope_type)
         .ok_or_else(|| AppError::Validation("scope_type: one of host, agent, service.".into()))?;
     let audience = match body.audience.as_deref() {
@@ -80,15 +149,21 @@ fn mint_request(body: CreatePat) -> Result<MintRequest, AppError> {
         (None, Some(name)) => Some(AgentRef::Name { name, create: body.create_agent }),
         (None, None) => None,
     };
-    Ok(MintRequest {
-        name: pats::parse_name(&body.name)?,
-        scope,
-        audience,
-        expires_in_days: pats::parse_expiry_days(body.expires_in_days)?,
-        agent,
-        daily_cap: parse_cap(body.daily_cap_usd.as_ref())?,
-        delegated: false,
-    })
+    if budget.is_some() && scope != Scope::Agent {
+        return Err(AppError::Validation("max_checkout_usd: only agent PATs have budgets.".into()));
+    }
+    Ok((
+        MintRequest {
+            name: pats::parse_name(&body.name)?,
+            scope,
+            audience,
+            expires_in_days: pats::parse_expiry_days(body.expires_in_days)?,
+            agent,
+            daily_cap: parse_cap(body.daily_cap_usd.as_ref())?,
+            delegated: false,
+        },
+        budget,
+    ))
 }
 
 /// A host credential acting as a user: mints a PAT owned by that user. The
@@ -99,17 +174,24 @@ pub async fn create_pat(
     HostCaller(p): HostCaller,
     body: web::Json<CreatePat>,
 ) -> Result<HttpResponse, AppError> {
-    let mut mint = mint_request(body.into_inner())?;
+    let (mut mint, budget) = mint_request(body.into_inner())?;
     mint.delegated = p.credential.kind == crate::domain::principal::CredentialKind::CertificateJwt;
     let minter = p.acting()?;
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let ws = p.workspace.id.clone();
     let default_cap = state.config.default_daily_cap;
-    let (token, pat) = state
+    let (token, pat, budget) = state
         .db
-        .write(move |tx| pats::mint(tx, &ws, &minter, mint, default_cap, &By { actor: &actor, meta: &meta, now }))
+        .write(move |tx| {
+            let by = By { actor: &actor, meta: &meta, now };
+            let (token, pat) = pats::mint(tx, &ws, &minter, mint, default_cap, &by)?;
+            if let Some(b) = &budget {
+                db::budgets::set(tx, &pat.id, b)?;
+            }
+            Ok((token, pat, budget))
+        })
         .await?;
-    let mut body = pat_json(&pat, now);
+    let mut body = pat_json_with(&pat, now, budget.as_ref());
     body["token"] = Value::String(token.into_inner());
     Ok(HttpResponse::Created().json(body))
 }
@@ -124,9 +206,16 @@ pub async fn list_pats(
     let before = query.into_inner().before;
     let who = p.acting()?;
     let ws = p.workspace.id.clone();
-    let items = state.db.read(move |conn| db::pats::list(conn, &ws, who.only_own(), before.as_deref(), limit)).await?;
+    let items = state
+        .db
+        .read(move |conn| {
+            let pats = db::pats::list(conn, &ws, who.only_own(), before.as_deref(), limit)?;
+            pats.into_iter().map(|p| Ok((db::budgets::find(conn, &p.id)?, p))).collect::<Result<Vec<_>, AppError>>()
+        })
+        .await?;
     let now = state.clock.now();
-    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(|p| pat_json(p, now)).collect::<Vec<_>>()})))
+    let items: Vec<Value> = items.iter().map(|(b, p)| pat_json_with(p, now, Some(b))).collect();
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
 
 async fn load(state: &AppState, p: &Principal, id: String) -> Result<Pat, AppError> {
@@ -141,13 +230,18 @@ pub async fn get_pat(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let pat = load(&state, &p, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(pat_json(&pat, state.clock.now())))
+    let pid = pat.id.clone();
+    let budget = state.db.read(move |conn| db::budgets::find(conn, &pid)).await?;
+    Ok(HttpResponse::Ok().json(pat_json_with(&pat, state.clock.now(), Some(&budget))))
 }
 
 #[derive(Deserialize)]
 pub struct UpdatePat {
     name: Option<String>,
     daily_cap_usd: Option<Value>,
+    /// Budget fields; `null` removes a limit.
+    #[serde(flatten)]
+    budget: std::collections::HashMap<String, Value>,
 }
 
 /// A host credential that may manage the PAT: rename, or change the cap.
@@ -162,10 +256,38 @@ pub async fn update_pat(
     let name = body.name.as_deref().map(pats::parse_name).transpose()?;
     let cap = parse_cap(body.daily_cap_usd.as_ref())?;
     let pat = load(&state, &p, id.into_inner()).await?;
+    let fields = body.budget;
+    if !fields.is_empty() && pat.scope != Scope::Agent {
+        return Err(AppError::Validation("max_checkout_usd: only agent PATs have budgets.".into()));
+    }
+    // Refuse a bad field before anything changes.
+    budget_changes(&fields, db::budgets::Budget::default())?;
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
-    let pat =
-        state.db.write(move |tx| pats::update(tx, &pat, name, cap, &By { actor: &actor, meta: &meta, now })).await?;
-    Ok(HttpResponse::Ok().json(pat_json(&pat, now)))
+    let (pat, budget) = state
+        .db
+        .write(move |tx| {
+            let by = By { actor: &actor, meta: &meta, now };
+            let pat = pats::update(tx, &pat, name, cap, &by)?;
+            let current = db::budgets::find(tx, &pat.id)?;
+            let budget = match budget_changes(&fields, current.clone())? {
+                Some(b) => {
+                    db::budgets::set(tx, &pat.id, &b)?;
+                    let event = crate::domain::audit::Event::success(
+                        Some(&pat.workspace_id),
+                        by.actor,
+                        "pat.budget_changed",
+                        by.meta,
+                    )
+                    .target("pat", pat.id.0.clone());
+                    crate::domain::audit::record(tx, event, now)?;
+                    b
+                }
+                None => current,
+            };
+            Ok((pat, budget))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(pat_json_with(&pat, now, Some(&budget))))
 }
 
 /// A host credential that may manage the PAT: it and every JWT exchanged

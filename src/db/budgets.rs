@@ -1,0 +1,66 @@
+//! The `pat_budgets` and `pat_window_spend` tables (PRODUCT.md §5.9).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::domain::ids::PatId;
+use crate::error::AppError;
+
+/// A PAT's limits beyond its daily cap, in cents; `None` is no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Budget {
+    pub max_checkout_cents: Option<i64>,
+    pub weekly_cap_cents: Option<i64>,
+    pub monthly_cap_cents: Option<i64>,
+    /// `refuse` or `ask`.
+    pub over_limit: String,
+    pub approval_above_cents: Option<i64>,
+}
+
+pub fn find(conn: &Connection, pat: &PatId) -> Result<Budget, AppError> {
+    let found = super::cached(
+        conn,
+        "SELECT max_checkout_cents, weekly_cap_cents, monthly_cap_cents, over_limit, approval_above_cents
+         FROM pat_budgets WHERE pat_id = ?1",
+    )?
+    .query_row([pat], |r| {
+        Ok(Budget {
+            max_checkout_cents: r.get(0)?,
+            weekly_cap_cents: r.get(1)?,
+            monthly_cap_cents: r.get(2)?,
+            over_limit: r.get(3)?,
+            approval_above_cents: r.get(4)?,
+        })
+    })
+    .optional()?;
+    Ok(found.unwrap_or_else(|| Budget { over_limit: "refuse".into(), ..Budget::default() }))
+}
+
+pub fn set(conn: &Connection, pat: &PatId, b: &Budget) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO pat_budgets (pat_id, max_checkout_cents, weekly_cap_cents, monthly_cap_cents, over_limit, approval_above_cents)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (pat_id) DO UPDATE SET max_checkout_cents = excluded.max_checkout_cents,
+             weekly_cap_cents = excluded.weekly_cap_cents, monthly_cap_cents = excluded.monthly_cap_cents,
+             over_limit = excluded.over_limit, approval_above_cents = excluded.approval_above_cents",
+        params![pat, b.max_checkout_cents, b.weekly_cap_cents, b.monthly_cap_cents, b.over_limit, b.approval_above_cents],
+    )?;
+    Ok(())
+}
+
+/// What the PAT has spent in a window's period, in cents.
+pub fn spent_in(conn: &Connection, pat: &PatId, window: &str, period: i64) -> Result<i64, AppError> {
+    Ok(super::cached(conn, "SELECT spent_cents FROM pat_window_spend WHERE pat_id = ?1 AND span = ?2 AND period = ?3")?
+        .query_row(params![pat, window, period], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+pub fn add_spend(conn: &Connection, pat: &PatId, window: &str, period: i64, cents: i64) -> Result<(), AppError> {
+    super::cached(
+        conn,
+        "INSERT INTO pat_window_spend (pat_id, span, period, spent_cents) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (pat_id, span, period) DO UPDATE SET spent_cents = spent_cents + excluded.spent_cents",
+    )?
+    .execute(params![pat, window, period, cents])?;
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Budgets beside the daily cap (PRODUCT.md §5.9): a per-checkout maximum,
+//! weekly and monthly caps, the window that refused in the recovery, a
+//! preview that changes nothing, and the agent's own budget view.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::signed::{Session, signed_send_nonce, start_session};
+
+struct Setup {
+    app: TestApp,
+    c: Client,
+    host: String,
+    pat: String,
+    pat_id: String,
+    s: Session,
+}
+
+fn setup(budget: Value) -> Setup {
+    let app = TestApp::spawn();
+    let (_owner, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    let mut body = json!({"name": "buyer", "scope_type": "agent", "agent_name": "buyer", "create_agent": true,
+                          "daily_cap_usd": "100.00"});
+    for (k, v) in budget.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let res = c.api("POST", "/v1/pats", Some(&host), Some(body));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let created = res.json();
+    let pat = created["token"].as_str().unwrap().to_string();
+    let pat_id = created["id"].as_str().unwrap().to_string();
+    let s = start_session(&mut c, &pat);
+    Setup { app, c, host, pat, pat_id, s }
+}
+
+fn buy(x: &mut Setup, amount: &str, path: &str) -> Response {
+    let body = json!({"amount_usd": amount, "description": "x"}).to_string();
+    let ts = x.app.clock.now().0;
+    let nonce = format!("n{}", rand::random::<u64>());
+    signed_send_nonce(&mut x.c, &x.s, "POST", path, &body, ts, &nonce)
+}
+
+#[test]
+fn limits_are_shown_and_changed_on_the_pat() {
+    let mut x = setup(json!({"weekly_cap_usd": "10.00", "max_checkout_usd": "5.00"}));
+    let host = x.host.clone();
+    let pat = x.c.api("GET", &format!("/v1/pats/{}", x.pat_id), Some(&host), None).json();
+    assert_eq!(pat["weekly_cap_usd"], "10.00");
+    assert_eq!(pat["max_checkout_usd"], "5.00");
+    assert_eq!(pat["monthly_cap_usd"], Value::Null);
+    assert_eq!(pat["over_limit"], "refuse");
+    let res = x.c.api(
+        "PATCH",
+        &format!("/v1/pats/{}", x.pat_id),
+        Some(&host),
+        Some(json!({"weekly_cap_usd": null, "monthly_cap_usd": "50.00"})),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.json()["weekly_cap_usd"], Value::Null);
+    assert_eq!(res.json()["monthly_cap_usd"], "50.00");
+    // Bad values name the field; approvals are not offered yet.
+    let res = x.c.api("PATCH", &format!("/v1/pats/{}", x.pat_id), Some(&host), Some(json!({"weekly_cap_usd": 5})));
+    assert!(res.assert_error(400, "VALIDATION_FAILED")["user_message"].as_str().unwrap().contains("weekly_cap_usd"));
+    x.c.api("PATCH", &format!("/v1/pats/{}", x.pat_id), Some(&host), Some(json!({"over_limit": "ask"})))
+        .assert_error(400, "VALIDATION_FAILED");
+    let host_pat = x.c.api(
+        "POST",
+        "/v1/pats",
+        Some(&host),
+        Some(json!({"name": "h", "scope_type": "host", "weekly_cap_usd": "1.00"})),
+    );
+    host_pat.assert_error(400, "VALIDATION_FAILED");
+}
+
+#[test]
+fn a_checkout_over_the_maximum_is_refused_without_touching_the_totals() {
+    let mut x = setup(json!({"max_checkout_usd": "5.00"}));
+    let body = buy(&mut x, "6.00", "/api/agent/checkout/create").assert_error(400, "AMOUNT_OVER_LIMIT");
+    assert!(body["user_message"].as_str().unwrap().contains("$5.00"), "{body}");
+    assert_eq!(buy(&mut x, "5.00", "/api/agent/checkout/create").status, 201);
+    let pat = x.pat.clone();
+    let budget = x.c.api("GET", "/api/agent/budget", Some(&pat), None).json();
+    assert_eq!(budget["spent_usd"]["day"], "5.00", "{budget}");
+    assert_eq!(budget["limits"]["max_checkout_usd"], "5.00");
+}
+
+#[test]
+fn the_week_refuses_with_its_window_and_resets_on_monday() {
+    let mut x = setup(json!({"weekly_cap_usd": "10.00"}));
+    x.app.clock.freeze();
+    assert_eq!(buy(&mut x, "6.00", "/api/agent/checkout/create").status, 201);
+    let body = buy(&mut x, "5.00", "/api/agent/checkout/create").assert_error(429, "SPEND_CAP_EXCEEDED");
+    let r = &body["recovery"];
+    assert_eq!(r["kind"], "raise_pat_cap");
+    assert_eq!(r["window"], "week");
+    assert_eq!(r["current_cap_usd"], "10.00");
+    assert_eq!(r["spent_in_window_usd"], "6.00");
+    assert_eq!(r["spent_today_usd"], "6.00");
+    let resets = r["resets_at"].as_str().unwrap().to_string();
+    let monday = time::OffsetDateTime::parse(&resets, &time::format_description::well_known::Rfc3339).unwrap();
+    assert_eq!(monday.weekday(), time::Weekday::Monday);
+    assert_eq!((monday.hour(), monday.minute(), monday.second()), (0, 0, 0));
+    // The agent can see it coming.
+    let pat = x.pat.clone();
+    let budget = x.c.api("GET", "/api/agent/budget", Some(&pat), None).json();
+    assert_eq!(budget["remaining_usd"]["week"], "4.00");
+    assert_eq!(budget["remaining_usd"]["month"], Value::Null, "no monthly cap");
+    assert_eq!(budget["resets_at"]["week"], resets.as_str());
+    // Monday: a new week.
+    let until = monday.unix_timestamp() - x.app.clock.now().0;
+    x.app.clock.advance(until);
+    x.s = start_session(&mut x.c, &pat);
+    assert_eq!(buy(&mut x, "5.00", "/api/agent/checkout/create").status, 201);
+}
+
+#[test]
+fn the_month_refuses_too() {
+    let mut x = setup(json!({"monthly_cap_usd": "3.00"}));
+    assert_eq!(buy(&mut x, "2.00", "/api/agent/checkout/create").status, 201);
+    let body = buy(&mut x, "2.00", "/api/agent/checkout/create").assert_error(429, "SPEND_CAP_EXCEEDED");
+    assert_eq!(body["recovery"]["window"], "month");
+    assert!(body["user_message"].as_str().unwrap().contains("this month"), "{body}");
+}
+
+#[test]
+fn a_preview_changes_nothing() {
+    let mut x = setup(json!({"weekly_cap_usd": "10.00", "max_checkout_usd": "8.00"}));
+    assert_eq!(buy(&mut x, "6.00", "/api/agent/checkout/create").status, 201);
+    let host = x.host.clone();
+    let audit_before = x.c.api("GET", "/v1/audit", Some(&host), None).json()["items"].as_array().unwrap().len();
+    let res = buy(&mut x, "5.00", "/api/agent/checkout/preview");
+    assert_eq!(res.status, 200, "{}", res.body);
+    let p = res.json();
+    assert_eq!(p["allowed"], false);
+    assert_eq!(p["refused_by"], "week");
+    assert_eq!(p["remaining_usd"]["week"], "4.00");
+    assert_eq!(p["needs_approval"], false);
+    let p = buy(&mut x, "9.00", "/api/agent/checkout/preview").json();
+    assert_eq!(p["refused_by"], "max_checkout");
+    let p = buy(&mut x, "3.00", "/api/agent/checkout/preview").json();
+    assert_eq!(p["allowed"], true);
+    assert_eq!(p["refused_by"], Value::Null);
+    let pat = x.pat.clone();
+    assert_eq!(x.c.api("GET", "/api/agent/budget", Some(&pat), None).json()["spent_usd"]["week"], "6.00");
+    let audit_after = x.c.api("GET", "/v1/audit", Some(&host), None).json()["items"].as_array().unwrap().len();
+    assert_eq!(audit_before, audit_after, "a preview writes nothing to the trail");
+    // A host PAT has no budget.
+    x.c.api("GET", "/api/agent/budget", Some(&host), None).assert_error(403, "AUTH_SCOPE");
+}
+
+#[test]
+fn concurrent_checkouts_never_exceed_the_weekly_cap() {
+    let x = setup(json!({"weekly_cap_usd": "10.00"}));
+    let address = x.app.address.clone();
+    let now = x.app.clock.now().0;
+    let jwt = x.s.jwt.clone();
+    let key = x.s.key.clone();
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            let (address, jwt, key) = (address.clone(), jwt.clone(), key.clone());
+            std::thread::spawn(move || {
+                let mut c = Client::for_address(&address);
+                let s = Session { jwt, id: String::new(), key };
+                let body = json!({"amount_usd": "1.00", "description": format!("c{i}")}).to_string();
+                let nonce = format!("c{i}");
+                signed_send_nonce(&mut c, &s, "POST", "/api/agent/checkout/create", &body, now, &nonce).status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 10, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 10, "{statuses:?}");
+}
