@@ -67,6 +67,8 @@ pub struct Config {
     pub body_deadline: std::time::Duration,
     /// Lifetime of OAuth access JWTs (`LATCHKEY_OAUTH_ACCESS_TOKEN_TTL_SECONDS`, 600).
     pub oauth_access_token_ttl_seconds: i64,
+    /// How long a checkout waits for a person (`LATCHKEY_APPROVAL_TTL_SECONDS`, 900).
+    pub approval_ttl_seconds: i64,
     /// `LATCHKEY_DCR`: who may register OAuth clients at `/oauth/register`.
     pub dcr: DcrMode,
     /// `LATCHKEY_CIMD_ALLOW_PRIVATE`: fetch client metadata documents from
@@ -195,6 +197,7 @@ impl Config {
             audit_queue_capacity: int("LATCHKEY_AUDIT_QUEUE_CAPACITY", 4096, 1, 1_000_000)? as usize,
             body_deadline: std::time::Duration::from_secs(int("LATCHKEY_BODY_TIMEOUT_SECONDS", 10, 1, 300)? as u64),
             oauth_access_token_ttl_seconds: int("LATCHKEY_OAUTH_ACCESS_TOKEN_TTL_SECONDS", 600, 60, 86_400)?,
+            approval_ttl_seconds: int("LATCHKEY_APPROVAL_TTL_SECONDS", 900, 30, 7 * 86_400)?,
             dcr: match env("LATCHKEY_DCR").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
                 None | Some("open") => DcrMode::Open,
                 Some("token") => DcrMode::Token,

@@ -38,6 +38,11 @@ pub enum Recovery {
     StartSession {
         session_endpoint: String,
     },
+    AwaitApproval {
+        approval_id: String,
+        poll_url: String,
+        expires_at: String,
+    },
     SignRequest {
         canonical_format: String,
         server_body_sha256: String,
@@ -142,6 +147,10 @@ pub enum AppError {
     IdempotencyMismatch,
     /// 429 with `raise_pat_cap`.
     SpendCapExceeded(Box<CapDetails>),
+    /// 403: a person denied the checkout.
+    ApprovalDenied,
+    /// 410: nobody decided in time.
+    ApprovalExpired,
     /// 400 AMOUNT_OVER_LIMIT: above the PAT's per-checkout maximum.
     AmountOverLimit {
         limit_usd: String,
@@ -184,6 +193,8 @@ impl AppError {
             | AppError::Scope(_)
             | AppError::Audience(_) => StatusCode::FORBIDDEN,
             AppError::AgentDisabledConflict => StatusCode::CONFLICT,
+            AppError::ApprovalDenied => StatusCode::FORBIDDEN,
+            AppError::ApprovalExpired => StatusCode::GONE,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -220,6 +231,8 @@ impl AppError {
             AppError::InvalidClient(_) => "INVALID_CLIENT",
             AppError::SpendCapExceeded(_) => "SPEND_CAP_EXCEEDED",
             AppError::AmountOverLimit { .. } => "AMOUNT_OVER_LIMIT",
+            AppError::ApprovalDenied => "APPROVAL_DENIED",
+            AppError::ApprovalExpired => "APPROVAL_EXPIRED",
             AppError::AuthUnknownToken => "AUTH_UNKNOWN_TOKEN",
             AppError::AuthTokenExpired => "AUTH_TOKEN_EXPIRED",
             AppError::AuthTokenRevoked => "AUTH_TOKEN_REVOKED",
@@ -298,6 +311,10 @@ impl AppError {
                     d.attempted_amount_usd, d.spent_in_window_usd, d.current_cap_usd
                 )
                 .into()
+            }
+            AppError::ApprovalDenied => "A person denied this checkout.".into(),
+            AppError::ApprovalExpired => {
+                "Nobody decided on this checkout in time; ask again with a new request if it is still needed.".into()
             }
             AppError::AmountOverLimit { limit_usd } => {
                 format!("This checkout is above this token's per-checkout maximum (${limit_usd}).").into()

@@ -80,6 +80,15 @@ pub fn find_by_idempotency_key(conn: &Connection, pat: &PatId, key: &str) -> Res
     Ok(super::cached(conn, &sql)?.query_row(params![pat, key], from_row).optional()?)
 }
 
+/// By id within the workspace.
+pub fn find(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<Option<Checkout>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM checkouts c LEFT JOIN agents a ON a.id = c.agent_id
+         WHERE c.workspace_id = +?1 AND c.id = +?2"
+    );
+    Ok(super::cached(conn, &sql)?.query_row(params![ws, id], from_row).optional()?)
+}
+
 /// What the PAT has spent on `utc_day`, in cents (one primary-key read).
 pub fn spent_on_day(conn: &Connection, pat: &PatId, utc_day: i64) -> Result<i64, AppError> {
     Ok(super::cached(conn, "SELECT spent_cents FROM pat_daily_spend WHERE pat_id = ?1 AND utc_day = ?2")?

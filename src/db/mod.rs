@@ -23,6 +23,7 @@
 
 pub mod access_tokens;
 pub mod agents;
+pub mod approvals;
 pub mod assertion_jtis;
 pub mod audit;
 pub mod bootstrap_secrets;

@@ -181,6 +181,9 @@ pub struct OverCap {
 
 pub enum Refused {
     OverCap(OverCap),
+    /// Over a limit with `over_limit: ask`, or above `approval_above_usd`:
+    /// a person decides (new, or the one this Idempotency-Key asked for).
+    NeedsApproval(Box<db::approvals::Approval>),
     Other(AppError),
 }
 
@@ -196,7 +199,13 @@ fn cents(c: i64) -> AmountCents {
 
 /// Creates a checkout if the PAT's cap allows it; run inside one write
 /// transaction.
-pub fn create(tx: &Connection, who: &Spender<'_>, req: CheckoutRequest, now: Timestamp) -> Result<Created, Refused> {
+pub fn create(
+    tx: &Connection,
+    who: &Spender<'_>,
+    req: CheckoutRequest,
+    approval_ttl: i64,
+    now: Timestamp,
+) -> Result<Created, Refused> {
     let day = utc_day(now);
     let cap = db::pats::find_cap(tx, who.pat)?.ok_or(AppError::NotFound)?;
     if let Some(key) = &req.idempotency_key
@@ -208,9 +217,43 @@ pub fn create(tx: &Connection, who: &Spender<'_>, req: CheckoutRequest, now: Tim
         let spent = db::checkouts::spent_on_day(tx, who.pat, day)?;
         return Ok(Created { checkout: earlier, new: false, spent_today: cents(spent), cap });
     }
+    if let Some(key) = &req.idempotency_key
+        && let Some(asked) = db::approvals::find_by_idempotency_key(tx, who.pat, key)?
+    {
+        if asked.request_sha256.as_deref() != Some(req.body_sha256.as_str()) {
+            return Err(Refused::Other(AppError::IdempotencyMismatch));
+        }
+        return Err(Refused::NeedsApproval(Box::new(asked)));
+    }
     let standing = standing(tx, who.pat, now)?;
     let spent = standing.day.spent;
-    match verdict(&standing, req.amount.cents()) {
+    let verdict = verdict(&standing, req.amount.cents());
+    let ask = standing.budget.over_limit == "ask" && matches!(verdict, Verdict::OverCap(_))
+        || (matches!(verdict, Verdict::Allowed)
+            && standing.budget.approval_above_cents.is_some_and(|above| req.amount.cents() > above));
+    if ask {
+        let approval = db::approvals::Approval {
+            id: db::new_id(),
+            workspace_id: who.workspace.clone(),
+            pat_id: who.pat.clone(),
+            agent_id: who.agent.clone(),
+            session_id: Some(who.session.to_string()),
+            amount_cents: req.amount.cents(),
+            description: req.description,
+            reference: req.reference,
+            idempotency_key: req.idempotency_key,
+            request_sha256: Some(req.body_sha256),
+            status: "pending".into(),
+            requested_at: now,
+            expires_at: Timestamp(now.0 + approval_ttl),
+            decided_at: None,
+            decided_by: None,
+            checkout_id: None,
+        };
+        db::approvals::insert(tx, &approval)?;
+        return Err(Refused::NeedsApproval(Box::new(approval)));
+    }
+    match verdict {
         Verdict::Allowed => {}
         Verdict::OverMax(max) => {
             return Err(Refused::Other(AppError::AmountOverLimit { limit_usd: cents(max).to_string() }));
@@ -247,6 +290,58 @@ pub fn create(tx: &Connection, who: &Spender<'_>, req: CheckoutRequest, now: Tim
     db::budgets::add_spend(tx, who.pat, "week", utc_week(now), req.amount.cents())?;
     db::budgets::add_spend(tx, who.pat, "month", utc_month(now), req.amount.cents())?;
     Ok(Created { checkout, new: true, spent_today: cents(spent + req.amount.cents()), cap })
+}
+
+/// A host decides a pending approval. Approving creates the checkout in
+/// this transaction and counts it in every window, even past a cap (the
+/// audit says who decided). `Err(Conflict)` when it is no longer pending.
+pub fn decide(
+    tx: &Connection,
+    ws: &WorkspaceId,
+    id: &str,
+    approve: bool,
+    decider: &str,
+    now: Timestamp,
+) -> Result<(db::approvals::Approval, bool), AppError> {
+    let a = db::approvals::find(tx, ws, id)?.ok_or(AppError::NotFound)?;
+    let status = a.status_at(now);
+    if status != "pending" {
+        return Err(AppError::Conflict(format!("This approval is no longer pending: it is {status}.")));
+    }
+    let mut past_cap = false;
+    let checkout_id = if approve {
+        let s = standing(tx, &a.pat_id, now)?;
+        past_cap = !matches!(verdict(&s, a.amount_cents), Verdict::Allowed);
+        let checkout = Checkout {
+            id: db::new_id(),
+            workspace_id: a.workspace_id.clone(),
+            agent_id: a.agent_id.clone(),
+            agent_name: None,
+            pat_id: a.pat_id.clone(),
+            session_id: a.session_id.clone(),
+            amount_cents: a.amount_cents,
+            description: a.description.clone(),
+            reference: a.reference.clone(),
+            status: "authorized".into(),
+            utc_day: utc_day(now),
+            idempotency_key: a.idempotency_key.clone(),
+            request_sha256: a.request_sha256.clone(),
+            created_at: now,
+        };
+        db::checkouts::insert(tx, &checkout)?;
+        db::checkouts::add_spend(tx, &a.pat_id, utc_day(now), a.amount_cents)?;
+        db::budgets::add_spend(tx, &a.pat_id, "week", utc_week(now), a.amount_cents)?;
+        db::budgets::add_spend(tx, &a.pat_id, "month", utc_month(now), a.amount_cents)?;
+        Some(checkout.id)
+    } else {
+        None
+    };
+    let status = if approve { "approved" } else { "denied" };
+    if !db::approvals::decide(tx, id, status, decider, checkout_id.as_deref(), now)? {
+        return Err(AppError::Conflict("This approval was decided a moment ago.".into()));
+    }
+    let decided = db::approvals::find(tx, ws, id)?.ok_or(AppError::NotFound)?;
+    Ok((decided, past_cap))
 }
 
 #[cfg(test)]

@@ -79,6 +79,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/api/agent/auth/pat").post(api::sessions::start_session))
             .service(resource("/api/agent/checkout/preview").post(api::checkouts::preview_checkout))
             .service(resource("/api/agent/budget").get(api::checkouts::budget))
+            .service(resource("/api/agent/approvals/{id}").get(api::checkouts::poll_approval))
+            .service(resource("/v1/approvals").get(api::approvals::list_approvals))
+            .service(resource("/v1/approvals/{id}/approve").post(api::approvals::approve))
+            .service(resource("/v1/approvals/{id}/deny").post(api::approvals::deny))
             .service(resource("/v1/checkouts").get(api::checkouts::list_checkouts))
             .service(resource("/v1/audit").get(api::audit::list_audit))
             .service(resource("/v1/revoke").post(api::revoke::revoke_token))
@@ -114,6 +118,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/settings/password").post(dashboard::settings::change_password))
             .service(resource("/workspace/switch").post(dashboard::settings::switch_workspace))
             .service(resource("/dashboard/audit").get(dashboard::audit::audit_page))
+            .service(resource("/dashboard/approvals/{id}").post(dashboard::overview::decide_approval))
             .service(
                 resource("/admin/workspaces")
                     .get(dashboard::admin::workspaces_page)

@@ -3,6 +3,7 @@
 //! preview that changes nothing, and the agent's own budget view.
 
 use serde_json::{Value, json};
+use sha2::Digest;
 
 use crate::helpers::*;
 use crate::signed::{Session, signed_send_nonce, start_session};
@@ -62,7 +63,7 @@ fn limits_are_shown_and_changed_on_the_pat() {
     // Bad values name the field; approvals are not offered yet.
     let res = x.c.api("PATCH", &format!("/v1/pats/{}", x.pat_id), Some(&host), Some(json!({"weekly_cap_usd": 5})));
     assert!(res.assert_error(400, "VALIDATION_FAILED")["user_message"].as_str().unwrap().contains("weekly_cap_usd"));
-    x.c.api("PATCH", &format!("/v1/pats/{}", x.pat_id), Some(&host), Some(json!({"over_limit": "ask"})))
+    x.c.api("PATCH", &format!("/v1/pats/{}", x.pat_id), Some(&host), Some(json!({"over_limit": "maybe"})))
         .assert_error(400, "VALIDATION_FAILED");
     let host_pat = x.c.api(
         "POST",
@@ -171,4 +172,116 @@ fn concurrent_checkouts_never_exceed_the_weekly_cap() {
     let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 10, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 10, "{statuses:?}");
+}
+
+fn poll(x: &mut Setup, id: &str, wait: u64) -> Response {
+    let path = format!("/api/agent/approvals/{id}?wait={wait}");
+    let ts = x.app.clock.now().0;
+    let nonce = format!("p{}", rand::random::<u64>());
+    signed_send_nonce(&mut x.c, &x.s, "GET", &path, "", ts, &nonce)
+}
+
+#[test]
+fn over_the_cap_with_ask_a_person_approves_and_the_poll_gets_the_checkout() {
+    let mut x = setup(json!({"daily_cap_usd": "5.00", "over_limit": "ask"}));
+    assert_eq!(buy(&mut x, "4.00", "/api/agent/checkout/create").status, 201);
+    let res = buy(&mut x, "3.00", "/api/agent/checkout/create");
+    assert_eq!(res.status, 202, "{}", res.body);
+    let pending = res.json();
+    assert_eq!(pending["status"], "pending_approval");
+    assert_eq!(pending["amount_usd"], "3.00");
+    assert_eq!(pending["recovery"]["kind"], "await_approval");
+    let id = pending["approval_id"].as_str().unwrap().to_string();
+    assert!(pending["poll_url"].as_str().unwrap().ends_with(&format!("/api/agent/approvals/{id}")));
+    assert_eq!(poll(&mut x, &id, 0).status, 202);
+
+    // The host sees it on the overview and approves there.
+    let mut owner = x.app.login(OWNER_EMAIL, OWNER_PASSWORD).1;
+    let page = owner.get("/");
+    assert!(page.body.contains("Waiting for you") && page.body.contains("$3.00"), "{}", page.body);
+    let csrf = page.csrf();
+    let res = owner.post_form(&format!("/dashboard/approvals/{id}"), &[("csrf", &csrf), ("decision", "approve")]);
+    assert_eq!(res.status, 303);
+    let res = poll(&mut x, &id, 0);
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.json()["amount_usd"], "3.00");
+    // Counted in every window, past the cap on purpose; the audit says who.
+    let pat = x.pat.clone();
+    assert_eq!(x.c.api("GET", "/api/agent/budget", Some(&pat), None).json()["spent_usd"]["day"], "7.00");
+    let host = x.host.clone();
+    let audit = x.c.api("GET", "/v1/audit?kind=approval.approved", Some(&host), None).json();
+    assert!(audit["items"][0]["reason"].as_str().unwrap_or_default().contains(OWNER_EMAIL), "{audit}");
+    // Deciding again is a conflict.
+    x.c.api("POST", &format!("/v1/approvals/{id}/deny"), Some(&host), None).assert_error(409, "CONFLICT");
+}
+
+#[test]
+fn denied_expired_and_idempotent_approvals() {
+    let mut x = setup(json!({"approval_above_usd": "2.00"}));
+    let host = x.host.clone();
+    // Above the threshold: always asks, even under the cap.
+    let id = buy(&mut x, "3.00", "/api/agent/checkout/create").json()["approval_id"].as_str().unwrap().to_string();
+    let listed = x.c.api("GET", "/v1/approvals?status=pending", Some(&host), None).json();
+    assert_eq!(listed["items"][0]["id"], id.as_str());
+    let res = x.c.api("POST", &format!("/v1/approvals/{id}/deny"), Some(&host), None);
+    assert_eq!(res.status, 200);
+    assert_eq!(res.json()["status"], "denied");
+    poll(&mut x, &id, 0).assert_error(403, "APPROVAL_DENIED");
+    assert_eq!(buy(&mut x, "1.00", "/api/agent/checkout/create").status, 201, "under the threshold");
+
+    // The same Idempotency-Key twice: one approval.
+    let body = json!({"amount_usd": "4.00", "description": "x"}).to_string();
+    let send = |x: &mut Setup| {
+        let ts = x.app.clock.now().0;
+        let nonce = format!("i{}", rand::random::<u64>());
+        let canonical = format!(
+            "POST\n/api/agent/checkout/create\n{ts}\n{}\n{nonce}",
+            hex::encode(sha2::Sha256::digest(body.as_bytes()))
+        );
+        use base64::Engine as _;
+        use ed25519_dalek::Signer;
+        let sig = base64::engine::general_purpose::STANDARD.encode(x.s.key.sign(canonical.as_bytes()).to_bytes());
+        let (auth, ts) = (format!("Bearer {}", x.s.jwt), ts.to_string());
+        x.c.send(
+            "POST",
+            "/api/agent/checkout/create",
+            &[
+                ("Authorization", &auth),
+                ("X-Agent-Timestamp", &ts),
+                ("X-Agent-Signature", &sig),
+                ("X-Agent-Nonce", &nonce),
+                ("Content-Type", "application/json"),
+                ("Idempotency-Key", "order-7"),
+            ],
+            Some(body.clone()),
+        )
+    };
+    let first = send(&mut x).json()["approval_id"].clone();
+    let second = send(&mut x).json()["approval_id"].clone();
+    assert_eq!(first, second);
+    // Nobody decides in time: 410.
+    x.app.clock.freeze();
+    x.app.clock.advance(901);
+    x.s = start_session(&mut x.c, &x.pat.clone());
+    let id = first.as_str().unwrap().to_string();
+    poll(&mut x, &id, 0).assert_error(410, "APPROVAL_EXPIRED");
+    x.c.api("POST", &format!("/v1/approvals/{id}/approve"), Some(&host), None).assert_error(409, "CONFLICT");
+}
+
+#[test]
+fn approve_and_deny_racing_on_one_approval_exactly_one_wins() {
+    let mut x = setup(json!({"approval_above_usd": "1.00"}));
+    let id = buy(&mut x, "2.00", "/api/agent/checkout/create").json()["approval_id"].as_str().unwrap().to_string();
+    let handles: Vec<_> = ["approve", "deny", "approve", "deny"]
+        .into_iter()
+        .map(|d| {
+            let (address, host, id) = (x.app.address.clone(), x.host.clone(), id.clone());
+            std::thread::spawn(move || {
+                Client::for_address(&address).api("POST", &format!("/v1/approvals/{id}/{d}"), Some(&host), None).status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 3, "{statuses:?}");
 }

@@ -93,6 +93,8 @@ fn parse_request(req: &HttpRequest, raw: &[u8]) -> Result<CheckoutRequest, AppEr
 
 enum Outcome {
     Created(Box<(Created, Principal)>),
+    /// Waits for a person.
+    Pending(Box<crate::db::approvals::Approval>),
     OverCap(OverCap, PatId),
     /// The credential was refused inside the transaction.
     Refused(Refusal),
@@ -115,6 +117,7 @@ pub async fn create_checkout(
 ) -> Result<HttpResponse, AppError> {
     let request = parse_request(&req, &raw);
     let (meta, now) = (request_meta(&req, &state), state.clock.now());
+    let ttl = state.config.approval_ttl_seconds;
     let outcome = state
         .db
         .write(move |tx| {
@@ -139,7 +142,7 @@ pub async fn create_checkout(
                 pat: &pat,
                 session: &p.credential.id,
             };
-            match checkouts::create(tx, &who, request, now) {
+            match checkouts::create(tx, &who, request, ttl, now) {
                 Ok(created) => {
                     if created.new {
                         let event = Event::success(Some(&ws), &actor, "checkout.created", &meta)
@@ -157,6 +160,14 @@ pub async fn create_checkout(
                         .target("pat", pat.0.clone());
                     audit::record(tx, event, now)?;
                     Ok(Outcome::OverCap(over, pat))
+                }
+                Err(Refused::NeedsApproval(approval)) => {
+                    if approval.requested_at == now && approval.status == "pending" {
+                        let event = Event::success(Some(&ws), &actor, "approval.requested", &meta)
+                            .target("approval", approval.id.clone());
+                        audit::record(tx, event, now)?;
+                    }
+                    Ok(Outcome::Pending(approval))
                 }
                 Err(Refused::Other(AppError::Internal(e))) => Err(AppError::Internal(e)),
                 Err(Refused::Other(e)) => Ok(Outcome::Invalid(e)),
@@ -185,8 +196,92 @@ pub async fn create_checkout(
             window: over.window.to_string(),
             spent_in_window_usd: over.spent_in_window.to_string(),
         }))),
+        Outcome::Pending(approval) => Ok(pending_answer(&state, &approval)),
         Outcome::Refused(refusal) => Err(refused(&req, &state, refusal).await),
         Outcome::Invalid(e) => Err(e),
+    }
+}
+
+/// 202 `{status: "pending_approval", …, recovery: await_approval}`.
+fn pending_answer(state: &AppState, a: &crate::db::approvals::Approval) -> HttpResponse {
+    let poll_url = state.config.url(&format!("/api/agent/approvals/{}", a.id));
+    let recovery = crate::error::Recovery::AwaitApproval {
+        approval_id: a.id.clone(),
+        poll_url: poll_url.clone(),
+        expires_at: a.expires_at.to_rfc3339(),
+    };
+    HttpResponse::Accepted().json(serde_json::json!({
+        "status": "pending_approval",
+        "approval_id": a.id,
+        "amount_usd": usd(Some(a.amount_cents)),
+        "expires_at": a.expires_at.to_rfc3339(),
+        "poll_url": poll_url,
+        "recovery": recovery,
+    }))
+}
+
+/// An approval as hosts see it.
+pub fn approval_json(a: &crate::db::approvals::Approval, now: crate::clock::Timestamp) -> Value {
+    serde_json::json!({
+        "id": a.id,
+        "status": a.status_at(now),
+        "amount_usd": usd(Some(a.amount_cents)),
+        "description": a.description,
+        "reference": a.reference,
+        "agent_id": a.agent_id,
+        "pat_id": a.pat_id,
+        "requested_at": a.requested_at.to_rfc3339(),
+        "expires_at": a.expires_at.to_rfc3339(),
+        "decided_at": a.decided_at.map(|t| t.to_rfc3339()),
+        "decided_by": a.decided_by,
+        "checkout_id": a.checkout_id,
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub struct WaitQuery {
+    wait: Option<u64>,
+}
+
+/// `GET /api/agent/approvals/{id}` (signed; `?wait=` up to 30 s long-polls):
+/// 202 while pending, 201 with the checkout once approved, 403
+/// `APPROVAL_DENIED`, 410 `APPROVAL_EXPIRED`.
+pub async fn poll_approval(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: SignedSession,
+    id: web::Path<String>,
+    query: web::Query<WaitQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let principal = match state.db.write(move |tx| Ok(session.resolve(tx, now))).await? {
+        Ok(p) => p,
+        Err(refusal) => return Err(refused(&req, &state, refusal).await),
+    };
+    let pat = principal.credential.pat_id.clone().ok_or(AppError::SessionRequired)?;
+    let ws = principal.workspace.id.clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(query.wait.unwrap_or(0).min(30));
+    loop {
+        let (ws2, id2) = (ws.clone(), id.clone());
+        let found = state.db.read(move |conn| crate::db::approvals::find(conn, &ws2, &id2)).await?;
+        let a = found.filter(|a| a.pat_id == pat).ok_or(AppError::NotFound)?;
+        let now = state.clock.now();
+        match a.status_at(now) {
+            "approved" => {
+                let (ws3, checkout) = (ws.clone(), a.checkout_id.clone().unwrap_or_default());
+                let c = state
+                    .db
+                    .read(move |conn| crate::db::checkouts::find(conn, &ws3, &checkout))
+                    .await?
+                    .ok_or_else(|| AppError::internal("approved without its checkout"))?;
+                return Ok(HttpResponse::Created().json(CheckoutView::of(&c)));
+            }
+            "denied" => return Err(AppError::ApprovalDenied),
+            "expired" => return Err(AppError::ApprovalExpired),
+            _ if std::time::Instant::now() >= deadline => return Ok(pending_answer(&state, &a)),
+            _ => actix_web::rt::time::sleep(std::time::Duration::from_millis(250)).await,
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! JSON API routes, one file per resource.
 
 pub mod agents;
+pub mod approvals;
 pub mod audit;
 pub mod certificates;
 pub mod checkouts;

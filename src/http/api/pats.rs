@@ -66,18 +66,16 @@ fn budget_changes(
         }
     }
     match fields.get("over_limit").map(|v| v.as_str()) {
-        None | Some(Some("refuse")) => {}
-        Some(Some("ask")) => {
-            return Err(AppError::Validation(
-                "over_limit: ask needs approvals by a person, which this server does not offer yet; use refuse.".into(),
-            ));
+        None => {}
+        Some(Some(mode @ ("refuse" | "ask"))) => {
+            budget.over_limit = mode.to_string();
+            changed = true;
         }
         Some(_) => return Err(AppError::Validation("over_limit: refuse or ask.".into())),
     }
-    if fields.get("approval_above_usd").is_some_and(|v| !v.is_null()) {
-        return Err(AppError::Validation(
-            "approval_above_usd: approvals by a person are not offered by this server yet.".into(),
-        ));
+    if let Some(v) = money("approval_above_usd")? {
+        budget.approval_above_cents = v;
+        changed = true;
     }
     Ok(changed.then_some(budget))
 }

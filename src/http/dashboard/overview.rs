@@ -26,10 +26,22 @@ pub struct SpendRow {
     pub over_80: bool,
 }
 
+/// A checkout waiting for a person.
+pub struct ApprovalRow {
+    pub id: String,
+    pub agent: String,
+    pub amount: String,
+    pub description: String,
+    pub spent_today: String,
+    pub cap: String,
+    pub expires: String,
+}
+
 #[derive(Template)]
 #[template(path = "dashboard/overview.html")]
 struct OverviewPage {
     nav: Nav,
+    approvals: Vec<ApprovalRow>,
     events: Vec<EventRow>,
     checkouts: Vec<CheckoutRow>,
     spend: Vec<SpendRow>,
@@ -39,20 +51,41 @@ struct OverviewPage {
 /// their workspace.
 pub async fn overview_page(state: web::Data<AppState>, browser: Browser) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
-    let today = crate::domain::checkouts::utc_day(state.clock.now());
-    let (events, checkouts, spend) = state
+    let now = state.clock.now();
+    let today = crate::domain::checkouts::utc_day(now);
+    let (events, checkouts, spend, approvals) = state
         .db
         .read(move |conn| {
+            let pending = db::approvals::list(conn, &ws, Some("pending"), now, 50)?;
+            let mut approvals = Vec::with_capacity(pending.len());
+            for a in pending {
+                let standing = crate::domain::checkouts::standing(conn, &a.pat_id, now)?;
+                let agent = db::agents::find(conn, &ws, &a.agent_id)?.map(|x| x.name).unwrap_or_default();
+                approvals.push((a, standing, agent));
+            }
             Ok((
                 db::audit::list_for_workspace(conn, &ws, None, 20)?,
                 db::checkouts::list(conn, &ws, None, 20)?,
                 db::checkouts::spend_by_pat(conn, &ws, today)?,
+                approvals,
             ))
         })
         .await?;
     let usd = |c: i64| AmountCents::from_cents(c).map(|a| a.to_string()).unwrap_or_default();
     page(&OverviewPage {
         nav: Nav::new(&browser, "overview"),
+        approvals: approvals
+            .into_iter()
+            .map(|(a, s, agent)| ApprovalRow {
+                agent,
+                amount: usd(a.amount_cents),
+                description: a.description,
+                spent_today: usd(s.day.spent),
+                cap: s.day.cap.map(usd).unwrap_or_default(),
+                expires: a.expires_at.display(),
+                id: a.id,
+            })
+            .collect(),
         events: events.into_iter().map(EventRow::from).collect(),
         checkouts: checkouts
             .into_iter()
@@ -75,4 +108,42 @@ pub async fn overview_page(state: web::Data<AppState>, browser: Browser) -> Resu
             })
             .collect(),
     })
+}
+
+#[derive(serde::Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+}
+
+/// A person, mode on: approves or denies a waiting checkout (members only
+/// for agents they own). Audited with who decided.
+pub async fn decide_approval(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    crate::http::auth::AgentConsole(browser): crate::http::auth::AgentConsole,
+    id: web::Path<String>,
+    form: web::Form<DecisionForm>,
+) -> Result<HttpResponse, HtmlError> {
+    browser.check_csrf(&form.csrf)?;
+    let approve = match form.decision.as_str() {
+        "approve" => true,
+        "deny" => false,
+        _ => return Err(HtmlError::BadRequest("Choose Approve or Deny.".into())),
+    };
+    let (ws, who, id) = (browser.workspace().id.clone(), browser.acting(), id.into_inner());
+    let (ws2, id2) = (ws.clone(), id.clone());
+    state
+        .db
+        .read(move |conn| {
+            let a = db::approvals::find(conn, &ws2, &id2)?.ok_or(crate::error::AppError::NotFound)?;
+            crate::domain::agents::get_manageable(conn, &ws2, &a.agent_id, &who).map(|_| ())
+        })
+        .await?;
+    let meta = crate::http::request_meta(&req, &state);
+    let decider = browser.session.email.clone();
+    crate::http::api::approvals::decide(&state, ws, id, approve, decider, browser.actor(), meta).await?;
+    Ok(super::see_other("/"))
 }

@@ -1,0 +1,137 @@
+//! The `approvals` table (PRODUCT.md §5.9).
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::clock::Timestamp;
+use crate::domain::ids::{AgentId, PatId, WorkspaceId};
+use crate::error::AppError;
+
+#[derive(Debug, Clone)]
+pub struct Approval {
+    pub id: String,
+    pub workspace_id: WorkspaceId,
+    pub pat_id: PatId,
+    pub agent_id: AgentId,
+    pub session_id: Option<String>,
+    pub amount_cents: i64,
+    pub description: String,
+    pub reference: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_sha256: Option<String>,
+    /// `pending`, `approved` or `denied` as stored; a pending one past
+    /// `expires_at` is expired.
+    pub status: String,
+    pub requested_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
+    pub decided_by: Option<String>,
+    pub checkout_id: Option<String>,
+}
+
+impl Approval {
+    /// The status as the API shows it at `now`.
+    pub fn status_at(&self, now: Timestamp) -> &'static str {
+        match self.status.as_str() {
+            "approved" => "approved",
+            "denied" => "denied",
+            _ if self.expires_at <= now => "expired",
+            _ => "pending",
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "id, workspace_id, pat_id, agent_id, session_id, amount_cents, description, reference, idempotency_key,
+                       request_sha256, status, requested_at, expires_at, decided_at, decided_by, checkout_id";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Approval> {
+    Ok(Approval {
+        id: r.get(0)?,
+        workspace_id: r.get(1)?,
+        pat_id: r.get(2)?,
+        agent_id: r.get(3)?,
+        session_id: r.get(4)?,
+        amount_cents: r.get(5)?,
+        description: r.get(6)?,
+        reference: r.get(7)?,
+        idempotency_key: r.get(8)?,
+        request_sha256: r.get(9)?,
+        status: r.get(10)?,
+        requested_at: Timestamp(r.get(11)?),
+        expires_at: Timestamp(r.get(12)?),
+        decided_at: r.get::<_, Option<i64>>(13)?.map(Timestamp),
+        decided_by: r.get(14)?,
+        checkout_id: r.get(15)?,
+    })
+}
+
+pub fn insert(conn: &Connection, a: &Approval) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO approvals (id, workspace_id, pat_id, agent_id, session_id, amount_cents, description, reference,
+                                idempotency_key, request_sha256, status, requested_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?12)",
+        params![
+            a.id,
+            a.workspace_id,
+            a.pat_id,
+            a.agent_id,
+            a.session_id,
+            a.amount_cents,
+            a.description,
+            a.reference,
+            a.idempotency_key,
+            a.request_sha256,
+            a.requested_at.0,
+            a.expires_at.0
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn find(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<Option<Approval>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM approvals WHERE workspace_id = ?1 AND id = ?2");
+    Ok(super::cached(conn, &sql)?.query_row(params![ws, id], from_row).optional()?)
+}
+
+pub fn find_by_idempotency_key(conn: &Connection, pat: &PatId, key: &str) -> Result<Option<Approval>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM approvals WHERE pat_id = ?1 AND idempotency_key = ?2");
+    Ok(super::cached(conn, &sql)?.query_row(params![pat, key], from_row).optional()?)
+}
+
+/// Newest first; `status` filters (`expired` is pending past its time).
+pub fn list(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    status: Option<&str>,
+    now: Timestamp,
+    limit: u32,
+) -> Result<Vec<Approval>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM approvals WHERE workspace_id = ?1 AND (
+            ?2 IS NULL
+            OR (?2 = 'pending' AND status = 'pending' AND expires_at > ?3)
+            OR (?2 = 'expired' AND status = 'pending' AND expires_at <= ?3)
+            OR (?2 IN ('approved', 'denied') AND status = ?2))
+         ORDER BY id DESC LIMIT ?4"
+    );
+    let mut stmt = super::cached(conn, &sql)?;
+    let rows = stmt.query_map(params![ws, status, now.0, limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Decides a pending, unexpired approval; `false` when it was not (another
+/// decision won, or it expired): one guarded statement.
+pub fn decide(
+    conn: &Connection,
+    id: &str,
+    status: &str,
+    by: &str,
+    checkout_id: Option<&str>,
+    now: Timestamp,
+) -> Result<bool, AppError> {
+    Ok(conn.execute(
+        "UPDATE approvals SET status = ?2, decided_at = ?4, decided_by = ?3, checkout_id = ?5
+         WHERE id = ?1 AND status = 'pending' AND expires_at > ?4",
+        params![id, status, by, now.0, checkout_id],
+    )? > 0)
+}

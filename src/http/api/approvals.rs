@@ -1,0 +1,118 @@
+//! `/v1/approvals` (PRODUCT.md §5.9): hosts decide the checkouts that wait
+//! for a person.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::actor_of;
+use crate::db;
+use crate::domain::audit::{self, Event};
+use crate::domain::checkouts;
+use crate::domain::principal::Principal;
+use crate::error::AppError;
+use crate::http::api::checkouts::approval_json;
+use crate::http::bearer::HostCaller;
+use crate::http::request_meta;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct StatusQuery {
+    status: Option<String>,
+}
+
+/// A host credential: the workspace's approvals, newest first.
+pub async fn list_approvals(
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    query: web::Query<StatusQuery>,
+) -> Result<HttpResponse, AppError> {
+    let status = query.into_inner().status;
+    if let Some(s) = &status
+        && !matches!(s.as_str(), "pending" | "approved" | "denied" | "expired")
+    {
+        return Err(AppError::Validation("status: pending, approved, denied or expired.".into()));
+    }
+    let (ws, now) = (p.workspace.id.clone(), state.clock.now());
+    let items = state.db.read(move |conn| db::approvals::list(conn, &ws, status.as_deref(), now, 200)).await?;
+    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(|a| approval_json(a, now)).collect::<Vec<_>>()})))
+}
+
+/// Who decided, as the audit trail and the approval record it.
+pub fn decider_of(p: &Principal) -> String {
+    match &p.user {
+        Some(u) => u.email.clone(),
+        None => "a management credential".into(),
+    }
+}
+
+/// Approves or denies in one transaction; the audit says who, and whether
+/// the approval went past a cap on purpose.
+pub async fn decide(
+    state: &AppState,
+    ws: crate::domain::ids::WorkspaceId,
+    id: String,
+    approve: bool,
+    decider: String,
+    actor: crate::domain::audit::Actor,
+    meta: crate::domain::audit::RequestMeta,
+) -> Result<db::approvals::Approval, AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .write(move |tx| {
+            let (a, past_cap) = checkouts::decide(tx, &ws, &id, approve, &decider, now)?;
+            let kind = if approve { "approval.approved" } else { "approval.denied" };
+            let mut event = Event::success(Some(&ws), &actor, kind, &meta).target("approval", a.id.clone());
+            if past_cap {
+                event.reason = Some(format!("approved past the PAT's cap by {decider}"));
+            }
+            audit::record(tx, event, now)?;
+            Ok(a)
+        })
+        .await
+}
+
+async fn decide_api(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    p: Principal,
+    id: String,
+    approve: bool,
+) -> Result<HttpResponse, AppError> {
+    if p.acting()?.role != crate::domain::Role::Owner {
+        // Members decide only for agents they own.
+        let (ws, who, id2) = (p.workspace.id.clone(), p.acting()?, id.clone());
+        state
+            .db
+            .read(move |conn| {
+                let a = db::approvals::find(conn, &ws, &id2)?.ok_or(AppError::NotFound)?;
+                crate::domain::agents::get_manageable(conn, &ws, &a.agent_id, &who).map(|_| ())
+            })
+            .await?;
+    }
+    let a =
+        decide(&state, p.workspace.id.clone(), id, approve, decider_of(&p), actor_of(&p), request_meta(&req, &state))
+            .await?;
+    Ok(HttpResponse::Ok().json(approval_json(&a, state.clock.now())))
+}
+
+/// A host credential: approves; the checkout is created now.
+pub async fn approve(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    decide_api(req, state, p, id.into_inner(), true).await
+}
+
+/// A host credential: denies.
+pub async fn deny(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    decide_api(req, state, p, id.into_inner(), false).await
+}
