@@ -86,6 +86,10 @@ pub enum Command {
         /// The JSON body, or @FILE to read it from a file.
         #[arg(long, value_name = "JSON|@FILE")]
         data: Option<String>,
+        /// When the checkout waits for a person (202), wait for the
+        /// decision and print the checkout.
+        #[arg(long)]
+        wait: bool,
     },
 }
 
@@ -291,6 +295,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Agent(AgentCommand::Enroll { bootstrap_secret }) => client::agent::enroll(&bootstrap_secret),
         Command::Agent(AgentCommand::Token) => client::agent::token(),
         Command::Agent(AgentCommand::Session) => client::agent::session(),
-        Command::Request { method, path, data } => client::agent::request(&method, &path, data.as_deref()),
+        Command::Request { method, path, data, wait } => client::agent::request(&method, &path, data.as_deref(), wait),
     }
 }

@@ -416,3 +416,67 @@ fn an_ended_session_is_replaced_and_an_overrun_says_what_happened() {
     );
     drop(host);
 }
+
+/// `over_limit: ask` from the command line: the request says it waits for
+/// a person, and with --wait prints the checkout once the host approves.
+#[test]
+fn a_checkout_waiting_for_a_person_is_printed_and_waited_for() {
+    let app = TestApp::spawn();
+    let (dir, host) = logged_in(&app);
+    let config = dir.path().join("cfg");
+    let (code, _, err) = cli(
+        &config,
+        &["token", "mint", "shopper", "--create", "--cap", "5.00", "--profile", "shopper", "--no-print-token"],
+        None,
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, exports, _) = cli(&config, &["profile", "env", "shopper"], None, &[]);
+    let vars: Vec<(String, String)> = exports
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    let envs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut c = app.client();
+    let pats = c.api("GET", "/v1/pats", Some(&host), None).json();
+    let pat_id = pats["items"].as_array().unwrap().iter().find(|p| p["name"] == "shopper").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        c.api("PATCH", &format!("/v1/pats/{pat_id}"), Some(&host), Some(json!({"over_limit": "ask"}))).status,
+        200
+    );
+    let agent_cfg = dir.path().join("agent-cfg");
+    let body = r#"{"amount_usd":"9.00","description":"big"}"#;
+    let (code, out, err) =
+        cli(&agent_cfg, &["request", "POST", "/api/agent/checkout/create", "--data", body], None, &envs);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Waiting for a person") && err.contains("--wait"), "{err}");
+    assert!(out.contains("pending_approval"), "{out}");
+
+    // With --wait: the host approves while the command waits.
+    let (address, host2) = (app.address.clone(), host.clone());
+    let approver = std::thread::spawn(move || {
+        let mut c = Client::for_address(&address);
+        for _ in 0..100 {
+            let pending = c.api("GET", "/v1/approvals?status=pending", Some(&host2), None).json();
+            if let Some(a) = pending["items"].as_array().and_then(|i| i.iter().find(|a| a["description"] == "bigger")) {
+                let id = a["id"].as_str().unwrap().to_string();
+                return c.api("POST", &format!("/v1/approvals/{id}/approve"), Some(&host2), None).status;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        0
+    });
+    let body = r#"{"amount_usd":"9.50","description":"bigger"}"#;
+    let (code, out, err) =
+        cli(&agent_cfg, &["request", "POST", "/api/agent/checkout/create", "--data", body, "--wait"], None, &envs);
+    assert_eq!(approver.join().unwrap(), 200);
+    assert_eq!(code, 0, "{err}");
+    let checkout: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(checkout["status"], "authorized");
+    assert_eq!(checkout["amount_usd"], "9.50");
+}

@@ -138,7 +138,7 @@ fn current_session() -> Result<SessionFile, CliError> {
 }
 
 /// `latchkey request METHOD PATH [--data JSON|@file]`: a signed request.
-pub fn request(method: &str, path: &str, data: Option<&str>) -> Result<(), CliError> {
+pub fn request(method: &str, path: &str, data: Option<&str>, wait: bool) -> Result<(), CliError> {
     let method = method.to_ascii_uppercase();
     if !path.starts_with('/') {
         return Err(CliError::Usage(format!("PATH {path:?} must start with /")));
@@ -161,6 +161,32 @@ pub fn request(method: &str, path: &str, data: Option<&str>) -> Result<(), CliEr
         && matches!(reply.body["error_code"].as_str(), Some("AUTH_TOKEN_REVOKED" | "AUTH_TOKEN_EXPIRED"))
     {
         reply = signed(&start_session()?, &method, path, &body)?;
+    }
+    // A checkout waiting for a person: say so, and with --wait poll for
+    // the decision (long polls of 30 s, until it is decided or expires).
+    if reply.status == 202 && reply.body["status"] == "pending_approval" {
+        let id = reply.body["approval_id"].as_str().unwrap_or_default().to_string();
+        eprintln!(
+            "Waiting for a person: ${} needs approval {} (expires {}).{}",
+            reply.body["amount_usd"].as_str().unwrap_or("?"),
+            id,
+            reply.body["expires_at"].as_str().unwrap_or("?"),
+            if wait { " Waiting for the decision…" } else { " Run again with --wait to wait for it." }
+        );
+        if wait {
+            // Under the client's 30 s request timeout.
+            let poll = format!("/api/agent/approvals/{id}?wait=25");
+            loop {
+                let mut answer = signed(&s, "GET", &poll, &[])?;
+                if answer.status == 401 {
+                    answer = signed(&start_session()?, "GET", &poll, &[])?;
+                }
+                if answer.status != 202 {
+                    println!("{}", answer.text);
+                    return if answer.ok() { Ok(()) } else { Err(answer.failure()) };
+                }
+            }
+        }
     }
     println!("{}", reply.text);
     if reply.ok() { Ok(()) } else { Err(reply.failure()) }
