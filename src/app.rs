@@ -55,6 +55,7 @@ impl App {
             verified_jwts: Arc::default(),
             resources: Arc::default(),
             cimd: Arc::default(),
+            webhooks: crate::webhooks::Webhooks::start(config.webhook_url.clone(), config.webhook_key.clone()),
             recent_touches: Arc::default(),
             authn,
             audit,

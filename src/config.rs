@@ -69,6 +69,9 @@ pub struct Config {
     pub oauth_access_token_ttl_seconds: i64,
     /// How long a checkout waits for a person (`LATCHKEY_APPROVAL_TTL_SECONDS`, 900).
     pub approval_ttl_seconds: i64,
+    /// `LATCHKEY_WEBHOOK_URL` and the key of `LATCHKEY_WEBHOOK_SECRET`.
+    pub webhook_url: Option<String>,
+    pub webhook_key: Option<Vec<u8>>,
     /// `LATCHKEY_DCR`: who may register OAuth clients at `/oauth/register`.
     pub dcr: DcrMode,
     /// `LATCHKEY_CIMD_ALLOW_PRIVATE`: fetch client metadata documents from
@@ -198,6 +201,28 @@ impl Config {
             body_deadline: std::time::Duration::from_secs(int("LATCHKEY_BODY_TIMEOUT_SECONDS", 10, 1, 300)? as u64),
             oauth_access_token_ttl_seconds: int("LATCHKEY_OAUTH_ACCESS_TOKEN_TTL_SECONDS", 600, 60, 86_400)?,
             approval_ttl_seconds: int("LATCHKEY_APPROVAL_TTL_SECONDS", 900, 30, 7 * 86_400)?,
+            webhook_url: match env("LATCHKEY_WEBHOOK_URL").map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+                None => None,
+                Some(u) if u.starts_with("https://") || u.starts_with("http://") => Some(u),
+                Some(u) => return Err(ConfigError(format!("LATCHKEY_WEBHOOK_URL: {u:?} is not an http(s) URL"))),
+            },
+            webhook_key: match (
+                env("LATCHKEY_WEBHOOK_URL").filter(|v| !v.trim().is_empty()),
+                env("LATCHKEY_WEBHOOK_SECRET"),
+            ) {
+                (None, _) => None,
+                (Some(_), Some(raw)) => Some(crate::webhooks::parse_secret(&raw).ok_or_else(|| {
+                    ConfigError(
+                        "LATCHKEY_WEBHOOK_SECRET: expected whsec_ followed by base64 (Standard Webhooks)".into(),
+                    )
+                })?),
+                (Some(_), None) => {
+                    return Err(ConfigError(
+                        "LATCHKEY_WEBHOOK_SECRET: required with LATCHKEY_WEBHOOK_URL (whsec_ + base64 of a random key)"
+                            .into(),
+                    ));
+                }
+            },
             dcr: match env("LATCHKEY_DCR").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
                 None | Some("open") => DcrMode::Open,
                 Some("token") => DcrMode::Token,

@@ -13,3 +13,4 @@ pub mod error;
 pub mod http;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;

@@ -44,6 +44,8 @@ pub struct AppState {
     pub resources: Arc<crate::domain::resources::ResourceCache>,
     /// Client ID Metadata Documents fetched lately.
     pub cimd: Arc<crate::http::cimd::CimdCache>,
+    /// Webhook deliveries (approvals, caps).
+    pub webhooks: crate::webhooks::Webhooks,
     /// Refusals on their way to the audit trail.
     pub audit: Arc<AuditQueue>,
 }

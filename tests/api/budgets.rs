@@ -285,3 +285,97 @@ fn approve_and_deny_racing_on_one_approval_exactly_one_wins() {
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 3, "{statuses:?}");
 }
+
+/// A receiver on loopback that hands over each request (headers, body).
+fn receiver() -> (String, std::sync::mpsc::Receiver<(std::collections::BTreeMap<String, String>, String)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(10).flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut headers = std::collections::BTreeMap::new();
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                let l = line.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = l.split_once(':') {
+                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                }
+            }
+            let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let mut stream = stream;
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+            let _ = tx.send((headers, String::from_utf8_lossy(&body).into_owned()));
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn webhooks_are_signed_and_a_receiver_that_is_down_delays_nothing() {
+    use base64::Engine as _;
+    use hmac::Mac;
+    let key = b"0123456789abcdef0123456789abcdef".to_vec();
+    let (url, rx) = receiver();
+    let app = TestApp::spawn_with(|c| {
+        c.webhook_url = Some(url.clone());
+        c.webhook_key = Some(key.clone());
+    });
+    let (_owner, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    let created = c
+        .api(
+            "POST",
+            "/v1/pats",
+            Some(&host),
+            Some(json!({"name": "b", "scope_type": "agent", "agent_name": "b",
+            "create_agent": true, "daily_cap_usd": "1.00", "over_limit": "ask"})),
+        )
+        .json();
+    let pat = created["token"].as_str().unwrap().to_string();
+    let s = start_session(&mut c, &pat);
+    let mut x = Setup { pat_id: created["id"].as_str().unwrap().into(), app, c, host, pat, s };
+    assert_eq!(buy(&mut x, "2.00", "/api/agent/checkout/create").status, 202);
+    let (headers, body) = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the webhook arrived");
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["type"], "approval.requested");
+    assert_eq!(event["data"]["amount_usd"], "2.00");
+    let (id, ts) = (&headers["webhook-id"], &headers["webhook-timestamp"]);
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{ts}.{body}").as_bytes());
+    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
+    assert_eq!(headers["webhook-signature"], expected);
+
+    // Nobody listening: the checkout answers as fast as ever.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let app = TestApp::spawn_with(|c| {
+        c.webhook_url = Some(format!("http://{closed}/hooks"));
+        c.webhook_key = Some(key.clone());
+    });
+    let (_owner, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    let created = c
+        .api(
+            "POST",
+            "/v1/pats",
+            Some(&host),
+            Some(json!({"name": "b", "scope_type": "agent", "agent_name": "b",
+            "create_agent": true, "daily_cap_usd": "1.00"})),
+        )
+        .json();
+    let pat = created["token"].as_str().unwrap().to_string();
+    let s = start_session(&mut c, &pat);
+    let mut x = Setup { pat_id: created["id"].as_str().unwrap().into(), app, c, host, pat, s };
+    let started = std::time::Instant::now();
+    buy(&mut x, "2.00", "/api/agent/checkout/create").assert_error(429, "SPEND_CAP_EXCEEDED");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+}

@@ -58,7 +58,7 @@ pub async fn decide(
     meta: crate::domain::audit::RequestMeta,
 ) -> Result<db::approvals::Approval, AppError> {
     let now = state.clock.now();
-    state
+    let decided = state
         .db
         .write(move |tx| {
             let (a, past_cap) = checkouts::decide(tx, &ws, &id, approve, &decider, now)?;
@@ -70,7 +70,9 @@ pub async fn decide(
             audit::record(tx, event, now)?;
             Ok(a)
         })
-        .await
+        .await?;
+    state.webhooks.send("approval.decided", approval_json(&decided, now), now.0);
+    Ok(decided)
 }
 
 async fn decide_api(

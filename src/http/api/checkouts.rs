@@ -187,16 +187,30 @@ pub async fn create_checkout(
             }
             Ok(res.json(view))
         }
-        Outcome::OverCap(over, pat) => Err(AppError::SpendCapExceeded(Box::new(CapDetails {
-            settings_url: state.config.url(&format!("/dashboard/tokens/{pat}")),
-            current_cap_usd: over.cap.to_string(),
-            attempted_amount_usd: over.attempted.to_string(),
-            spent_today_usd: over.spent_today.to_string(),
-            resets_at: over.resets_at.to_rfc3339(),
-            window: over.window.to_string(),
-            spent_in_window_usd: over.spent_in_window.to_string(),
-        }))),
-        Outcome::Pending(approval) => Ok(pending_answer(&state, &approval)),
+        Outcome::OverCap(over, pat) => {
+            state.webhooks.send(
+                "cap.exceeded",
+                serde_json::json!({"pat_id": pat, "window": over.window, "cap_usd": over.cap.to_string(),
+                                   "attempted_amount_usd": over.attempted.to_string(),
+                                   "spent_in_window_usd": over.spent_in_window.to_string()}),
+                now.0,
+            );
+            Err(AppError::SpendCapExceeded(Box::new(CapDetails {
+                settings_url: state.config.url(&format!("/dashboard/tokens/{pat}")),
+                current_cap_usd: over.cap.to_string(),
+                attempted_amount_usd: over.attempted.to_string(),
+                spent_today_usd: over.spent_today.to_string(),
+                resets_at: over.resets_at.to_rfc3339(),
+                window: over.window.to_string(),
+                spent_in_window_usd: over.spent_in_window.to_string(),
+            })))
+        }
+        Outcome::Pending(approval) => {
+            if approval.requested_at == now {
+                state.webhooks.send("approval.requested", approval_json(&approval, now), now.0);
+            }
+            Ok(pending_answer(&state, &approval))
+        }
         Outcome::Refused(refusal) => Err(refused(&req, &state, refusal).await),
         Outcome::Invalid(e) => Err(e),
     }

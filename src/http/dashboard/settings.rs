@@ -21,6 +21,8 @@ struct SettingsPage {
     is_owner: bool,
     notice: Option<String>,
     error: Option<String>,
+    /// Webhook deliveries, when `LATCHKEY_WEBHOOK_URL` is set.
+    webhooks: Option<Vec<crate::webhooks::Delivery>>,
 }
 
 #[derive(Template)]
@@ -36,18 +38,32 @@ pub struct SettingsQuery {
 }
 
 fn settings(browser: &Browser, notice: Option<String>, error: Option<String>) -> SettingsPage {
-    SettingsPage { nav: Nav::new(browser, "settings"), is_owner: browser.session.role == Role::Owner, notice, error }
+    SettingsPage {
+        nav: Nav::new(browser, "settings"),
+        is_owner: browser.session.role == Role::Owner,
+        notice,
+        error,
+        webhooks: None,
+    }
 }
 
 /// A logged-in person.
-pub async fn settings_page(browser: Browser, query: web::Query<SettingsQuery>) -> Result<HttpResponse, HtmlError> {
+pub async fn settings_page(
+    state: web::Data<AppState>,
+    browser: Browser,
+    query: web::Query<SettingsQuery>,
+) -> Result<HttpResponse, HtmlError> {
     let notice = match query.done.as_deref() {
         Some("mode-on") => Some("Agent Security Mode is on.".to_string()),
         Some("mode-off") => Some("Agent Security Mode is off; agent credentials are suspended.".to_string()),
         Some("password") => Some("Your password has been changed.".to_string()),
         _ => None,
     };
-    page(&settings(&browser, notice, None))
+    let mut shown = settings(&browser, notice, None);
+    if state.webhooks.enabled() && browser.session.role == Role::Owner {
+        shown.webhooks = Some(state.webhooks.recent());
+    }
+    page(&shown)
 }
 
 #[derive(Deserialize)]
