@@ -286,8 +286,11 @@ fn approve_and_deny_racing_on_one_approval_exactly_one_wins() {
     assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 3, "{statuses:?}");
 }
 
-/// A receiver on loopback that hands over each request (headers, body).
-fn receiver() -> (String, std::sync::mpsc::Receiver<(std::collections::BTreeMap<String, String>, String)>) {
+/// A received webhook: its headers (lower-case names) and body.
+type Received = (std::collections::BTreeMap<String, String>, String);
+
+/// A receiver on loopback that hands over each request.
+fn receiver() -> (String, std::sync::mpsc::Receiver<Received>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hooks", listener.local_addr().unwrap());
