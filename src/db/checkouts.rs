@@ -80,6 +80,16 @@ pub fn find_by_idempotency_key(conn: &Connection, pat: &PatId, key: &str) -> Res
     Ok(super::cached(conn, &sql)?.query_row(params![pat, key], from_row).optional()?)
 }
 
+/// The PAT's spend per UTC day from `first_day` on, in cents.
+pub fn spend_per_day(conn: &Connection, pat: &PatId, first_day: i64) -> Result<Vec<(i64, i64)>, AppError> {
+    let mut stmt = super::cached(
+        conn,
+        "SELECT utc_day, spent_cents FROM pat_daily_spend WHERE pat_id = ?1 AND utc_day >= ?2 ORDER BY utc_day",
+    )?;
+    let rows = stmt.query_map(params![pat, first_day], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// By id within the workspace.
 pub fn find(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<Option<Checkout>, AppError> {
     let sql = format!(

@@ -168,6 +168,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(resource("/dashboard/tokens/{id}").get(dashboard::tokens::token_page))
             .service(resource("/dashboard/tokens/{id}/cap").post(dashboard::tokens::change_cap))
+            .service(resource("/dashboard/tokens/{id}/limits").post(dashboard::tokens::change_limits))
             .service(resource("/dashboard/tokens/{id}/revoke").post(dashboard::tokens::revoke_token))
             .service(resource("/dashboard/{rest:.*}").to(dashboard::unknown_page))
             .default_service(web::to(not_found)),

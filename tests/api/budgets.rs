@@ -382,3 +382,35 @@ fn webhooks_are_signed_and_a_receiver_that_is_down_delays_nothing() {
     buy(&mut x, "2.00", "/api/agent/checkout/create").assert_error(429, "SPEND_CAP_EXCEEDED");
     assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
 }
+
+#[test]
+fn the_token_page_edits_every_limit_and_charts_the_spend() {
+    let mut x = setup(json!({}));
+    assert_eq!(buy(&mut x, "3.00", "/api/agent/checkout/create").status, 201);
+    let mut owner = x.app.login(OWNER_EMAIL, OWNER_PASSWORD).1;
+    let page = owner.get(&format!("/dashboard/tokens/{}", x.pat_id));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<svg") && page.body.contains("$3.00</title>"), "the chart shows today's spend");
+    let csrf = page.csrf();
+    let res = owner.post_form(
+        &format!("/dashboard/tokens/{}/limits", x.pat_id),
+        &[
+            ("csrf", &csrf),
+            ("max_checkout_usd", "20.00"),
+            ("weekly_cap_usd", "50.00"),
+            ("monthly_cap_usd", ""),
+            ("over_limit", "ask"),
+            ("approval_above_usd", ""),
+        ],
+    );
+    assert_eq!(res.status, 303, "{}", res.body);
+    let host = x.host.clone();
+    let pat = x.c.api("GET", &format!("/v1/pats/{}", x.pat_id), Some(&host), None).json();
+    assert_eq!(pat["max_checkout_usd"], "20.00");
+    assert_eq!(pat["weekly_cap_usd"], "50.00");
+    assert_eq!(pat["monthly_cap_usd"], Value::Null);
+    assert_eq!(pat["over_limit"], "ask");
+    let res = owner
+        .post_form(&format!("/dashboard/tokens/{}/limits", x.pat_id), &[("csrf", &csrf), ("weekly_cap_usd", "lots")]);
+    assert_eq!(res.status, 400);
+}

@@ -75,6 +75,46 @@ struct TokenPage {
     audience: &'static str,
     created: String,
     notice: Option<String>,
+    limits: Option<Limits>,
+    /// The last 30 days' spend as an SVG bar chart (agent PATs).
+    chart: Option<String>,
+}
+
+/// An agent PAT's limits, as the form shows them ("" for none).
+pub struct Limits {
+    pub max_checkout: String,
+    pub weekly: String,
+    pub monthly: String,
+    pub ask: bool,
+    pub approval_above: String,
+}
+
+/// Thirty days of spend as bars, the daily cap as a line: plain SVG, no
+/// script.
+fn spend_chart(per_day: &[(i64, i64)], today: i64, cap: i64) -> String {
+    let (w, h, bar) = (600.0_f64, 120.0_f64, 20.0_f64);
+    let max = per_day.iter().map(|(_, c)| *c).max().unwrap_or(0).max(cap).max(1) as f64;
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="Spend per day, last 30 days">"#
+    );
+    for (i, day) in (today - 29..=today).enumerate() {
+        let cents = per_day.iter().find(|(d, _)| *d == day).map_or(0, |(_, c)| *c);
+        let bh = (cents as f64 / max * (h - 10.0)).round();
+        let usd = crate::domain::money::AmountCents::from_cents(cents).map(|a| a.to_string()).unwrap_or_default();
+        let date = crate::clock::Timestamp(day * 86_400).to_rfc3339();
+        out.push_str(&format!(
+            r##"<rect x="{x}" y="{y}" width="{bw}" height="{bh}" fill="#4a6fa5"><title>{d}: ${usd}</title></rect>"##,
+            x = i as f64 * bar,
+            y = h - bh,
+            bw = bar - 4.0,
+            d = &date[..10],
+        ));
+    }
+    let y = h - (cap as f64 / max * (h - 10.0)).round();
+    out.push_str(&format!(
+        r##"<line x1="0" y1="{y}" x2="{w}" y2="{y}" stroke="#b3261e" stroke-dasharray="4 3"><title>daily cap</title></line></svg>"##
+    ));
+    out
 }
 
 #[derive(Template)]
@@ -209,15 +249,41 @@ pub async fn token_page(
     let pat = load(&state, &browser, id.into_inner()).await?;
     let notice = match query.done.as_deref() {
         Some("cap") => Some("The daily cap has been changed.".to_string()),
+        Some("limits") => Some("The limits have been changed; they apply from the next checkout.".to_string()),
         Some("revoked") => Some("The token has been revoked.".to_string()),
         _ => None,
     };
+    let now = state.clock.now();
+    let today = crate::domain::checkouts::utc_day(now);
+    let (limits, chart) = if pat.scope == crate::domain::pats::Scope::Agent {
+        let id = pat.id.clone();
+        let (budget, per_day) = state
+            .db
+            .read(move |conn| Ok((db::budgets::find(conn, &id)?, db::checkouts::spend_per_day(conn, &id, today - 29)?)))
+            .await?;
+        let usd = |c: Option<i64>| c.and_then(AmountCents::from_cents).map(|a| a.to_string()).unwrap_or_default();
+        let cap = pat.daily_cap.map_or(0, AmountCents::cents);
+        (
+            Some(Limits {
+                max_checkout: usd(budget.max_checkout_cents),
+                weekly: usd(budget.weekly_cap_cents),
+                monthly: usd(budget.monthly_cap_cents),
+                ask: budget.over_limit == "ask",
+                approval_above: usd(budget.approval_above_cents),
+            }),
+            Some(spend_chart(&per_day, today, cap)),
+        )
+    } else {
+        (None, None)
+    };
     page(&TokenPage {
         nav: Nav::new(&browser, "tokens"),
-        t: TokenRow::new(&pat, state.clock.now()),
+        t: TokenRow::new(&pat, now),
         audience: pat.audience.as_str(),
         created: pat.created_at.display(),
         notice,
+        limits,
+        chart,
     })
 }
 
@@ -277,4 +343,64 @@ pub async fn revoke_token(
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     state.db.write(move |tx| pats::revoke(tx, &pat, &By { actor: &actor, meta: &meta, now })).await?;
     Ok(see_other(&format!("/dashboard/tokens/{id}?done=revoked")))
+}
+
+#[derive(Deserialize)]
+pub struct LimitsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    max_checkout_usd: String,
+    #[serde(default)]
+    weekly_cap_usd: String,
+    #[serde(default)]
+    monthly_cap_usd: String,
+    #[serde(default)]
+    over_limit: String,
+    #[serde(default)]
+    approval_above_usd: String,
+}
+
+/// A person who may manage the agent PAT, mode on: its budget (an empty
+/// field removes that limit).
+pub async fn change_limits(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    id: web::Path<String>,
+    form: web::Form<LimitsForm>,
+) -> Result<HttpResponse, HtmlError> {
+    browser.check_csrf(&form.csrf)?;
+    let pat = load(&state, &browser, id.into_inner()).await?;
+    if pat.scope != crate::domain::pats::Scope::Agent {
+        return Err(HtmlError::BadRequest("Only agent tokens have limits.".into()));
+    }
+    let money = |name: &str, raw: &str| -> Result<Option<i64>, HtmlError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        AmountCents::parse(raw).filter(|a| a.cents() > 0).map(|a| Some(a.cents())).ok_or_else(|| {
+            HtmlError::BadRequest(format!("{name}: an amount like 50.00 (more than 0), or empty for no limit."))
+        })
+    };
+    let budget = db::budgets::Budget {
+        max_checkout_cents: money("Per-checkout maximum", &form.max_checkout_usd)?,
+        weekly_cap_cents: money("Weekly cap", &form.weekly_cap_usd)?,
+        monthly_cap_cents: money("Monthly cap", &form.monthly_cap_usd)?,
+        over_limit: if form.over_limit == "ask" { "ask".into() } else { "refuse".into() },
+        approval_above_cents: money("Ask above", &form.approval_above_usd)?,
+    };
+    let (actor, meta, now) = (browser.actor(), crate::http::request_meta(&req, &state), state.clock.now());
+    let (ws, pid) = (pat.workspace_id.clone(), pat.id.clone());
+    state
+        .db
+        .write(move |tx| {
+            db::budgets::set(tx, &pid, &budget)?;
+            let event = crate::domain::audit::Event::success(Some(&ws), &actor, "pat.budget_changed", &meta)
+                .target("pat", pid.0.clone());
+            crate::domain::audit::record(tx, event, now)
+        })
+        .await?;
+    Ok(super::see_other(&format!("/dashboard/tokens/{}?done=limits", pat.id)))
 }
