@@ -168,7 +168,10 @@ pub fn document(server: &str) -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Latchkey", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "A safe, explicit way in for AI agents. Errors carry error_code, user_message and recovery."},
+                 "description": "A safe, explicit way in for AI agents. Errors carry error_code, user_message and recovery. \
+Recovery kinds: reauthenticate, raise_pat_cap (with window day|week|month, spent_in_window_usd, resets_at), \
+enable_agent_security_mode, enroll_agent, use_agent_pat, start_session, retry_later, sign_request, and \
+await_approval (approval_id, poll_url, expires_at) on a checkout's 202 pending_approval answer."},
         "servers": [{"url": server}],
         "paths": paths,
         "components": {
@@ -179,7 +182,9 @@ pub fn document(server: &str) -> Value {
                 "properties": {
                     "error_code": {"type": "string"},
                     "user_message": {"type": "string"},
-                    "recovery": {"type": ["object", "null"], "properties": {"kind": {"type": "string"}}},
+                    "recovery": {"type": ["object", "null"], "properties": {"kind": {"type": "string", "enum": [
+                        "reauthenticate", "raise_pat_cap", "enable_agent_security_mode", "enroll_agent",
+                        "use_agent_pat", "start_session", "retry_later", "await_approval", "sign_request"]}}},
                 },
             }},
             "responses": {"Error": {"description": "PRODUCT.md section 4's error body.",
