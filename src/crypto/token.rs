@@ -21,16 +21,19 @@ pub enum TokenKind {
     RefreshToken,
     /// An initial access token for OAuth client registration (`LATCHKEY_DCR=token`).
     RegistrationToken,
+    /// A one-time workspace invitation link.
+    Invitation,
 }
 
 impl TokenKind {
-    pub const ALL: [TokenKind; 6] = [
+    pub const ALL: [TokenKind; 7] = [
         TokenKind::Pat,
         TokenKind::BootstrapSecret,
         TokenKind::AccessToken,
         TokenKind::AuthorizationCode,
         TokenKind::RefreshToken,
         TokenKind::RegistrationToken,
+        TokenKind::Invitation,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -41,6 +44,7 @@ impl TokenKind {
             TokenKind::AuthorizationCode => "lk_ac_",
             TokenKind::RefreshToken => "lk_rt_",
             TokenKind::RegistrationToken => "lk_rg_",
+            TokenKind::Invitation => "lk_iv_",
         }
     }
 }

@@ -57,3 +57,49 @@ pub fn list_for_user(conn: &Connection, user: &UserId) -> Result<Vec<(Workspace,
 pub fn count_owners(conn: &Connection) -> Result<i64, AppError> {
     Ok(conn.query_row("SELECT COUNT(*) FROM memberships WHERE role = 'owner'", [], |r| r.get(0))?)
 }
+
+/// A member as the Members page and `/v1/members` show them.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user_id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub joined_at: Timestamp,
+}
+
+/// The workspace's members, owners first, then by joining time.
+pub fn list_for_workspace(conn: &Connection, ws: &WorkspaceId) -> Result<Vec<Member>, AppError> {
+    let mut stmt = super::cached(
+        conn,
+        "SELECT u.id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.workspace_id = ?1 ORDER BY m.role = 'owner' DESC, m.created_at",
+    )?;
+    let rows = stmt.query_map([ws], |r| {
+        let role: String = r.get(3)?;
+        Ok(Member {
+            user_id: r.get(0)?,
+            email: r.get(1)?,
+            name: r.get(2)?,
+            role: Role::parse(&role).unwrap_or(Role::Member),
+            joined_at: Timestamp(r.get(4)?),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn set_role(conn: &Connection, ws: &WorkspaceId, user: &UserId, role: Role) -> Result<bool, AppError> {
+    Ok(conn.execute(
+        "UPDATE memberships SET role = ?3 WHERE workspace_id = ?1 AND user_id = ?2",
+        params![ws, user, role.as_str()],
+    )? > 0)
+}
+
+pub fn delete(conn: &Connection, ws: &WorkspaceId, user: &UserId) -> Result<bool, AppError> {
+    Ok(conn.execute("DELETE FROM memberships WHERE workspace_id = ?1 AND user_id = ?2", params![ws, user])? > 0)
+}
+
+pub fn count_owners_in(conn: &Connection, ws: &WorkspaceId) -> Result<i64, AppError> {
+    Ok(conn
+        .query_row("SELECT COUNT(*) FROM memberships WHERE workspace_id = ?1 AND role = 'owner'", [ws], |r| r.get(0))?)
+}

@@ -31,6 +31,7 @@ pub mod browser_sessions;
 pub mod budgets;
 pub mod certificates;
 pub mod checkouts;
+pub mod invitations;
 pub mod memberships;
 pub mod oauth;
 pub mod pats;

@@ -10,6 +10,7 @@ pub mod checkouts;
 pub mod enrollment;
 pub mod housekeeping;
 pub mod ids;
+pub mod members;
 pub mod money;
 pub mod oauth;
 pub mod pats;

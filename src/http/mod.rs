@@ -80,6 +80,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/api/agent/checkout/preview").post(api::checkouts::preview_checkout))
             .service(resource("/api/agent/budget").get(api::checkouts::budget))
             .service(resource("/api/agent/approvals/{id}").get(api::checkouts::poll_approval))
+            .service(resource("/v1/members").get(api::members::list_members).post(api::members::invite))
+            .service(resource("/v1/members/{id}").patch(api::members::change_role).delete(api::members::remove))
             .service(resource("/v1/approvals").get(api::approvals::list_approvals))
             .service(resource("/v1/approvals/{id}/approve").post(api::approvals::approve))
             .service(resource("/v1/approvals/{id}/deny").post(api::approvals::deny))
@@ -118,6 +120,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/settings/password").post(dashboard::settings::change_password))
             .service(resource("/workspace/switch").post(dashboard::settings::switch_workspace))
             .service(resource("/dashboard/audit").get(dashboard::audit::audit_page))
+            .service(
+                resource("/dashboard/members").get(dashboard::members::members_page).post(dashboard::members::invite),
+            )
+            .service(resource("/dashboard/members/{id}").post(dashboard::members::change))
+            .service(resource("/invite/{token}").get(dashboard::members::invite_page).post(dashboard::members::accept))
             .service(resource("/dashboard/approvals/{id}").post(dashboard::overview::decide_approval))
             .service(
                 resource("/admin/workspaces")

@@ -13,6 +13,7 @@ mod engine;
 mod enrollment;
 mod errors;
 mod mcp;
+mod members;
 mod oauth;
 mod operators;
 mod ops;

@@ -9,6 +9,7 @@ pub mod enrollment;
 pub mod forward_auth;
 pub mod identity;
 pub mod introspect;
+pub mod members;
 pub mod oauth;
 pub mod openapi;
 pub mod pats;

@@ -74,6 +74,10 @@ const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
         201,
     ),
     ("get", "/v1/approvals", "Checkouts that waited for a person (?status=).", "host", 200),
+    ("get", "/v1/members", "The workspace's members.", "owner", 200),
+    ("post", "/v1/members", "Invite by email: a one-time link (7 days), shown once.", "owner", 201),
+    ("patch", "/v1/members/{id}", "Change a member's role (the last owner stays).", "owner", 200),
+    ("delete", "/v1/members/{id}", "Remove a member; their PATs stop at once.", "owner", 204),
     (
         "post",
         "/v1/approvals/{id}/approve",
@@ -169,9 +173,9 @@ pub fn document(server: &str) -> Value {
         "openapi": "3.1.0",
         "info": {"title": "Latchkey", "version": env!("CARGO_PKG_VERSION"),
                  "description": "A safe, explicit way in for AI agents. Errors carry error_code, user_message and recovery. \
-Recovery kinds: reauthenticate, raise_pat_cap (with window day|week|month, spent_in_window_usd, resets_at), \
-enable_agent_security_mode, enroll_agent, use_agent_pat, start_session, retry_later, sign_request, and \
-await_approval (approval_id, poll_url, expires_at) on a checkout's 202 pending_approval answer."},
+    Recovery kinds: reauthenticate, raise_pat_cap (with window day|week|month, spent_in_window_usd, resets_at), \
+    enable_agent_security_mode, enroll_agent, use_agent_pat, start_session, retry_later, sign_request, and \
+    await_approval (approval_id, poll_url, expires_at) on a checkout's 202 pending_approval answer."},
         "servers": [{"url": server}],
         "paths": paths,
         "components": {

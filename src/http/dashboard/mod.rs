@@ -6,6 +6,7 @@ pub mod agents;
 pub mod audit;
 pub mod certificates;
 pub mod login;
+pub mod members;
 pub mod oauth;
 pub mod oauth_clients;
 pub mod overview;
@@ -30,6 +31,7 @@ pub struct Nav {
     pub current: &'static str,
     pub workspaces: Vec<NavWorkspace>,
     pub instance_admin: bool,
+    pub is_owner: bool,
 }
 
 pub struct NavWorkspace {
@@ -44,6 +46,7 @@ impl Nav {
         Nav {
             email: browser.session.email.clone(),
             instance_admin: browser.instance_admin,
+            is_owner: browser.session.role == crate::domain::Role::Owner,
             workspace_name: ws.name.clone(),
             agent_mode: ws.agent_security_mode,
             csrf: browser.session.csrf_token.clone(),

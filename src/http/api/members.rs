@@ -1,0 +1,121 @@
+//! `/v1/members` (PRODUCT.md §5.10): owners manage who is in the workspace.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::actor_of;
+use crate::db;
+use crate::domain::agents::By;
+use crate::domain::ids::UserId;
+use crate::domain::principal::Principal;
+use crate::domain::{Email, Role, members};
+use crate::error::AppError;
+use crate::http::bearer::HostCaller;
+use crate::http::request_meta;
+use crate::state::AppState;
+
+fn owner_only(p: &Principal) -> Result<(), AppError> {
+    if p.acting()?.role == Role::Owner {
+        Ok(())
+    } else {
+        Err(AppError::Scope("Only an owner manages the members of this workspace.".into()))
+    }
+}
+
+fn parse_role(raw: Option<&str>) -> Result<Role, AppError> {
+    raw.and_then(Role::parse).ok_or_else(|| AppError::Validation("role: owner or member.".into()))
+}
+
+pub fn member_json(m: &db::memberships::Member) -> Value {
+    json!({"user_id": m.user_id, "email": m.email, "name": m.name, "role": m.role.as_str(),
+           "joined_at": m.joined_at.to_rfc3339()})
+}
+
+/// An owner: the workspace's members.
+pub async fn list_members(state: web::Data<AppState>, HostCaller(p): HostCaller) -> Result<HttpResponse, AppError> {
+    owner_only(&p)?;
+    let ws = p.workspace.id.clone();
+    let items = state.db.read(move |conn| db::memberships::list_for_workspace(conn, &ws)).await?;
+    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(member_json).collect::<Vec<_>>()})))
+}
+
+#[derive(Deserialize)]
+pub struct Invite {
+    email: String,
+    role: Option<String>,
+}
+
+/// An owner: a one-time invitation link for `email` (7 days), the same
+/// answer whether or not the email has an account.
+pub async fn invite(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    body: web::Json<Invite>,
+) -> Result<HttpResponse, AppError> {
+    owner_only(&p)?;
+    let body = body.into_inner();
+    let email = Email::parse(&body.email).ok_or_else(|| AppError::Validation("email: an email address.".into()))?;
+    let role = parse_role(Some(body.role.as_deref().unwrap_or("member")))?;
+    let inviter = p.user.as_ref().map(|u| u.id.clone());
+    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let ws = p.workspace.id.clone();
+    let shown = email.as_str().to_string();
+    let (token, expires) = state
+        .db
+        .write(move |tx| {
+            members::invite(tx, &ws, &email, role, inviter.as_ref(), &By { actor: &actor, meta: &meta, now })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "email": shown,
+        "role": role.as_str(),
+        "invitation_url": state.config.url(&format!("/invite/{}", token.expose())),
+        "expires_at": expires.to_rfc3339(),
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct ChangeRole {
+    role: Option<String>,
+}
+
+/// An owner: changes a member's role (the last owner stays one).
+pub async fn change_role(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    id: web::Path<String>,
+    body: web::Json<ChangeRole>,
+) -> Result<HttpResponse, AppError> {
+    owner_only(&p)?;
+    let role = parse_role(body.role.as_deref())?;
+    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let (ws, user) = (p.workspace.id.clone(), UserId(id.into_inner()));
+    let member = state
+        .db
+        .write(move |tx| {
+            members::change_role(tx, &ws, &user, role, &By { actor: &actor, meta: &meta, now })?;
+            db::memberships::list_for_workspace(tx, &ws)?
+                .into_iter()
+                .find(|m| m.user_id == user)
+                .ok_or(AppError::NotFound)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(member_json(&member)))
+}
+
+/// An owner: removes a member; their PATs stop at once.
+pub async fn remove(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    HostCaller(p): HostCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    owner_only(&p)?;
+    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let (ws, user) = (p.workspace.id.clone(), UserId(id.into_inner()));
+    state.db.write(move |tx| members::remove(tx, &ws, &user, &By { actor: &actor, meta: &meta, now })).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

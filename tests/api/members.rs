@@ -1,0 +1,81 @@
+//! Members (PRODUCT.md §5.10): invitations shown once, roles, removal that
+//! stops the member's tokens, and the last owner who stays.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[test]
+fn an_invited_person_joins_and_is_removed_with_their_tokens() {
+    let app = TestApp::spawn();
+    let (_owner, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    let list = c.api("GET", "/v1/members", Some(&host), None).json();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let owner_id = list["items"][0]["user_id"].as_str().unwrap().to_string();
+
+    let res = c.api("POST", "/v1/members", Some(&host), Some(json!({"email": "Grace@Example.com", "role": "member"})));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let inv = res.json();
+    assert_eq!(inv["email"], "grace@example.com");
+    let url = inv["invitation_url"].as_str().unwrap().to_string();
+    let path = url.trim_start_matches(&app.address).to_string();
+    assert!(path.starts_with("/invite/lk_iv_"), "{url}");
+    // An email that has an account gets the same kind of answer.
+    let again = c.api("POST", "/v1/members", Some(&host), Some(json!({"email": OWNER_EMAIL}))).json();
+    assert!(again["invitation_url"].is_string() && again["expires_at"].is_string());
+
+    // The new person sets a password and is in.
+    let mut grace = app.client();
+    let page = grace.get(&path);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("grace@example.com") && page.body.contains("Choose a password"));
+    let csrf = page.csrf();
+    let pw = "grace hopper's compiler";
+    let res = grace.post_form(&path, &[("csrf", &csrf), ("password", pw), ("confirm_password", pw)]);
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(grace.get("/").status, 200, "logged in");
+    // Used once.
+    assert_eq!(app.client().get(&path).status, 400);
+
+    let members = c.api("GET", "/v1/members", Some(&host), None).json();
+    let grace_id =
+        members["items"].as_array().unwrap().iter().find(|m| m["email"] == "grace@example.com").unwrap()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    // A member is not an owner: the list is an owner's.
+    let grace_pat = app.mint_pat(&["--email", "grace@example.com", "--name", "g", "--scope", "host"]);
+    c.api("GET", "/v1/members", Some(&grace_pat), None).assert_error(403, "AUTH_SCOPE");
+
+    // The last owner stays.
+    c.api("PATCH", &format!("/v1/members/{owner_id}"), Some(&host), Some(json!({"role": "member"})))
+        .assert_error(409, "CONFLICT");
+    c.api("DELETE", &format!("/v1/members/{owner_id}"), Some(&host), None).assert_error(409, "CONFLICT");
+    let res = c.api("PATCH", &format!("/v1/members/{grace_id}"), Some(&host), Some(json!({"role": "owner"})));
+    assert_eq!(res.json()["role"], "owner");
+    assert_eq!(c.api("GET", "/v1/members", Some(&grace_pat), None).status, 200, "owners list members");
+
+    // Removed: her token stops at once.
+    assert_eq!(c.api("DELETE", &format!("/v1/members/{grace_id}"), Some(&host), None).status, 204);
+    c.api("GET", "/v1/auth/whoami", Some(&grace_pat), None).assert_error(401, "AUTH_TOKEN_REVOKED");
+    let audit = c.api("GET", "/v1/audit?kind=member.removed", Some(&host), None).json();
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn the_members_page_shows_an_invitation_once() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    let page = owner.get("/dashboard/members");
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+    let res = owner.post_form("/dashboard/members", &[("csrf", &csrf), ("email", "not-an-email"), ("role", "member")]);
+    assert_eq!(res.status, 400);
+    assert!(res.body.contains("value=\"not-an-email\""), "the input is kept");
+    let res =
+        owner.post_form("/dashboard/members", &[("csrf", &csrf), ("email", "ada@example.com"), ("role", "member")]);
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains("/invite/lk_iv_"), "{}", res.body);
+    assert!(!owner.get("/dashboard/members").body.contains("/invite/lk_iv_"), "shown once");
+}
