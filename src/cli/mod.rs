@@ -147,6 +147,9 @@ pub enum AgentCommand {
     Enroll {
         #[arg(long, value_name = "SECRET")]
         bootstrap_secret: String,
+        /// The server (default: LATCHKEY_URL, then the stored login).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
     },
     /// Sign a fresh client assertion and print an access token.
     Token,
@@ -292,7 +295,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Profile(ProfileCommand::List) => client::profile::list(),
         Command::Profile(ProfileCommand::Verify { name }) => client::profile::verify(&name),
         Command::Profile(ProfileCommand::Env { name }) => client::profile::env(&name),
-        Command::Agent(AgentCommand::Enroll { bootstrap_secret }) => client::agent::enroll(&bootstrap_secret),
+        Command::Agent(AgentCommand::Enroll { bootstrap_secret, url }) => {
+            client::agent::enroll(&bootstrap_secret, url.as_deref())
+        }
         Command::Agent(AgentCommand::Token) => client::agent::token(),
         Command::Agent(AgentCommand::Session) => client::agent::session(),
         Command::Request { method, path, data, wait } => client::agent::request(&method, &path, data.as_deref(), wait),

@@ -198,9 +198,13 @@ fn an_agent_enrolls_and_gets_access_tokens_from_the_cli() {
     assert!(access.starts_with("lk_at_"));
     let who = c.api("GET", "/v1/auth/whoami", Some(access), None).json();
     assert_eq!(who["bound_agent"]["agent_name"], "cli-enrolled");
-    // The secret was one-time.
-    let (code, _, err) =
-        cli(&dir.path().join("again"), &["agent", "enroll", "--bootstrap-secret", &secret], None, &url);
+    // The secret was one-time (here with --url instead of LATCHKEY_URL).
+    let (code, _, err) = cli(
+        &dir.path().join("again"),
+        &["agent", "enroll", "--bootstrap-secret", &secret, "--url", &app.address],
+        None,
+        &[],
+    );
     assert_eq!(code, 1);
     assert!(err.contains("BOOTSTRAP_SECRET_INVALID"), "{err}");
 }

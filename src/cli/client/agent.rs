@@ -29,10 +29,13 @@ fn server_url() -> Result<String, CliError> {
 
 /// `latchkey agent enroll --bootstrap-secret S`: makes an ES256 key, registers
 /// its public half, keeps the private key (0600).
-pub fn enroll(bootstrap_secret: &str) -> Result<(), CliError> {
+pub fn enroll(bootstrap_secret: &str, url: Option<&str>) -> Result<(), CliError> {
     use p256::elliptic_curve::sec1::ToEncodedPoint;
     use p256::pkcs8::{EncodePrivateKey, LineEnding};
-    let url = server_url()?;
+    let url = match url {
+        Some(u) => super::parse_url(u)?,
+        None => server_url()?,
+    };
     let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
     let point = key.public_key().to_encoded_point(false);
     let (Some(x), Some(y)) = (point.x(), point.y()) else {

@@ -71,7 +71,7 @@ fn read_secret(prompt: &str) -> Result<String, CliError> {
     Ok(token)
 }
 
-fn parse_url(raw: &str) -> Result<String, CliError> {
+pub(crate) fn parse_url(raw: &str) -> Result<String, CliError> {
     let url = raw.trim().trim_end_matches('/');
     if url.starts_with("https://") || url.starts_with("http://") {
         Ok(url.to_string())
