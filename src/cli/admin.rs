@@ -194,6 +194,35 @@ pub fn run(overrides: Overrides, cmd: AdminCommand) -> Result<(), CliError> {
             eprintln!("Agent Security Mode is {} for workspace {} ({})", if on { "on" } else { "off" }, ws.name, ws.id);
             Ok(())
         }
+        AdminCommand::Invite { email: raw, role, workspace } => {
+            let email = email(&raw)?;
+            let role = domain::Role::parse(&role).ok_or_else(|| CliError::Usage("--role: owner or member".into()))?;
+            let (config, db) = open_existing(overrides)?;
+            let (token, expires) = db
+                .write_blocking(|tx| {
+                    let ws = domain::workspaces::resolve(tx, workspace.as_deref())?;
+                    let by = crate::domain::agents::By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
+                    domain::members::invite(tx, &ws.id, &email, role, None, &by)
+                })
+                .map_err(failed)?;
+            println!("{}", config.url(&format!("/invite/{}", token.expose())));
+            eprintln!("send this link to {} yourself; it works once, until {}", email.as_str(), expires.to_rfc3339());
+            Ok(())
+        }
+        AdminCommand::RemoveMember { email: raw, workspace } => {
+            let email = email(&raw)?;
+            let (_, db) = open_existing(overrides)?;
+            db.write_blocking(|tx| {
+                let ws = domain::workspaces::resolve(tx, workspace.as_deref())?;
+                let user = crate::db::users::find_by_email(tx, email.as_str())?
+                    .ok_or_else(|| AppError::Validation(format!("No user has the email {}.", email.as_str())))?;
+                let by = crate::domain::agents::By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
+                domain::members::remove(tx, &ws.id, &user.id, &by)
+            })
+            .map_err(failed)?;
+            eprintln!("{} is no longer a member; their tokens have stopped", email.as_str());
+            Ok(())
+        }
         AdminCommand::ResetPassword { email: raw, .. } => {
             let email = email(&raw)?;
             let password = password_from_stdin()?;

@@ -221,6 +221,23 @@ pub enum AdminCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Invite someone to a workspace: prints a one-time link (7 days).
+    Invite {
+        #[arg(long)]
+        email: String,
+        /// owner or member.
+        #[arg(long, default_value = "member")]
+        role: String,
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+    /// Remove a member from a workspace (their tokens stop at once).
+    RemoveMember {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        workspace: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

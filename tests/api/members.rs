@@ -79,3 +79,27 @@ fn the_members_page_shows_an_invitation_once() {
     assert!(res.body.contains("/invite/lk_iv_"), "{}", res.body);
     assert!(!owner.get("/dashboard/members").body.contains("/invite/lk_iv_"), "shown once");
 }
+
+#[test]
+fn the_admin_cli_invites_and_removes() {
+    let app = TestApp::spawn();
+    let (_owner, _host) = app.owner_with_host_pat();
+    let (code, out, err) = run_cli(&app.data_dir, &["admin", "invite", "--email", "lin@example.com"], None);
+    assert_eq!(code, 0, "{err}");
+    let link = out.trim();
+    let path = &link[link.find("/invite/").expect("a link")..];
+    let mut lin = app.client();
+    let page = lin.get(path);
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+    let pw = "lin's long passphrase";
+    assert_eq!(lin.post_form(path, &[("csrf", &csrf), ("password", pw), ("confirm_password", pw)]).status, 303);
+    let pat = app.mint_pat(&["--email", "lin@example.com", "--name", "l", "--scope", "host"]);
+    assert_eq!(app.client().api("GET", "/v1/auth/whoami", Some(&pat), None).status, 200);
+    let (code, _, err) = run_cli(&app.data_dir, &["admin", "remove-member", "--email", "lin@example.com"], None);
+    assert_eq!(code, 0, "{err}");
+    app.client().api("GET", "/v1/auth/whoami", Some(&pat), None).assert_error(401, "AUTH_TOKEN_REVOKED");
+    let (code, _, err) = run_cli(&app.data_dir, &["admin", "remove-member", "--email", OWNER_EMAIL], None);
+    assert_eq!(code, 1, "the last owner stays");
+    assert!(err.contains("last owner"), "{err}");
+}
