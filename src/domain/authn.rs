@@ -577,28 +577,7 @@ fn agent_access(
     if resource.is_none_or(|r| r.workspace_id != ws) {
         return Err(refuse(AppError::AuthUnknownToken, "access token for a resource that is gone"));
     }
-    Ok(Principal {
-        workspace,
-        user: None,
-        credential: Credential {
-            kind: CredentialKind::OAuthAccessToken,
-            id: claims.jti.clone(),
-            pat_id: None,
-            scope: Scope::Agent,
-            audience: Audience::Api,
-            expires_at: Timestamp(claims.exp),
-            pat_last_used_at: None,
-            issued_at: Some(Timestamp(claims.iat)),
-            key_thumbprint: None,
-            oauth: Some(Box::new(crate::domain::principal::OAuthFacts {
-                grant_id: String::new(),
-                client_id: claims.client_id.clone(),
-                resource: claims.aud.clone(),
-                scopes: claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
-            })),
-        },
-        agent: Some(BoundAgent { id: agent.id, name: agent.name }),
-    })
+    Ok(oauth_principal(workspace, claims, String::new(), BoundAgent { id: agent.id, name: agent.name }))
 }
 
 /// An OAuth access token: its grant still stands, in a workspace with the
@@ -628,8 +607,20 @@ fn oauth_access(
     if auth.resource_identifier != claims.aud {
         return Err(refuse(AppError::AuthUnknownToken, "access token for another resource"));
     }
-    Ok(Principal {
-        workspace: auth.workspace,
+    let agent = BoundAgent { id: auth.grant.agent_id, name: auth.agent_name };
+    Ok(oauth_principal(auth.workspace, claims, auth.grant.id, agent))
+}
+
+/// The caller an OAuth access token stands for: its agent, agent scope,
+/// and the grant, client, resource and scopes it carries.
+fn oauth_principal(
+    workspace: crate::db::workspaces::Workspace,
+    claims: &crate::domain::oauth::AccessClaims,
+    grant_id: String,
+    agent: BoundAgent,
+) -> Principal {
+    Principal {
+        workspace,
         user: None,
         credential: Credential {
             kind: CredentialKind::OAuthAccessToken,
@@ -642,14 +633,14 @@ fn oauth_access(
             issued_at: Some(Timestamp(claims.iat)),
             key_thumbprint: None,
             oauth: Some(Box::new(crate::domain::principal::OAuthFacts {
-                grant_id: auth.grant.id,
+                grant_id,
                 client_id: claims.client_id.clone(),
                 resource: claims.aud.clone(),
                 scopes: claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
             })),
         },
-        agent: Some(BoundAgent { id: auth.grant.agent_id, name: auth.agent_name }),
-    })
+        agent: Some(agent),
+    }
 }
 
 fn pat_of_jwt(conn: &Connection, claims: &ExchangeClaims) -> Result<PatAuth, Refusal> {
