@@ -30,6 +30,17 @@ fn cli(config: &Path, args: &[&str], stdin: Option<&str>, envs: &[(&str, &str)])
     )
 }
 
+/// What `eval "$(latchkey profile env NAME)"` would set.
+fn profile_env(config: &Path, name: &str) -> Vec<(String, String)> {
+    let (_, exports, _) = cli(config, &["profile", "env", name], None, &[]);
+    exports
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect()
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -221,14 +232,7 @@ fn signed_requests_from_the_cli_and_a_cap_overrun_explains_itself() {
         &[],
     );
     assert_eq!(code, 0, "{err}");
-    let (_, exports, _) = cli(&config, &["profile", "env", "shopper"], None, &[]);
-    // What `eval "$(latchkey profile env shopper)"` would set.
-    let vars: Vec<(String, String)> = exports
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect();
+    let vars = profile_env(&config, "shopper");
     let envs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let agent_cfg = dir.path().join("agent-cfg");
 
@@ -288,13 +292,7 @@ fn signed_requests_from_the_cli_and_a_cap_overrun_explains_itself() {
         &[],
     );
     assert_eq!(code, 0, "{err}");
-    let (_, exports, _) = cli(&config, &["profile", "env", "archivist"], None, &[]);
-    let vars: Vec<(String, String)> = exports
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect();
+    let vars = profile_env(&config, "archivist");
     let envs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let (code, out, err) = cli(&agent_cfg, &["request", "GET", "/v1/auth/whoami"], None, &envs);
     assert_eq!(code, 0, "{err}");
@@ -378,13 +376,7 @@ fn an_ended_session_is_replaced_and_an_overrun_says_what_happened() {
         &[],
     );
     assert_eq!(code, 0, "{err}");
-    let (_, exports, _) = cli(&config, &["profile", "env", "shopper"], None, &[]);
-    let vars: Vec<(String, String)> = exports
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect();
+    let vars = profile_env(&config, "shopper");
     let envs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let agent_cfg = dir.path().join("agent-cfg");
     let (code, session, err) = cli(&agent_cfg, &["agent", "session"], None, &envs);
@@ -435,13 +427,7 @@ fn a_checkout_waiting_for_a_person_is_printed_and_waited_for() {
         &[],
     );
     assert_eq!(code, 0, "{err}");
-    let (_, exports, _) = cli(&config, &["profile", "env", "shopper"], None, &[]);
-    let vars: Vec<(String, String)> = exports
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect();
+    let vars = profile_env(&config, "shopper");
     let envs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut c = app.client();
     let pats = c.api("GET", "/v1/pats", Some(&host), None).json();
