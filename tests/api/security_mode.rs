@@ -72,3 +72,21 @@ fn the_mode_switch_refuses_unknown_values() {
     let res = set_mode(&mut owner, "sideways", false);
     assert_eq!(res.status, 400);
 }
+
+#[test]
+fn every_page_says_whether_the_mode_is_on_and_has_an_icon() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    for page in ["/", "/settings"] {
+        let body = owner.get(page).body;
+        assert!(body.contains("class=\"mode off\""), "{page}");
+        assert!(body.contains("href=\"#main\"") && body.contains("/static/favicon.svg"), "{page}");
+    }
+    set_mode(&mut owner, "on", false);
+    for page in ["/", "/dashboard/agents", "/dashboard/tokens", "/dashboard/resources", "/dashboard/members"] {
+        assert!(owner.get(page).body.contains("class=\"mode on\""), "{page}");
+    }
+    let icon = owner.get("/static/favicon.svg");
+    assert_eq!(icon.status, 200);
+    assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
+}
