@@ -207,23 +207,22 @@ pub fn create(
     now: Timestamp,
 ) -> Result<Created, Refused> {
     let day = utc_day(now);
-    let cap = db::pats::find_cap(tx, who.pat)?.ok_or(AppError::NotFound)?;
-    if let Some(key) = &req.idempotency_key
-        && let Some(earlier) = db::checkouts::find_by_idempotency_key(tx, who.pat, key)?
-    {
-        if earlier.request_sha256.as_deref() != Some(req.body_sha256.as_str()) {
-            return Err(Refused::Other(AppError::IdempotencyMismatch));
+    // A retry: the checkout it made, or the approval it asked for.
+    if let Some(key) = &req.idempotency_key {
+        if let Some(earlier) = db::checkouts::find_by_idempotency_key(tx, who.pat, key)? {
+            if earlier.request_sha256.as_deref() != Some(req.body_sha256.as_str()) {
+                return Err(Refused::Other(AppError::IdempotencyMismatch));
+            }
+            let cap = db::pats::find_cap(tx, who.pat)?.ok_or(AppError::NotFound)?;
+            let spent = db::checkouts::spent_on_day(tx, who.pat, day)?;
+            return Ok(Created { checkout: earlier, new: false, spent_today: cents(spent), cap });
         }
-        let spent = db::checkouts::spent_on_day(tx, who.pat, day)?;
-        return Ok(Created { checkout: earlier, new: false, spent_today: cents(spent), cap });
-    }
-    if let Some(key) = &req.idempotency_key
-        && let Some(asked) = db::approvals::find_by_idempotency_key(tx, who.pat, key)?
-    {
-        if asked.request_sha256.as_deref() != Some(req.body_sha256.as_str()) {
-            return Err(Refused::Other(AppError::IdempotencyMismatch));
+        if let Some(asked) = db::approvals::find_by_idempotency_key(tx, who.pat, key)? {
+            if asked.request_sha256.as_deref() != Some(req.body_sha256.as_str()) {
+                return Err(Refused::Other(AppError::IdempotencyMismatch));
+            }
+            return Err(Refused::NeedsApproval(Box::new(asked)));
         }
-        return Err(Refused::NeedsApproval(Box::new(asked)));
     }
     let standing = standing(tx, who.pat, now)?;
     let spent = standing.day.spent;
@@ -289,6 +288,7 @@ pub fn create(
     db::checkouts::add_spend(tx, who.pat, day, req.amount.cents())?;
     db::budgets::add_spend(tx, who.pat, "week", utc_week(now), req.amount.cents())?;
     db::budgets::add_spend(tx, who.pat, "month", utc_month(now), req.amount.cents())?;
+    let cap = cents(standing.day.cap.unwrap_or(0));
     Ok(Created { checkout, new: true, spent_today: cents(spent + req.amount.cents()), cap })
 }
 

@@ -500,6 +500,23 @@ pub fn refresh(
     Ok(Ok(set))
 }
 
+/// Revokes a grant for a person who may manage its agent (and, with
+/// `agent`, only a grant of that agent); not found otherwise.
+pub fn revoke_as(
+    tx: &Connection,
+    ws: &WorkspaceId,
+    grant_id: &str,
+    who: &crate::domain::principal::Acting,
+    agent: Option<&AgentId>,
+    by: &By<'_>,
+) -> Result<(), AppError> {
+    let grant = db::oauth::find_grant(tx, ws, grant_id)?
+        .filter(|g| agent.is_none_or(|a| &g.agent_id == a))
+        .ok_or(AppError::NotFound)?;
+    crate::domain::agents::get_manageable(tx, ws, &grant.agent_id, who)?;
+    revoke(tx, ws, &grant.id, by)
+}
+
 /// Revokes a grant of the workspace (dashboard, API, RFC 7009).
 pub fn revoke(tx: &Connection, ws: &WorkspaceId, grant_id: &str, by: &By<'_>) -> Result<(), AppError> {
     let grant = db::oauth::find_grant(tx, ws, grant_id)?.ok_or(AppError::NotFound)?;

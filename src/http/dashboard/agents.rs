@@ -318,10 +318,8 @@ pub async fn revoke_grant(
     state
         .db
         .write(move |tx| {
-            agents::get_manageable(tx, &ws, &agent, &who)?;
-            let grant = db::oauth::find_grant(tx, &ws, &grant_id)?.filter(|g| g.agent_id == agent);
-            let grant = grant.ok_or(crate::error::AppError::NotFound)?;
-            crate::domain::oauth::revoke(tx, &ws, &grant.id, &By { actor: &actor, meta: &meta, now })
+            let by = By { actor: &actor, meta: &meta, now };
+            crate::domain::oauth::revoke_as(tx, &ws, &grant_id, &who, Some(&agent), &by)
         })
         .await?;
     Ok(see_other(&format!("/dashboard/agents/{agent_id}?done=grant-revoked")))

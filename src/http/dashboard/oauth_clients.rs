@@ -205,9 +205,7 @@ pub async fn revoke_grant(
     state
         .db
         .write(move |tx| {
-            let grant = db::oauth::find_grant(tx, &ws, &id)?.ok_or(crate::error::AppError::NotFound)?;
-            crate::domain::agents::get_manageable(tx, &ws, &grant.agent_id, &who)?;
-            crate::domain::oauth::revoke(tx, &ws, &grant.id, &By { actor: &actor, meta: &meta, now })
+            crate::domain::oauth::revoke_as(tx, &ws, &id, &who, None, &By { actor: &actor, meta: &meta, now })
         })
         .await?;
     Ok(see_other("/dashboard/oauth-clients?done=revoked"))
