@@ -227,6 +227,22 @@ fn denied_expired_and_idempotent_approvals() {
     assert_eq!(res.status, 200);
     assert_eq!(res.json()["status"], "denied");
     poll(&mut x, &id, 0).assert_error(403, "APPROVAL_DENIED");
+    // Another PAT's session never sees it.
+    let other =
+        x.c.api(
+            "POST",
+            "/v1/pats",
+            Some(&host),
+            Some(json!({"name": "o", "scope_type": "agent",
+        "agent_name": "other", "create_agent": true})),
+        )
+        .json()["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let mine = std::mem::replace(&mut x.s, start_session(&mut x.c, &other));
+    poll(&mut x, &id, 0).assert_error(404, "NOT_FOUND");
+    x.s = mine;
     assert_eq!(buy(&mut x, "1.00", "/api/agent/checkout/create").status, 201, "under the threshold");
 
     // The same Idempotency-Key twice: one approval.
