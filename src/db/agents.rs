@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
+use crate::db::workspaces::Workspace;
 use crate::domain::agents::AgentStatus;
 use crate::domain::ids::{AgentId, UserId, WorkspaceId};
 use crate::error::AppError;
@@ -121,6 +122,28 @@ pub fn update_status(
 pub fn find_any_workspace(conn: &Connection, id: &AgentId) -> Result<Option<Agent>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM agents WHERE id = ?1");
     Ok(super::cached(conn, &sql)?.query_row([id], from_row).optional()?)
+}
+
+/// The agent (any workspace) with its workspace, in one statement: what the
+/// token endpoint reads before it verifies an assertion, and re-reads in
+/// the transaction that issues the token.
+pub fn find_with_workspace(conn: &Connection, id: &AgentId) -> Result<Option<(Agent, Workspace)>, AppError> {
+    const SQL: &str = "SELECT a.id, a.workspace_id, a.name, a.description, a.status, a.owner_user_id, a.enrolled_at,
+                a.created_at, a.updated_at, a.public_jwk, a.key_thumbprint, a.kind,
+                w.name, w.agent_security_mode, w.created_at
+         FROM agents a JOIN workspaces w ON w.id = a.workspace_id WHERE a.id = +?1";
+    Ok(super::cached(conn, SQL)?
+        .query_row([id], |r| {
+            let agent = from_row(r)?;
+            let workspace = Workspace {
+                id: agent.workspace_id.clone(),
+                name: r.get(12)?,
+                agent_security_mode: r.get(13)?,
+                created_at: Timestamp(r.get(14)?),
+            };
+            Ok((agent, workspace))
+        })
+        .optional()?)
 }
 
 /// Registers (or replaces) the agent's key and makes it active.

@@ -440,24 +440,22 @@ fn run_writer(mut conn: Connection, path: &Path, jobs: mpsc::Receiver<Msg>, stat
 }
 
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), String> {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        return Err(e.to_string());
-    }
-    for job in batch.iter_mut() {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(e.to_string());
-        }
-        let undo = if job.run(conn) { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-        if let Err(e) = conn.execute_batch(undo) {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(e.to_string());
-        }
-    }
-    conn.execute_batch("COMMIT").map_err(|e| {
-        let _ = conn.execute_batch("ROLLBACK");
+    // The control statements are compiled once, like every other statement:
+    // `execute_batch` would parse each of them again for every job.
+    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
+    let abort = |e: rusqlite::Error| {
+        let _ = run("ROLLBACK");
         e.to_string()
-    })
+    };
+    run("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+    for job in batch.iter_mut() {
+        run("SAVEPOINT job").map_err(abort)?;
+        if !job.run(conn) {
+            run("ROLLBACK TO job").map_err(abort)?;
+        }
+        run("RELEASE job").map_err(abort)?;
+    }
+    run("COMMIT").map_err(abort)
 }
 
 /// Applies pending migrations with foreign keys off (SQLite's way to
@@ -607,6 +605,7 @@ mod tests {
                 runtime_sessions::find(tx, &id)?;
                 certificates::find_by_kid(tx, &id)?;
                 agents::find_any_workspace(tx, &AgentId(id.clone()))?;
+                agents::find_with_workspace(tx, &AgentId(id.clone()))?;
                 agents::find(tx, &WorkspaceId(id.clone()), &AgentId(id.clone()))?;
                 workspaces::find(tx, &WorkspaceId(id.clone()))?;
                 signature_replays::delete_older_than(tx, now.0 - 301)?;

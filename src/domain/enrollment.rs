@@ -115,11 +115,16 @@ fn spend_assertion(
     settings_url: &str,
     by: &By<'_>,
 ) -> Result<Result<(), &'static str>, AppError> {
-    let current = db::agents::find(tx, &agent.workspace_id, &agent.id)?;
-    if !current.is_some_and(|a| a.status == AgentStatus::Active && a.key_thumbprint == agent.key_thumbprint) {
+    let Some((current, workspace)) = db::agents::find_with_workspace(tx, &agent.id)? else {
+        return Ok(Err("agent changed while the assertion was checked"));
+    };
+    if current.workspace_id != agent.workspace_id
+        || current.status != AgentStatus::Active
+        || current.key_thumbprint != agent.key_thumbprint
+    {
         return Ok(Err("agent changed while the assertion was checked"));
     }
-    security_mode::require_on(&db::workspaces::get(tx, &agent.workspace_id)?, settings_url)?;
+    security_mode::require_on(&workspace, settings_url)?;
     db::assertion_jtis::delete_expired(tx, by.now)?;
     if !db::assertion_jtis::insert_new(tx, &agent.id, jti, jti_expires_at)? {
         return Ok(Err("replayed jti"));

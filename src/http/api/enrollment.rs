@@ -94,6 +94,14 @@ struct TokenBody {
     grant_type: Option<String>,
     client_assertion_type: Option<String>,
     client_assertion: Option<String>,
+    resource: Option<String>,
+}
+
+/// What a token request asks for: the client assertion and, optionally,
+/// one RFC 8707 `resource`.
+pub struct TokenRequest {
+    pub assertion: String,
+    pub resource: Option<String>,
 }
 
 /// Anyone with an enrolled agent's key (30 a minute per address): trades a
@@ -102,8 +110,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     if let Err(retry_after_seconds) = state.token_limiter.check(client_ip(&req, &state.config)) {
         return Err(AppError::RateLimited { retry_after_seconds });
     }
-    let assertion = parse_token_request(super::is_form(&req), &body)?;
-    let resource = resource_param(super::is_form(&req), &body);
+    let TokenRequest { assertion, resource } = parse_token_request(super::is_form(&req), &body)?;
 
     let meta = request_meta(&req, &state);
     match issue(&state, &assertion, resource, meta).await {
@@ -118,7 +125,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
 
 /// The token endpoint's body (form or JSON), down to the client assertion;
 /// every other shape is the documented OAuth error. Public for the fuzzer.
-pub fn parse_token_request(is_form: bool, body: &[u8]) -> Result<String, AppError> {
+pub fn parse_token_request(is_form: bool, body: &[u8]) -> Result<TokenRequest, AppError> {
     let body: TokenBody = if is_form {
         serde_urlencoded::from_bytes(body)
             .map_err(|_| AppError::OAuthInvalidRequest("The form body could not be read.".into()))?
@@ -134,23 +141,14 @@ pub fn parse_token_request(is_form: bool, body: &[u8]) -> Result<String, AppErro
     if body.client_assertion_type.as_deref() != Some(JWT_BEARER) {
         return Err(AppError::OAuthInvalidRequest(format!("client_assertion_type must be {JWT_BEARER}.")));
     }
-    body.client_assertion
+    let assertion = body
+        .client_assertion
         .filter(|a| !a.is_empty())
-        .ok_or_else(|| AppError::OAuthInvalidRequest("client_assertion is required.".into()))
+        .ok_or_else(|| AppError::OAuthInvalidRequest("client_assertion is required.".into()))?;
+    Ok(TokenRequest { assertion, resource: body.resource.filter(|r| !r.is_empty()) })
 }
 
 type Refused = (Option<crate::domain::ids::WorkspaceId>, &'static str);
-
-/// The optional RFC 8707 `resource` of a token request.
-fn resource_param(is_form: bool, body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct R {
-        resource: Option<String>,
-    }
-    let r: Option<R> =
-        if is_form { serde_urlencoded::from_bytes(body).ok() } else { serde_json::from_slice(body).ok() };
-    r.and_then(|r| r.resource).filter(|r| !r.is_empty())
-}
 
 /// Read the agent and its workspace (one read on this worker's
 /// connection), verify the assertion with no lock held, then one write
@@ -165,11 +163,7 @@ async fn issue(
     let now = state.clock.now();
     let Some(sub) = es256::peek_subject(assertion) else { return Ok(Err((None, "assertion without a readable sub"))) };
     let id = AgentId(sub);
-    let found = state.db.read_here(|conn| {
-        let Some(agent) = db::agents::find_any_workspace(conn, &id)? else { return Ok(None) };
-        let workspace = db::workspaces::get(conn, &agent.workspace_id)?;
-        Ok(Some((agent, workspace)))
-    })?;
+    let found = state.db.read_here(|conn| db::agents::find_with_workspace(conn, &id))?;
     let Some((agent, workspace)) = found else { return Ok(Err((None, "unknown agent"))) };
     let ws = Some(agent.workspace_id.clone());
     if agent.status != AgentStatus::Active {
