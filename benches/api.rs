@@ -165,30 +165,30 @@ fn seed(data: &Path, rows: usize) -> Seeded {
 
 /// Filler rows, so costs can be compared on a database that has lived.
 fn fill(
-    tx: &rusqlite::Connection,
+    tx: &latchkey::db::Connection,
     ws: &str,
     user: &str,
     agent: &str,
     rows: usize,
     now: i64,
 ) -> Result<(), latchkey::error::AppError> {
-    let mut pat = tx.prepare(
+    let mut pat = tx.prepare_cached(
         "INSERT INTO pats (token_hash, id, workspace_id, user_id, agent_id, name, scope_type, audience, token_hint,
                            daily_cap_cents, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 'filler', 'agent', 'both', 'lk_pat_x…', 1000, ?6, ?7)",
     )?;
-    let mut jti = tx.prepare("INSERT INTO assertion_jtis (agent_id, jti, expires_at) VALUES (?1, ?2, ?3)")?;
-    let mut audit = tx.prepare(
+    let mut jti = tx.prepare_cached("INSERT INTO assertion_jtis (agent_id, jti, expires_at) VALUES (?1, ?2, ?3)")?;
+    let mut audit = tx.prepare_cached(
         "INSERT INTO audit_events (id, created_at, workspace_id, actor_kind, kind, outcome, repeat_count, last_at)
          VALUES (?1, ?2, ?3, 'cli', 'filler.event', 'success', 1, ?2)",
     )?;
     for i in 0..rows {
         let hash = sha2::Sha256::digest(format!("filler-{i}").as_bytes()).to_vec();
         let id = uuid::Uuid::now_v7().to_string();
-        pat.execute(rusqlite::params![hash, id, ws, user, agent, now, now + 86_400])?;
+        pat.execute(latchkey::params![hash, id, ws, user, agent, now, now + 86_400])?;
         // Unexpired, so the cleanup of old jtis has nothing to take.
-        jti.execute(rusqlite::params![agent, format!("filler-{i}"), now + 3600])?;
-        audit.execute(rusqlite::params![uuid::Uuid::now_v7().to_string(), now - 1, ws])?;
+        jti.execute(latchkey::params![agent, format!("filler-{i}"), now + 3600])?;
+        audit.execute(latchkey::params![uuid::Uuid::now_v7().to_string(), now - 1, ws])?;
     }
     Ok(())
 }

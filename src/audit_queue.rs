@@ -49,11 +49,11 @@ impl Failure {
         event
     }
 
-    fn record_times(&self, conn: &rusqlite::Connection, count: i64) -> Result<(), AppError> {
+    fn record_times(&self, conn: &crate::db::Connection, count: i64) -> Result<(), AppError> {
         audit::record_repeated(conn, self.event(), self.at, count)
     }
 
-    fn record(&self, conn: &rusqlite::Connection) -> Result<(), AppError> {
+    fn record(&self, conn: &crate::db::Connection) -> Result<(), AppError> {
         self.record_times(conn, 1)
     }
 }

@@ -1,7 +1,7 @@
 //! The `access_tokens` table: opaque `lk_at_` tokens of enrolled agents,
 //! keyed by SHA-256.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::db::{Connection, OptionalExtension, params};
 
 use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
@@ -64,7 +64,7 @@ pub fn find_auth_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<Access
             expires_at: Timestamp(r.get(1)?),
             agent_id: r.get(2)?,
             agent_name: r.get(3)?,
-            agent_status: AgentStatus::parse(&r.get::<_, String>(4)?),
+            agent_status: AgentStatus::parse(&r.get::<String>(4)?),
             workspace: Workspace {
                 id: r.get(5)?,
                 name: r.get(6)?,

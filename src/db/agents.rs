@@ -1,6 +1,6 @@
 //! The `agents` table.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
@@ -29,7 +29,7 @@ pub struct Agent {
 const COLUMNS: &str = "id, workspace_id, name, description, status, owner_user_id, enrolled_at, created_at, updated_at,
                        public_jwk, key_thumbprint, kind";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
+fn from_row(r: &Row<'_>) -> crate::db::Result<Agent> {
     let status: String = r.get(4)?;
     Ok(Agent {
         id: r.get(0)?,
@@ -38,7 +38,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
         description: r.get(3)?,
         status: AgentStatus::parse(&status).unwrap_or(AgentStatus::Disabled),
         owner_user_id: r.get(5)?,
-        enrolled_at: r.get::<_, Option<i64>>(6)?.map(Timestamp),
+        enrolled_at: r.get::<Option<i64>>(6)?.map(Timestamp),
         created_at: Timestamp(r.get(7)?),
         updated_at: Timestamp(r.get(8)?),
         public_jwk: r.get(9)?,
@@ -64,7 +64,7 @@ pub fn insert(conn: &Connection, a: &Agent) -> Result<(), AppError> {
         ],
     )
     .map_err(|e| match e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+        e if e.is_constraint_violation() => {
             AppError::Conflict(format!("An agent named {:?} already exists in this workspace.", a.name))
         }
         other => other.into(),

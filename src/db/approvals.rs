@@ -1,6 +1,6 @@
 //! The `approvals` table (PRODUCT.md §5.9).
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::domain::ids::{AgentId, PatId, WorkspaceId};
@@ -44,7 +44,7 @@ const COLUMNS: &str =
     "id, workspace_id, pat_id, agent_id, session_id, amount_cents, description, reference, idempotency_key,
                        request_sha256, status, requested_at, expires_at, decided_at, decided_by, checkout_id";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Approval> {
+fn from_row(r: &Row<'_>) -> crate::db::Result<Approval> {
     Ok(Approval {
         id: r.get(0)?,
         workspace_id: r.get(1)?,
@@ -59,7 +59,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Approval> {
         status: r.get(10)?,
         requested_at: Timestamp(r.get(11)?),
         expires_at: Timestamp(r.get(12)?),
-        decided_at: r.get::<_, Option<i64>>(13)?.map(Timestamp),
+        decided_at: r.get::<Option<i64>>(13)?.map(Timestamp),
         decided_by: r.get(14)?,
         checkout_id: r.get(15)?,
     })

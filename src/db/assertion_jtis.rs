@@ -1,7 +1,7 @@
 //! The `assertion_jtis` table: every accepted client-assertion `jti`, until
 //! its assertion expires.
 
-use rusqlite::{Connection, params};
+use crate::db::{Connection, params};
 
 use crate::clock::Timestamp;
 use crate::domain::ids::AgentId;

@@ -1,7 +1,7 @@
 //! The `audit_events` table: append-only (triggers refuse deletes and
 //! rewrites); identical failures inside a minute collapse into one row.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::domain::ids::WorkspaceId;
@@ -29,7 +29,7 @@ pub struct AuditEvent {
 const COLUMNS: &str = "id, created_at, workspace_id, actor_kind, actor_id, actor_label, kind, target_kind,
                        target_id, outcome, reason, client_ip, user_agent, repeat_count, last_at";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
+fn from_row(r: &Row<'_>) -> crate::db::Result<AuditEvent> {
     Ok(AuditEvent {
         id: r.get(0)?,
         created_at: Timestamp(r.get(1)?),

@@ -1,7 +1,7 @@
 //! The `bootstrap_secrets` table: one-time secrets that let an agent
 //! register its key.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::db::{Connection, OptionalExtension, params};
 
 use crate::clock::Timestamp;
 use crate::domain::ids::{AgentId, WorkspaceId};
@@ -49,5 +49,5 @@ pub fn delete_expired(conn: &Connection, before: Timestamp, batch: u32) -> Resul
         "DELETE FROM bootstrap_secrets WHERE secret_hash IN
          (SELECT secret_hash FROM bootstrap_secrets WHERE expires_at < ?1 LIMIT ?2)",
     )?
-    .execute(rusqlite::params![before.0, batch])?)
+    .execute(crate::params![before.0, batch])?)
 }

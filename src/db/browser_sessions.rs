@@ -1,7 +1,7 @@
 //! The `browser_sessions` table: dashboard logins, keyed by the SHA-256 of
 //! the cookie value.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::db::{Connection, OptionalExtension, params};
 
 use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
@@ -74,7 +74,7 @@ pub fn find_live(conn: &Connection, token_hash: &[u8], now: Timestamp) -> Result
                     csrf_token: r.get(10)?,
                     expires_at: Timestamp(r.get(11)?),
                 },
-                r.get::<_, String>(9)?,
+                r.get::<String>(9)?,
             ))
         })
         .optional()?;

@@ -1,6 +1,6 @@
 //! The `pat_budgets` and `pat_window_spend` tables (PRODUCT.md §5.9).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::db::{Connection, OptionalExtension, params};
 
 use crate::domain::ids::PatId;
 use crate::error::AppError;

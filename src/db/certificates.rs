@@ -1,6 +1,6 @@
 //! The `certificates` table: workspace RS256 public keys.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
@@ -22,7 +22,7 @@ pub struct Certificate {
 
 const COLUMNS: &str = "id, workspace_id, kid, public_key_pem, n, e, status, created_at, revoked_at";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Certificate> {
+fn from_row(r: &Row<'_>) -> crate::db::Result<Certificate> {
     Ok(Certificate {
         id: r.get(0)?,
         workspace_id: r.get(1)?,
@@ -32,7 +32,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Certificate> {
         e: r.get(5)?,
         status: r.get(6)?,
         created_at: Timestamp(r.get(7)?),
-        revoked_at: r.get::<_, Option<i64>>(8)?.map(Timestamp),
+        revoked_at: r.get::<Option<i64>>(8)?.map(Timestamp),
     })
 }
 

@@ -1,7 +1,7 @@
 //! The `checkouts` table: payment-impacting actions, counted against their
 //! PAT's daily cap.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::domain::ids::{AgentId, PatId, WorkspaceId};
@@ -28,7 +28,7 @@ pub struct Checkout {
 const COLUMNS: &str = "c.id, c.workspace_id, c.agent_id, a.name, c.pat_id, c.session_id, c.amount_cents, c.description,
                        c.reference, c.status, c.utc_day, c.idempotency_key, c.request_sha256, c.created_at";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Checkout> {
+fn from_row(r: &Row<'_>) -> crate::db::Result<Checkout> {
     Ok(Checkout {
         id: r.get(0)?,
         workspace_id: r.get(1)?,

@@ -1,6 +1,6 @@
 //! The `invitations` table (PRODUCT.md §5.10).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::db::{Connection, OptionalExtension, params};
 
 use crate::clock::Timestamp;
 use crate::domain::Role;
@@ -47,7 +47,7 @@ pub fn find(conn: &Connection, hash: &[u8; 32]) -> Result<Option<Invitation>, Ap
                     email: r.get(1)?,
                     role: Role::parse(&role).unwrap_or(Role::Member),
                     expires_at: Timestamp(r.get(3)?),
-                    used_at: r.get::<_, Option<i64>>(4)?.map(Timestamp),
+                    used_at: r.get::<Option<i64>>(4)?.map(Timestamp),
                 })
             },
         )

@@ -1,6 +1,6 @@
 //! The `memberships` table: which user belongs to which workspace, as what.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::db::{Connection, OptionalExtension, params};
 
 use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
@@ -41,7 +41,7 @@ pub fn list_for_user(conn: &Connection, user: &UserId) -> Result<Vec<(Workspace,
                 agent_security_mode: r.get(2)?,
                 created_at: Timestamp(r.get(3)?),
             },
-            r.get::<_, String>(4)?,
+            r.get::<String>(4)?,
         ))
     })?;
     let mut out = Vec::new();

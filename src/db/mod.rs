@@ -47,7 +47,11 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::OpenFlags;
+
+mod conn;
+pub use crate::params;
+pub use conn::{Connection, Error, FromColumn, OptionalExtension, Param, Params, Result, Row, Statement, Value};
 
 use crate::error::AppError;
 
@@ -131,8 +135,12 @@ pub fn prepare_data_dir(data_dir: &Path) -> Result<PathBuf, String> {
     Ok(data_dir.join(DB_FILE))
 }
 
-fn connect(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
+fn connect(path: &Path) -> Result<Connection> {
+    Ok(connect_sqlite(path).map(Connection::from_sqlite)?)
+}
+
+fn connect_sqlite(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
@@ -156,8 +164,9 @@ impl Db {
     /// and builds the connection pool.
     pub fn open(data_dir: &Path) -> Result<Db, String> {
         let path = prepare_data_dir(data_dir)?;
-        let mut writer = connect(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+        let mut writer = connect_sqlite(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
         migrate(&mut writer)?;
+        let writer = Connection::from_sqlite(writer);
         {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
@@ -257,12 +266,22 @@ impl Db {
         let (give, take) = mpsc::channel();
         let (back, returned) = mpsc::channel();
         self.send(Msg::Lend(give, returned))?;
-        let mut conn = take.recv().map_err(|_| AppError::internal("the database writer stopped"))?;
+        let conn = take.recv().map_err(|_| AppError::internal("the database writer stopped"))?;
         let result = (|| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            match f(&conn) {
+                Ok(value) => match conn.execute_batch("COMMIT") {
+                    Ok(()) => Ok(value),
+                    Err(e) => {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        Err(e.into())
+                    }
+                },
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(e)
+                }
+            }
         })();
         let _ = back.send(conn);
         result
@@ -308,8 +327,8 @@ impl Db {
         let tmp = dest.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
         let _ = std::fs::remove_file(&tmp);
         let result = (|| {
-            let src = connect(&self.inner.path).map_err(|e| e.to_string())?;
-            let mut out = Connection::open(&tmp).map_err(|e| e.to_string())?;
+            let src = connect_sqlite(&self.inner.path).map_err(|e| e.to_string())?;
+            let mut out = rusqlite::Connection::open(&tmp).map_err(|e| e.to_string())?;
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
             {
                 let backup = rusqlite::backup::Backup::new(&src, &mut out).map_err(|e| e.to_string())?;
@@ -443,7 +462,7 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), S
     // The control statements are compiled once, like every other statement:
     // `execute_batch` would parse each of them again for every job.
     let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
-    let abort = |e: rusqlite::Error| {
+    let abort = |e: Error| {
         let _ = run("ROLLBACK");
         e.to_string()
     };
@@ -461,7 +480,8 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), S
 /// Applies pending migrations with foreign keys off (SQLite's way to
 /// rebuild a table others refer to: a `DROP TABLE` would otherwise cascade),
 /// then checks every reference before turning them back on.
-fn migrate(conn: &mut Connection) -> Result<(), String> {
+fn migrate(conn: &mut rusqlite::Connection) -> Result<(), String> {
+    use rusqlite::OptionalExtension;
     let fail = |e: rusqlite::Error| format!("database migration failed: {e}");
     conn.execute_batch("PRAGMA foreign_keys = OFF;").map_err(fail)?;
     let ran =
@@ -484,7 +504,7 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
 
 /// `prepare_cached`, through one door: tests list every statement the hot
 /// paths ran and check SQLite never had to compile one again.
-pub fn cached<'c>(conn: &'c Connection, sql: &str) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
+pub fn cached<'c>(conn: &'c Connection, sql: &'c str) -> Result<Statement<'c>> {
     #[cfg(test)]
     SEEN_SQL.with(|seen| {
         let mut seen = seen.borrow_mut();
@@ -524,15 +544,11 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// `Ok(None)` for "no row", like rusqlite's `OptionalExtension`.
-pub use rusqlite::OptionalExtension;
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::Timestamp;
     use crate::domain::ids::{AgentId, PatId, WorkspaceId};
-    use rusqlite::StatementStatus;
 
     /// V9 rebuilds `users` under the tables that refer to it: on a database
     /// with data, nothing cascades away, a delegated user keeps its first
@@ -540,7 +556,7 @@ mod tests {
     #[test]
     fn scoping_delegated_users_keeps_every_row_that_refers_to_them() {
         let dir = tempfile::TempDir::new().unwrap();
-        let mut conn = connect(&dir.path().join("t.db")).unwrap();
+        let mut conn = connect_sqlite(&dir.path().join("t.db")).unwrap();
         conn.execute_batch("PRAGMA foreign_keys = OFF;").unwrap();
         embedded::migrations::runner().set_target(refinery::Target::Version(8)).run(&mut conn).unwrap();
         conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
@@ -631,7 +647,7 @@ mod tests {
             .write_blocking(|tx| {
                 let mut bad = Vec::new();
                 for sql in &seen {
-                    if tx.prepare_cached(sql)?.get_status(StatementStatus::RePrepare) != 0 {
+                    if tx.prepare_cached(sql)?.reprepared()? != 0 {
                         bad.push(sql.clone());
                     }
                 }

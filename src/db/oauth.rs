@@ -1,6 +1,6 @@
 //! The OAuth tables: clients, grants, authorization codes, refresh tokens.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
@@ -21,9 +21,8 @@ pub struct Client {
     pub approved_at: Option<Timestamp>,
 }
 
-fn client_from_row(r: &Row<'_>) -> rusqlite::Result<Client> {
-    let bad =
-        |i, e: serde_json::Error| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into());
+fn client_from_row(r: &Row<'_>) -> crate::db::Result<Client> {
+    let bad = |i, e: serde_json::Error| crate::db::Error::conversion(i, e);
     let uris: String = r.get(3)?;
     let metadata: String = r.get(5)?;
     Ok(Client {
@@ -34,7 +33,7 @@ fn client_from_row(r: &Row<'_>) -> rusqlite::Result<Client> {
         token_endpoint_auth_method: r.get(4)?,
         metadata: serde_json::from_str(&metadata).map_err(|e| bad(5, e))?,
         created_at: Timestamp(r.get(6)?),
-        approved_at: r.get::<_, Option<i64>>(7)?.map(Timestamp),
+        approved_at: r.get::<Option<i64>>(7)?.map(Timestamp),
     })
 }
 
@@ -94,7 +93,7 @@ const GRANT_COLUMNS: &str =
     "g.id, g.workspace_id, g.client_id, g.client_name, g.agent_id, g.resource_id, g.scope, g.user_id,
                              g.created_at, g.last_used_at, g.revoked_at";
 
-fn grant_from_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
+fn grant_from_row(r: &Row<'_>) -> crate::db::Result<Grant> {
     Ok(Grant {
         id: r.get(0)?,
         workspace_id: r.get(1)?,
@@ -105,8 +104,8 @@ fn grant_from_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
         scope: r.get(6)?,
         user_id: r.get(7)?,
         created_at: Timestamp(r.get(8)?),
-        last_used_at: r.get::<_, Option<i64>>(9)?.map(Timestamp),
-        revoked_at: r.get::<_, Option<i64>>(10)?.map(Timestamp),
+        last_used_at: r.get::<Option<i64>>(9)?.map(Timestamp),
+        revoked_at: r.get::<Option<i64>>(10)?.map(Timestamp),
     })
 }
 
@@ -272,7 +271,7 @@ pub fn use_code(conn: &Connection, hash: &[u8; 32], now: Timestamp) -> Result<Op
             redirect_uri: r.get(2)?,
             code_challenge: r.get(3)?,
             expires_at: Timestamp(r.get(4)?),
-            used_at: r.get::<_, Option<i64>>(5)?.map(Timestamp),
+            used_at: r.get::<Option<i64>>(5)?.map(Timestamp),
         })
     })
     .optional()?;
@@ -309,7 +308,7 @@ pub fn find_refresh(conn: &Connection, hash: &[u8; 32]) -> Result<Option<Refresh
             Ok(Refresh {
                 grant_id: r.get(0)?,
                 expires_at: Timestamp(r.get(1)?),
-                rotated_at: r.get::<_, Option<i64>>(2)?.map(Timestamp),
+                rotated_at: r.get::<Option<i64>>(2)?.map(Timestamp),
             })
         })
         .optional()?)

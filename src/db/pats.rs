@@ -1,6 +1,6 @@
 //! The `pats` table: personal access tokens, keyed by the token's SHA-256.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
@@ -35,7 +35,7 @@ pub struct Pat {
 const COLUMNS: &str = "p.id, p.workspace_id, p.user_id, p.agent_id, a.name, p.name, p.scope_type, p.audience,
                        p.token_hint, p.daily_cap_cents, p.created_at, p.expires_at, p.revoked_at, p.last_used_at";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Pat> {
+fn from_row(r: &Row<'_>) -> crate::db::Result<Pat> {
     let scope: String = r.get(6)?;
     let audience: String = r.get(7)?;
     Ok(Pat {
@@ -48,11 +48,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Pat> {
         scope: Scope::parse(&scope).unwrap_or(Scope::Service),
         audience: Audience::parse(&audience).unwrap_or(Audience::Exchange),
         token_hint: r.get(8)?,
-        daily_cap: r.get::<_, Option<i64>>(9)?.and_then(AmountCents::from_cents),
+        daily_cap: r.get::<Option<i64>>(9)?.and_then(AmountCents::from_cents),
         created_at: Timestamp(r.get(10)?),
         expires_at: Timestamp(r.get(11)?),
-        revoked_at: r.get::<_, Option<i64>>(12)?.map(Timestamp),
-        last_used_at: r.get::<_, Option<i64>>(13)?.map(Timestamp),
+        revoked_at: r.get::<Option<i64>>(12)?.map(Timestamp),
+        last_used_at: r.get::<Option<i64>>(13)?.map(Timestamp),
         minted_by_delegation: false,
     })
 }
@@ -186,17 +186,17 @@ macro_rules! auth_sql {
     };
 }
 
-fn auth_from_row(r: &Row<'_>) -> rusqlite::Result<PatAuth> {
+fn auth_from_row(r: &Row<'_>) -> crate::db::Result<PatAuth> {
     let mut pat = from_row(r)?;
     pat.minted_by_delegation = r.get(22)?;
     let status: Option<String> = r.get(17)?;
-    let user = match (&pat.user_id, r.get::<_, Option<String>>(18)?) {
+    let user = match (&pat.user_id, r.get::<Option<String>>(18)?) {
         (Some(id), Some(email)) => Some(PatUser {
             id: id.clone(),
             email,
-            name: r.get::<_, Option<String>>(19)?.unwrap_or_default(),
-            auto_provisioned: r.get::<_, Option<bool>>(20)?.unwrap_or(false),
-            role: r.get::<_, Option<String>>(21)?.as_deref().and_then(Role::parse),
+            name: r.get::<Option<String>>(19)?.unwrap_or_default(),
+            auto_provisioned: r.get::<Option<bool>>(20)?.unwrap_or(false),
+            role: r.get::<Option<String>>(21)?.as_deref().and_then(Role::parse),
         }),
         _ => None,
     };

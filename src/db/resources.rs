@@ -1,6 +1,6 @@
 //! The `resources` table: services a workspace guards.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::domain::ids::WorkspaceId;
@@ -9,10 +9,9 @@ use crate::error::AppError;
 
 const COLUMNS: &str = "id, workspace_id, name, identifier, authority, scopes, rules, created_at, updated_at, version";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Resource> {
-    let json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
-    let bad =
-        |i, e: serde_json::Error| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into());
+fn from_row(r: &Row<'_>) -> crate::db::Result<Resource> {
+    let json = |i: usize| -> crate::db::Result<String> { r.get(i) };
+    let bad = |i, e: serde_json::Error| crate::db::Error::conversion(i, e);
     let scopes: Vec<String> = serde_json::from_str(&json(5)?).map_err(|e| bad(5, e))?;
     let rules: Vec<Rule> = serde_json::from_str(&json(6)?).map_err(|e| bad(6, e))?;
     Ok(Resource {
@@ -29,9 +28,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Resource> {
     })
 }
 
-fn conflict(e: rusqlite::Error, identifier: &str) -> AppError {
+fn conflict(e: crate::db::Error, identifier: &str) -> AppError {
     match e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+        e if e.is_constraint_violation() => {
             AppError::Conflict(format!("identifier: {identifier} is already registered as a resource on this server."))
         }
         other => other.into(),
@@ -114,7 +113,7 @@ pub fn find_by_identifier(conn: &Connection, identifier: &str) -> Result<Option<
 /// Every scope any resource declares, sorted (the OAuth metadata).
 pub fn all_scopes(conn: &Connection) -> Result<Vec<String>, AppError> {
     let mut stmt = super::cached(conn, "SELECT scopes FROM resources")?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let rows = stmt.query_map([], |r| r.get::<String>(0))?;
     let mut all = std::collections::BTreeSet::new();
     for raw in rows {
         for s in serde_json::from_str::<Vec<String>>(&raw?).unwrap_or_default() {

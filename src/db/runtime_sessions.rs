@@ -1,6 +1,6 @@
 //! The `runtime_sessions` table: key-bound sessions started with an agent PAT.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::domain::ids::{AgentId, PatId, WorkspaceId};
@@ -23,7 +23,7 @@ pub struct RuntimeSession {
 const COLUMNS: &str =
     "id, workspace_id, agent_id, pat_id, public_key, key_thumbprint, label, created_at, expires_at, ended_at";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<RuntimeSession> {
+fn from_row(r: &Row<'_>) -> crate::db::Result<RuntimeSession> {
     Ok(RuntimeSession {
         id: r.get(0)?,
         workspace_id: r.get(1)?,
@@ -34,7 +34,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RuntimeSession> {
         label: r.get(6)?,
         created_at: Timestamp(r.get(7)?),
         expires_at: Timestamp(r.get(8)?),
-        ended_at: r.get::<_, Option<i64>>(9)?.map(Timestamp),
+        ended_at: r.get::<Option<i64>>(9)?.map(Timestamp),
     })
 }
 

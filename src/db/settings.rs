@@ -1,6 +1,6 @@
 //! The `settings` table: instance-wide key/value pairs.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::db::{Connection, OptionalExtension, params};
 
 use crate::error::AppError;
 

@@ -2,7 +2,7 @@
 //! it falls out of the skew window. Keyed by the signed timestamp first, so
 //! inserts append and clean-up is a range delete (see migration V7).
 
-use rusqlite::{Connection, params};
+use crate::db::{Connection, params};
 
 use crate::error::AppError;
 

@@ -1,6 +1,6 @@
 //! The `users` table: people with a dashboard login (or auto-provisioned).
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::domain::ids::{UserId, WorkspaceId};
@@ -28,7 +28,7 @@ impl std::fmt::Debug for User {
 
 const COLUMNS: &str = "id, email, name, password_hash, auto_provisioned, created_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+fn from_row(row: &Row<'_>) -> crate::db::Result<User> {
     Ok(User {
         id: row.get(0)?,
         email: row.get(1)?,
@@ -46,9 +46,7 @@ pub fn insert(conn: &Connection, user: &User) -> Result<(), AppError> {
         params![user.id, user.email, user.name, user.password_hash, user.auto_provisioned, user.created_at.0],
     )
     .map_err(|e| match e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-            AppError::Conflict("A user with this email already exists.".into())
-        }
+        e if e.is_constraint_violation() => AppError::Conflict("A user with this email already exists.".into()),
         other => other.into(),
     })?;
     Ok(())

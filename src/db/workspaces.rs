@@ -1,6 +1,6 @@
 //! The `workspaces` table: tenants.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::domain::ids::WorkspaceId;
@@ -16,7 +16,7 @@ pub struct Workspace {
 
 const COLUMNS: &str = "id, name, agent_security_mode, created_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Workspace> {
+fn from_row(row: &Row<'_>) -> crate::db::Result<Workspace> {
     Ok(Workspace {
         id: row.get(0)?,
         name: row.get(1)?,

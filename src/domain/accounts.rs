@@ -1,8 +1,8 @@
 //! People: password login, dashboard sessions, password changes.
 
+use crate::db::Connection;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rusqlite::Connection;
 
 use crate::clock::Timestamp;
 use crate::crypto;

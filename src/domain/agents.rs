@@ -1,6 +1,6 @@
 //! Agents: named non-human principals of a workspace.
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use crate::clock::Timestamp;
 use crate::db;

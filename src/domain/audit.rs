@@ -2,7 +2,7 @@
 //! same transaction as the change it describes, so an event exists exactly
 //! when its change does.
 
-use rusqlite::Connection;
+use crate::db::Connection;
 use sha2::{Digest, Sha256};
 
 use crate::clock::Timestamp;

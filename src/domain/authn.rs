@@ -17,9 +17,9 @@
 //! Adding a credential kind means a [`Prepared`] variant, its arm in
 //! [`prepare`] and its verifier in [`resolve`].
 
+use crate::db::Connection;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;

@@ -1,6 +1,6 @@
 //! Certificates and delegated identity (PRODUCT.md §5.5).
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use crate::crypto::rsa_cert::Generated;
 use crate::db;

@@ -2,7 +2,7 @@
 //! (PRODUCT.md §5.3). The cap check and the insert happen in one
 //! `BEGIN IMMEDIATE` transaction, so racing requests can never exceed it.
 
-use rusqlite::Connection;
+use crate::db::Connection;
 use serde_json::Value;
 
 use crate::clock::Timestamp;

@@ -1,7 +1,7 @@
 //! Agent enrollment (PRODUCT.md §5.4): one-time bootstrap secrets, the
 //! agent's own P-256 key, RFC 7523 client assertions, access tokens.
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use crate::clock::Timestamp;
 use crate::crypto::es256::{AssertionClaims, EcJwk};

@@ -2,7 +2,7 @@
 //! grow with use (access tokens, runtime sessions, bootstrap secrets) stay
 //! the size of what is live. Run periodically by the server.
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use crate::clock::Timestamp;
 use crate::db;

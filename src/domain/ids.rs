@@ -1,7 +1,6 @@
 //! Typed ids, so a user id can never be passed where a workspace id belongs.
 
-use rusqlite::ToSql;
-use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, ValueRef};
+use crate::db::{FromColumn, Param, Value};
 
 macro_rules! id_type {
     ($($name:ident),* $(,)?) => {$(
@@ -24,15 +23,15 @@ macro_rules! id_type {
             }
         }
 
-        impl ToSql for $name {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::Borrowed(ValueRef::Text(self.0.as_bytes())))
+        impl Param for $name {
+            fn value(&self) -> Value<'_> {
+                Value::Text(&self.0)
             }
         }
 
-        impl FromSql for $name {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-                String::column_result(value).map($name)
+        impl FromColumn for $name {
+            fn from_value(value: Value<'_>) -> Result<Self, String> {
+                String::from_value(value).map($name)
             }
         }
     )*};

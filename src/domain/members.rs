@@ -2,7 +2,7 @@
 //! remove people; the last owner stays. A removed member's PATs stop at
 //! once (the engine checks membership on every request).
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use crate::clock::Timestamp;
 use crate::crypto::token::{SecretToken, TokenKind};

@@ -4,9 +4,9 @@
 //! client acts as an agent of the workspace, so Agent Security Mode,
 //! disabling, audit and revocation apply to it as to any agent.
 
+use crate::db::Connection;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

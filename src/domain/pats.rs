@@ -1,6 +1,6 @@
 //! Personal access tokens: minting, revoking, changing (PRODUCT.md §3, §5.2).
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use crate::clock::Timestamp;
 use crate::crypto::token::{SecretToken, TokenKind};

@@ -3,7 +3,7 @@
 //! resource indicator, the RFC 9728 `resource`) and rules that say, per
 //! method and path prefix, which credentials may pass.
 
-use rusqlite::Connection;
+use crate::db::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;

@@ -1,7 +1,7 @@
 //! Agent Security Mode (PRODUCT.md §1.1): per workspace, off by default.
 //! While it is off no non-browser credential of the workspace works.
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use crate::clock::Timestamp;
 use crate::db;

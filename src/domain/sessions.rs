@@ -1,7 +1,7 @@
 //! Runtime sessions: a short-lived JWT bound to an ephemeral Ed25519 key,
 //! started with an agent PAT (PRODUCT.md §1.2, §5.3).
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use crate::clock::Timestamp;
 use crate::crypto::signing::SessionKey;

@@ -2,7 +2,7 @@
 //! `serve`, stored only as its SHA-256) lets one person create the owner
 //! and the default workspace.
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use crate::clock::Timestamp;
 use crate::crypto;

@@ -1,6 +1,6 @@
 //! Workspaces (tenants) and their owners.
 
-use rusqlite::Connection;
+use crate::db::Connection;
 
 use crate::clock::Timestamp;
 use crate::db;

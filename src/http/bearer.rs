@@ -278,7 +278,7 @@ pub async fn authenticate_then<T>(
     state: &AppState,
     allowed: &'static [Scope],
     what: &'static str,
-    then: impl FnOnce(&rusqlite::Connection, &Principal) -> T,
+    then: impl FnOnce(&crate::db::Connection, &Principal) -> T,
 ) -> Result<(Principal, T), AppError> {
     let token = bearer_token(req).ok_or(AppError::AuthRequired)?;
     let prepared = match prepare(req, state, &token, Use::Direct) {
@@ -362,7 +362,7 @@ pub struct SignedSession {
 
 impl SignedSession {
     /// The engine's database step; call inside the route's transaction.
-    pub fn resolve(&self, tx: &rusqlite::Connection, now: crate::clock::Timestamp) -> Result<Principal, Refusal> {
+    pub fn resolve(&self, tx: &crate::db::Connection, now: crate::clock::Timestamp) -> Result<Principal, Refusal> {
         authn::resolve(tx, &self.prepared, Use::Direct, &self.settings, now)
     }
 }

@@ -104,7 +104,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
             .db
             .read(move |conn| {
                 let one = |sql: &str| -> Result<i64, AppError> {
-                    Ok(conn.query_row(sql, rusqlite::params![ws, now.0], |r| r.get(0))?)
+                    Ok(conn.query_row(sql, crate::params![ws, now.0], |r| r.get(0))?)
                 };
                 Ok([
                     (

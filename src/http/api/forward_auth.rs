@@ -119,7 +119,7 @@ async fn check(req: &HttpRequest, state: &AppState, resource_id: Option<String>)
     let settings = state.authn.clone();
     let cache = state.resources.clone();
     let needs_write = matches!(&prepared, Some(Ok(p)) if p.needs_write());
-    let visit = move |conn: &rusqlite::Connection| -> Result<Visit, AppError> {
+    let visit = move |conn: &crate::db::Connection| -> Result<Visit, AppError> {
         let resource = find_resource(conn, &cache, &selector)?;
         let resolved = match (&resource, prepared) {
             (Some(_), Some(Ok(p))) => Some(authn::resolve(conn, &p, Use::Direct, &settings, now)),
@@ -173,7 +173,7 @@ async fn check(req: &HttpRequest, state: &AppState, resource_id: Option<String>)
 }
 
 fn find_resource(
-    conn: &rusqlite::Connection,
+    conn: &crate::db::Connection,
     cache: &ResourceCache,
     selector: &Selector,
 ) -> Result<Option<Arc<Resource>>, AppError> {

@@ -1,0 +1,411 @@
+//! The one storage API the rest of the code speaks: a [`Connection`],
+//! statements with `?N` parameters, [`Row`]s read by column index. Modules
+//! under `db` write portable SQL against it and never see which database
+//! runs underneath.
+
+use std::fmt;
+
+/// A value bound to a statement or read from a row. Booleans are stored as
+/// the integers 0 and 1, timestamps as Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+/// What went wrong in the database layer.
+#[derive(Debug)]
+pub enum Error {
+    Sqlite(rusqlite::Error),
+    /// `query_row` found no row.
+    NoRows,
+    /// A column held something its Rust type cannot take.
+    Conversion {
+        column: usize,
+        reason: String,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A UNIQUE, CHECK or FOREIGN KEY constraint refused the write.
+    pub fn is_constraint_violation(&self) -> bool {
+        match self {
+            Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => f.code == rusqlite::ErrorCode::ConstraintViolation,
+            _ => false,
+        }
+    }
+
+    pub fn conversion(column: usize, reason: impl fmt::Display) -> Error {
+        Error::Conversion { column, reason: reason.to_string() }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Sqlite(e) => write!(f, "{e}"),
+            Error::NoRows => f.write_str("no row"),
+            Error::Conversion { column, reason } => write!(f, "column {column}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::QueryReturnedNoRows => Error::NoRows,
+            e => Error::Sqlite(e),
+        }
+    }
+}
+
+/// `Ok(None)` for "no row".
+pub trait OptionalExtension<T> {
+    fn optional(self) -> Result<Option<T>>;
+}
+
+impl<T> OptionalExtension<T> for Result<T> {
+    fn optional(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::NoRows) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Something that can be bound as a statement parameter.
+pub trait Param {
+    fn value(&self) -> Value<'_>;
+}
+
+impl<T: Param + ?Sized> Param for &T {
+    fn value(&self) -> Value<'_> {
+        (**self).value()
+    }
+}
+
+impl<T: Param> Param for Option<T> {
+    fn value(&self) -> Value<'_> {
+        self.as_ref().map_or(Value::Null, Param::value)
+    }
+}
+
+macro_rules! int_param {
+    ($($t:ty),*) => {$(
+        impl Param for $t {
+            fn value(&self) -> Value<'_> {
+                Value::Int(*self as i64)
+            }
+        }
+    )*};
+}
+int_param!(i64, i32, u32, u16, u8);
+
+impl Param for usize {
+    fn value(&self) -> Value<'_> {
+        Value::Int(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+
+impl Param for u64 {
+    fn value(&self) -> Value<'_> {
+        Value::Int(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+
+impl Param for bool {
+    fn value(&self) -> Value<'_> {
+        Value::Int(i64::from(*self))
+    }
+}
+
+impl Param for f64 {
+    fn value(&self) -> Value<'_> {
+        Value::Real(*self)
+    }
+}
+
+impl Param for str {
+    fn value(&self) -> Value<'_> {
+        Value::Text(self)
+    }
+}
+
+impl Param for String {
+    fn value(&self) -> Value<'_> {
+        Value::Text(self)
+    }
+}
+
+impl Param for [u8] {
+    fn value(&self) -> Value<'_> {
+        Value::Blob(self)
+    }
+}
+
+impl Param for Vec<u8> {
+    fn value(&self) -> Value<'_> {
+        Value::Blob(self)
+    }
+}
+
+impl<const N: usize> Param for [u8; N] {
+    fn value(&self) -> Value<'_> {
+        Value::Blob(self)
+    }
+}
+
+/// The parameters of one statement: `params![a, b]`, `[a]` or `[]`.
+pub trait Params {
+    fn values(&self) -> Vec<Value<'_>>;
+}
+
+impl Params for &[&dyn Param] {
+    fn values(&self) -> Vec<Value<'_>> {
+        self.iter().map(|p| p.value()).collect()
+    }
+}
+
+impl Params for [&dyn Param; 0] {
+    fn values(&self) -> Vec<Value<'_>> {
+        Vec::new()
+    }
+}
+
+macro_rules! array_params {
+    ($($n:literal),*) => {$(
+        impl<T: Param> Params for [T; $n] {
+            fn values(&self) -> Vec<Value<'_>> {
+                self.iter().map(|p| p.value()).collect()
+            }
+        }
+        impl<T: Param> Params for &[T; $n] {
+            fn values(&self) -> Vec<Value<'_>> {
+                self.iter().map(|p| p.value()).collect()
+            }
+        }
+    )*};
+}
+array_params!(1, 2, 3, 4, 5, 6, 7, 8);
+
+/// `params![a, b, c]`: parameters of different types for one statement.
+#[macro_export]
+macro_rules! params {
+    () => { &[] as &[&dyn $crate::db::Param] };
+    ($($p:expr),+ $(,)?) => { &[$(&$p as &dyn $crate::db::Param),+] as &[&dyn $crate::db::Param] };
+}
+
+/// Something a column can be read into.
+pub trait FromColumn: Sized {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, String>;
+}
+
+impl FromColumn for i64 {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, String> {
+        match value {
+            Value::Int(i) => Ok(i),
+            other => Err(format!("expected an integer, found {other:?}")),
+        }
+    }
+}
+
+macro_rules! narrow_int {
+    ($($t:ty),*) => {$(
+        impl FromColumn for $t {
+            fn from_value(value: Value<'_>) -> std::result::Result<Self, String> {
+                let i = i64::from_value(value)?;
+                <$t>::try_from(i).map_err(|_| format!("{i} is out of range"))
+            }
+        }
+    )*};
+}
+narrow_int!(i32, u32, u64, usize, u16, u8);
+
+impl FromColumn for bool {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, String> {
+        Ok(i64::from_value(value)? != 0)
+    }
+}
+
+impl FromColumn for f64 {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, String> {
+        match value {
+            Value::Real(f) => Ok(f),
+            Value::Int(i) => Ok(i as f64),
+            other => Err(format!("expected a number, found {other:?}")),
+        }
+    }
+}
+
+impl FromColumn for String {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, String> {
+        match value {
+            Value::Text(s) => Ok(s.to_string()),
+            other => Err(format!("expected text, found {other:?}")),
+        }
+    }
+}
+
+impl FromColumn for Vec<u8> {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, String> {
+        match value {
+            Value::Blob(b) => Ok(b.to_vec()),
+            other => Err(format!("expected bytes, found {other:?}")),
+        }
+    }
+}
+
+impl<T: FromColumn> FromColumn for Option<T> {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, String> {
+        match value {
+            Value::Null => Ok(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+/// One row of a result.
+pub struct Row<'a> {
+    inner: &'a rusqlite::Row<'a>,
+}
+
+impl Row<'_> {
+    /// Column `index` (from 0) as `T`.
+    pub fn get<T: FromColumn>(&self, index: usize) -> Result<T> {
+        let value = match self.inner.get_ref(index)? {
+            rusqlite::types::ValueRef::Null => Value::Null,
+            rusqlite::types::ValueRef::Integer(i) => Value::Int(i),
+            rusqlite::types::ValueRef::Real(f) => Value::Real(f),
+            rusqlite::types::ValueRef::Text(t) => {
+                Value::Text(std::str::from_utf8(t).map_err(|e| Error::conversion(index, e))?)
+            }
+            rusqlite::types::ValueRef::Blob(b) => Value::Blob(b),
+        };
+        T::from_value(value).map_err(|reason| Error::Conversion { column: index, reason })
+    }
+}
+
+impl rusqlite::ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(i),
+            Value::Real(f) => ValueRef::Real(f),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// A database connection.
+pub struct Connection {
+    sqlite: rusqlite::Connection,
+}
+
+impl Connection {
+    pub(crate) fn from_sqlite(sqlite: rusqlite::Connection) -> Connection {
+        Connection { sqlite }
+    }
+
+    /// Runs one statement (compiled for this call only); the rows changed.
+    pub fn execute<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
+        self.statement(sql, false).execute(params)
+    }
+
+    /// The first row of a query, or [`Error::NoRows`].
+    pub fn query_row<T, P: Params>(&self, sql: &str, params: P, f: impl FnOnce(&Row<'_>) -> Result<T>) -> Result<T> {
+        self.statement(sql, false).query_row(params, f)
+    }
+
+    /// Several statements without parameters (transaction control, DDL).
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        Ok(self.sqlite.execute_batch(sql)?)
+    }
+
+    /// Whether no transaction is open.
+    pub fn is_autocommit(&self) -> bool {
+        self.sqlite.is_autocommit()
+    }
+
+    /// A statement compiled once per connection and kept.
+    pub fn prepare_cached<'c>(&'c self, sql: &'c str) -> Result<Statement<'c>> {
+        Ok(self.statement(sql, true))
+    }
+
+    fn statement<'c>(&'c self, sql: &'c str, cached: bool) -> Statement<'c> {
+        Statement { conn: self, sql, cached }
+    }
+}
+
+/// A statement of a [`Connection`], run with [`Statement::execute`],
+/// [`Statement::query_row`] or [`Statement::query_map`].
+pub struct Statement<'c> {
+    conn: &'c Connection,
+    sql: &'c str,
+    cached: bool,
+}
+
+impl Statement<'_> {
+    fn with_sqlite<T>(&self, f: impl FnOnce(&mut rusqlite::Statement<'_>) -> Result<T>) -> Result<T> {
+        if self.cached {
+            let mut stmt = self.conn.sqlite.prepare_cached(self.sql)?;
+            f(&mut stmt)
+        } else {
+            let mut stmt = self.conn.sqlite.prepare(self.sql)?;
+            f(&mut stmt)
+        }
+    }
+
+    pub fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
+        let values = params.values();
+        self.with_sqlite(|stmt| Ok(stmt.execute(rusqlite::params_from_iter(values.iter()))?))
+    }
+
+    pub fn query_row<T, P: Params>(&mut self, params: P, f: impl FnOnce(&Row<'_>) -> Result<T>) -> Result<T> {
+        let values = params.values();
+        self.with_sqlite(|stmt| {
+            let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+            match rows.next()? {
+                Some(row) => f(&Row { inner: row }),
+                None => Err(Error::NoRows),
+            }
+        })
+    }
+
+    /// Every row, mapped by `f`.
+    pub fn query_map<T, P: Params>(
+        &mut self,
+        params: P,
+        mut f: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<std::vec::IntoIter<Result<T>>> {
+        let values = params.values();
+        self.with_sqlite(|stmt| {
+            let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(f(&Row { inner: row }));
+            }
+            Ok(out.into_iter())
+        })
+    }
+
+    /// Whether the query returns a row.
+    pub fn exists<P: Params>(&mut self, params: P) -> Result<bool> {
+        self.query_row(params, |_| Ok(())).optional().map(|r| r.is_some())
+    }
+
+    /// How often SQLite had to compile this statement again.
+    #[cfg(test)]
+    pub fn reprepared(&self) -> Result<i32> {
+        Ok(self.conn.sqlite.prepare_cached(self.sql)?.get_status(rusqlite::StatementStatus::RePrepare))
+    }
+}
