@@ -165,31 +165,32 @@ impl<const N: usize> Param for [u8; N] {
 
 /// The parameters of one statement: `params![a, b]`, `[a]` or `[]`.
 pub trait Params {
-    fn values(&self) -> Vec<Value<'_>>;
+    /// Calls `bind` with each parameter's value, in order.
+    fn each(&self, bind: &mut dyn FnMut(Value<'_>) -> Result<()>) -> Result<()>;
 }
 
 impl Params for &[&dyn Param] {
-    fn values(&self) -> Vec<Value<'_>> {
-        self.iter().map(|p| p.value()).collect()
+    fn each(&self, bind: &mut dyn FnMut(Value<'_>) -> Result<()>) -> Result<()> {
+        self.iter().try_for_each(|p| bind(p.value()))
     }
 }
 
 impl Params for [&dyn Param; 0] {
-    fn values(&self) -> Vec<Value<'_>> {
-        Vec::new()
+    fn each(&self, _: &mut dyn FnMut(Value<'_>) -> Result<()>) -> Result<()> {
+        Ok(())
     }
 }
 
 macro_rules! array_params {
     ($($n:literal),*) => {$(
         impl<T: Param> Params for [T; $n] {
-            fn values(&self) -> Vec<Value<'_>> {
-                self.iter().map(|p| p.value()).collect()
+            fn each(&self, bind: &mut dyn FnMut(Value<'_>) -> Result<()>) -> Result<()> {
+                self.iter().try_for_each(|p| bind(p.value()))
             }
         }
         impl<T: Param> Params for &[T; $n] {
-            fn values(&self) -> Vec<Value<'_>> {
-                self.iter().map(|p| p.value()).collect()
+            fn each(&self, bind: &mut dyn FnMut(Value<'_>) -> Result<()>) -> Result<()> {
+                self.iter().try_for_each(|p| bind(p.value()))
             }
         }
     )*};
@@ -355,25 +356,43 @@ pub struct Statement<'c> {
 }
 
 impl Statement<'_> {
-    fn with_sqlite<T>(&self, f: impl FnOnce(&mut rusqlite::Statement<'_>) -> Result<T>) -> Result<T> {
+    /// Compiles (or takes from the cache) and binds every parameter, without
+    /// collecting them first: a hot read binds one or two values.
+    fn with_sqlite<T, P: Params>(
+        &self,
+        params: P,
+        f: impl FnOnce(&mut rusqlite::Statement<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let bind = |stmt: &mut rusqlite::Statement<'_>| -> Result<()> {
+            let mut n = 0;
+            params.each(&mut |value| {
+                n += 1;
+                Ok(stmt.raw_bind_parameter(n, value)?)
+            })?;
+            let expected = stmt.parameter_count();
+            if n != expected {
+                return Err(Error::Sqlite(rusqlite::Error::InvalidParameterCount(n, expected)));
+            }
+            Ok(())
+        };
         if self.cached {
             let mut stmt = self.conn.sqlite.prepare_cached(self.sql)?;
+            bind(&mut stmt)?;
             f(&mut stmt)
         } else {
             let mut stmt = self.conn.sqlite.prepare(self.sql)?;
+            bind(&mut stmt)?;
             f(&mut stmt)
         }
     }
 
     pub fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
-        let values = params.values();
-        self.with_sqlite(|stmt| Ok(stmt.execute(rusqlite::params_from_iter(values.iter()))?))
+        self.with_sqlite(params, |stmt| Ok(stmt.raw_execute()?))
     }
 
     pub fn query_row<T, P: Params>(&mut self, params: P, f: impl FnOnce(&Row<'_>) -> Result<T>) -> Result<T> {
-        let values = params.values();
-        self.with_sqlite(|stmt| {
-            let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+        self.with_sqlite(params, |stmt| {
+            let mut rows = stmt.raw_query();
             match rows.next()? {
                 Some(row) => f(&Row { inner: row }),
                 None => Err(Error::NoRows),
@@ -387,9 +406,8 @@ impl Statement<'_> {
         params: P,
         mut f: impl FnMut(&Row<'_>) -> Result<T>,
     ) -> Result<std::vec::IntoIter<Result<T>>> {
-        let values = params.values();
-        self.with_sqlite(|stmt| {
-            let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+        self.with_sqlite(params, |stmt| {
+            let mut rows = stmt.raw_query();
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 out.push(f(&Row { inner: row }));
