@@ -28,10 +28,18 @@ impl App {
     /// Opens and migrates the database, binds the listener and prepares the
     /// server. Must be called inside an actix system.
     pub fn build(mut config: Config, clock: Clock) -> Result<App, String> {
-        let db = Db::open(&config.data_dir)?;
-        let setup_code = db
-            .write_blocking(domain::setup::issue_code_if_needed)
-            .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
+        // Off the async runtime: the PostgreSQL client blocks.
+        let (db, setup_code) = std::thread::scope(|s| {
+            s.spawn(|| {
+                let db = Db::open_url(&config.data_dir, config.database_url.as_ref().map(|u| u.0.as_str()))?;
+                let code = db
+                    .write_blocking(domain::setup::issue_code_if_needed)
+                    .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
+                Ok::<_, String>((db, code))
+            })
+            .join()
+            .map_err(|_| "opening the database panicked".to_string())?
+        })?;
         let hasher = PasswordHasher::new(config.password_cost)?;
         let max_jwt_ttl = config.session_ttl_seconds.max(crate::http::api::identity::EXCHANGE_TTL_SECONDS);
         let keys = Arc::new(SigningKeys::load_or_create(&config.data_dir, max_jwt_ttl, clock.now())?);

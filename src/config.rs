@@ -14,6 +14,25 @@ pub struct Overrides {
     pub bind: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub public_url: Option<String>,
+    pub database_url: Option<String>,
+}
+
+/// A `postgres://` URL; its `Debug` hides the password.
+#[derive(Clone)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(mut u) => {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("***"));
+                }
+                write!(f, "{u}")
+            }
+            Err(_) => f.write_str("postgres://…"),
+        }
+    }
 }
 
 /// How hard password hashing works. Production uses OWASP's argon2id
@@ -34,6 +53,8 @@ impl Default for PasswordCost {
 pub struct Config {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
+    /// PostgreSQL instead of the embedded SQLite file (`--database-url`).
+    pub database_url: Option<DatabaseUrl>,
     /// Issuer and default audience; no trailing slash.
     pub public_url: String,
     /// True when nobody set the public URL: it then follows the bound port.
@@ -125,6 +146,23 @@ impl Config {
             return Err(ConfigError("--data-dir / LATCHKEY_DATA_DIR: must not be empty".into()));
         }
 
+        let database_url = match overrides.database_url.or_else(|| env("LATCHKEY_DATABASE_URL")) {
+            None => None,
+            Some(raw) if raw.trim().is_empty() => None,
+            Some(raw) => {
+                let raw = raw.trim().to_string();
+                if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
+                    return Err(ConfigError(
+                        "--database-url / LATCHKEY_DATABASE_URL: must be a postgres:// URL (unset it to keep the embedded SQLite file)"
+                            .into(),
+                    ));
+                }
+                crate::db::pg::Target::parse(&raw)
+                    .map_err(|e| ConfigError(format!("--database-url / LATCHKEY_DATABASE_URL: {e}")))?;
+                Some(DatabaseUrl(raw))
+            }
+        };
+
         let (public_url, public_url_is_default) = match overrides.public_url.or_else(|| env("LATCHKEY_PUBLIC_URL")) {
             Some(raw) => (parse_public_url(&raw)?, false),
             None => (default_public_url(bind), true),
@@ -178,6 +216,7 @@ impl Config {
         Ok(Config {
             bind,
             data_dir,
+            database_url,
             public_url,
             public_url_is_default,
             trust_proxy: boolean(&env, "LATCHKEY_TRUST_PROXY", false)?,
@@ -239,7 +278,12 @@ impl Config {
     /// A configuration for tests: port 0 on loopback, the given data dir,
     /// one worker and cheap password hashing.
     pub fn for_tests(data_dir: PathBuf) -> Config {
-        let overrides = Overrides { bind: Some("127.0.0.1:0".into()), data_dir: Some(data_dir), public_url: None };
+        let overrides = Overrides {
+            bind: Some("127.0.0.1:0".into()),
+            data_dir: Some(data_dir),
+            public_url: None,
+            database_url: None,
+        };
         let mut config = Config::from_lookup(overrides, |_| None).unwrap_or_else(|e| panic!("{e}"));
         config.workers = Some(1);
         // Enrollment tests make many calls from one address; the limit

@@ -157,7 +157,13 @@ pub enum AppError {
     },
     /// Something broke on our side; the cause is logged, not shown.
     Internal(String),
+    /// The database cannot be reached (PostgreSQL down or restarting); the
+    /// cause is logged.
+    Unavailable(String),
 }
+
+/// What a client waits before trying again while the database is away.
+const UNAVAILABLE_RETRY_SECONDS: u64 = 5;
 
 impl AppError {
     pub fn internal(cause: impl fmt::Display) -> Self {
@@ -203,6 +209,7 @@ impl AppError {
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -248,6 +255,7 @@ impl AppError {
             AppError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Internal(_) => "INTERNAL_ERROR",
+            AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
         }
     }
 
@@ -338,6 +346,9 @@ impl AppError {
             AppError::Internal(_) => {
                 "Something went wrong on the server. The server log has the details under this response's X-Request-Id.".into()
             }
+            AppError::Unavailable(_) => {
+                format!("The database cannot be reached right now; try again in {UNAVAILABLE_RETRY_SECONDS} seconds.").into()
+            }
         }
     }
 
@@ -375,6 +386,7 @@ impl AppError {
             AppError::RateLimited { retry_after_seconds } => {
                 Some(Recovery::RetryLater { retry_after_seconds: *retry_after_seconds })
             }
+            AppError::Unavailable(_) => Some(Recovery::RetryLater { retry_after_seconds: UNAVAILABLE_RETRY_SECONDS }),
             _ => None,
         }
     }
@@ -428,12 +440,20 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let AppError::Internal(cause) = self {
-            tracing::error!(%cause, "request failed");
+        match self {
+            AppError::Internal(cause) => tracing::error!(%cause, "request failed"),
+            AppError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            _ => {}
         }
         let mut res = HttpResponse::build(self.status());
-        if let AppError::RateLimited { retry_after_seconds } = self {
-            res.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        match self {
+            AppError::RateLimited { retry_after_seconds } => {
+                res.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+            }
+            AppError::Unavailable(_) => {
+                res.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_SECONDS.to_string()));
+            }
+            _ => {}
         }
         res.json(self.body())
     }
@@ -441,6 +461,9 @@ impl ResponseError for AppError {
 
 impl From<crate::db::Error> for AppError {
     fn from(e: crate::db::Error) -> Self {
+        if e.is_unreachable() {
+            return AppError::Unavailable(format!("database: {e}"));
+        }
         AppError::Internal(format!("database: {e}"))
     }
 }
@@ -539,7 +562,7 @@ impl From<AppError> for HtmlError {
             AppError::RateLimited { retry_after_seconds } => HtmlError::RateLimited { retry_after_seconds },
             AppError::AuthRequired => HtmlError::LoginRequired,
             AppError::Scope(m) | AppError::Audience(m) => HtmlError::Forbidden(m),
-            AppError::Internal(cause) => HtmlError::Internal(cause),
+            AppError::Internal(cause) | AppError::Unavailable(cause) => HtmlError::Internal(cause),
             other => HtmlError::BadRequest(other.user_message().into_owned()),
         }
     }

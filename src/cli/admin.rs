@@ -17,7 +17,8 @@ use crate::error::AppError;
 /// `migrate` and the like, which start an instance.
 fn open(overrides: Overrides) -> Result<(Config, Db), CliError> {
     let config = Config::load(overrides).map_err(|e| CliError::Usage(e.to_string()))?;
-    let db = Db::open(&config.data_dir).map_err(CliError::Failed)?;
+    let db =
+        Db::open_url(&config.data_dir, config.database_url.as_ref().map(|u| u.0.as_str())).map_err(CliError::Failed)?;
     Ok((config, db))
 }
 
@@ -25,14 +26,16 @@ fn open(overrides: Overrides) -> Result<(Config, Db), CliError> {
 /// naming it, never a new empty database.
 fn open_existing(overrides: Overrides) -> Result<(Config, Db), CliError> {
     let config = Config::load(overrides).map_err(|e| CliError::Usage(e.to_string()))?;
-    if !config.data_dir.join(crate::db::DB_FILE).exists() {
+    if config.database_url.is_none() && !config.data_dir.join(crate::db::DB_FILE).exists() {
         return Err(CliError::Usage(format!(
             "no Latchkey database in {}: pass --data-dir (or set LATCHKEY_DATA_DIR) to the directory `latchkey serve` uses, \
              or start one with `latchkey admin create-owner`",
             config.data_dir.display()
         )));
     }
-    open(Overrides { data_dir: Some(config.data_dir.clone()), ..Overrides::default() }).map(|(_, db)| (config, db))
+    let db =
+        Db::open_url(&config.data_dir, config.database_url.as_ref().map(|u| u.0.as_str())).map_err(CliError::Failed)?;
+    Ok((config, db))
 }
 
 fn failed(e: AppError) -> CliError {

@@ -35,11 +35,19 @@ pub struct GlobalArgs {
     /// The URL people and agents reach this server at (issuer, default audience) [env: LATCHKEY_PUBLIC_URL]
     #[arg(long, global = true, value_name = "URL")]
     pub public_url: Option<String>,
+    /// PostgreSQL instead of the embedded SQLite file, e.g. postgres://latchkey@db/latchkey [env: LATCHKEY_DATABASE_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
 }
 
 impl GlobalArgs {
     pub fn overrides(&self) -> Overrides {
-        Overrides { bind: self.bind.clone(), data_dir: self.data_dir.clone(), public_url: self.public_url.clone() }
+        Overrides {
+            bind: self.bind.clone(),
+            data_dir: self.data_dir.clone(),
+            public_url: self.public_url.clone(),
+            database_url: self.database_url.clone(),
+        }
     }
 }
 

@@ -93,7 +93,7 @@ pub fn list(
 ) -> Result<Vec<Agent>, AppError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM agents
-         WHERE workspace_id = ?1 AND (?2 IS NULL OR owner_user_id = ?2) AND (?3 IS NULL OR id < ?3)
+         WHERE workspace_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR owner_user_id = ?2) AND (CAST(?3 AS TEXT) IS NULL OR id < ?3)
          ORDER BY id DESC LIMIT ?4"
     );
     let mut stmt = super::cached(conn, &sql)?;

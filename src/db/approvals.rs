@@ -108,7 +108,7 @@ pub fn list(
 ) -> Result<Vec<Approval>, AppError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM approvals WHERE workspace_id = ?1 AND (
-            ?2 IS NULL
+            CAST(?2 AS TEXT) IS NULL
             OR (?2 = 'pending' AND status = 'pending' AND expires_at > ?3)
             OR (?2 = 'expired' AND status = 'pending' AND expires_at <= ?3)
             OR (?2 IN ('approved', 'denied') AND status = ?2))

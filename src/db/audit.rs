@@ -127,9 +127,9 @@ pub fn list_filtered(
     let sql = format!(
         "SELECT {COLUMNS} FROM audit_events
          WHERE workspace_id = ?1
-           AND (?2 IS NULL OR seq < (SELECT seq FROM audit_events WHERE id = ?2))
-           AND (?3 IS NULL OR kind = ?3)
-           AND (?4 IS NULL OR actor_id = ?4 OR target_id = ?4)
+           AND (CAST(?2 AS TEXT) IS NULL OR seq < (SELECT seq FROM audit_events WHERE id = ?2))
+           AND (CAST(?3 AS TEXT) IS NULL OR kind = ?3)
+           AND (CAST(?4 AS TEXT) IS NULL OR actor_id = ?4 OR target_id = ?4)
          ORDER BY seq DESC LIMIT ?5"
     );
     let mut stmt = super::cached(conn, &sql)?;

@@ -92,7 +92,7 @@ pub fn delete(conn: &Connection, token_hash: &[u8]) -> Result<(), AppError> {
 /// Ends every session of the user except `keep` (the one changing the password).
 pub fn delete_for_user(conn: &Connection, user: &UserId, keep: Option<&[u8]>) -> Result<usize, AppError> {
     Ok(conn.execute(
-        "DELETE FROM browser_sessions WHERE user_id = ?1 AND (?2 IS NULL OR token_hash <> ?2)",
+        "DELETE FROM browser_sessions WHERE user_id = ?1 AND (token_hash <> ?2 OR ?2 IS NULL)",
         params![user, keep],
     )?)
 }

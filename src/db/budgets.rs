@@ -59,7 +59,7 @@ pub fn add_spend(conn: &Connection, pat: &PatId, window: &str, period: i64, cent
     super::cached(
         conn,
         "INSERT INTO pat_window_spend (pat_id, span, period, spent_cents) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (pat_id, span, period) DO UPDATE SET spent_cents = spent_cents + excluded.spent_cents",
+         ON CONFLICT (pat_id, span, period) DO UPDATE SET spent_cents = pat_window_spend.spent_cents + excluded.spent_cents",
     )?
     .execute(params![pat, window, period, cents])?;
     Ok(())

@@ -112,7 +112,7 @@ pub fn add_spend(conn: &Connection, pat: &PatId, utc_day: i64, cents: i64) -> Re
     super::cached(
         conn,
         "INSERT INTO pat_daily_spend (pat_id, utc_day, spent_cents) VALUES (?1, ?2, ?3)
-         ON CONFLICT (pat_id, utc_day) DO UPDATE SET spent_cents = spent_cents + excluded.spent_cents",
+         ON CONFLICT (pat_id, utc_day) DO UPDATE SET spent_cents = pat_daily_spend.spent_cents + excluded.spent_cents",
     )?
     .execute(params![pat, utc_day, cents])?;
     Ok(())
@@ -122,7 +122,7 @@ pub fn add_spend(conn: &Connection, pat: &PatId, utc_day: i64, cents: i64) -> Re
 pub fn list(conn: &Connection, ws: &WorkspaceId, before: Option<&str>, limit: u32) -> Result<Vec<Checkout>, AppError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM checkouts c LEFT JOIN agents a ON a.id = c.agent_id
-         WHERE c.workspace_id = ?1 AND (?2 IS NULL OR c.id < ?2)
+         WHERE c.workspace_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR c.id < ?2)
          ORDER BY c.id DESC LIMIT ?3"
     );
     let mut stmt = super::cached(conn, &sql)?;

@@ -20,6 +20,7 @@ pub enum Value<'a> {
 #[derive(Debug)]
 pub enum Error {
     Sqlite(rusqlite::Error),
+    Postgres(postgres::Error),
     /// `query_row` found no row.
     NoRows,
     /// A column held something its Rust type cannot take.
@@ -36,6 +37,20 @@ impl Error {
     pub fn is_constraint_violation(&self) -> bool {
         match self {
             Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => f.code == rusqlite::ErrorCode::ConstraintViolation,
+            // Class 23: integrity constraint violation.
+            Error::Postgres(e) => e.code().is_some_and(|c| c.code().starts_with("23")),
+            _ => false,
+        }
+    }
+
+    /// The server went away (or never answered): not the query's fault.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Error::Postgres(e) => {
+                let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+                let code = e.as_db_error().map(|db| db.code().code()).unwrap_or("");
+                e.is_closed() || io || code.starts_with("08") || code.starts_with("57P")
+            }
             _ => false,
         }
     }
@@ -49,6 +64,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Sqlite(e) => write!(f, "{e}"),
+            Error::Postgres(e) => match e.as_db_error() {
+                Some(db) => write!(f, "{}: {}", db.code().code(), db.message()),
+                None => write!(f, "{e}"),
+            },
             Error::NoRows => f.write_str("no row"),
             Error::Conversion { column, reason } => write!(f, "column {column}: {reason}"),
         }
@@ -63,6 +82,12 @@ impl From<rusqlite::Error> for Error {
             rusqlite::Error::QueryReturnedNoRows => Error::NoRows,
             e => Error::Sqlite(e),
         }
+    }
+}
+
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Self {
+        Error::Postgres(e)
     }
 }
 
@@ -166,17 +191,17 @@ impl<const N: usize> Param for [u8; N] {
 /// The parameters of one statement: `params![a, b]`, `[a]` or `[]`.
 pub trait Params {
     /// Calls `bind` with each parameter's value, in order.
-    fn each(&self, bind: &mut dyn FnMut(Value<'_>) -> Result<()>) -> Result<()>;
+    fn each<'s>(&'s self, bind: &mut dyn FnMut(Value<'s>) -> Result<()>) -> Result<()>;
 }
 
 impl Params for &[&dyn Param] {
-    fn each(&self, bind: &mut dyn FnMut(Value<'_>) -> Result<()>) -> Result<()> {
+    fn each<'s>(&'s self, bind: &mut dyn FnMut(Value<'s>) -> Result<()>) -> Result<()> {
         self.iter().try_for_each(|p| bind(p.value()))
     }
 }
 
 impl Params for [&dyn Param; 0] {
-    fn each(&self, _: &mut dyn FnMut(Value<'_>) -> Result<()>) -> Result<()> {
+    fn each<'s>(&'s self, _: &mut dyn FnMut(Value<'s>) -> Result<()>) -> Result<()> {
         Ok(())
     }
 }
@@ -184,12 +209,12 @@ impl Params for [&dyn Param; 0] {
 macro_rules! array_params {
     ($($n:literal),*) => {$(
         impl<T: Param> Params for [T; $n] {
-            fn each(&self, bind: &mut dyn FnMut(Value<'_>) -> Result<()>) -> Result<()> {
+            fn each<'s>(&'s self, bind: &mut dyn FnMut(Value<'s>) -> Result<()>) -> Result<()> {
                 self.iter().try_for_each(|p| bind(p.value()))
             }
         }
         impl<T: Param> Params for &[T; $n] {
-            fn each(&self, bind: &mut dyn FnMut(Value<'_>) -> Result<()>) -> Result<()> {
+            fn each<'s>(&'s self, bind: &mut dyn FnMut(Value<'s>) -> Result<()>) -> Result<()> {
                 self.iter().try_for_each(|p| bind(p.value()))
             }
         }
@@ -275,20 +300,28 @@ impl<T: FromColumn> FromColumn for Option<T> {
 
 /// One row of a result.
 pub struct Row<'a> {
-    inner: &'a rusqlite::Row<'a>,
+    inner: RowInner<'a>,
+}
+
+enum RowInner<'a> {
+    Sqlite(&'a rusqlite::Row<'a>),
+    Postgres(&'a postgres::Row),
 }
 
 impl Row<'_> {
     /// Column `index` (from 0) as `T`.
     pub fn get<T: FromColumn>(&self, index: usize) -> Result<T> {
-        let value = match self.inner.get_ref(index)? {
-            rusqlite::types::ValueRef::Null => Value::Null,
-            rusqlite::types::ValueRef::Integer(i) => Value::Int(i),
-            rusqlite::types::ValueRef::Real(f) => Value::Real(f),
-            rusqlite::types::ValueRef::Text(t) => {
-                Value::Text(std::str::from_utf8(t).map_err(|e| Error::conversion(index, e))?)
-            }
-            rusqlite::types::ValueRef::Blob(b) => Value::Blob(b),
+        let value = match self.inner {
+            RowInner::Sqlite(row) => match row.get_ref(index)? {
+                rusqlite::types::ValueRef::Null => Value::Null,
+                rusqlite::types::ValueRef::Integer(i) => Value::Int(i),
+                rusqlite::types::ValueRef::Real(f) => Value::Real(f),
+                rusqlite::types::ValueRef::Text(t) => {
+                    Value::Text(std::str::from_utf8(t).map_err(|e| Error::conversion(index, e))?)
+                }
+                rusqlite::types::ValueRef::Blob(b) => Value::Blob(b),
+            },
+            RowInner::Postgres(row) => row.try_get::<_, Value<'_>>(index)?,
         };
         T::from_value(value).map_err(|reason| Error::Conversion { column: index, reason })
     }
@@ -307,17 +340,40 @@ impl rusqlite::ToSql for Value<'_> {
     }
 }
 
-/// A database connection.
+/// A database connection: the embedded SQLite file, or a PostgreSQL
+/// server.
 pub struct Connection {
-    sqlite: rusqlite::Connection,
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<std::cell::RefCell<super::pg::Handle>>),
 }
 
 impl Connection {
     pub(crate) fn from_sqlite(sqlite: rusqlite::Connection) -> Connection {
-        Connection { sqlite }
+        Connection { backend: Backend::Sqlite(sqlite) }
     }
 
-    /// Runs one statement (compiled for this call only); the rows changed.
+    pub(crate) fn from_postgres(handle: super::pg::Handle) -> Connection {
+        Connection { backend: Backend::Postgres(Box::new(std::cell::RefCell::new(handle))) }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Whether the connection can still be used (a PostgreSQL connection
+    /// closes when the server goes away).
+    pub(crate) fn is_broken(&self) -> bool {
+        match &self.backend {
+            Backend::Sqlite(_) => false,
+            Backend::Postgres(s) => s.borrow().is_closed(),
+        }
+    }
+
+    /// Runs one statement; the rows changed.
     pub fn execute<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
         self.statement(sql, false).execute(params)
     }
@@ -327,14 +383,20 @@ impl Connection {
         self.statement(sql, false).query_row(params, f)
     }
 
-    /// Several statements without parameters (transaction control, DDL).
+    /// Statements without parameters (transaction control, DDL).
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
-        Ok(self.sqlite.execute_batch(sql)?)
+        match &self.backend {
+            Backend::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Backend::Postgres(s) => s.borrow_mut().batch(sql),
+        }
     }
 
     /// Whether no transaction is open.
     pub fn is_autocommit(&self) -> bool {
-        self.sqlite.is_autocommit()
+        match &self.backend {
+            Backend::Sqlite(c) => c.is_autocommit(),
+            Backend::Postgres(s) => !s.borrow().in_transaction(),
+        }
     }
 
     /// A statement compiled once per connection and kept.
@@ -360,6 +422,7 @@ impl Statement<'_> {
     /// collecting them first: a hot read binds one or two values.
     fn with_sqlite<T, P: Params>(
         &self,
+        conn: &rusqlite::Connection,
         params: P,
         f: impl FnOnce(&mut rusqlite::Statement<'_>) -> Result<T>,
     ) -> Result<T> {
@@ -376,28 +439,53 @@ impl Statement<'_> {
             Ok(())
         };
         if self.cached {
-            let mut stmt = self.conn.sqlite.prepare_cached(self.sql)?;
+            let mut stmt = conn.prepare_cached(self.sql)?;
             bind(&mut stmt)?;
             f(&mut stmt)
         } else {
-            let mut stmt = self.conn.sqlite.prepare(self.sql)?;
+            let mut stmt = conn.prepare(self.sql)?;
             bind(&mut stmt)?;
             f(&mut stmt)
         }
     }
 
+    fn postgres_values<P: Params>(params: &P) -> Result<Vec<Value<'_>>> {
+        let mut values = Vec::new();
+        params.each(&mut |v| {
+            values.push(v);
+            Ok(())
+        })?;
+        Ok(values)
+    }
+
     pub fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
-        self.with_sqlite(params, |stmt| Ok(stmt.raw_execute()?))
+        match &self.conn.backend {
+            Backend::Sqlite(c) => self.with_sqlite(c, params, |stmt| Ok(stmt.raw_execute()?)),
+            Backend::Postgres(s) => {
+                let values = Self::postgres_values(&params)?;
+                s.borrow_mut().execute(self.sql, &values)
+            }
+        }
     }
 
     pub fn query_row<T, P: Params>(&mut self, params: P, f: impl FnOnce(&Row<'_>) -> Result<T>) -> Result<T> {
-        self.with_sqlite(params, |stmt| {
-            let mut rows = stmt.raw_query();
-            match rows.next()? {
-                Some(row) => f(&Row { inner: row }),
-                None => Err(Error::NoRows),
+        match &self.conn.backend {
+            Backend::Sqlite(c) => self.with_sqlite(c, params, |stmt| {
+                let mut rows = stmt.raw_query();
+                match rows.next()? {
+                    Some(row) => f(&Row { inner: RowInner::Sqlite(row) }),
+                    None => Err(Error::NoRows),
+                }
+            }),
+            Backend::Postgres(s) => {
+                let values = Self::postgres_values(&params)?;
+                let rows = s.borrow_mut().query(self.sql, &values)?;
+                match rows.first() {
+                    Some(row) => f(&Row { inner: RowInner::Postgres(row) }),
+                    None => Err(Error::NoRows),
+                }
             }
-        })
+        }
     }
 
     /// Every row, mapped by `f`.
@@ -406,14 +494,21 @@ impl Statement<'_> {
         params: P,
         mut f: impl FnMut(&Row<'_>) -> Result<T>,
     ) -> Result<std::vec::IntoIter<Result<T>>> {
-        self.with_sqlite(params, |stmt| {
-            let mut rows = stmt.raw_query();
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(f(&Row { inner: row }));
+        match &self.conn.backend {
+            Backend::Sqlite(c) => self.with_sqlite(c, params, |stmt| {
+                let mut rows = stmt.raw_query();
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(f(&Row { inner: RowInner::Sqlite(row) }));
+                }
+                Ok(out.into_iter())
+            }),
+            Backend::Postgres(s) => {
+                let values = Self::postgres_values(&params)?;
+                let rows = s.borrow_mut().query(self.sql, &values)?;
+                Ok(rows.iter().map(|row| f(&Row { inner: RowInner::Postgres(row) })).collect::<Vec<_>>().into_iter())
             }
-            Ok(out.into_iter())
-        })
+        }
     }
 
     /// Whether the query returns a row.
@@ -424,6 +519,72 @@ impl Statement<'_> {
     /// How often SQLite had to compile this statement again.
     #[cfg(test)]
     pub fn reprepared(&self) -> Result<i32> {
-        Ok(self.conn.sqlite.prepare_cached(self.sql)?.get_status(rusqlite::StatementStatus::RePrepare))
+        match &self.conn.backend {
+            Backend::Sqlite(c) => Ok(c.prepare_cached(self.sql)?.get_status(rusqlite::StatementStatus::RePrepare)),
+            Backend::Postgres(_) => Ok(0),
+        }
+    }
+}
+
+impl postgres::types::ToSql for Value<'_> {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::{IsNull, Type};
+        match *self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(i) => match *ty {
+                Type::INT8 => i.to_sql(ty, out),
+                Type::INT4 => i32::try_from(i)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(i)?.to_sql(ty, out),
+                Type::BOOL => (i != 0).to_sql(ty, out),
+                Type::FLOAT8 => (i as f64).to_sql(ty, out),
+                _ => Err(format!("an integer cannot be bound as {ty}").into()),
+            },
+            Value::Real(f) => match *ty {
+                Type::FLOAT4 => (f as f32).to_sql(ty, out),
+                _ => f.to_sql(ty, out),
+            },
+            Value::Text(t) => t.to_sql(ty, out),
+            Value::Blob(b) => b.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+impl<'a> postgres::types::FromSql<'a> for Value<'a> {
+    fn from_sql(
+        ty: &postgres::types::Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::Type;
+        Ok(match *ty {
+            Type::INT8 => Value::Int(i64::from_sql(ty, raw)?),
+            Type::INT4 => Value::Int(i32::from_sql(ty, raw)?.into()),
+            Type::INT2 => Value::Int(i16::from_sql(ty, raw)?.into()),
+            Type::BOOL => Value::Int(bool::from_sql(ty, raw)?.into()),
+            Type::FLOAT8 => Value::Real(f64::from_sql(ty, raw)?),
+            Type::FLOAT4 => Value::Real(f32::from_sql(ty, raw)?.into()),
+            Type::BYTEA => Value::Blob(raw),
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+                Value::Text(<&str>::from_sql(ty, raw)?)
+            }
+            _ => return Err(format!("a {ty} column cannot be read (cast it to BIGINT or TEXT)").into()),
+        })
+    }
+
+    fn from_sql_null(_: &postgres::types::Type) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Value::Null)
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
     }
 }

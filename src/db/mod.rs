@@ -50,13 +50,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use rusqlite::OpenFlags;
 
 mod conn;
+pub mod pg;
 pub use crate::params;
 pub use conn::{Connection, Error, FromColumn, OptionalExtension, Param, Params, Result, Row, Statement, Value};
 
 use crate::error::AppError;
 
 mod embedded {
-    refinery::embed_migrations!("migrations");
+    refinery::embed_migrations!("migrations/sqlite");
 }
 
 /// File name of the database inside the data dir.
@@ -105,8 +106,31 @@ struct Inner {
     stats: Arc<WriteStats>,
     path: PathBuf,
     writes: Mutex<mpsc::Sender<Msg>>,
-    readers: Mutex<Vec<Connection>>,
-    reader_returned: Condvar,
+    readers: Readers,
+}
+
+/// Where the connections come from.
+#[derive(Clone)]
+enum Source {
+    Sqlite(PathBuf),
+    Postgres(Box<pg::Target>),
+}
+
+impl Source {
+    fn connect(&self) -> Result<Connection, String> {
+        match self {
+            Source::Sqlite(path) => connect(path).map_err(|e| format!("cannot open database {}: {e}", path.display())),
+            Source::Postgres(target) => target
+                .connect()
+                .map(|s| Connection::from_postgres(pg::Handle::Owned(s)))
+                .map_err(|e| format!("cannot reach PostgreSQL at {}: {}", target.describe(), Error::Postgres(e))),
+        }
+    }
+}
+
+enum Readers {
+    Sqlite { pool: Mutex<Vec<Connection>>, returned: Condvar },
+    Postgres(r2d2::Pool<pg::Manager>),
 }
 
 impl std::fmt::Debug for Db {
@@ -163,36 +187,75 @@ impl Db {
     /// Opens (creating if needed) the database in `data_dir`, migrates it
     /// and builds the connection pool.
     pub fn open(data_dir: &Path) -> Result<Db, String> {
-        let path = prepare_data_dir(data_dir)?;
-        let mut writer = connect_sqlite(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
-        migrate(&mut writer)?;
-        let writer = Connection::from_sqlite(writer);
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-        }
+        Db::open_url(data_dir, None)
+    }
+
+    /// [`Db::open`], or the PostgreSQL database `url` names
+    /// (`postgres://…`), migrated the same way.
+    pub fn open_url(data_dir: &Path, url: Option<&str>) -> Result<Db, String> {
+        let path = data_dir.join(DB_FILE);
+        let (source, writer, readers) = match url {
+            None => {
+                let path = prepare_data_dir(data_dir)?;
+                let mut writer =
+                    connect_sqlite(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+                migrate(&mut writer)?;
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+                }
+                let source = Source::Sqlite(path.clone());
+                let mut pool = Vec::with_capacity(READERS);
+                for _ in 0..READERS {
+                    pool.push(source.connect()?);
+                }
+                let readers = Readers::Sqlite { pool: Mutex::new(pool), returned: Condvar::new() };
+                (source, Connection::from_sqlite(writer), readers)
+            }
+            Some(url) => {
+                // The data dir still holds the signing keys.
+                prepare_data_dir(data_dir)?;
+                let target = pg::Target::parse(url).map_err(|e| format!("LATCHKEY_DATABASE_URL: {e}"))?;
+                let source = Source::Postgres(Box::new(target.clone()));
+                let mut session = target.connect().map_err(|e| {
+                    format!(
+                        "LATCHKEY_DATABASE_URL: cannot reach PostgreSQL at {}: {}",
+                        target.describe(),
+                        Error::Postgres(e)
+                    )
+                })?;
+                session.migrate()?;
+                let pool = r2d2::Pool::builder()
+                    .max_size(READERS as u32 * 2)
+                    .min_idle(Some(1))
+                    .test_on_check_out(false)
+                    .connection_timeout(std::time::Duration::from_secs(5))
+                    .error_handler(Box::new(r2d2::NopErrorHandler))
+                    .build_unchecked(pg::Manager { target });
+                (source, Connection::from_postgres(pg::Handle::Owned(session)), Readers::Postgres(pool))
+            }
+        };
         let (writes, jobs) = mpsc::channel::<Msg>();
-        let writer_path = path.clone();
         let stats = Arc::new(WriteStats::default());
         let writer_stats = stats.clone();
         std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run_writer(writer, &writer_path, jobs, &writer_stats))
+            .spawn(move || run_writer(writer, &source, jobs, &writer_stats))
             .map_err(|e| format!("cannot start the database writer: {e}"))?;
-        let mut readers = Vec::with_capacity(READERS);
-        for _ in 0..READERS {
-            readers.push(connect(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?);
-        }
         Ok(Db {
             inner: Arc::new(Inner {
                 id: NEXT_DB_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 stats,
                 path,
                 writes: Mutex::new(writes),
-                readers: Mutex::new(readers),
-                reader_returned: Condvar::new(),
+                readers,
             }),
         })
+    }
+
+    /// Whether this is the PostgreSQL backend.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.inner.readers, Readers::Postgres(_))
     }
 
     pub fn write_stats(&self) -> &WriteStats {
@@ -231,8 +294,21 @@ impl Db {
     /// Runs a short read on a connection owned by the calling thread, opened
     /// on first use: no hop to the blocking pool. For the authentication
     /// lookups (a few primary-key reads); anything that scans stays on
-    /// [`Db::read`]. Never waits for the writer (WAL).
-    pub fn read_here<T>(&self, f: impl FnOnce(&Connection) -> Result<T, AppError>) -> Result<T, AppError> {
+    /// [`Db::read`]. Never waits for the writer (WAL). On PostgreSQL the
+    /// read is a network round trip, so it goes to the blocking pool like
+    /// [`Db::read`].
+    pub async fn read_here<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&Connection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.is_postgres() {
+            return self.read(f).await;
+        }
+        self.read_on_this_thread(f)
+    }
+
+    fn read_on_this_thread<T>(&self, f: impl FnOnce(&Connection) -> Result<T, AppError>) -> Result<T, AppError> {
         let id = self.inner.id;
         LOCAL_READERS.with(|cell| {
             // A nested call (or a connection that failed to open) falls back
@@ -302,20 +378,31 @@ impl Db {
     }
 
     fn checkout_reader(&self) -> Result<Connection, AppError> {
-        let mut pool = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if let Some(conn) = pool.pop() {
-                return Ok(conn);
+        match &self.inner.readers {
+            Readers::Sqlite { pool, returned } => {
+                let mut pool = pool.lock().unwrap_or_else(|p| p.into_inner());
+                loop {
+                    if let Some(conn) = pool.pop() {
+                        return Ok(conn);
+                    }
+                    pool = returned.wait(pool).unwrap_or_else(|p| p.into_inner());
+                }
             }
-            pool = self.inner.reader_returned.wait(pool).unwrap_or_else(|p| p.into_inner());
+            Readers::Postgres(pool) => match pool.get() {
+                Ok(session) => Ok(Connection::from_postgres(pg::Handle::Pooled(session))),
+                Err(e) => Err(AppError::Unavailable(format!("the database cannot be reached: {e}"))),
+            },
         }
     }
 
     fn return_reader(&self, conn: Connection) {
-        let mut pool = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
-        pool.push(conn);
-        drop(pool);
-        self.inner.reader_returned.notify_one();
+        // A pooled PostgreSQL session goes back to its pool when dropped.
+        if let Readers::Sqlite { pool, returned } = &self.inner.readers {
+            let mut pool = pool.lock().unwrap_or_else(|p| p.into_inner());
+            pool.push(conn);
+            drop(pool);
+            returned.notify_one();
+        }
     }
 
     /// Copies the live database into `dest` with SQLite's online backup API;
@@ -323,6 +410,12 @@ impl Db {
     /// renamed into place, mode 0600.
     pub fn backup_to(&self, dest: &Path) -> Result<(), String> {
         use std::os::unix::fs::PermissionsExt;
+        if self.is_postgres() {
+            return Err(
+                "this instance runs on PostgreSQL: back it up with pg_dump (see README, \"Running several replicas\")"
+                    .into(),
+            );
+        }
         let file_name = dest.file_name().ok_or_else(|| format!("{} is not a file name", dest.display()))?;
         let tmp = dest.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
         let _ = std::fs::remove_file(&tmp);
@@ -357,7 +450,7 @@ trait WriteJob: Send {
     /// Runs the write; `false` when it failed (its savepoint is undone).
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller with the write's result, or the commit's failure.
-    fn answer(self: Box<Self>, commit: Result<(), String>);
+    fn answer(self: Box<Self>, commit: Result<(), CommitFailure>);
 }
 
 struct Job<T, F, R> {
@@ -383,9 +476,14 @@ where
         ok
     }
 
-    fn answer(mut self: Box<Self>, commit: Result<(), String>) {
+    fn answer(mut self: Box<Self>, commit: Result<(), CommitFailure>) {
         let result = match (self.result.take(), commit) {
-            (Some(Ok(_)), Err(e)) => Err(AppError::internal(format!("commit failed: {e}"))),
+            (Some(Ok(_)), Err(CommitFailure { message, unreachable: true })) => {
+                Err(AppError::Unavailable(format!("commit failed: {message}")))
+            }
+            (Some(Ok(_)), Err(CommitFailure { message, .. })) => {
+                Err(AppError::internal(format!("commit failed: {message}")))
+            }
             (Some(r), _) => r,
             (None, _) => Err(AppError::internal("write not run")),
         };
@@ -396,7 +494,7 @@ where
 }
 
 /// The writer thread: batches of waiting writes, one transaction each.
-fn run_writer(mut conn: Connection, path: &Path, jobs: mpsc::Receiver<Msg>, stats: &WriteStats) {
+fn run_writer(mut conn: Connection, source: &Source, jobs: mpsc::Receiver<Msg>, stats: &WriteStats) {
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(WRITE_BATCH);
     let mut lend = None;
     let mut last_commit: Option<std::time::Instant> = None;
@@ -430,6 +528,15 @@ fn run_writer(mut conn: Connection, path: &Path, jobs: mpsc::Receiver<Msg>, stat
             }
         }
         if !batch.is_empty() {
+            // A PostgreSQL connection that broke (the server restarted) is
+            // replaced before the batch; if that fails the batch fails and
+            // the next one tries again.
+            if conn.is_broken() {
+                match source.connect() {
+                    Ok(fresh) => conn = fresh,
+                    Err(e) => tracing::warn!(error = %e, "database writer cannot reconnect"),
+                }
+            }
             let commit = run_batch(&conn, &mut batch);
             stats.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             stats.writes.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -445,7 +552,7 @@ fn run_writer(mut conn: Connection, path: &Path, jobs: mpsc::Receiver<Msg>, stat
                 Err(mpsc::SendError(c)) => c,
                 Ok(()) => match back.recv() {
                     Ok(c) => c,
-                    Err(_) => match connect(path) {
+                    Err(_) => match source.connect() {
                         Ok(c) => c,
                         Err(e) => {
                             tracing::error!(error = %e, "database writer cannot reopen its connection");
@@ -458,15 +565,29 @@ fn run_writer(mut conn: Connection, path: &Path, jobs: mpsc::Receiver<Msg>, stat
     }
 }
 
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), String> {
+/// Why a batch did not commit, for each of its writes.
+#[derive(Clone)]
+struct CommitFailure {
+    message: String,
+    /// The database went away (answered as 503, not 500).
+    unreachable: bool,
+}
+
+impl From<Error> for CommitFailure {
+    fn from(e: Error) -> Self {
+        CommitFailure { unreachable: e.is_unreachable(), message: e.to_string() }
+    }
+}
+
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), CommitFailure> {
     // The control statements are compiled once, like every other statement:
     // `execute_batch` would parse each of them again for every job.
     let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
     let abort = |e: Error| {
         let _ = run("ROLLBACK");
-        e.to_string()
+        CommitFailure::from(e)
     };
-    run("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+    run("BEGIN IMMEDIATE").map_err(CommitFailure::from)?;
     for job in batch.iter_mut() {
         run("SAVEPOINT job").map_err(abort)?;
         if !job.run(conn) {

@@ -153,7 +153,7 @@ pub fn list_grants(
 ) -> Result<Vec<Grant>, AppError> {
     let sql = format!(
         "SELECT {GRANT_COLUMNS} FROM oauth_grants g
-         WHERE g.workspace_id = ?1 AND (?2 IS NULL OR g.id < ?2) ORDER BY g.id DESC LIMIT ?3"
+         WHERE g.workspace_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR g.id < ?2) ORDER BY g.id DESC LIMIT ?3"
     );
     let mut stmt = super::cached(conn, &sql)?;
     let rows = stmt.query_map(params![ws, before, limit], grant_from_row)?;
@@ -296,7 +296,8 @@ pub fn insert_refresh(
     expires_at: Timestamp,
 ) -> Result<(), AppError> {
     conn.execute(
-        "INSERT OR IGNORE INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO NOTHING",
         params![hash.as_slice(), grant_id, now.0, expires_at.0],
     )?;
     Ok(())

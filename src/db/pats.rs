@@ -99,7 +99,7 @@ pub fn list(
 ) -> Result<Vec<Pat>, AppError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM pats p LEFT JOIN agents a ON a.id = p.agent_id
-         WHERE p.workspace_id = ?1 AND (?2 IS NULL OR p.user_id = ?2) AND (?3 IS NULL OR p.id < ?3)
+         WHERE p.workspace_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR p.user_id = ?2) AND (CAST(?3 AS TEXT) IS NULL OR p.id < ?3)
          ORDER BY p.id DESC LIMIT ?4"
     );
     let mut stmt = super::cached(conn, &sql)?;

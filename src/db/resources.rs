@@ -134,7 +134,7 @@ pub fn find_by_authority(conn: &Connection, authority: &str) -> Result<Vec<Resou
 /// Newest first.
 pub fn list(conn: &Connection, ws: &WorkspaceId, before: Option<&str>, limit: u32) -> Result<Vec<Resource>, AppError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM resources WHERE workspace_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3"
+        "SELECT {COLUMNS} FROM resources WHERE workspace_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3"
     );
     let mut stmt = super::cached(conn, &sql)?;
     let rows = stmt.query_map(params![ws, before, limit], from_row)?;

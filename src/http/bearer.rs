@@ -127,9 +127,11 @@ async fn resolve(state: &AppState, prepared: Prepared, usage: Use) -> Result<Pri
             .await
             .map_err(Refusal::internal)?
     } else {
+        let settings = state.authn.clone();
         state
             .db
-            .read_here(|conn| Ok(authn::resolve(conn, &prepared, usage, &state.authn, now)))
+            .read_here(move |conn| Ok(authn::resolve(conn, &prepared, usage, &settings, now)))
+            .await
             .map_err(Refusal::internal)?
     }
 }
@@ -278,34 +280,45 @@ pub async fn authenticate_then<T>(
     state: &AppState,
     allowed: &'static [Scope],
     what: &'static str,
-    then: impl FnOnce(&crate::db::Connection, &Principal) -> T,
-) -> Result<(Principal, T), AppError> {
+    then: impl FnOnce(&crate::db::Connection, &Principal) -> T + Send + 'static,
+) -> Result<(Principal, T), AppError>
+where
+    T: Send + 'static,
+{
     let token = bearer_token(req).ok_or(AppError::AuthRequired)?;
     let prepared = match prepare(req, state, &token, Use::Direct) {
         Ok(p) => p,
         Err(refusal) => return Err(refused(req, state, refusal).await),
     };
     let now = state.clock.now();
-    let mut then = Some(then);
     // Read-only credentials: the caller's lookup shares the visit.
-    let (result, extra) = if prepared.needs_write() {
-        (resolve(state, prepared, Use::Direct).await, None)
+    let (result, extra, then) = if prepared.needs_write() {
+        (resolve(state, prepared, Use::Direct).await, None, Some(then))
     } else {
-        state.db.read_here(|conn| {
-            db::in_snapshot(conn, |conn| {
-                let r = authn::resolve(conn, &prepared, Use::Direct, &state.authn, now);
-                let extra = match &r {
-                    Ok(p) if allowed.contains(&p.credential.scope) => then.take().map(|f| f(conn, p)),
-                    _ => None,
-                };
-                Ok((r, extra))
+        let settings = state.authn.clone();
+        state
+            .db
+            .read_here(move |conn| {
+                db::in_snapshot(conn, |conn| {
+                    let r = authn::resolve(conn, &prepared, Use::Direct, &settings, now);
+                    Ok(match &r {
+                        Ok(p) if allowed.contains(&p.credential.scope) => {
+                            let extra = then(conn, p);
+                            (r, Some(extra), None)
+                        }
+                        _ => (r, None, Some(then)),
+                    })
+                })
             })
-        })?
+            .await?
     };
     let principal = finish(req, state, result, allowed, what).await?;
     let extra = match (extra, then) {
         (Some(extra), _) => extra,
-        (None, Some(f)) => state.db.read_here(|conn| Ok(f(conn, &principal)))?,
+        (None, Some(f)) => {
+            let p = principal.clone();
+            state.db.read_here(move |conn| Ok(f(conn, &p))).await?
+        }
         (None, None) => return Err(AppError::internal("authenticate_then lost its continuation")),
     };
     Ok((principal, extra))

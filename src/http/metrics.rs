@@ -110,7 +110,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
                     (
                         "latchkey_agents",
                         "Agents of this workspace, any status.",
-                        one("SELECT COUNT(*) FROM agents WHERE workspace_id = ?1 AND ?2 IS NOT NULL")?,
+                        one("SELECT COUNT(*) FROM agents WHERE workspace_id = ?1 AND CAST(?2 AS BIGINT) IS NOT NULL")?,
                     ),
                     (
                         "latchkey_pats_live",
@@ -125,7 +125,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
                     (
                         "latchkey_checkouts_today",
                         "Checkouts of this workspace since UTC midnight.",
-                        one("SELECT COUNT(*) FROM checkouts WHERE workspace_id = ?1 AND utc_day = ?2 / 86400")?,
+                        one("SELECT COUNT(*) FROM checkouts WHERE workspace_id = ?1 AND utc_day = CAST(?2 AS BIGINT) / 86400")?,
                     ),
                 ])
             })

@@ -14,6 +14,6 @@ pub async fn healthz() -> HttpResponse {
 /// Anyone: the database answers a query.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     // This worker's own connection: a probe costs no thread hop.
-    state.db.read_here(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<i64>(0))?))?;
+    state.db.read_here(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<i64>(0))?)).await?;
     Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
 }

@@ -66,9 +66,15 @@ fn a_backend_with_only_the_private_key_manages_agents_and_mints_for_its_users() 
     assert!(!list.body.contains("PRIVATE KEY"));
     assert_eq!(list.json()["items"][0]["kid"], cert.kid.as_str());
     assert_eq!(c.api("GET", "/v1/certificates/active", Some(&host), None).json()["id"], cert.id.as_str());
-    let db = std::fs::read(app.data_dir.join("latchkey.db")).unwrap();
     let key_body: String = cert.private_pem.lines().nth(1).unwrap().to_string();
-    assert!(!String::from_utf8_lossy(&db).contains(&key_body));
+    if on_postgres() {
+        let stored: String =
+            postgres_query_text(&app.data_dir, "SELECT string_agg(certificates::text, ' ') FROM certificates");
+        assert!(stored.contains(&cert.kid) && !stored.contains(&key_body));
+    } else {
+        let db = std::fs::read(app.data_dir.join("latchkey.db")).unwrap();
+        assert!(!String::from_utf8_lossy(&db).contains(&key_body));
+    }
 
     // The public half, without authentication, as PEM and JWK; kid = RFC 7638.
     let public = c.get(&format!("/v1/certificates/public/{}", cert.kid)).json();

@@ -255,6 +255,13 @@ fn backup_while_serving_yields_a_database_holding_the_owner() {
     app.setup_owner();
     let dest = dir.path().join("backup.db");
     let (code, _, err) = run_cli(&data, &["backup", "--to", dest.to_str().unwrap()], None);
+    if on_postgres() {
+        // One line naming the tool that backs PostgreSQL up.
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("pg_dump") && err.trim().lines().count() == 1, "{err}");
+        assert!(!dest.exists());
+        return;
+    }
     assert_eq!(code, 0, "{err}");
     // The server is still fine.
     assert_eq!(app.client().get("/readyz").status, 200);
@@ -274,6 +281,23 @@ fn the_data_dir_is_private_and_the_audit_trail_append_only() {
     app.setup_owner();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&app.data_dir).unwrap().permissions().mode() & 0o777, 0o700);
+    if on_postgres() {
+        // The trigger keeps the trail append-only on PostgreSQL too.
+        let mut pg = postgres_client(&app.data_dir);
+        let n: i64 = pg.query_one("SELECT COUNT(*) FROM audit_events", &[]).unwrap().get(0);
+        assert!(n >= 2);
+        for sql in ["DELETE FROM audit_events", "UPDATE audit_events SET outcome = 'failure'", "TRUNCATE audit_events"]
+        {
+            let e = pg.batch_execute(sql).expect_err(sql);
+            let message = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
+            assert!(message.contains("append-only"), "{sql}: {e:?}");
+        }
+        let n2: i64 = pg.query_one("SELECT COUNT(*) FROM audit_events", &[]).unwrap().get(0);
+        assert_eq!(n, n2);
+        let hash: String = pg.query_one("SELECT password_hash FROM users", &[]).unwrap().get(0);
+        assert!(hash.starts_with("$argon2id$"));
+        return;
+    }
     let db = app.data_dir.join("latchkey.db");
     assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
     let conn = rusqlite::Connection::open(&db).unwrap();

@@ -100,6 +100,16 @@ fn a_checkout_racing_the_revoke_of_its_pat_never_lands_after_it() {
 }
 
 fn failures_recorded(data_dir: &std::path::Path, reason: &str) -> i64 {
+    if on_postgres() {
+        return postgres_client(data_dir)
+            .query_one(
+                "SELECT CAST(COALESCE(SUM(repeat_count), 0) AS BIGINT) FROM audit_events
+                 WHERE kind = 'auth.bearer' AND reason = $1",
+                &[&reason],
+            )
+            .unwrap()
+            .get(0);
+    }
     let db = rusqlite::Connection::open(data_dir.join("latchkey.db")).unwrap();
     db.query_row(
         "SELECT COALESCE(SUM(repeat_count), 0) FROM audit_events WHERE kind = 'auth.bearer' AND reason = ?1",

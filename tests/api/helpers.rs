@@ -44,6 +44,7 @@ impl TestApp {
     pub fn spawn_in(data_dir: PathBuf, tweak: impl FnOnce(&mut Config)) -> TestApp {
         std::mem::forget(latchkey::telemetry::init());
         let mut config = Config::for_tests(data_dir.clone());
+        config.database_url = database_url_for(&data_dir).map(latchkey::config::DatabaseUrl);
         tweak(&mut config);
         let clock = Clock::system();
         let server_clock = clock.clone();
@@ -79,6 +80,11 @@ impl TestApp {
             thread: Some(thread),
             _dir: None,
         }
+    }
+
+    /// The server's database, opened beside it (as the CLI does).
+    pub fn open_db(&self) -> latchkey::db::Db {
+        latchkey::db::Db::open_url(&self.data_dir, database_url_for(&self.data_dir).as_deref()).expect("open db")
     }
 
     /// A client without cookies.
@@ -156,6 +162,73 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown();
+        // The data dir goes with the test, and so does its database.
+        if self._dir.is_some() {
+            drop_database_for(&self.data_dir);
+        }
+    }
+}
+
+/// The PostgreSQL server the `api_postgres` suite runs against
+/// (`LATCHKEY_TEST_POSTGRES_URL`, a URL of a database the test user can
+/// create databases from); `None` in the SQLite suite.
+pub fn postgres_base() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let name = exe.file_name()?.to_string_lossy().into_owned();
+    if !name.starts_with("api_postgres") {
+        return None;
+    }
+    match std::env::var("LATCHKEY_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("LATCHKEY_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
+            panic!("LATCHKEY_REQUIRE_POSTGRES=1 but LATCHKEY_TEST_POSTGRES_URL is not set")
+        }
+        _ => None,
+    }
+}
+
+/// Whether this suite runs on PostgreSQL (tests that read the SQLite file
+/// itself skip there).
+pub fn on_postgres() -> bool {
+    postgres_base().is_some()
+}
+
+/// One database per data dir (a restarted server finds its data again).
+fn database_name(data_dir: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.to_string_lossy().as_bytes());
+    format!("lk_test_{}", hex::encode(&digest[..8]))
+}
+
+/// The URL of this data dir's database, created on first use.
+pub fn database_url_for(data_dir: &Path) -> Option<String> {
+    let base = postgres_base()?;
+    let name = database_name(data_dir);
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).expect("connect to LATCHKEY_TEST_POSTGRES_URL");
+    if let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {name}")) {
+        let duplicate = e.code().is_some_and(|c| c.code() == "42P04");
+        assert!(duplicate, "create test database: {e}");
+    }
+    let mut url = url::Url::parse(&base).expect("LATCHKEY_TEST_POSTGRES_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    Some(url.to_string())
+}
+
+/// A direct connection to this data dir's PostgreSQL database.
+pub fn postgres_client(data_dir: &Path) -> postgres::Client {
+    let url = database_url_for(data_dir).expect("on PostgreSQL");
+    postgres::Client::connect(&url, postgres::NoTls).expect("connect")
+}
+
+/// One text value from this data dir's PostgreSQL database.
+pub fn postgres_query_text(data_dir: &Path, sql: &str) -> String {
+    postgres_client(data_dir).query_one(sql, &[]).expect("query").get::<_, Option<String>>(0).unwrap_or_default()
+}
+
+fn drop_database_for(data_dir: &Path) {
+    let Some(base) = postgres_base() else { return };
+    if let Ok(mut admin) = postgres::Client::connect(&base, postgres::NoTls) {
+        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", database_name(data_dir)));
     }
 }
 
@@ -332,6 +405,10 @@ pub fn run_cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> (i32, Str
     use std::io::Write;
     let mut cmd = latchkey_bin();
     cmd.arg("--data-dir").arg(data_dir).args(args);
+    // On PostgreSQL the data dir's database is a server's: name it.
+    if let Some(url) = database_url_for(data_dir) {
+        cmd.env("LATCHKEY_DATABASE_URL", url);
+    }
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn latchkey");
     if let Some(input) = stdin {
@@ -358,6 +435,9 @@ impl ServerProcess {
     pub fn start(data_dir: &Path) -> ServerProcess {
         let mut cmd = latchkey_bin();
         cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+        if let Some(url) = database_url_for(data_dir) {
+            cmd.env("LATCHKEY_DATABASE_URL", url);
+        }
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn latchkey serve");
         let stderr = child.stderr.take().expect("stderr");

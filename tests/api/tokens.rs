@@ -457,7 +457,7 @@ fn bearer_failures_are_audited_once_per_flood() {
 /// Adds a member (not an owner) to the only workspace, straight in the
 /// database: the product has no invitation flow yet.
 fn add_member(app: &TestApp, email: &str) {
-    let db = latchkey::db::Db::open(&app.data_dir).unwrap();
+    let db = app.open_db();
     let email = latchkey::domain::Email::parse(email).unwrap();
     db.write_blocking(|tx| {
         let now = app.clock.now();

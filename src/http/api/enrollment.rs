@@ -163,7 +163,7 @@ async fn issue(
     let now = state.clock.now();
     let Some(sub) = es256::peek_subject(assertion) else { return Ok(Err((None, "assertion without a readable sub"))) };
     let id = AgentId(sub);
-    let found = state.db.read_here(|conn| db::agents::find_with_workspace(conn, &id))?;
+    let found = state.db.read_here(move |conn| db::agents::find_with_workspace(conn, &id)).await?;
     let Some((agent, workspace)) = found else { return Ok(Err((None, "unknown agent"))) };
     let ws = Some(agent.workspace_id.clone());
     if agent.status != AgentStatus::Active {
@@ -192,7 +192,7 @@ async fn issue(
     if let Some(wanted) = resource {
         // An access JWT for one resource of the agent's own workspace.
         let normalized = crate::domain::resources::parse_identifier(&wanted).map(|(i, _)| i).unwrap_or(wanted);
-        let found = state.db.read_here(|conn| db::resources::find_by_identifier(conn, &normalized))?;
+        let found = state.db.read_here(move |conn| db::resources::find_by_identifier(conn, &normalized)).await?;
         let Some(resource) = found.filter(|r| r.workspace_id == agent.workspace_id) else {
             return Err(AppError::InvalidTarget("resource is not a resource of this agent's workspace.".into()));
         };

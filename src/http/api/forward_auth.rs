@@ -128,9 +128,12 @@ async fn check(req: &HttpRequest, state: &AppState, resource_id: Option<String>)
         };
         Ok((resource, resolved))
     };
-    let (resource, resolved) =
-        if needs_write { state.db.write(visit).await } else { state.db.read_here(|conn| db::in_snapshot(conn, visit)) }
-            .map_err(Denied::plain)?;
+    let (resource, resolved) = if needs_write {
+        state.db.write(visit).await
+    } else {
+        state.db.read_here(|conn| db::in_snapshot(conn, visit)).await
+    }
+    .map_err(Denied::plain)?;
 
     let Some(resource) = resource else { return Err(Denied::plain(AppError::NotFound)) };
     let Some(resolved) = resolved else {

@@ -63,7 +63,9 @@ pub async fn register(
             let token = bearer::bearer_token(&req).ok_or(AppError::AuthRequired)?;
             let kind = crate::crypto::token::TokenKind::RegistrationToken;
             let known = match crate::crypto::token::parse(kind, &token) {
-                Some(hash) => state.db.read_here(|conn| db::oauth::registration_token_workspace(conn, &hash))?,
+                Some(hash) => {
+                    state.db.read_here(move |conn| db::oauth::registration_token_workspace(conn, &hash)).await?
+                }
                 None => None,
             };
             if known.is_none() {
@@ -123,7 +125,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     let client_id = required(&form.client_id, "client_id")?.to_string();
     let client = {
         let id = client_id.clone();
-        state.db.read_here(|conn| db::oauth::find_client(conn, &id))?
+        state.db.read_here(move |conn| db::oauth::find_client(conn, &id)).await?
     };
     match &client {
         Some(c) if c.token_endpoint_auth_method == "private_key_jwt" => {
@@ -206,7 +208,7 @@ pub async fn revoke(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
         let Some(hash) = crate::crypto::token::parse(crate::crypto::token::TokenKind::RefreshToken, &token) else {
             return Ok(done());
         };
-        state.db.read_here(|conn| db::oauth::find_refresh(conn, &hash))?.map(|r| r.grant_id)
+        state.db.read_here(move |conn| db::oauth::find_refresh(conn, &hash)).await?.map(|r| r.grant_id)
     } else {
         bearer::introspect(&req, &state, &token).await.and_then(|p| p.credential.oauth.map(|o| o.grant_id))
     };

@@ -161,7 +161,8 @@ pub async fn delete_resource(
 /// No authentication: the RFC 9728 protected-resource metadata.
 pub async fn resource_metadata(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let resource = state.db.read_here(|conn| db::resources::find_any(conn, &id))?.ok_or(AppError::NotFound)?;
+    let resource =
+        state.db.read_here(move |conn| db::resources::find_any(conn, &id)).await?.ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Ok().json(json!({
         "resource": resource.identifier,
         "authorization_servers": [state.authn.issuer],

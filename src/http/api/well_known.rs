@@ -12,7 +12,7 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
 /// Anyone: RFC 8414 metadata, so OAuth and MCP client libraries configure
 /// themselves.
 pub async fn oauth_metadata(state: web::Data<AppState>) -> Result<HttpResponse, crate::error::AppError> {
-    let scopes = state.db.read_here(crate::db::resources::all_scopes)?;
+    let scopes = state.db.read_here(crate::db::resources::all_scopes).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=60"))
         .json(super::oauth::metadata(&state, scopes)))

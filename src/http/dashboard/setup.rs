@@ -107,7 +107,8 @@ pub async fn complete_setup(
     let probe = form.code.clone();
     let (complete, valid) = state
         .db
-        .read_here(|conn| Ok((domain::setup::is_complete(conn)?, domain::setup::code_is_valid(conn, &probe)?)))?;
+        .read_here(move |conn| Ok((domain::setup::is_complete(conn)?, domain::setup::code_is_valid(conn, &probe)?)))
+        .await?;
     if complete {
         return Err(HtmlError::NotFound);
     }
