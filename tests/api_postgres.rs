@@ -46,3 +46,6 @@ mod setup;
 mod signed;
 #[path = "api/tokens.rs"]
 mod tokens;
+// PostgreSQL only: the two backends' schemas compared.
+#[path = "api/schema.rs"]
+mod schema;

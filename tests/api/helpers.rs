@@ -225,6 +225,12 @@ pub fn postgres_query_text(data_dir: &Path, sql: &str) -> String {
     postgres_client(data_dir).query_one(sql, &[]).expect("query").get::<_, Option<String>>(0).unwrap_or_default()
 }
 
+/// Drops this data dir's PostgreSQL database (a test that used one without
+/// a [`TestApp`]).
+pub fn drop_test_database(data_dir: &Path) {
+    drop_database_for(data_dir);
+}
+
 fn drop_database_for(data_dir: &Path) {
     let Some(base) = postgres_base() else { return };
     if let Ok(mut admin) = postgres::Client::connect(&base, postgres::NoTls) {
