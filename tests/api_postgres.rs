@@ -49,3 +49,6 @@ mod tokens;
 // PostgreSQL only: the two backends' schemas compared.
 #[path = "api/schema.rs"]
 mod schema;
+// PostgreSQL only: replicas and `db copy`.
+#[path = "api/replicas.rs"]
+mod replicas;

@@ -79,6 +79,37 @@ pub fn backup(overrides: Overrides, to: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `latchkey db copy --to postgres://…`.
+pub fn db_copy(overrides: Overrides, to: &str) -> Result<(), CliError> {
+    let config = Config::load(overrides).map_err(|e| CliError::Usage(e.to_string()))?;
+    if config.database_url.is_some() {
+        return Err(CliError::Usage(
+            "db copy moves an SQLite instance, and this one already runs on PostgreSQL (LATCHKEY_DATABASE_URL is set)"
+                .into(),
+        ));
+    }
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        return Err(CliError::Usage("--to: must be a postgres:// URL".into()));
+    }
+    if !config.data_dir.join(crate::db::DB_FILE).exists() {
+        return Err(CliError::Usage(format!(
+            "no Latchkey database in {}: pass --data-dir (or set LATCHKEY_DATA_DIR) to the directory `latchkey serve` uses",
+            config.data_dir.display()
+        )));
+    }
+    let report = crate::db::copy::sqlite_to_postgres(&config.data_dir, to).map_err(CliError::Failed)?;
+    let rows: i64 = report.iter().map(|(_, n)| n).sum();
+    for (table, n) in &report {
+        println!("{table}\t{n}");
+    }
+    eprintln!(
+        "copied {rows} rows in {} tables, counts verified; run `latchkey serve` with LATCHKEY_DATABASE_URL set to the target \
+         and this data dir's signing keys (LATCHKEY_KEYS_DIR)",
+        report.len()
+    );
+    Ok(())
+}
+
 pub fn rotate_keys(overrides: Overrides) -> Result<(), CliError> {
     let config = Config::load(overrides).map_err(|e| CliError::Usage(e.to_string()))?;
     crate::db::prepare_data_dir(&config.data_dir).map_err(CliError::Failed)?;

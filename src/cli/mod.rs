@@ -52,6 +52,16 @@ impl GlobalArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy this SQLite instance into an empty PostgreSQL database (stop the server for the final copy).
+    Copy {
+        /// The target, e.g. postgres://latchkey@db.internal/latchkey
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (API and dashboard).
     Serve,
@@ -62,6 +72,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         to: PathBuf,
     },
+    /// Move this instance's database (`db copy --to postgres://…`).
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Headless provisioning for Ansible, cloud-init or CI.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -303,6 +316,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve => serve::run(overrides),
         Command::Migrate => admin::migrate(overrides),
         Command::Backup { to } => admin::backup(overrides, &to),
+        Command::Db(DbCommand::Copy { to }) => admin::db_copy(overrides, &to),
         Command::Admin(cmd) => admin::run(overrides, cmd),
         Command::Keys(KeysCommand::Rotate) => admin::rotate_keys(overrides),
         Command::Login { url, workspace_id } => client::login(&url, workspace_id),

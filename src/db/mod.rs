@@ -50,6 +50,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use rusqlite::OpenFlags;
 
 mod conn;
+pub mod copy;
 pub mod pg;
 pub use crate::params;
 pub use conn::{Connection, Error, FromColumn, OptionalExtension, Param, Params, Result, Row, Statement, Value};

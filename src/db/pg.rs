@@ -147,6 +147,11 @@ impl Session {
         self.in_tx
     }
 
+    /// The driver itself, for bulk work (`db copy`).
+    pub fn client_mut(&mut self) -> &mut postgres::Client {
+        &mut self.client
+    }
+
     /// Statements without parameters. Transaction control is spelled as on
     /// SQLite and translated here.
     pub fn batch(&mut self, sql: &str) -> Result<()> {

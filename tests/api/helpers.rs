@@ -200,9 +200,22 @@ fn database_name(data_dir: &Path) -> String {
     format!("lk_test_{}", hex::encode(&digest[..8]))
 }
 
+/// Data dirs that keep the embedded SQLite file even in the PostgreSQL
+/// suite (an instance about to be moved with `db copy`).
+static SQLITE_DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps `data_dir` on SQLite: servers and commands started on it get no
+/// database URL.
+pub fn keep_on_sqlite(data_dir: &Path) {
+    SQLITE_DIRS.lock().unwrap().push(data_dir.to_path_buf());
+}
+
 /// The URL of this data dir's database, created on first use.
 pub fn database_url_for(data_dir: &Path) -> Option<String> {
     let base = postgres_base()?;
+    if SQLITE_DIRS.lock().unwrap().iter().any(|d| d == data_dir) {
+        return None;
+    }
     let name = database_name(data_dir);
     let mut admin = postgres::Client::connect(&base, postgres::NoTls).expect("connect to LATCHKEY_TEST_POSTGRES_URL");
     if let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {name}")) {
@@ -282,6 +295,13 @@ pub struct Client {
     base: String,
     pub cookies: BTreeMap<String, String>,
     agent: ureq::Agent,
+}
+
+impl Client {
+    /// A client without cookies for the server at `base`.
+    pub fn at(base: &str) -> Client {
+        Client { base: base.to_string(), cookies: BTreeMap::new(), agent: agent() }
+    }
 }
 
 impl Client {

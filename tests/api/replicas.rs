@@ -1,0 +1,139 @@
+//! PostgreSQL only: several servers on one database, and an SQLite
+//! instance moved there with `latchkey db copy`.
+
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::signed::{signed_send, start_session};
+
+/// Replicas behind one load balancer share one public URL (the issuer of
+/// their JWTs).
+fn behind_the_balancer(config: &mut latchkey::config::Config) {
+    config.public_url = "https://latchkey.test".into();
+    config.public_url_is_default = false;
+}
+
+fn checkout(app: &TestApp, c: &mut Client, s: &crate::signed::Session, amount: &str) -> Response {
+    let body = json!({"amount_usd": amount, "description": "replica test"}).to_string();
+    signed_send(c, s, "POST", "/api/agent/checkout/create", &body, app.clock.now().0, &[])
+}
+
+/// Two replicas share the database and the data dir's keys: a token,
+/// a session and a cap minted on one hold on the other, a revoke on one is
+/// seen by the next request on the other, and one-time things stay
+/// one-time across them.
+#[test]
+fn two_replicas_share_every_credential_revocation_and_cap() {
+    if !on_postgres() {
+        return;
+    }
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let a = TestApp::spawn_in(data.clone(), behind_the_balancer);
+    let (_, host) = a.owner_with_host_pat();
+    // The second replica starts once the first has set the instance up.
+    let b = TestApp::spawn_in(data.clone(), behind_the_balancer);
+    let pat =
+        a.mint_pat(&["--email", OWNER_EMAIL, "--name", "bot", "--scope", "agent", "--agent", "bot", "--cap", "5.00"]);
+    let (mut ca, mut cb) = (a.client(), b.client());
+    assert_eq!(cb.api("GET", "/v1/auth/whoami", Some(&pat), None).status, 200, "a PAT minted through A works on B");
+
+    // A session started on A signs checkouts on B; its signature is one-time on both.
+    let s = start_session(&mut ca, &pat);
+    let body = json!({"amount_usd": "3.00", "description": "first"}).to_string();
+    let now = a.clock.now().0;
+    assert_eq!(signed_send(&mut cb, &s, "POST", "/api/agent/checkout/create", &body, now, &[]).status, 201);
+    signed_send(&mut ca, &s, "POST", "/api/agent/checkout/create", &body, now, &[])
+        .assert_error(401, "SIGNATURE_REPLAYED");
+    // The cap counts what B spent when A checks.
+    checkout(&a, &mut ca, &s, "2.50").assert_error(429, "SPEND_CAP_EXCEEDED");
+    assert_eq!(checkout(&a, &mut ca, &s, "2.00").status, 201);
+
+    // Revoked on B, refused on A at the next request.
+    let id =
+        cb.api("GET", "/v1/auth/whoami", Some(&pat), None).json()["credential"]["id"].as_str().unwrap().to_string();
+    assert_eq!(cb.api("POST", &format!("/v1/pats/{id}/revoke"), Some(&host), None).status, 200);
+    ca.api("GET", "/v1/auth/whoami", Some(&pat), None).assert_error(401, "AUTH_TOKEN_REVOKED");
+    checkout(&a, &mut ca, &s, "0.01").assert_error(401, "AUTH_TOKEN_REVOKED");
+}
+
+/// Concurrent checkouts through two replicas never beat the cap together.
+#[test]
+fn concurrent_checkouts_through_two_replicas_never_beat_the_cap() {
+    if !on_postgres() {
+        return;
+    }
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let a = TestApp::spawn_in(data.clone(), behind_the_balancer);
+    a.owner_with_host_pat();
+    let b = TestApp::spawn_in(data.clone(), behind_the_balancer);
+    let pat =
+        a.mint_pat(&["--email", OWNER_EMAIL, "--name", "bot", "--scope", "agent", "--agent", "bot", "--cap", "10.00"]);
+    let s = std::sync::Arc::new(start_session(&mut a.client(), &pat));
+    let now = a.clock.now().0;
+    let handles: Vec<_> = (0..24)
+        .map(|i| {
+            let (address, s) = (if i % 2 == 0 { a.address.clone() } else { b.address.clone() }, s.clone());
+            std::thread::spawn(move || {
+                let mut c = Client::at(&address);
+                let body = json!({"amount_usd": "1.00", "description": format!("n{i}")}).to_string();
+                signed_send(&mut c, &s, "POST", "/api/agent/checkout/create", &body, now + i, &[]).status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 10, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 14, "{statuses:?}");
+}
+
+/// `db copy` moves an SQLite instance: the owner logs in, the agent's PAT,
+/// session and spent cap carry over, and a second copy into the now
+/// non-empty database is refused.
+#[test]
+fn db_copy_moves_an_sqlite_instance_and_refuses_a_non_empty_target() {
+    if !on_postgres() {
+        return;
+    }
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    keep_on_sqlite(&data);
+    let old = TestApp::spawn_in(data.clone(), behind_the_balancer);
+    old.owner_with_host_pat();
+    let pat =
+        old.mint_pat(&["--email", OWNER_EMAIL, "--name", "bot", "--scope", "agent", "--agent", "bot", "--cap", "5.00"]);
+    let mut c = old.client();
+    let s = start_session(&mut c, &pat);
+    assert_eq!(checkout(&old, &mut c, &s, "3.00").status, 201);
+    old.stop();
+    assert!(data.join("latchkey.db").exists(), "the instance was on SQLite");
+
+    // The target: a fresh database of its own.
+    let target_dir = dir.path().join("target");
+    let url = database_url_for(&target_dir).unwrap();
+    let (code, out, err) = run_cli(&data, &["db", "copy", "--to", &url], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().any(|l| l == "checkouts\t1"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("audit_events\t")), "{out}");
+    assert!(err.contains("counts verified"), "{err}");
+
+    let (code, _, err) = run_cli(&data, &["db", "copy", "--to", &url], None);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not empty"), "{err}");
+
+    // The same data dir (keys) on the PostgreSQL copy.
+    let moved = TestApp::spawn_in(data.clone(), |config| {
+        behind_the_balancer(config);
+        config.database_url = Some(latchkey::config::DatabaseUrl(url.clone()));
+    });
+    assert!(moved.setup_code.is_none(), "setup is done");
+    let (res, _) = moved.login(OWNER_EMAIL, OWNER_PASSWORD);
+    assert_eq!(res.status, 303, "the owner's password moved");
+    let mut c = moved.client();
+    assert_eq!(c.api("GET", "/v1/auth/whoami", Some(&pat), None).status, 200);
+    // The session's JWT and the $3.00 already spent moved too.
+    checkout(&moved, &mut c, &s, "2.50").assert_error(429, "SPEND_CAP_EXCEEDED");
+    assert_eq!(checkout(&moved, &mut c, &s, "2.00").status, 201);
+    drop(moved);
+    drop_test_database(&target_dir);
+}
