@@ -230,7 +230,7 @@ impl Db {
                     .max_size(READERS as u32 * 2)
                     .min_idle(Some(1))
                     .test_on_check_out(false)
-                    .connection_timeout(std::time::Duration::from_secs(5))
+                    .connection_timeout(std::time::Duration::from_secs(2))
                     .error_handler(Box::new(r2d2::NopErrorHandler))
                     .build_unchecked(pg::Manager { target });
                 (source, Connection::from_postgres(pg::Handle::Owned(session)), Readers::Postgres(pool))

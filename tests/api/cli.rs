@@ -180,6 +180,34 @@ fn reset_password_replaces_it_and_ends_sessions() {
 }
 
 #[test]
+fn a_bad_or_unreachable_database_url_stops_startup_in_one_line() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let out = latchkey_bin()
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .env("LATCHKEY_DATABASE_URL", "mysql://db/latchkey")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("LATCHKEY_DATABASE_URL") && err.contains("postgres://"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // Nothing listens on port 1: the line names the variable and the server, never the password.
+    let out = latchkey_bin()
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("LATCHKEY_DATABASE_URL", "postgres://latchkey:s3cret-pw@127.0.0.1:1/latchkey")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("LATCHKEY_DATABASE_URL") && err.contains("127.0.0.1:1/latchkey"), "{err}");
+    assert!(!err.contains("s3cret-pw"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
 fn a_bad_bind_stops_startup_naming_the_variable() {
     let dir = tempfile::TempDir::new().unwrap();
     let out = latchkey_bin()

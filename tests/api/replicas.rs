@@ -137,3 +137,38 @@ fn db_copy_moves_an_sqlite_instance_and_refuses_a_non_empty_target() {
     drop(moved);
     drop_test_database(&target_dir);
 }
+
+/// While the database refuses connections `/readyz` and the API answer 503
+/// with a `Retry-After`; when it is back they recover by themselves.
+#[test]
+fn an_unreachable_database_answers_503_and_recovers() {
+    if !on_postgres() {
+        return;
+    }
+    let app = TestApp::spawn();
+    let (_, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    assert_eq!(c.get("/readyz").status, 200);
+    let name = database_url_for(&app.data_dir).unwrap().rsplit('/').next().unwrap().to_string();
+    let mut admin = postgres::Client::connect(&postgres_base().unwrap(), postgres::NoTls).unwrap();
+    admin.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).unwrap();
+    admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", &[&name]).unwrap();
+
+    let ready = c.get("/readyz");
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(ready.header("retry-after"), Some("5"));
+    let err = ready.assert_error(503, "SERVICE_UNAVAILABLE");
+    assert_eq!(err["recovery"]["kind"], "retry_later");
+    c.api("GET", "/v1/pats", Some(&host), None).assert_error(503, "SERVICE_UNAVAILABLE");
+
+    admin.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while c.get("/readyz").status != 200 {
+        assert!(std::time::Instant::now() < deadline, "readyz did not recover");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(c.api("GET", "/v1/pats", Some(&host), None).status, 200, "reads are back");
+    // The writer reconnects too.
+    let res = c.api("POST", "/v1/pats", Some(&host), Some(json!({"name": "after", "scope_type": "service"})));
+    assert_eq!(res.status, 201, "{}", res.body);
+}
