@@ -42,7 +42,10 @@ impl App {
         })?;
         let hasher = PasswordHasher::new(config.password_cost)?;
         let max_jwt_ttl = config.session_ttl_seconds.max(crate::http::api::identity::EXCHANGE_TTL_SECONDS);
-        let keys = Arc::new(SigningKeys::load_or_create(&config.data_dir, max_jwt_ttl, clock.now())?);
+        let keys = Arc::new(
+            SigningKeys::load_or_create(&config.keys_dir, max_jwt_ttl, clock.now())
+                .map_err(|e| format!("LATCHKEY_KEYS_DIR: {e}"))?,
+        );
         let listener = TcpListener::bind(config.bind)
             .map_err(|e| format!("--bind / LATCHKEY_BIND: cannot listen on {}: {e}", config.bind))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
@@ -155,6 +158,29 @@ impl App {
                     }
                 });
             }
+        }
+        // A rotation by `latchkey keys rotate` (perhaps on another replica's
+        // host, in a shared key directory) is picked up within a minute.
+        {
+            let keys = self.state.keys.clone();
+            let verified = self.state.verified_jwts.clone();
+            actix_web::rt::spawn(async move {
+                let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(30));
+                loop {
+                    every.tick().await;
+                    let keys = keys.clone();
+                    let changed = actix_web::web::block(move || keys.reload_if_changed().map(|c| (c, keys))).await;
+                    match changed {
+                        Ok(Ok((true, keys))) => {
+                            verified.clear();
+                            tracing::info!(kid = %keys.active_kid(), "signing keys changed on disk; reloaded");
+                        }
+                        Ok(Ok((false, _))) => {}
+                        Ok(Err(e)) => tracing::error!(error = %e, "signing keys not reloaded"),
+                        Err(e) => tracing::error!(error = %e, "signing key check failed"),
+                    }
+                }
+            });
         }
         // Housekeeping: expired tokens, sessions and secrets, a batch a minute.
         {

@@ -55,6 +55,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// PostgreSQL instead of the embedded SQLite file (`--database-url`).
     pub database_url: Option<DatabaseUrl>,
+    /// The server signing keys (`LATCHKEY_KEYS_DIR`; `keys/` in the data
+    /// dir): every replica reads the same ones.
+    pub keys_dir: PathBuf,
     /// Issuer and default audience; no trailing slash.
     pub public_url: String,
     /// True when nobody set the public URL: it then follows the bound port.
@@ -213,8 +216,17 @@ impl Config {
             Some(_) => Some(int("LATCHKEY_WORKERS", 1, 1, 256)? as usize),
         };
 
+        let keys_dir = match env("LATCHKEY_KEYS_DIR") {
+            Some(dir) if dir.trim().is_empty() => {
+                return Err(ConfigError("LATCHKEY_KEYS_DIR: must not be empty (unset it for the data dir)".into()));
+            }
+            Some(dir) => PathBuf::from(dir),
+            None => crate::crypto::keys::default_dir(&data_dir),
+        };
+
         Ok(Config {
             bind,
+            keys_dir,
             data_dir,
             database_url,
             public_url,

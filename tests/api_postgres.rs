@@ -1,8 +1,9 @@
 //! The whole API suite again, on PostgreSQL: every test of `tests/api`
 //! runs against a database of its own on the server
 //! `LATCHKEY_TEST_POSTGRES_URL` names (`.ci/run` starts one). Without it
-//! (and without `LATCHKEY_REQUIRE_POSTGRES=1`) the tests run on SQLite.
-//! The module list is `tests/api/main.rs`'s; `helpers` checks the two agree.
+//! (and without `LATCHKEY_REQUIRE_POSTGRES=1`) the tests run on SQLite, and
+//! the PostgreSQL-only ones (`replicas`, `schema`) return at once. The
+//! module list is `tests/api/main.rs`'s (a test in `helpers` compares them).
 
 #[path = "api/budgets.rs"]
 mod budgets;
@@ -36,8 +37,12 @@ mod operators;
 mod ops;
 #[path = "api/proxies.rs"]
 mod proxies;
+#[path = "api/replicas.rs"]
+mod replicas;
 #[path = "api/resources.rs"]
 mod resources;
+#[path = "api/schema.rs"]
+mod schema;
 #[path = "api/security_mode.rs"]
 mod security_mode;
 #[path = "api/setup.rs"]
@@ -46,9 +51,3 @@ mod setup;
 mod signed;
 #[path = "api/tokens.rs"]
 mod tokens;
-// PostgreSQL only: the two backends' schemas compared.
-#[path = "api/schema.rs"]
-mod schema;
-// PostgreSQL only: replicas and `db copy`.
-#[path = "api/replicas.rs"]
-mod replicas;

@@ -68,7 +68,17 @@ fn email(raw: &str) -> Result<Email, CliError> {
 
 pub fn migrate(overrides: Overrides) -> Result<(), CliError> {
     let (config, _db) = open(overrides)?;
-    eprintln!("database in {} is up to date", config.data_dir.display());
+    // The signing keys too, so replicas started next all find the same ones.
+    crate::crypto::keys::SigningKeys::load_or_create(&config.keys_dir, 3600, Clock::system().now())
+        .map_err(|e| CliError::Failed(format!("LATCHKEY_KEYS_DIR: {e}")))?;
+    match &config.database_url {
+        Some(url) => eprintln!("database {url:?} is up to date; signing keys in {}", config.keys_dir.display()),
+        None => eprintln!(
+            "database in {} is up to date; signing keys in {}",
+            config.data_dir.display(),
+            config.keys_dir.display()
+        ),
+    }
     Ok(())
 }
 
@@ -114,9 +124,12 @@ pub fn rotate_keys(overrides: Overrides) -> Result<(), CliError> {
     let config = Config::load(overrides).map_err(|e| CliError::Usage(e.to_string()))?;
     crate::db::prepare_data_dir(&config.data_dir).map_err(CliError::Failed)?;
     let kid =
-        crate::crypto::keys::SigningKeys::rotate(&config.data_dir, Clock::system().now()).map_err(CliError::Failed)?;
+        crate::crypto::keys::SigningKeys::rotate(&config.keys_dir, Clock::system().now()).map_err(CliError::Failed)?;
     println!("{kid}");
-    eprintln!("new signing key {kid}; send SIGHUP to the running server (or restart it) to start using it");
+    eprintln!(
+        "signing key {kid} now signs (it was published as the next key) and a new next key is published; \
+         running servers pick it up within a minute, or at once on SIGHUP"
+    );
     Ok(())
 }
 

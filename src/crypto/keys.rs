@@ -1,9 +1,19 @@
 //! The server's own Ed25519 signing keys and the JWTs they sign.
 //!
-//! Keys live in `DATA_DIR/keys/` as PKCS#8 PEM files (0600), not in the
-//! database, so a database backup never carries them. The newest key signs;
-//! an older key stays published in the JWKS (and keeps verifying) until
-//! every token it can have signed has expired.
+//! Keys live in `LATCHKEY_KEYS_DIR` (default `DATA_DIR/keys/`) as PKCS#8
+//! PEM files (0600), not in the database, so a database backup never
+//! carries them. The newest key signs; an older key stays published in the
+//! JWKS (and keeps verifying) until every token it can have signed has
+//! expired.
+//!
+//! Replicas share the directory. So that no replica ever signs with a key
+//! another has not loaded, the directory also holds the *next* key
+//! (`*.next.pem`): published and accepted for verification everywhere, used
+//! for signing nowhere. `latchkey keys rotate` promotes the next key to
+//! signing and writes a new next key; every replica picks the change up
+//! within a minute (or at SIGHUP). A replica that has not yet reloaded
+//! still verifies what the promoted key signs, because it loaded that key
+//! as "next" one rotation earlier.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -38,6 +48,10 @@ struct KeyEntry {
 struct KeySet {
     /// Newest first; the first one signs.
     keys: Vec<KeyEntry>,
+    /// Published and verifying, never signing (yet).
+    next: Vec<KeyEntry>,
+    /// The file names this set was read from, to notice a rotation.
+    files: Vec<String>,
 }
 
 /// Why a JWT was refused.
@@ -60,9 +74,14 @@ impl std::fmt::Debug for SigningKeys {
     }
 }
 
-fn keys_dir(data_dir: &Path) -> Result<PathBuf, String> {
+/// Where the keys live: `LATCHKEY_KEYS_DIR`, or `keys/` in the data dir.
+pub fn default_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(KEYS_DIR)
+}
+
+fn ensure_dir(dir: &Path) -> Result<PathBuf, String> {
     use std::os::unix::fs::DirBuilderExt;
-    let dir = data_dir.join(KEYS_DIR);
+    let dir = dir.to_path_buf();
     if !dir.exists() {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -73,15 +92,15 @@ fn keys_dir(data_dir: &Path) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Writes a fresh key file; returns its `kid`.
-fn generate(dir: &Path, now: Timestamp) -> Result<String, String> {
+/// Writes a fresh key file (the next key when `next`); returns its `kid`.
+fn generate(dir: &Path, now: Timestamp, next: bool) -> Result<String, String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| format!("cannot encode the signing key: {e}"))?;
     // Never overwrite: a second key in the same second gets a suffix.
     for n in 0..100 {
-        let name = if n == 0 { format!("ed25519-{}.pem", now.0) } else { format!("ed25519-{}-{n}.pem", now.0) };
+        let name = key_file_name(now, n, next);
         let path = dir.join(name);
         match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
             Ok(mut f) => {
@@ -97,59 +116,121 @@ fn generate(dir: &Path, now: Timestamp) -> Result<String, String> {
     Err("cannot find a free key file name".into())
 }
 
-fn load_dir(dir: &Path) -> Result<KeySet, String> {
-    let mut found: Vec<(i64, String, PathBuf)> = Vec::new();
+fn key_file_name(at: Timestamp, n: usize, next: bool) -> String {
+    let suffix = if next { ".next.pem" } else { ".pem" };
+    if n == 0 { format!("ed25519-{}{suffix}", at.0) } else { format!("ed25519-{}-{n}{suffix}", at.0) }
+}
+
+/// The key files in `dir`, sorted.
+fn file_names(dir: &Path) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))? {
         let path = entry.map_err(|e| e.to_string())?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+        if let Some(name) = path.file_name().and_then(|n| n.to_str())
+            && name.starts_with("ed25519-")
+            && name.ends_with(".pem")
+        {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn read_key(path: &Path, created: i64, retired_at: Option<Timestamp>) -> Result<KeyEntry, String> {
+    let pem = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| format!("{} is not an Ed25519 key: {e}", path.display()))?;
+    let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
+    let x = URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
+    let decoding = DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?;
+    Ok(KeyEntry {
+        kid: okp_thumbprint(&x),
+        x,
+        created_at: Timestamp(created),
+        retired_at,
+        encoding: EncodingKey::from_ed_der(der.as_bytes()),
+        decoding,
+        derived: crate::crypto::sha256(&[b"latchkey derived secret v1:".as_slice(), &key.to_bytes()].concat()),
+    })
+}
+
+fn load_dir(dir: &Path) -> Result<KeySet, String> {
+    let files = file_names(dir)?;
+    let mut found: Vec<(i64, String, PathBuf)> = Vec::new();
+    let mut next = Vec::new();
+    for name in &files {
+        let path = dir.join(name);
+        if let Some(stem) = name.strip_prefix("ed25519-").and_then(|s| s.strip_suffix(".next.pem")) {
+            let created: i64 = stem.split('-').next().and_then(|s| s.parse().ok()).unwrap_or(0);
+            next.push(read_key(&path, created, None)?);
             continue;
-        };
+        }
         let Some(stem) = name.strip_prefix("ed25519-").and_then(|s| s.strip_suffix(".pem")) else {
             continue;
         };
         let created: i64 = stem.split('-').next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        found.push((created, name, path));
+        found.push((created, name.clone(), path));
     }
     // Newest first; the name breaks ties between keys of the same second.
     found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.len().cmp(&a.1.len())).then_with(|| b.1.cmp(&a.1)));
     let mut keys = Vec::with_capacity(found.len());
     let mut newer_created: Option<Timestamp> = None;
     for (created, _, path) in found {
-        let pem = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let key =
-            SigningKey::from_pkcs8_pem(&pem).map_err(|e| format!("{} is not an Ed25519 key: {e}", path.display()))?;
-        let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
-        let x = URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
-        let decoding = DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?;
-        keys.push(KeyEntry {
-            kid: okp_thumbprint(&x),
-            x,
-            created_at: Timestamp(created),
-            retired_at: newer_created,
-            encoding: EncodingKey::from_ed_der(der.as_bytes()),
-            decoding,
-            derived: crate::crypto::sha256(&[b"latchkey derived secret v1:".as_slice(), &key.to_bytes()].concat()),
-        });
+        keys.push(read_key(&path, created, newer_created)?);
         newer_created = Some(Timestamp(created));
     }
-    Ok(KeySet { keys })
+    Ok(KeySet { keys, next, files })
 }
 
 impl SigningKeys {
-    /// Loads the keys in `DATA_DIR/keys`, creating the first one if there is none.
-    pub fn load_or_create(data_dir: &Path, max_token_ttl: i64, now: Timestamp) -> Result<SigningKeys, String> {
-        let dir = keys_dir(data_dir)?;
+    /// Loads the keys in `dir`, creating the first one (and the next one)
+    /// if there is none.
+    pub fn load_or_create(dir: &Path, max_token_ttl: i64, now: Timestamp) -> Result<SigningKeys, String> {
+        let dir = ensure_dir(dir)?;
         let mut set = load_dir(&dir)?;
         if set.keys.is_empty() {
-            generate(&dir, now)?;
+            generate(&dir, now, false)?;
+            generate(&dir, now, true)?;
             set = load_dir(&dir)?;
         }
         Ok(SigningKeys { dir, max_token_ttl, set: RwLock::new(Arc::new(set)) })
     }
 
-    /// `latchkey keys rotate`: a new signing key beside the old ones.
-    pub fn rotate(data_dir: &Path, now: Timestamp) -> Result<String, String> {
-        generate(&keys_dir(data_dir)?, now)
+    /// `latchkey keys rotate`: the next key starts signing (renamed to
+    /// carry the time it took over) and a new next key is written; without
+    /// a next key (an instance from before they existed) a fresh key signs.
+    /// Returns the `kid` that signs now.
+    pub fn rotate(dir: &Path, now: Timestamp) -> Result<String, String> {
+        let dir = ensure_dir(dir)?;
+        let pending: Vec<String> = file_names(&dir)?.into_iter().filter(|n| n.ends_with(".next.pem")).collect();
+        let kid = match pending.last() {
+            Some(newest) => {
+                let from = dir.join(newest);
+                let kid = read_key(&from, now.0, None)?.kid;
+                let to = (0..100)
+                    .map(|n| dir.join(key_file_name(now, n, false)))
+                    .find(|p| !p.exists())
+                    .ok_or("cannot find a free key file name")?;
+                std::fs::rename(&from, &to).map_err(|e| format!("cannot promote {}: {e}", from.display()))?;
+                // Older pending keys never signed anything.
+                for other in &pending[..pending.len() - 1] {
+                    let _ = std::fs::remove_file(dir.join(other));
+                }
+                kid
+            }
+            None => generate(&dir, now, false)?,
+        };
+        generate(&dir, now, true)?;
+        Ok(kid)
+    }
+
+    /// Re-reads the key files when they changed (a rotation by another
+    /// process); `true` when something was reloaded.
+    pub fn reload_if_changed(&self) -> Result<bool, String> {
+        if file_names(&self.dir)? == self.current().files {
+            return Ok(false);
+        }
+        self.reload().map(|_| true)
     }
 
     /// Re-reads the key files (SIGHUP after `keys rotate`).
@@ -241,6 +322,7 @@ impl SigningKeys {
             .keys
             .iter()
             .find(|k| k.kid == kid && self.published(k, now))
+            .or_else(|| set.next.iter().find(|k| k.kid == kid))
             .ok_or(JwtRefusal::Invalid("unknown signing key"))?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.validate_exp = false;
@@ -265,6 +347,7 @@ impl SigningKeys {
         set.keys
             .iter()
             .filter(|k| self.published(k, now))
+            .chain(set.next.iter())
             .filter_map(|k| {
                 let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&k.derived).ok()?;
                 mac.update(purpose.as_bytes());
@@ -282,6 +365,7 @@ impl SigningKeys {
             .keys
             .iter()
             .filter(|k| self.published(k, now))
+            .chain(set.next.iter())
             .map(|k| json!({"kty": "OKP", "crv": "Ed25519", "x": k.x, "kid": k.kid, "alg": "EdDSA", "use": "sig"}))
             .collect();
         json!({ "keys": keys })
@@ -323,15 +407,43 @@ mod tests {
         assert!(keys.verify::<Claims>(&jwt, "https://other", "https://i", now).is_err());
         assert!(keys.verify::<Claims>(&jwt, "https://i", "https://other", now).is_err());
 
-        SigningKeys::rotate(dir.path(), Timestamp(now.0 + 10)).unwrap();
-        keys.reload().unwrap();
+        // The signing key and the next one are published from the start.
+        assert_eq!(keys.jwks(now)["keys"].as_array().unwrap().len(), 2);
+
+        let promoted = SigningKeys::rotate(dir.path(), Timestamp(now.0 + 10)).unwrap();
+        assert!(keys.reload_if_changed().unwrap());
+        assert!(!keys.reload_if_changed().unwrap(), "nothing changed since");
         assert_ne!(keys.active_kid(), first_kid);
+        assert_eq!(keys.active_kid(), promoted);
         let later = Timestamp(now.0 + 100);
         assert!(keys.verify::<Claims>(&jwt, "https://i", "https://i", later).is_ok(), "old key still verifies");
-        assert_eq!(keys.jwks(later)["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(keys.jwks(later)["keys"].as_array().unwrap().len(), 3, "old, signing, next");
         let much_later = Timestamp(now.0 + 10 + 901);
-        assert_eq!(keys.jwks(much_later)["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(keys.jwks(much_later)["keys"].as_array().unwrap().len(), 2);
         assert!(keys.verify::<Claims>(&jwt, "https://i", "https://i", much_later).is_err());
+    }
+
+    /// Two replicas on one key directory: after a rotation the replica that
+    /// reloaded first signs with the promoted key, and the one that has not
+    /// reloaded yet verifies it (it was published as "next").
+    #[test]
+    fn a_replica_that_has_not_reloaded_verifies_the_promoted_key() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let now = Timestamp(1_000_000);
+        let early = SigningKeys::load_or_create(dir.path(), 900, now).unwrap();
+        let late = SigningKeys::load_or_create(dir.path(), 900, now).unwrap();
+        assert_eq!(early.active_kid(), late.active_kid(), "no second key was made");
+        let promoted = SigningKeys::rotate(dir.path(), Timestamp(now.0 + 60)).unwrap();
+        let published: Vec<String> =
+            late.jwks(now)["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect();
+        assert!(published.contains(&promoted), "published before it signs");
+        early.reload().unwrap();
+        let jwt = early.sign(&claims()).unwrap();
+        let at = Timestamp(now.0 + 61);
+        assert_eq!(late.verify::<Claims>(&jwt, "https://i", "https://i", at).unwrap(), claims());
+        // And what the late replica still signs, the early one verifies.
+        let old = late.sign(&claims()).unwrap();
+        assert!(early.verify::<Claims>(&old, "https://i", "https://i", at).is_ok());
     }
 
     #[test]
@@ -339,8 +451,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::TempDir::new().unwrap();
         SigningKeys::load_or_create(dir.path(), 900, Timestamp(5)).unwrap();
-        let file = std::fs::read_dir(dir.path().join("keys")).unwrap().next().unwrap().unwrap().path();
-        assert_eq!(std::fs::metadata(file).unwrap().permissions().mode() & 0o777, 0o600);
+        for file in std::fs::read_dir(dir.path()).unwrap() {
+            let file = file.unwrap().path();
+            assert_eq!(std::fs::metadata(file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
     }
 
     #[test]

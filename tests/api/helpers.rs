@@ -540,3 +540,16 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// `tests/api_postgres.rs` runs exactly the modules of `tests/api/main.rs`.
+#[test]
+fn the_postgres_suite_lists_every_module() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+    let main = std::fs::read_to_string(format!("{root}/api/main.rs")).unwrap();
+    let pg = std::fs::read_to_string(format!("{root}/api_postgres.rs")).unwrap();
+    let mods = |s: &str| -> Vec<String> {
+        s.lines().filter_map(|l| l.strip_prefix("mod ").and_then(|m| m.strip_suffix(';'))).map(str::to_string).collect()
+    };
+    assert!(mods(&main).len() > 20);
+    assert_eq!(mods(&main), mods(&pg));
+}

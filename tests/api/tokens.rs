@@ -265,14 +265,20 @@ fn key_rotation_keeps_old_jwts_valid_until_they_expire() {
     let mut c = app.client();
     let old =
         c.api("POST", "/v1/auth/exchange", Some(&host), None).json()["access_token"].as_str().unwrap().to_string();
+    let kids = |jwks: &Value| -> Vec<String> {
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect()
+    };
+    let before = kids(&c.get("/.well-known/jwks.json").json());
+    assert_eq!(before.len(), 2, "the signing key and the next one");
 
     let (code, out, err) = run_cli(&app.data_dir, &["keys", "rotate"], None);
     assert_eq!(code, 0, "{err}");
     let new_kid = out.trim().to_string();
-    app.keys.reload().unwrap(); // what SIGHUP does in `latchkey serve`
+    assert!(before.contains(&new_kid), "the key that now signs was published before it signed");
+    app.keys.reload().unwrap(); // what SIGHUP (or the minute's check) does in `latchkey serve`
 
     let jwks = c.get("/.well-known/jwks.json").json();
-    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 3, "old, signing, next");
     verify_with_jwks(&old, &jwks);
     assert_eq!(c.api("GET", "/v1/auth/whoami", Some(&old), None).status, 200, "old JWT still valid");
 
@@ -284,8 +290,9 @@ fn key_rotation_keeps_old_jwts_valid_until_they_expire() {
 
     app.clock.advance(901);
     let jwks = c.get("/.well-known/jwks.json").json();
-    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1, "the old key is gone once its tokens expired");
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2, "the old key is gone once its tokens expired");
     assert_eq!(jwks["keys"][0]["kid"], new_kid.as_str());
+    assert!(!kids(&jwks).contains(&before[0]));
 }
 
 #[test]
