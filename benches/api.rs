@@ -22,7 +22,10 @@
 //! - floor: `GET /healthz`, `GET /readyz`
 //!
 //! Environment: BENCH_REQUESTS (per workload, default 20000),
-//! BENCH_CONNECTIONS (default 16).
+//! BENCH_CONNECTIONS (default 16), BENCH_POSTGRES_URL (run the server on
+//! PostgreSQL: a URL of a database the user may create databases from; a
+//! fresh `latchkey_bench_<pid>` is made and dropped. The CPU column is the
+//! Latchkey process's alone, not PostgreSQL's).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -96,8 +99,8 @@ struct Seeded {
 /// The owner, Agent Security Mode on, an agent PAT (cap 1,000,000.00), a
 /// service PAT and a bootstrap secret for the same agent; `rows` filler
 /// PATs, assertion jtis and audit events.
-fn seed(data: &Path, rows: usize) -> Seeded {
-    let db = Db::open(data).expect("db");
+fn seed(data: &Path, rows: usize, database_url: Option<&str>) -> Seeded {
+    let db = Db::open_url(data, database_url).expect("db");
     let now = Clock::system().now();
     let email = Email::parse("bench@example.com").expect("email");
     db.write_blocking(|tx| {
@@ -207,7 +210,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(data: &Path, pin: bool) -> Server {
+    fn start(data: &Path, pin: bool, database_url: Option<&str>) -> Server {
         let port = free_port();
         // BENCH_SERVER_BIN: another build of the server (an unstripped one, to profile).
         let exe = std::env::var("BENCH_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_latchkey").to_string());
@@ -226,6 +229,7 @@ impl Server {
             .env("LATCHKEY_RATE_TOKEN_PER_MIN", "0")
             .env("LATCHKEY_RATE_BOOTSTRAP_PER_MIN", "0")
             .env_remove("LATCHKEY_PUBLIC_URL")
+            .env("LATCHKEY_DATABASE_URL", database_url.unwrap_or(""))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(data.with_file_name("server.log")).map(Stdio::from).unwrap_or(Stdio::null()));
         let child = cmd.spawn().expect("start the server");
@@ -490,7 +494,18 @@ fn main() {
     let dir = tempfile::TempDir::new().expect("temp dir");
     let data = dir.path().join("data");
     let seeded_at = Instant::now();
-    let seeded = seed(&data, opts.rows);
+    // BENCH_POSTGRES_URL: a fresh database on that server for this run.
+    let postgres = std::env::var("BENCH_POSTGRES_URL").ok().filter(|u| !u.is_empty()).map(|admin| {
+        let name = format!("latchkey_bench_{}", std::process::id());
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("BENCH_POSTGRES_URL");
+        client.batch_execute(&format!("CREATE DATABASE {name}")).expect("create the bench database");
+        let mut url = url::Url::parse(&admin).expect("BENCH_POSTGRES_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        println!("on PostgreSQL: {}", url.as_str().split('@').next_back().unwrap_or(""));
+        (admin, name, url.to_string())
+    });
+    let database_url = postgres.as_ref().map(|(_, _, url)| url.as_str());
+    let seeded = seed(&data, opts.rows, database_url);
     if opts.rows > 0 {
         println!(
             "seeded {} filler rows each in pats, assertion_jtis, audit_events in {:.1?}",
@@ -499,7 +514,7 @@ fn main() {
         );
     }
 
-    let server = Server::start(&data, pin);
+    let server = Server::start(&data, pin, database_url);
     let base = server.base();
     let idle_rss = {
         std::thread::sleep(Duration::from_millis(300));
@@ -690,6 +705,11 @@ fn main() {
         server.status_kib("VmHWM:") as f64 / 1024.0
     );
     drop(server);
+    if let Some((admin, name, _)) = &postgres
+        && let Ok(mut client) = postgres::Client::connect(admin, postgres::NoTls)
+    {
+        let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
     if failed > 0 {
         let log = std::fs::read_to_string(data.with_file_name("server.log")).unwrap_or_default();
         let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR") || l.contains("WARN")).take(10).collect();

@@ -35,7 +35,7 @@ impl AgentKey {
     }
 }
 
-fn jti() -> String {
+pub fn jti() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
 
@@ -45,7 +45,7 @@ fn claims(app: &TestApp, agent: &str) -> Value {
     json!({"iss": agent, "sub": agent, "aud": app.address, "iat": now, "exp": now + 30, "jti": jti()})
 }
 
-fn token_request(c: &mut Client, assertion: &str) -> Response {
+pub fn token_request(c: &mut Client, assertion: &str) -> Response {
     c.api(
         "POST",
         "/v1/agents/token",
@@ -59,7 +59,7 @@ fn token_request(c: &mut Client, assertion: &str) -> Response {
 }
 
 /// A host PAT and a new agent with its bootstrap secret.
-fn new_agent(app: &TestApp, c: &mut Client, host: &str, name: &str) -> (String, String) {
+pub fn new_agent(app: &TestApp, c: &mut Client, host: &str, name: &str) -> (String, String) {
     let res = c.api("POST", "/v1/agents", Some(host), Some(json!({"name": name})));
     assert_eq!(res.status, 201, "{}", res.body);
     let body = res.json();
@@ -71,7 +71,7 @@ fn new_agent(app: &TestApp, c: &mut Client, host: &str, name: &str) -> (String, 
     (body["id"].as_str().unwrap().to_string(), secret)
 }
 
-fn bootstrap(c: &mut Client, secret: &str, key: &AgentKey) -> Response {
+pub fn bootstrap(c: &mut Client, secret: &str, key: &AgentKey) -> Response {
     c.api("POST", "/v1/agents/bootstrap", None, Some(json!({"bootstrapSecret": secret, "publicKey": key.jwk()})))
 }
 

@@ -183,7 +183,16 @@ pub fn postgres_base() -> Option<String> {
         _ if std::env::var("LATCHKEY_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
             panic!("LATCHKEY_REQUIRE_POSTGRES=1 but LATCHKEY_TEST_POSTGRES_URL is not set")
         }
-        _ => None,
+        _ => {
+            static NOTE: std::sync::Once = std::sync::Once::new();
+            NOTE.call_once(|| {
+                eprintln!(
+                    "note: LATCHKEY_TEST_POSTGRES_URL is not set, so the PostgreSQL suite runs on SQLite \
+                     and its PostgreSQL-only tests (replicas, schema) are skipped"
+                )
+            });
+            None
+        }
     }
 }
 
@@ -547,7 +556,7 @@ fn the_postgres_suite_lists_every_module() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
     let main = std::fs::read_to_string(format!("{root}/api/main.rs")).unwrap();
     let pg = std::fs::read_to_string(format!("{root}/api_postgres.rs")).unwrap();
-    let mods = |s: &str| -> Vec<String> {
+    let mods = |s: &str| -> std::collections::BTreeSet<String> {
         s.lines().filter_map(|l| l.strip_prefix("mod ").and_then(|m| m.strip_suffix(';'))).map(str::to_string).collect()
     };
     assert!(mods(&main).len() > 20);
