@@ -174,6 +174,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 resource("/dashboard/tokens").get(dashboard::tokens::tokens_page).post(dashboard::tokens::create_token),
             )
             .service(resource("/dashboard/tokens/{id}").get(dashboard::tokens::token_page))
+            .service(resource("/dashboard/tokens/{id}/created").get(dashboard::tokens::token_created))
             .service(resource("/dashboard/tokens/{id}/cap").post(dashboard::tokens::change_cap))
             .service(resource("/dashboard/tokens/{id}/limits").post(dashboard::tokens::change_limits))
             .service(resource("/dashboard/tokens/{id}/revoke").post(dashboard::tokens::revoke_token))

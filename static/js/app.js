@@ -1,14 +1,38 @@
 // Copy buttons: <button data-copy="element-id">. The page works without this.
+// navigator.clipboard exists only on secure origins (https, localhost); on a
+// plain-http LAN address the text is selected and copied the old way, and
+// if even that is refused it stays selected for Ctrl+C.
 document.addEventListener("click", function (ev) {
   var btn = ev.target.closest("[data-copy]");
   if (!btn) return;
   var el = document.getElementById(btn.getAttribute("data-copy"));
-  if (!el || !navigator.clipboard) return;
-  navigator.clipboard.writeText(el.value || el.textContent).then(function () {
-    var label = btn.textContent;
-    btn.textContent = "Copied";
-    setTimeout(function () { btn.textContent = label; }, 1500);
-  });
+  if (!el) return;
+  var label = btn.textContent;
+  var done = function (text) {
+    btn.textContent = text;
+    setTimeout(function () { btn.textContent = label; }, 2000);
+  };
+  var select = function () {
+    if (el.select) { el.focus(); el.select(); }
+    else {
+      var range = document.createRange();
+      range.selectNodeContents(el);
+      var sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+    }
+  };
+  var fallback = function () {
+    select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    done(ok ? "Copied" : "Selected: press Ctrl+C");
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(el.value || el.textContent).then(function () { done("Copied"); }, fallback);
+  } else {
+    fallback();
+  }
 });
 
 // Download buttons: <button data-download="element-id" data-filename="x.pem">.

@@ -15,11 +15,18 @@ fn shown_token(body: &str) -> String {
     body[start..start + body[start..].find('"').unwrap()].to_string()
 }
 
+/// Posts the create form and follows its redirect to the show-once page.
 fn create_token(browser: &mut Client, fields: &[(&str, &str)]) -> Response {
     let csrf = browser.get("/dashboard/tokens").csrf();
     let mut all = vec![("csrf", csrf.as_str())];
     all.extend_from_slice(fields);
-    browser.post_form("/dashboard/tokens", &all)
+    let res = browser.post_form("/dashboard/tokens", &all);
+    if res.status != 303 {
+        return res;
+    }
+    let location = res.header("location").expect("a redirect").to_string();
+    assert!(location.ends_with("/created"), "{location}");
+    browser.get(&location)
 }
 
 const AGENT_TOKEN: &[(&str, &str)] = &[
@@ -45,6 +52,7 @@ fn a_host_mints_in_the_dashboard_the_agent_uses_it_and_a_revoke_stops_it() {
     assert!(created.body.contains("data-copy=\"new-token\""));
     let token = shown_token(&created.body);
     assert!(token.starts_with("lk_pat_"));
+    assert!(created.body.contains("curl -H"), "the next step for an agent token");
 
     let mut agent = app.client();
     let who = agent.api("GET", "/v1/auth/whoami", Some(&token), None);
@@ -197,4 +205,47 @@ fn creating_an_agent_shows_its_bootstrap_secret_once_with_a_snippet() {
     let again = owner.post_form(&format!("/dashboard/agents/{id}/bootstrap-secret"), &[("csrf", &page.csrf())]);
     assert_eq!(again.status, 200);
     assert_ne!(shown(&again.body, "new-secret"), secret);
+}
+
+/// A create answers with a redirect; the page it leads to shows the token
+/// once. Reloading it creates nothing and shows nothing, and another
+/// browser session cannot open the stash.
+#[test]
+fn reloading_the_created_page_neither_creates_nor_shows_the_token_again() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    mode_on(&mut owner);
+    let csrf = owner.get("/dashboard/tokens").csrf();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("name", "laptop"),
+        ("scope_type", "host"),
+        ("audience", "both"),
+        ("expires_in_days", "30"),
+    ];
+    let res = owner.post_form("/dashboard/tokens", &fields);
+    assert_eq!(res.status, 303, "{}", res.body);
+    let location = res.header("location").unwrap().to_string();
+    assert!(!location.contains("lk_pat_"), "no secret in the URL");
+
+    // Another session of the same person, holding a copy of the stash cookie.
+    let (_, mut other) = app.login(OWNER_EMAIL, OWNER_PASSWORD);
+    let stash = owner.cookies.get("latchkey_reveal").expect("the stash cookie").clone();
+    other.cookies.insert("latchkey_reveal".into(), stash);
+    let theirs = other.get(&location);
+    assert_eq!(theirs.status, 303, "{}", theirs.body);
+
+    let shown = owner.get(&location);
+    assert_eq!(shown.status, 200);
+    assert_eq!(shown.header("cache-control"), Some("no-store"));
+    let token = shown_token(&shown.body);
+    assert!(shown.body.contains("keep it like a password") && shown.body.contains("latchkey login --url"));
+    assert!(!owner.cookies.contains_key("latchkey_reveal"), "the stash is cleared");
+
+    let again = owner.get(&location);
+    assert_eq!(again.status, 303, "the reload does not show it again");
+    let details = owner.get(again.header("location").unwrap());
+    assert!(details.body.contains("shown once") && !details.body.contains(&token));
+    let list = owner.get("/dashboard/tokens").body;
+    assert_eq!(list.matches("laptop").count(), 1, "one token, not two");
 }

@@ -11,6 +11,7 @@ pub mod oauth;
 pub mod oauth_clients;
 pub mod overview;
 pub mod resources;
+mod reveal;
 pub mod settings;
 pub mod setup;
 pub mod tokens;

@@ -1,6 +1,7 @@
 //! `/dashboard/tokens` (Agent Security Mode on): create (shown once), list,
 //! change a cap, revoke with confirmation.
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -65,6 +66,10 @@ struct TokenCreatedPage {
     id: String,
     name: String,
     token: String,
+    /// `host`, `agent` or `service`: the next step differs.
+    scope: &'static str,
+    agent_name: String,
+    public_url: String,
 }
 
 #[derive(Template)]
@@ -200,7 +205,8 @@ fn mint_request(form: &CreateForm) -> Result<MintRequest, AppError> {
     })
 }
 
-/// A logged-in person, mode on: mints a PAT they own and shows it once.
+/// A logged-in person, mode on: mints a PAT they own, then redirects to the
+/// page that shows it once (a reload of that page creates nothing).
 pub async fn create_token(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -221,12 +227,38 @@ pub async fn create_token(
             AppError::NotFound => HtmlError::BadRequest("No such agent.".into()),
             other => other.into(),
         })?;
-    page(&TokenCreatedPage {
+    let mut res = see_other(&format!("/dashboard/tokens/{}/created", pat.id.0));
+    match super::reveal::stash(&state, &browser, &format!("token:{}", pat.id.0), &token.into_inner()) {
+        Some(cookie) => res.add_cookie(&cookie).map_err(|e| HtmlError::Internal(e.to_string()))?,
+        None => return Err(HtmlError::Internal("cannot seal the new token for its page".into())),
+    }
+    Ok(res)
+}
+
+/// The page after a create: the new token, once. Opened again (a reload,
+/// the back button) it sends the person to the token's details instead.
+pub async fn token_created(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HtmlError> {
+    let pat = load(&state, &browser, id.into_inner()).await?;
+    let Some(token) = super::reveal::take(&req, &state, &browser, &format!("token:{}", pat.id.0)) else {
+        return Ok(see_other(&format!("/dashboard/tokens/{}?done=shown", pat.id.0)));
+    };
+    let mut res = page(&TokenCreatedPage {
         nav: Nav::new(&browser, "tokens"),
-        id: pat.id.0,
-        name: pat.name,
-        token: token.into_inner(),
-    })
+        id: pat.id.0.clone(),
+        name: pat.name.clone(),
+        token,
+        scope: pat.scope.as_str(),
+        agent_name: pat.agent_name.clone().unwrap_or_default(),
+        public_url: state.config.public_url.clone(),
+    })?;
+    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    res.add_cookie(&super::reveal::clear(&state)).map_err(|e| HtmlError::Internal(e.to_string()))?;
+    Ok(res)
 }
 
 async fn load(state: &AppState, browser: &Browser, id: String) -> Result<Pat, HtmlError> {
@@ -251,6 +283,11 @@ pub async fn token_page(
         Some("cap") => Some("The daily cap has been changed.".to_string()),
         Some("limits") => Some("The limits have been changed; they apply from the next checkout.".to_string()),
         Some("revoked") => Some("The token has been revoked.".to_string()),
+        Some("shown") => Some(
+            "This token was shown once, when it was created; Latchkey keeps only its hash. \
+             If it was not copied, revoke it and create another."
+                .to_string(),
+        ),
         _ => None,
     };
     let now = state.clock.now();
