@@ -136,12 +136,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .get(dashboard::certificates::certificates_page)
                     .post(dashboard::certificates::create_certificate),
             )
+            .service(resource("/dashboard/certificates/{id}/created").get(dashboard::certificates::certificate_created))
             .service(resource("/dashboard/certificates/{id}/revoke").post(dashboard::certificates::revoke_certificate))
             .service(resource("/dashboard/certificates/{id}/delete").post(dashboard::certificates::delete_certificate))
             .service(
                 resource("/dashboard/agents").get(dashboard::agents::agents_page).post(dashboard::agents::create_agent),
             )
             .service(resource("/dashboard/agents/{id}").get(dashboard::agents::agent_page))
+            .service(resource("/dashboard/agents/{id}/secret").get(dashboard::agents::agent_secret))
             .service(resource("/dashboard/agents/{id}/sessions/{session}/end").post(dashboard::agents::end_session))
             .service(resource("/dashboard/agents/{id}/grants/{grant}/revoke").post(dashboard::agents::revoke_grant))
             .service(resource("/dashboard/agents/{id}/bootstrap-secret").post(dashboard::agents::new_bootstrap_secret))

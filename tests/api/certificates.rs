@@ -255,11 +255,20 @@ fn the_dashboard_creates_revokes_and_deletes_certificates() {
     assert_eq!(page.status, 200);
     assert!(owner.get("/").body.contains("href=\"/dashboard/certificates\""));
     let created = owner.post_form("/dashboard/certificates", &[("csrf", &page.csrf())]);
+    assert_eq!(created.status, 303, "{}", created.body);
+    let location = created.header("location").unwrap().to_string();
+    let created = owner.get(&location);
     assert_eq!(created.status, 200, "{}", created.body);
     assert!(created.body.contains("-----BEGIN PRIVATE KEY-----"));
     assert!(
         created.body.contains("data-download=\"private-key\"") && created.body.contains("only time Latchkey shows it")
     );
+    // A reload shows the key no more and makes no second one.
+    let reload = owner.get(&location);
+    assert_eq!(reload.status, 303);
+    let shown = owner.get(reload.header("location").unwrap());
+    assert!(shown.body.contains("shown once") && !shown.body.contains("PRIVATE KEY"));
+    assert_eq!(shown.body.matches("action=\"/dashboard/certificates/").count() / 2, 1, "{}", shown.body);
     let list = owner.get("/dashboard/certificates");
     assert!(!list.body.contains("PRIVATE KEY"));
     let marker = "action=\"/dashboard/certificates/";

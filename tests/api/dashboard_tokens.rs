@@ -128,7 +128,8 @@ fn agents_are_created_from_the_dashboard_with_their_rules() {
     let csrf = owner.get("/dashboard/agents").csrf();
     let res =
         owner.post_form("/dashboard/agents", &[("csrf", &csrf), ("name", "scraper"), ("description", "reads prices")]);
-    assert_eq!(res.status, 200);
+    assert_eq!(res.status, 303);
+    let res = owner.get(res.header("location").unwrap());
     assert!(res.body.contains("only time Latchkey shows it"));
     let page = owner.get("/dashboard/agents").body;
     assert!(page.contains("scraper") && page.contains("reads prices"));
@@ -170,13 +171,22 @@ fn creating_an_agent_shows_its_bootstrap_secret_once_with_a_snippet() {
     let mut owner = app.setup_owner();
     mode_on(&mut owner);
     let csrf = owner.get("/dashboard/agents").csrf();
-    let res = owner.post_form("/dashboard/agents", &[("csrf", &csrf), ("name", "enrollee")]);
+    let created = owner.post_form("/dashboard/agents", &[("csrf", &csrf), ("name", "enrollee")]);
+    assert_eq!(created.status, 303, "{}", created.body);
+    let location = created.header("location").unwrap().to_string();
+    assert!(location.ends_with("/secret") && !location.contains("lk_bs_"), "{location}");
+    let res = owner.get(&location);
     assert_eq!(res.status, 200);
     let secret = shown(&res.body, "new-secret");
     assert!(secret.starts_with("lk_bs_"));
     assert!(res.body.contains("data-copy=\"new-secret\""));
     assert!(res.body.contains("/v1/agents/bootstrap") && res.body.contains("/v1/agents/token"), "the snippet");
     assert!(!owner.get("/dashboard/agents").body.contains(&secret), "never shown again");
+    // A reload of the secret page issues and shows nothing.
+    let reload = owner.get(&location);
+    assert_eq!(reload.status, 303);
+    let agent_page = owner.get(reload.header("location").unwrap()).body;
+    assert!(agent_page.contains("shown once") && !agent_page.contains(&secret));
 
     // The agent page: not enrolled yet, then enrolled with its key.
     let marker = "href=\"/dashboard/agents/";
@@ -203,7 +213,8 @@ fn creating_an_agent_shows_its_bootstrap_secret_once_with_a_snippet() {
 
     // A new secret from the agent page.
     let again = owner.post_form(&format!("/dashboard/agents/{id}/bootstrap-secret"), &[("csrf", &page.csrf())]);
-    assert_eq!(again.status, 200);
+    assert_eq!(again.status, 303);
+    let again = owner.get(again.header("location").unwrap());
     assert_ne!(shown(&again.body, "new-secret"), secret);
 }
 

@@ -94,7 +94,7 @@ pub async fn create_agent(
             Ok((agent, secret, expires))
         })
         .await?;
-    secret_page(&state, &browser, agent.id.0, agent.name, secret.into_inner(), expires)
+    stash_secret(&state, &browser, &agent.id.0, &secret.into_inner(), expires)
 }
 
 #[derive(Deserialize)]
@@ -152,22 +152,50 @@ struct AgentSecretPage {
     base: String,
 }
 
-fn secret_page(
+/// Redirects to the page that shows a new bootstrap secret once (the secret
+/// rides in the sealed reveal cookie), so a reload cannot issue another.
+fn stash_secret(
     state: &AppState,
     browser: &crate::http::auth::Browser,
-    id: String,
-    name: String,
-    secret: String,
+    id: &str,
+    secret: &str,
     expires: crate::clock::Timestamp,
 ) -> Result<HttpResponse, HtmlError> {
-    page(&AgentSecretPage {
-        nav: Nav::new(browser, "agents"),
-        id,
-        name,
-        secret,
+    let mut res = see_other(&format!("/dashboard/agents/{id}/secret"));
+    let cookie = super::reveal::stash(state, browser, &format!("bootstrap:{id}"), &format!("{}\n{secret}", expires.0))
+        .ok_or_else(|| HtmlError::Internal("cannot seal the bootstrap secret for its page".into()))?;
+    res.add_cookie(&cookie).map_err(|e| HtmlError::Internal(e.to_string()))?;
+    Ok(res)
+}
+
+/// The page after creating an agent or a new bootstrap secret: the secret,
+/// once. Opened again it sends the person to the agent's page.
+pub async fn agent_secret(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HtmlError> {
+    let (ws, who) = (browser.workspace().id.clone(), browser.acting());
+    let id = AgentId(id.into_inner());
+    let agent = state.db.read(move |conn| agents::get_manageable(conn, &ws, &id, &who)).await?;
+    let stashed = super::reveal::take(&req, &state, &browser, &format!("bootstrap:{}", agent.id.0));
+    let Some((expires, secret)) = stashed.as_deref().and_then(|s| s.split_once('\n')) else {
+        return Ok(see_other(&format!("/dashboard/agents/{}?done=shown", agent.id.0)));
+    };
+    let expires = crate::clock::Timestamp(expires.parse().unwrap_or(0));
+    let mut res = page(&AgentSecretPage {
+        nav: Nav::new(&browser, "agents"),
+        id: agent.id.0.clone(),
+        name: agent.name.clone(),
+        secret: secret.to_string(),
         expires: expires.display(),
         base: state.config.public_url.clone(),
-    })
+    })?;
+    res.headers_mut()
+        .insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
+    res.add_cookie(&super::reveal::clear(&state)).map_err(|e| HtmlError::Internal(e.to_string()))?;
+    Ok(res)
 }
 
 /// A logged-in person who may manage the agent, mode on: a new one-time
@@ -196,7 +224,7 @@ pub async fn new_bootstrap_secret(
             Ok((agent, secret, expires))
         })
         .await?;
-    secret_page(&state, &browser, agent.id.0, agent.name, secret.into_inner(), expires)
+    stash_secret(&state, &browser, &agent.id.0, &secret.into_inner(), expires)
 }
 
 pub struct SessionRow {
@@ -294,6 +322,11 @@ pub async fn agent_page(
             .collect(),
         notice: match query.done.as_deref() {
             Some("ended") => Some("The session has ended.".to_string()),
+            Some("shown") => Some(
+                "The bootstrap secret was shown once; Latchkey keeps only its hash. \
+                 If it was not copied, issue a new one below (the old one stops working)."
+                    .to_string(),
+            ),
             Some("grant-revoked") => {
                 Some("The grant is revoked: its access and refresh tokens stopped working.".into())
             }

@@ -69,6 +69,11 @@ pub async fn certificates_page(
         notice: match query.done.as_deref() {
             Some("revoked") => Some("The certificate is revoked; its JWTs no longer work.".into()),
             Some("deleted") => Some("The certificate is deleted.".into()),
+            Some("shown") => Some(
+                "The private key was shown once; Latchkey never stored it. If it was not saved, \
+                 revoke that certificate and create another."
+                    .into(),
+            ),
             _ => None,
         },
     })
@@ -106,7 +111,33 @@ pub async fn create_certificate(
         .db
         .write(move |tx| certificates::create(tx, &ws, &generated, &By { actor: &actor, meta: &meta, now }))
         .await?;
-    page(&CertificateCreatedPage { nav: Nav::new(&browser, "certificates"), kid: cert.kid, private_key })
+    // Shown once on the page this redirects to: a reload makes no second key.
+    let mut res = see_other(&format!("/dashboard/certificates/{}/created", cert.id));
+    let cookie = super::reveal::stash(&state, &browser, &format!("certificate:{}", cert.id), &private_key)
+        .ok_or_else(|| HtmlError::Internal("cannot seal the private key for its page".into()))?;
+    res.add_cookie(&cookie).map_err(|e| HtmlError::Internal(e.to_string()))?;
+    Ok(res)
+}
+
+/// An owner, mode on: the new certificate's private key, once.
+pub async fn certificate_created(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AgentConsole(browser): AgentConsole,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HtmlError> {
+    let ws = browser.workspace().id.clone();
+    let id = id.into_inner();
+    let cert = state.db.read(move |conn| db::certificates::find(conn, &ws, &id)).await?.ok_or(HtmlError::NotFound)?;
+    let Some(private_key) = super::reveal::take(&req, &state, &browser, &format!("certificate:{}", cert.id)) else {
+        return Ok(see_other("/dashboard/certificates?done=shown"));
+    };
+    let mut res =
+        page(&CertificateCreatedPage { nav: Nav::new(&browser, "certificates"), kid: cert.kid, private_key })?;
+    res.headers_mut()
+        .insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
+    res.add_cookie(&super::reveal::clear(&state)).map_err(|e| HtmlError::Internal(e.to_string()))?;
+    Ok(res)
 }
 
 async fn retire(
