@@ -139,6 +139,15 @@ pub fn touch_last_used(conn: &Connection, id: &PatId, now: Timestamp) -> Result<
     Ok(())
 }
 
+/// The agent's PATs neither revoked nor expired.
+pub fn count_live_for_agent(conn: &Connection, agent: &AgentId, now: Timestamp) -> Result<i64, AppError> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM pats WHERE agent_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
+        params![agent, now.0],
+        |r| r.get(0),
+    )?)
+}
+
 /// PATs that work right now (or would, with the mode on).
 pub fn count_live(conn: &Connection, ws: &WorkspaceId, now: Timestamp) -> Result<i64, AppError> {
     Ok(conn.query_row(

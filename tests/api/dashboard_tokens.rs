@@ -114,7 +114,15 @@ fn disabling_an_agent_in_the_dashboard_stops_its_tokens() {
     let start = page.body.find(marker).unwrap() + marker.len();
     let id = page.body[start..start + 36].to_string();
     let csrf = page.csrf();
-    assert_eq!(owner.post_form(&format!("/dashboard/agents/{id}/disable"), &[("csrf", &csrf)]).status, 303);
+    // First the question, naming what stops; nothing is disabled yet.
+    let ask = owner.post_form(&format!("/dashboard/agents/{id}/disable"), &[("csrf", &csrf)]);
+    assert_eq!(ask.status, 200);
+    assert!(ask.body.contains("Yes, disable it") && ask.body.contains("1 live"), "{}", ask.body);
+    assert_eq!(app.client().api("GET", "/v1/auth/whoami", Some(&token), None).status, 200);
+    let forged = owner.post_form(&format!("/dashboard/agents/{id}/disable"), &[("csrf", "nope"), ("confirm", "yes")]);
+    assert_eq!(forged.status, 403);
+    let res = owner.post_form(&format!("/dashboard/agents/{id}/disable"), &[("csrf", &csrf), ("confirm", "yes")]);
+    assert_eq!(res.status, 303);
     app.client().api("GET", "/v1/auth/whoami", Some(&token), None).assert_error(403, "AGENT_DISABLED");
     assert_eq!(owner.post_form(&format!("/dashboard/agents/{id}/enable"), &[("csrf", &csrf)]).status, 303);
     assert_eq!(app.client().api("GET", "/v1/auth/whoami", Some(&token), None).status, 200);

@@ -103,6 +103,24 @@ pub struct CsrfOnly {
     csrf: String,
 }
 
+#[derive(Deserialize)]
+pub struct DisableForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/confirm_disable_agent.html")]
+struct ConfirmDisablePage {
+    nav: Nav,
+    id: String,
+    name: String,
+    live_pats: i64,
+    access_tokens: i64,
+}
+
 async fn set_enabled(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -119,14 +137,36 @@ async fn set_enabled(
     Ok(see_other("/dashboard/agents"))
 }
 
-/// A logged-in person who may manage the agent, mode on.
+/// A logged-in person who may manage the agent, mode on: first a page that
+/// says what stops, then (with `confirm=yes`) the disabling.
 pub async fn disable_agent(
     req: HttpRequest,
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     id: web::Path<String>,
-    form: web::Form<CsrfOnly>,
+    form: web::Form<DisableForm>,
 ) -> Result<HttpResponse, HtmlError> {
+    if form.confirm != "yes" {
+        browser.check_csrf(&form.csrf)?;
+        let (ws, who, now) = (browser.workspace().id.clone(), browser.acting(), state.clock.now());
+        let id = AgentId(id.into_inner());
+        let (agent, live_pats, access_tokens) = state
+            .db
+            .read(move |conn| {
+                let agent = agents::get_manageable(conn, &ws, &id, &who)?;
+                let pats = db::pats::count_live_for_agent(conn, &agent.id, now)?;
+                let tokens = db::access_tokens::count_live_for_agent(conn, &agent.id, now)?;
+                Ok((agent, pats, tokens))
+            })
+            .await?;
+        return page(&ConfirmDisablePage {
+            nav: Nav::new(&browser, "agents"),
+            id: agent.id.0,
+            name: agent.name,
+            live_pats,
+            access_tokens,
+        });
+    }
     set_enabled(req, state, browser, id.into_inner(), &form.csrf, false).await
 }
 
