@@ -13,6 +13,25 @@ fn behind_the_balancer(config: &mut latchkey::config::Config) {
     config.public_url_is_default = false;
 }
 
+/// Two replicas on one database and one data dir (keys), the second
+/// started once the first has set the instance up; and a host PAT.
+struct Replicas {
+    a: TestApp,
+    b: TestApp,
+    host: String,
+    data: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn two_replicas() -> Replicas {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let a = TestApp::spawn_in(data.clone(), behind_the_balancer);
+    let (_, host) = a.owner_with_host_pat();
+    let b = TestApp::spawn_in(data.clone(), behind_the_balancer);
+    Replicas { a, b, host, data, _dir: dir }
+}
+
 fn checkout(app: &TestApp, c: &mut Client, s: &crate::signed::Session, amount: &str) -> Response {
     let body = json!({"amount_usd": amount, "description": "replica test"}).to_string();
     signed_send(c, s, "POST", "/api/agent/checkout/create", &body, app.clock.now().0, &[])
@@ -27,12 +46,7 @@ fn two_replicas_share_every_credential_revocation_and_cap() {
     if !on_postgres() {
         return;
     }
-    let dir = tempfile::TempDir::new().unwrap();
-    let data = dir.path().join("data");
-    let a = TestApp::spawn_in(data.clone(), behind_the_balancer);
-    let (_, host) = a.owner_with_host_pat();
-    // The second replica starts once the first has set the instance up.
-    let b = TestApp::spawn_in(data.clone(), behind_the_balancer);
+    let Replicas { a, b, host, .. } = two_replicas();
     let pat =
         a.mint_pat(&["--email", OWNER_EMAIL, "--name", "bot", "--scope", "agent", "--agent", "bot", "--cap", "5.00"]);
     let (mut ca, mut cb) = (a.client(), b.client());
@@ -64,11 +78,7 @@ fn concurrent_checkouts_through_two_replicas_never_beat_the_cap() {
     if !on_postgres() {
         return;
     }
-    let dir = tempfile::TempDir::new().unwrap();
-    let data = dir.path().join("data");
-    let a = TestApp::spawn_in(data.clone(), behind_the_balancer);
-    a.owner_with_host_pat();
-    let b = TestApp::spawn_in(data.clone(), behind_the_balancer);
+    let Replicas { a, b, .. } = two_replicas();
     let pat =
         a.mint_pat(&["--email", OWNER_EMAIL, "--name", "bot", "--scope", "agent", "--agent", "bot", "--cap", "5.00"]);
     let s = std::sync::Arc::new(start_session(&mut a.client(), &pat));
@@ -183,11 +193,7 @@ fn one_time_secrets_assertions_and_key_rotation_hold_across_replicas() {
     if !on_postgres() {
         return;
     }
-    let dir = tempfile::TempDir::new().unwrap();
-    let data = dir.path().join("data");
-    let a = TestApp::spawn_in(data.clone(), behind_the_balancer);
-    let (_, host) = a.owner_with_host_pat();
-    let b = TestApp::spawn_in(data.clone(), behind_the_balancer);
+    let Replicas { a, b, host, data, _dir } = two_replicas();
     let mut c = a.client();
 
     let (agent, secret) = new_agent(&a, &mut c, &host, "racer");

@@ -201,11 +201,8 @@ fn stash_secret(
     secret: &str,
     expires: crate::clock::Timestamp,
 ) -> Result<HttpResponse, HtmlError> {
-    let mut res = see_other(&format!("/dashboard/agents/{id}/secret"));
-    let cookie = super::reveal::stash(state, browser, &format!("bootstrap:{id}"), &format!("{}\n{secret}", expires.0))
-        .ok_or_else(|| HtmlError::Internal("cannot seal the bootstrap secret for its page".into()))?;
-    res.add_cookie(&cookie).map_err(|e| HtmlError::Internal(e.to_string()))?;
-    Ok(res)
+    let location = format!("/dashboard/agents/{id}/secret");
+    super::reveal::redirect(state, browser, &location, &format!("bootstrap:{id}"), &format!("{}\n{secret}", expires.0))
 }
 
 /// The page after creating an agent or a new bootstrap secret: the secret,
@@ -224,18 +221,15 @@ pub async fn agent_secret(
         return Ok(see_other(&format!("/dashboard/agents/{}?done=shown", agent.id.0)));
     };
     let expires = crate::clock::Timestamp(expires.parse().unwrap_or(0));
-    let mut res = page(&AgentSecretPage {
+    let res = page(&AgentSecretPage {
         nav: Nav::new(&browser, "agents"),
         id: agent.id.0.clone(),
         name: agent.name.clone(),
         secret: secret.to_string(),
         expires: expires.display(),
         base: state.config.public_url.clone(),
-    })?;
-    res.headers_mut()
-        .insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
-    res.add_cookie(&super::reveal::clear(&state)).map_err(|e| HtmlError::Internal(e.to_string()))?;
-    Ok(res)
+    });
+    super::reveal::shown(&state, res)
 }
 
 /// A logged-in person who may manage the agent, mode on: a new one-time

@@ -112,11 +112,8 @@ pub async fn create_certificate(
         .write(move |tx| certificates::create(tx, &ws, &generated, &By { actor: &actor, meta: &meta, now }))
         .await?;
     // Shown once on the page this redirects to: a reload makes no second key.
-    let mut res = see_other(&format!("/dashboard/certificates/{}/created", cert.id));
-    let cookie = super::reveal::stash(&state, &browser, &format!("certificate:{}", cert.id), &private_key)
-        .ok_or_else(|| HtmlError::Internal("cannot seal the private key for its page".into()))?;
-    res.add_cookie(&cookie).map_err(|e| HtmlError::Internal(e.to_string()))?;
-    Ok(res)
+    let location = format!("/dashboard/certificates/{}/created", cert.id);
+    super::reveal::redirect(&state, &browser, &location, &format!("certificate:{}", cert.id), &private_key)
 }
 
 /// An owner, mode on: the new certificate's private key, once.
@@ -132,12 +129,8 @@ pub async fn certificate_created(
     let Some(private_key) = super::reveal::take(&req, &state, &browser, &format!("certificate:{}", cert.id)) else {
         return Ok(see_other("/dashboard/certificates?done=shown"));
     };
-    let mut res =
-        page(&CertificateCreatedPage { nav: Nav::new(&browser, "certificates"), kid: cert.kid, private_key })?;
-    res.headers_mut()
-        .insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
-    res.add_cookie(&super::reveal::clear(&state)).map_err(|e| HtmlError::Internal(e.to_string()))?;
-    Ok(res)
+    let res = page(&CertificateCreatedPage { nav: Nav::new(&browser, "certificates"), kid: cert.kid, private_key });
+    super::reveal::shown(&state, res)
 }
 
 async fn retire(

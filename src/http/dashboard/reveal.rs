@@ -7,12 +7,14 @@
 //! creates nothing and shows nothing again. Nothing secret is stored on the
 //! server or put in a URL.
 
-use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::error::HtmlError;
 use crate::http::auth::Browser;
 use crate::state::AppState;
 
@@ -35,9 +37,32 @@ fn cookie(value: String, secure: bool, max_age: i64) -> Cookie<'static> {
         .finish()
 }
 
-/// The cookie that carries `secret` to the page showing `what` (e.g.
-/// `token:<id>`).
-pub fn stash(state: &AppState, browser: &Browser, what: &str, secret: &str) -> Option<Cookie<'static>> {
+/// A 303 to `location`, carrying `secret` for the page that shows `what`
+/// (e.g. `token:<id>`) once.
+pub fn redirect(
+    state: &AppState,
+    browser: &Browser,
+    location: &str,
+    what: &str,
+    secret: &str,
+) -> Result<HttpResponse, HtmlError> {
+    let cookie = stash(state, browser, what, secret)
+        .ok_or_else(|| HtmlError::Internal(format!("cannot seal the secret of {what} for its page")))?;
+    let mut res = super::see_other(location);
+    res.add_cookie(&cookie).map_err(|e| HtmlError::Internal(e.to_string()))?;
+    Ok(res)
+}
+
+/// The show-once page itself: never cached, and the stash forgotten.
+pub fn shown(state: &AppState, page: Result<HttpResponse, HtmlError>) -> Result<HttpResponse, HtmlError> {
+    let mut res = page?;
+    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    res.add_cookie(&clear(state)).map_err(|e| HtmlError::Internal(e.to_string()))?;
+    Ok(res)
+}
+
+/// The cookie that carries `secret` to the page showing `what`.
+fn stash(state: &AppState, browser: &Browser, what: &str, secret: &str) -> Option<Cookie<'static>> {
     let now = state.clock.now();
     let key = state.keys.keyed_hashes(PURPOSE, b"", now).into_iter().next()?;
     let sealing = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).ok()?);
@@ -72,7 +97,7 @@ pub fn take(req: &HttpRequest, state: &AppState, browser: &Browser, what: &str) 
 }
 
 /// Tells the browser to forget the stash.
-pub fn clear(state: &AppState) -> Cookie<'static> {
+fn clear(state: &AppState) -> Cookie<'static> {
     let mut c = cookie(String::new(), state.config.is_https(), 0);
     c.make_removal();
     c

@@ -1,7 +1,6 @@
 //! `/dashboard/tokens` (Agent Security Mode on): create (shown once), list,
 //! change a cap, revoke with confirmation.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -227,12 +226,8 @@ pub async fn create_token(
             AppError::NotFound => HtmlError::BadRequest("No such agent.".into()),
             other => other.into(),
         })?;
-    let mut res = see_other(&format!("/dashboard/tokens/{}/created", pat.id.0));
-    match super::reveal::stash(&state, &browser, &format!("token:{}", pat.id.0), &token.into_inner()) {
-        Some(cookie) => res.add_cookie(&cookie).map_err(|e| HtmlError::Internal(e.to_string()))?,
-        None => return Err(HtmlError::Internal("cannot seal the new token for its page".into())),
-    }
-    Ok(res)
+    let location = format!("/dashboard/tokens/{}/created", pat.id.0);
+    super::reveal::redirect(&state, &browser, &location, &format!("token:{}", pat.id.0), &token.into_inner())
 }
 
 /// The page after a create: the new token, once. Opened again (a reload,
@@ -247,7 +242,7 @@ pub async fn token_created(
     let Some(token) = super::reveal::take(&req, &state, &browser, &format!("token:{}", pat.id.0)) else {
         return Ok(see_other(&format!("/dashboard/tokens/{}?done=shown", pat.id.0)));
     };
-    let mut res = page(&TokenCreatedPage {
+    let res = page(&TokenCreatedPage {
         nav: Nav::new(&browser, "tokens"),
         id: pat.id.0.clone(),
         name: pat.name.clone(),
@@ -255,10 +250,8 @@ pub async fn token_created(
         scope: pat.scope.as_str(),
         agent_name: pat.agent_name.clone().unwrap_or_default(),
         public_url: state.config.public_url.clone(),
-    })?;
-    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
-    res.add_cookie(&super::reveal::clear(&state)).map_err(|e| HtmlError::Internal(e.to_string()))?;
-    Ok(res)
+    });
+    super::reveal::shown(&state, res)
 }
 
 async fn load(state: &AppState, browser: &Browser, id: String) -> Result<Pat, HtmlError> {
