@@ -396,3 +396,34 @@ fn no_token_reaches_the_server_log() {
     }
     assert!(!log.contains("lk_pat_garbage"));
 }
+
+#[test]
+fn db_copy_refuses_what_it_cannot_do_in_one_line() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    // Not a PostgreSQL URL.
+    let out = latchkey_bin().args(["db", "copy", "--to", "mysql://db/x", "--data-dir"]).arg(&data).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--to") && err.contains("postgres://") && err.trim().lines().count() == 1, "{err}");
+    // No SQLite database in the data dir: named, and nothing created.
+    let out = latchkey_bin()
+        .args(["db", "copy", "--to", "postgres://127.0.0.1:1/x", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no Latchkey database") && err.contains("--data-dir"), "{err}");
+    assert!(!data.join("latchkey.db").exists());
+    // An instance already on PostgreSQL has nothing to copy.
+    let out = latchkey_bin()
+        .args(["db", "copy", "--to", "postgres://127.0.0.1:1/x", "--data-dir"])
+        .arg(&data)
+        .env("LATCHKEY_DATABASE_URL", "postgres://127.0.0.1:1/y")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already runs on PostgreSQL"), "{err}");
+}
