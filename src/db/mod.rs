@@ -201,6 +201,11 @@ impl Db {
                 let mut writer =
                     connect_sqlite(&path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
                 migrate(&mut writer)?;
+                // Checkpoints run on their own thread (see `run_checkpointer`),
+                // so a commit never waits for one.
+                writer
+                    .execute_batch("PRAGMA wal_autocheckpoint = 0;")
+                    .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
                 {
                     use std::os::unix::fs::PermissionsExt;
                     let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
@@ -239,9 +244,21 @@ impl Db {
         let (writes, jobs) = mpsc::channel::<Msg>();
         let stats = Arc::new(WriteStats::default());
         let writer_stats = stats.clone();
+        let checkpoints = match &source {
+            Source::Sqlite(path) => {
+                let conn = connect(path).map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+                let (due, wake) = mpsc::sync_channel::<()>(1);
+                std::thread::Builder::new()
+                    .name("db-checkpoint".into())
+                    .spawn(move || run_checkpointer(conn, wake))
+                    .map_err(|e| format!("cannot start the database checkpointer: {e}"))?;
+                Some(due)
+            }
+            Source::Postgres(_) => None,
+        };
         std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run_writer(writer, &source, jobs, &writer_stats))
+            .spawn(move || run_writer(writer, &source, jobs, &writer_stats, checkpoints))
             .map_err(|e| format!("cannot start the database writer: {e}"))?;
         Ok(Db {
             inner: Arc::new(Inner {
@@ -495,9 +512,16 @@ where
 }
 
 /// The writer thread: batches of waiting writes, one transaction each.
-fn run_writer(mut conn: Connection, source: &Source, jobs: mpsc::Receiver<Msg>, stats: &WriteStats) {
+fn run_writer(
+    mut conn: Connection,
+    source: &Source,
+    jobs: mpsc::Receiver<Msg>,
+    stats: &WriteStats,
+    checkpoints: Option<mpsc::SyncSender<()>>,
+) {
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(WRITE_BATCH);
     let mut lend = None;
+    let mut since_checkpoint = 0usize;
     let mut last_commit: Option<std::time::Instant> = None;
     while let Ok(first) = jobs.recv() {
         let busy = last_commit.is_some_and(|t| t.elapsed() < BUSY);
@@ -545,6 +569,14 @@ fn run_writer(mut conn: Connection, source: &Source, jobs: mpsc::Receiver<Msg>, 
                 job.answer(commit.clone());
             }
             last_commit = Some(std::time::Instant::now());
+            since_checkpoint += 1;
+            if since_checkpoint >= COMMITS_PER_CHECKPOINT
+                && let Some(due) = &checkpoints
+            {
+                // Full means one is already due: nothing to add.
+                let _ = due.try_send(());
+                since_checkpoint = 0;
+            }
         }
         if let Some((give, back)) = lend.take() {
             // A borrower that went away before taking it leaves it in the
@@ -562,6 +594,29 @@ fn run_writer(mut conn: Connection, source: &Source, jobs: mpsc::Receiver<Msg>, 
                     },
                 },
             };
+        }
+    }
+}
+
+/// The WAL is copied back into the database file after this many commits
+/// (a few thousand pages), and at least every `CHECKPOINT_IDLE`.
+const COMMITS_PER_CHECKPOINT: usize = 400;
+const CHECKPOINT_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Copies committed pages from the WAL into the database file on its own
+/// thread and connection. On the writer (SQLite's automatic checkpoint) the
+/// copy and its fsync stalled every write queued behind it for tens of
+/// milliseconds. `PASSIVE` never waits for readers or the writer; whatever
+/// it could not copy is copied the next time. Ends with the writer.
+fn run_checkpointer(conn: Connection, wake: mpsc::Receiver<()>) {
+    loop {
+        match wake.recv_timeout(CHECKPOINT_IDLE) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
 }
@@ -589,6 +644,11 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), C
         CommitFailure::from(e)
     };
     run("BEGIN IMMEDIATE").map_err(CommitFailure::from)?;
+    if let [job] = batch {
+        // Alone in its transaction, a write needs no savepoint of its own:
+        // one that failed rolls the whole transaction back.
+        return if job.run(conn) { run("COMMIT").map_err(abort) } else { run("ROLLBACK").map_err(CommitFailure::from) };
+    }
     for job in batch.iter_mut() {
         run("SAVEPOINT job").map_err(abort)?;
         if !job.run(conn) {
@@ -718,6 +778,28 @@ mod tests {
             [],
         )
         .unwrap();
+    }
+
+    /// The writer never checkpoints (a commit must not wait for one); the
+    /// checkpointer thread copies the WAL back into the database file.
+    #[test]
+    fn the_wal_is_checkpointed_off_the_writer() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        db.write_blocking(|tx| Ok(tx.execute_batch("CREATE TABLE filler (x BLOB)")?)).unwrap();
+        let file = dir.path().join(DB_FILE);
+        let before = std::fs::metadata(&file).unwrap().len();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        for _ in 0..COMMITS_PER_CHECKPOINT + 1 {
+            let insert = db.write(|tx| Ok(tx.execute_batch("INSERT INTO filler VALUES (zeroblob(2000))")?));
+            runtime.block_on(insert).unwrap();
+        }
+        // Sooner than the idle checkpoint: the commits asked for this one.
+        let deadline = std::time::Instant::now() + CHECKPOINT_IDLE / 2;
+        while std::fs::metadata(&file).unwrap().len() < before + 400 * 2000 {
+            assert!(std::time::Instant::now() < deadline, "the database file never received the WAL's pages");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// Runs every statement of the authentication and checkout paths twice
