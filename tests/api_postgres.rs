@@ -5,6 +5,8 @@
 //! the PostgreSQL-only ones (`replicas`, `schema`) return at once. The
 //! module list is `tests/api/main.rs`'s (a test in `helpers` compares them).
 
+#[path = "api/browser.rs"]
+mod browser;
 #[path = "api/budgets.rs"]
 mod budgets;
 #[path = "api/certificates.rs"]

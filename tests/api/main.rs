@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod browser;
 mod budgets;
 mod certificates;
 mod cli;

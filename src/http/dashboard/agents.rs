@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Nav, page, see_other};
+use super::{Nav, Refilled, page, page_with_status, see_other};
 use crate::db;
 use crate::domain::agents::{self, By};
 use crate::domain::enrollment;
@@ -28,6 +28,7 @@ struct AgentsPage {
     nav: Nav,
     agents: Vec<AgentRow>,
     notice: Option<String>,
+    form: Refilled,
 }
 
 #[derive(Deserialize)]
@@ -41,23 +42,43 @@ pub async fn agents_page(
     AgentConsole(browser): AgentConsole,
     query: web::Query<AgentsQuery>,
 ) -> Result<HttpResponse, HtmlError> {
+    let notice = query.into_inner().created.map(|n| format!("Agent {n} created."));
+    render(&state, &browser, notice, Refilled::default()).await
+}
+
+/// The list and the new-agent form: 200, or 400 with the form sent back.
+async fn render(
+    state: &AppState,
+    browser: &crate::http::auth::Browser,
+    notice: Option<String>,
+    form: Refilled,
+) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
     let who = browser.acting();
     let list = state.db.read(move |conn| db::agents::list(conn, &ws, who.only_own(), None, 200)).await?;
-    page(&AgentsPage {
-        nav: Nav::new(&browser, "agents"),
-        agents: list
-            .into_iter()
-            .map(|a| AgentRow {
-                id: a.id.0,
-                name: a.name,
-                description: a.description,
-                status: a.status.as_str(),
-                created: a.created_at.display(),
-            })
-            .collect(),
-        notice: query.into_inner().created.map(|n| format!("Agent {n} created.")),
-    })
+    let status = if form.message.is_empty() {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::BAD_REQUEST
+    };
+    page_with_status(
+        status,
+        &AgentsPage {
+            nav: Nav::new(browser, "agents"),
+            agents: list
+                .into_iter()
+                .map(|a| AgentRow {
+                    id: a.id.0,
+                    name: a.name,
+                    description: a.description,
+                    status: a.status.as_str(),
+                    created: a.created_at.display(),
+                })
+                .collect(),
+            notice,
+            form,
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -79,13 +100,22 @@ pub async fn create_agent(
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.into_inner();
     browser.check_csrf(&form.csrf)?;
-    let name = agents::parse_name(form.name.trim())?;
-    let description = agents::parse_description(Some(&form.description))?;
+    let send_back = |e: &crate::error::AppError| {
+        Refilled::new(e, &["name", "description"], Some("name"))
+            .with("name", &form.name)
+            .with("description", &form.description)
+    };
+    let parsed = agents::parse_name(form.name.trim())
+        .and_then(|name| Ok((name, agents::parse_description(Some(&form.description))?)));
+    let (name, description) = match parsed {
+        Ok(p) => p,
+        Err(e) => return render(&state, &browser, None, send_back(&e)).await,
+    };
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     let ws = browser.workspace().id.clone();
     let owner = browser.session.user_id.clone();
     let ttl = state.config.bootstrap_secret_ttl_hours;
-    let (agent, secret, expires) = state
+    let created = state
         .db
         .write(move |tx| {
             let by = By { actor: &actor, meta: &meta, now };
@@ -93,7 +123,12 @@ pub async fn create_agent(
             let (secret, expires) = enrollment::issue_bootstrap_secret(tx, &agent, ttl, &by)?;
             Ok((agent, secret, expires))
         })
-        .await?;
+        .await;
+    let (agent, secret, expires) = match created {
+        Ok(c) => c,
+        Err(e @ crate::error::AppError::Conflict(_)) => return render(&state, &browser, None, send_back(&e)).await,
+        Err(e) => return Err(e.into()),
+    };
     stash_secret(&state, &browser, &agent.id.0, &secret.into_inner(), expires)
 }
 

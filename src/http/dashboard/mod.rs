@@ -100,6 +100,53 @@ pub fn page_with_status(
     Ok(HttpResponse::build(status).insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8")).body(t.render()?))
 }
 
+/// A form sent back with a mistake: the message beside the field it is
+/// about (or above the form), and what was typed, so nothing is lost.
+#[derive(Default)]
+pub struct Refilled {
+    /// The field the message is about; `None`: the form as a whole.
+    pub field: Option<&'static str>,
+    pub message: String,
+    pub values: std::collections::BTreeMap<&'static str, String>,
+}
+
+impl Refilled {
+    /// `error`'s message, put beside the field it starts with ("name: …"),
+    /// or beside `fallback` (a conflict on a name says so without the prefix).
+    pub fn new(error: &crate::error::AppError, fields: &[&'static str], fallback: Option<&'static str>) -> Refilled {
+        let text = error.user_message().into_owned();
+        let (field, message) = match fields.iter().find(|f| text.starts_with(&format!("{f}: "))) {
+            Some(f) => (Some(*f), text[f.len() + 2..].to_string()),
+            None => (fallback, text),
+        };
+        let message = {
+            let mut c = message.chars();
+            c.next().map(|first| first.to_uppercase().chain(c).collect()).unwrap_or_default()
+        };
+        Refilled { field, message, values: Default::default() }
+    }
+
+    pub fn with(mut self, field: &'static str, value: &str) -> Refilled {
+        self.values.insert(field, value.to_string());
+        self
+    }
+
+    /// What was typed into `field` (empty on a fresh form).
+    pub fn value(&self, field: &str) -> &str {
+        self.values.get(field).map(String::as_str).unwrap_or("")
+    }
+
+    /// The message when it is about `field`.
+    pub fn error_for(&self, field: &str) -> Option<&str> {
+        (self.field == Some(field) && !self.message.is_empty()).then_some(self.message.as_str())
+    }
+
+    /// The message when it is about the whole form.
+    pub fn form_error(&self) -> Option<&str> {
+        (self.field.is_none() && !self.message.is_empty()).then_some(self.message.as_str())
+    }
+}
+
 /// Any other `/dashboard/…` address: anonymous visitors go to the login
 /// like on every dashboard page, and nobody learns which pages exist.
 pub async fn unknown_page(_browser: crate::http::auth::Browser) -> Result<HttpResponse, crate::error::HtmlError> {
