@@ -268,3 +268,51 @@ fn reloading_the_created_page_neither_creates_nor_shows_the_token_again() {
     let list = owner.get("/dashboard/tokens").body;
     assert_eq!(list.matches("laptop").count(), 1, "one token, not two");
 }
+
+/// A form with a mistake comes back (400) with everything typed still in
+/// it and the message beside the field it is about, in the dashboard's
+/// words; nothing is created.
+#[test]
+fn forms_with_a_mistake_come_back_filled_in_with_the_error_beside_the_field() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    mode_on(&mut owner);
+    let before = owner.get("/dashboard/tokens").body.matches("/dashboard/tokens/").count();
+
+    let cases: &[(&str, &str, &str)] = &[
+        ("expires_in_days", "400", "A whole number of days from 1 to 365."),
+        ("daily_cap_usd", "a lot", "An amount like 10.00"),
+        ("agent_name", "", "An agent token needs the agent&#39;s name"),
+    ];
+    for (field, bad, message) in cases {
+        let mut fields: Vec<(&str, &str)> = AGENT_TOKEN.iter().filter(|(k, _)| k != field).copied().collect();
+        fields.push((field, bad));
+        let res = create_token(&mut owner, &fields);
+        assert_eq!(res.status, 400, "{field}: {}", res.body);
+        let body = &res.body;
+        assert!(body.contains(&format!("id=\"{field}-error\">{message}")), "{field}: {body}");
+        assert!(body.contains(&format!("aria-describedby=\"{field}-error\"")), "{field}");
+        assert!(body.contains("value=\"billing bot token\""), "{field}: the name was kept");
+        assert!(body.contains("<option value=\"both\" selected>"), "{field}: the audience was kept");
+        assert!(body.contains("<nav>"), "{field}: the page keeps its navigation");
+    }
+    let after = owner.get("/dashboard/tokens").body.matches("/dashboard/tokens/").count();
+    assert_eq!(after, before, "nothing was created");
+
+    // The new-agent form: a bad name and a taken one.
+    let csrf = owner.get("/dashboard/agents").csrf();
+    let form = |name: &'static str| [("name", name), ("description", "kept")];
+    let mut bad = vec![("csrf", csrf.as_str())];
+    bad.extend_from_slice(&form("no spaces"));
+    let res = owner.post_form("/dashboard/agents", &bad);
+    assert_eq!(res.status, 400);
+    assert!(res.body.contains("id=\"name-error\">1 to 64 characters"), "{}", res.body);
+    assert!(res.body.contains("value=\"no spaces\"") && res.body.contains("value=\"kept\""));
+    let mut ok = vec![("csrf", csrf.as_str())];
+    ok.extend_from_slice(&form("taken"));
+    assert_eq!(owner.post_form("/dashboard/agents", &ok).status, 303);
+    let res = owner.post_form("/dashboard/agents", &ok);
+    assert_eq!(res.status, 400);
+    assert!(res.body.contains("id=\"name-error\">"), "{}", res.body);
+    assert!(res.body.contains("aria-invalid=\"true\""));
+}

@@ -101,7 +101,7 @@ pub async fn create_agent(
     let form = form.into_inner();
     browser.check_csrf(&form.csrf)?;
     let send_back = |e: &crate::error::AppError| {
-        Refilled::new(e, &["name", "description"], Some("name"))
+        Refilled::new(e, &[("name", "name"), ("description", "description")], Some("name"))
             .with("name", &form.name)
             .with("description", &form.description)
     };

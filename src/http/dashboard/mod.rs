@@ -113,10 +113,16 @@ pub struct Refilled {
 impl Refilled {
     /// `error`'s message, put beside the field it starts with ("name: …"),
     /// or beside `fallback` (a conflict on a name says so without the prefix).
-    pub fn new(error: &crate::error::AppError, fields: &[&'static str], fallback: Option<&'static str>) -> Refilled {
+    /// `fields` pairs the prefix a message may start with (often the API's
+    /// field name) with the form field it is about.
+    pub fn new(
+        error: &crate::error::AppError,
+        fields: &[(&str, &'static str)],
+        fallback: Option<&'static str>,
+    ) -> Refilled {
         let text = error.user_message().into_owned();
-        let (field, message) = match fields.iter().find(|f| text.starts_with(&format!("{f}: "))) {
-            Some(f) => (Some(*f), text[f.len() + 2..].to_string()),
+        let (field, message) = match fields.iter().find(|(prefix, _)| text.starts_with(&format!("{prefix}: "))) {
+            Some((prefix, f)) => (Some(*f), text[prefix.len() + 2..].to_string()),
             None => (fallback, text),
         };
         let message = {
@@ -133,7 +139,21 @@ impl Refilled {
 
     /// What was typed into `field` (empty on a fresh form).
     pub fn value(&self, field: &str) -> &str {
-        self.values.get(field).map(String::as_str).unwrap_or("")
+        self.value_or(field, "")
+    }
+
+    /// What was typed into `field`, or `default` on a fresh form.
+    pub fn value_or<'a>(&'a self, field: &str, default: &'a str) -> &'a str {
+        self.values.get(field).map(String::as_str).unwrap_or(default)
+    }
+
+    /// The attributes that tie `field`'s input to its message (trusted
+    /// HTML: `field` is one of the handler's own names).
+    pub fn invalid(&self, field: &str) -> String {
+        match self.error_for(field) {
+            Some(_) => format!(r#" aria-invalid="true" aria-describedby="{field}-error" autofocus"#),
+            None => String::new(),
+        }
     }
 
     /// The message when it is about `field`.

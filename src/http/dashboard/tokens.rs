@@ -56,6 +56,7 @@ struct TokensPage {
     default_cap: String,
     is_owner: bool,
     notice: Option<String>,
+    form: super::Refilled,
 }
 
 #[derive(Template)]
@@ -135,6 +136,11 @@ pub async fn tokens_page(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
 ) -> Result<HttpResponse, HtmlError> {
+    render(&state, &browser, super::Refilled::default()).await
+}
+
+/// The list and the new-token form: 200, or 400 with the form sent back.
+async fn render(state: &AppState, browser: &Browser, form: super::Refilled) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
     let who = browser.acting();
     let (list, agents) = state
@@ -147,14 +153,23 @@ pub async fn tokens_page(
         })
         .await?;
     let now = state.clock.now();
-    page(&TokensPage {
-        nav: Nav::new(&browser, "tokens"),
-        tokens: list.iter().map(|p| TokenRow::new(p, now)).collect(),
-        agent_names: agents.into_iter().map(|a| a.name).collect(),
-        default_cap: state.config.default_daily_cap.to_string(),
-        is_owner: browser.session.role == Role::Owner,
-        notice: None,
-    })
+    let status = if form.message.is_empty() {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::BAD_REQUEST
+    };
+    super::page_with_status(
+        status,
+        &TokensPage {
+            nav: Nav::new(browser, "tokens"),
+            tokens: list.iter().map(|p| TokenRow::new(p, now)).collect(),
+            agent_names: agents.into_iter().map(|a| a.name).collect(),
+            default_cap: state.config.default_daily_cap.to_string(),
+            is_owner: browser.session.role == Role::Owner,
+            notice: None,
+            form,
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -213,19 +228,53 @@ pub async fn create_token(
     form: web::Form<CreateForm>,
 ) -> Result<HttpResponse, HtmlError> {
     browser.check_csrf(&form.csrf)?;
-    let mint = mint_request(&form)?;
+    // A mistake sends the form back with what was typed, the message beside
+    // its field (the domain names some fields as the API does).
+    let send_back = |e: &AppError| {
+        let fields = [
+            ("name", "name"),
+            ("agent_name", "agent_name"),
+            ("agent_id", "agent_name"),
+            ("expires_in_days", "expires_in_days"),
+            ("daily_cap_usd", "daily_cap_usd"),
+            ("daily_cap", "daily_cap_usd"),
+        ];
+        super::Refilled::new(e, &fields, None)
+            .with("name", &form.name)
+            .with("scope_type", &form.scope_type)
+            .with("agent_name", &form.agent_name)
+            .with("audience", &form.audience)
+            .with("expires_in_days", &form.expires_in_days)
+            .with("daily_cap_usd", &form.daily_cap_usd)
+    };
+    if Scope::parse(&form.scope_type) == Some(Scope::Agent) && form.agent_name.trim().is_empty() {
+        let e =
+            AppError::Validation("agent_name: an agent token needs the agent's name (a new name creates it).".into());
+        return render(&state, &browser, send_back(&e)).await;
+    }
+    let mint = match mint_request(&form) {
+        Ok(m) => m,
+        Err(e) => return render(&state, &browser, send_back(&e)).await,
+    };
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     let ws = browser.workspace().id.clone();
     let minter = browser.acting();
     let default_cap = state.config.default_daily_cap;
-    let (token, pat) = state
+    let minted = state
         .db
         .write(move |tx| pats::mint(tx, &ws, &minter, mint, default_cap, &By { actor: &actor, meta: &meta, now }))
-        .await
-        .map_err(|e| match e {
-            AppError::NotFound => HtmlError::BadRequest("No such agent.".into()),
-            other => other.into(),
-        })?;
+        .await;
+    let (token, pat) = match minted {
+        Ok(m) => m,
+        Err(AppError::NotFound) => {
+            let e = AppError::Validation("agent_name: no agent by that name that you may mint for.".into());
+            return render(&state, &browser, send_back(&e)).await;
+        }
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+            return render(&state, &browser, send_back(&e)).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
     let location = format!("/dashboard/tokens/{}/created", pat.id.0);
     super::reveal::redirect(&state, &browser, &location, &format!("token:{}", pat.id.0), &token.into_inner())
 }
