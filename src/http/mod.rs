@@ -120,6 +120,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/settings/password").post(dashboard::settings::change_password))
             .service(resource("/workspace/switch").post(dashboard::settings::switch_workspace))
             .service(resource("/dashboard/audit").get(dashboard::audit::audit_page))
+            .service(resource("/dashboard/audit.csv").get(dashboard::audit::audit_csv))
             .service(
                 resource("/dashboard/members").get(dashboard::members::members_page).post(dashboard::members::invite),
             )

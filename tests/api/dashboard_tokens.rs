@@ -316,3 +316,56 @@ fn forms_with_a_mistake_come_back_filled_in_with_the_error_beside_the_field() {
     assert!(res.body.contains("id=\"name-error\">"), "{}", res.body);
     assert!(res.body.contains("aria-invalid=\"true\""));
 }
+
+/// The audit page says what happened in words, links what it happened to,
+/// filters by kind and by agent (the paging link keeps the filter), and
+/// downloads the same selection as CSV.
+#[test]
+fn the_audit_page_filters_by_kind_and_agent_and_downloads_csv() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    mode_on(&mut owner);
+    let csrf = owner.get("/dashboard/agents").csrf();
+    for name in ["alpha", "beta"] {
+        let res = owner.post_form("/dashboard/agents", &[("csrf", &csrf), ("name", name)]);
+        assert_eq!(res.status, 303);
+    }
+    let agents = owner.get("/dashboard/agents").body;
+    let id_of = |name: &str| {
+        let at = agents.find(&format!("><strong>{name}</strong>")).unwrap();
+        let start = agents[..at].rfind("/dashboard/agents/").unwrap() + "/dashboard/agents/".len();
+        agents[start..start + 36].to_string()
+    };
+    let (alpha, beta) = (id_of("alpha"), id_of("beta"));
+
+    let all = owner.get("/dashboard/audit").body;
+    assert!(all.contains(">Agent created</span>") && all.contains(">Agent Security Mode turned on</span>"), "{all}");
+    assert!(all.contains(&format!("href=\"/dashboard/agents/{alpha}\"")), "targets link to their page");
+
+    let created = owner.get("/dashboard/audit?kind=agent.created");
+    assert_eq!(created.status, 200);
+    assert_eq!(created.body.matches(">Agent created</span>").count(), 2, "{}", created.body);
+    assert!(!created.body.contains(">Agent Security Mode turned on</span>"));
+    assert!(created.body.contains("<option value=\"agent.created\" selected>"), "the filter shows what it is");
+
+    let only_alpha = owner.get(&format!("/dashboard/audit?agent_id={alpha}")).body;
+    assert!(only_alpha.contains(&format!("/dashboard/agents/{alpha}\"")));
+    assert!(!only_alpha.contains(&format!("/dashboard/agents/{beta}\"")), "{only_alpha}");
+
+    let none = owner.get("/dashboard/audit?kind=oauth.code_reused").body;
+    assert!(none.contains("No events match this filter"), "{none}");
+
+    let csv = owner.get("/dashboard/audit.csv?kind=agent.created");
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(csv.header("content-disposition").is_some_and(|d| d.contains("latchkey-audit.csv")));
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert!(lines[0].starts_with("time,actor_kind,actor_id,actor,event,kind,"), "{}", lines[0]);
+    assert_eq!(lines.len(), 3, "a header and the two creations: {}", csv.body);
+    assert!(lines[1].contains(",Agent created,agent.created,agent,"), "{}", lines[1]);
+
+    // Only for signed-in people.
+    let anonymous = app.client().get("/dashboard/audit.csv");
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.header("location"), Some("/login"));
+}

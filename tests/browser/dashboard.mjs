@@ -99,6 +99,7 @@ try {
     "/dashboard/certificates",
     "/dashboard/resources",
     "/dashboard/audit",
+    "/dashboard/audit?kind=agent.created",
     "/dashboard/members",
     "/dashboard/oauth-clients",
     "/settings",

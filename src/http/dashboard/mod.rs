@@ -65,21 +65,104 @@ impl Nav {
 pub struct EventRow {
     pub when: String,
     pub actor: String,
+    /// What happened, in words ("Agent created").
+    pub what: String,
+    /// The stored code (`agent.created`), for the filter and a tooltip.
     pub kind: String,
+    /// The object, named by kind and a short id, and its page when it has one.
     pub target: Option<String>,
+    pub target_href: Option<String>,
     pub outcome: String,
     pub reason: Option<String>,
     pub client_ip: String,
     pub repeat_count: i64,
 }
 
+/// Every kind of event the server records, in words, in the order the
+/// audit page's filter lists them.
+pub const EVENT_KINDS: &[(&str, &str)] = &[
+    ("agent.created", "Agent created"),
+    ("agent.disabled", "Agent disabled"),
+    ("agent.enabled", "Agent enabled"),
+    ("agent.bootstrap_secret_issued", "Bootstrap secret issued"),
+    ("agent.bootstrap", "Agent enrollment"),
+    ("agent.enrolled", "Agent enrolled"),
+    ("agent.key_replaced", "Agent key replaced"),
+    ("agent.token", "Agent token request"),
+    ("agent.token_issued", "Agent token issued"),
+    ("pat.created", "Token created"),
+    ("pat.revoked", "Token revoked"),
+    ("pat.cap_changed", "Daily cap changed"),
+    ("pat.budget_changed", "Spend limits changed"),
+    ("auth.bearer", "API call with a token"),
+    ("auth.exchange", "Token exchange"),
+    ("auth.forward", "Forward-auth check"),
+    ("session.started", "Session started"),
+    ("session.ended", "Session ended"),
+    ("checkout.created", "Checkout"),
+    ("checkout.refused", "Checkout refused"),
+    ("approval.requested", "Approval requested"),
+    ("approval.approved", "Approval granted"),
+    ("approval.denied", "Approval denied"),
+    ("approval.decided", "Approval decided"),
+    ("certificate.created", "Certificate created"),
+    ("certificate.revoked", "Certificate revoked"),
+    ("certificate.deleted", "Certificate deleted"),
+    ("resource.created", "Resource registered"),
+    ("resource.updated", "Resource changed"),
+    ("resource.deleted", "Resource deleted"),
+    ("oauth.register", "OAuth client registered"),
+    ("oauth.registration_token", "OAuth registration token issued"),
+    ("oauth.consent", "OAuth consent given"),
+    ("oauth.denied", "OAuth consent denied"),
+    ("oauth.token", "OAuth token issued"),
+    ("oauth.refresh", "OAuth token refreshed"),
+    ("oauth.refresh_reused", "OAuth refresh token reused"),
+    ("oauth.code_reused", "OAuth code reused"),
+    ("oauth.grant_revoked", "OAuth grant revoked"),
+    ("member.invited", "Member invited"),
+    ("member.joined", "Member joined"),
+    ("member.role_changed", "Member role changed"),
+    ("member.removed", "Member removed"),
+    ("user.provisioned", "User provisioned"),
+    ("password.changed", "Password changed"),
+    ("security_mode.on", "Agent Security Mode turned on"),
+    ("security_mode.off", "Agent Security Mode turned off"),
+    ("workspace.created", "Workspace created"),
+    ("setup.completed", "Setup completed"),
+];
+
+/// `kind` in words; an unknown kind reads as its code with spaces.
+pub fn event_label(kind: &str) -> String {
+    match EVENT_KINDS.iter().find(|(k, _)| *k == kind) {
+        Some((_, label)) => (*label).to_string(),
+        None => {
+            let words = kind.replace(['.', '_'], " ");
+            let mut c = words.chars();
+            c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+        }
+    }
+}
+
 impl From<AuditEvent> for EventRow {
     fn from(e: AuditEvent) -> Self {
+        let id = e.target_id.unwrap_or_default();
+        let short: String = id.chars().take(8).collect();
+        let target_href = match e.target_kind.as_deref() {
+            Some("agent") if !id.is_empty() => Some(format!("/dashboard/agents/{id}")),
+            Some("pat") if !id.is_empty() => Some(format!("/dashboard/tokens/{id}")),
+            Some("resource") if !id.is_empty() => Some(format!("/dashboard/resources/{id}")),
+            _ => None,
+        };
         EventRow {
             when: e.created_at.display(),
             actor: e.actor_label.unwrap_or(e.actor_kind),
+            what: event_label(&e.kind),
             kind: e.kind,
-            target: e.target_kind.map(|k| format!("{k} {}", e.target_id.unwrap_or_default())),
+            target: e
+                .target_kind
+                .map(|k| if short.is_empty() { k } else { format!("{} {short}", k.replace('_', " ")) }),
+            target_href,
             outcome: e.outcome,
             reason: e.reason,
             client_ip: e.client_ip.unwrap_or_default(),
