@@ -369,3 +369,48 @@ fn the_audit_page_filters_by_kind_and_agent_and_downloads_csv() {
     assert_eq!(anonymous.status, 303);
     assert_eq!(anonymous.header("location"), Some("/login"));
 }
+
+/// The token list shows live tokens; revoked and expired ones are one
+/// click away, and a search narrows by name, agent or token start.
+#[test]
+fn the_token_list_hides_revoked_tokens_until_asked_and_searches() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    mode_on(&mut owner);
+    let keep = create_token(&mut owner, AGENT_TOKEN);
+    assert_eq!(keep.status, 200);
+    let mut other: Vec<(&str, &str)> = AGENT_TOKEN.to_vec();
+    other[0] = ("name", "deploy bot token");
+    other[2] = ("agent_name", "deploy-bot");
+    let gone = create_token(&mut owner, &other);
+    let gone_token = shown_token(&gone.body);
+    let host = format!("Bearer {gone_token}");
+    let mut api = app.client();
+    let me = api.api("GET", "/v1/auth/whoami", Some(&host), None).json();
+    let id = me["pat_id"].as_str().or(me["token"]["id"].as_str()).map(str::to_string);
+    let list = owner.get("/dashboard/tokens").body;
+    let row = |name: &str| format!(">{name}</a>");
+    assert!(list.contains(&row("deploy bot token")) && list.contains(&row("billing bot token")));
+    let id = id.unwrap_or_else(|| {
+        let at = list.find(&row("deploy bot token")).unwrap();
+        let start = list[..at].rfind("/dashboard/tokens/").unwrap() + "/dashboard/tokens/".len();
+        list[start..start + 36].to_string()
+    });
+    let csrf = owner.get(&format!("/dashboard/tokens/{id}")).csrf();
+    let res = owner.post_form(&format!("/dashboard/tokens/{id}/revoke"), &[("csrf", &csrf), ("confirm", "yes")]);
+    assert_eq!(res.status, 303, "{}", res.body);
+
+    let list = owner.get("/dashboard/tokens").body;
+    assert!(!list.contains(&row("deploy bot token")), "revoked tokens are hidden");
+    assert!(list.contains("1 revoked or expired token is hidden"), "{list}");
+    let all = owner.get("/dashboard/tokens?show=all").body;
+    assert!(all.contains(&row("deploy bot token")) && all.contains("class=\"revoked\""));
+    assert!(all.contains("Hide revoked and expired"));
+
+    let found = owner.get("/dashboard/tokens?q=BILLING").body;
+    assert!(found.contains(&row("billing bot token")) && !found.contains(&row("admin")));
+    let by_agent = owner.get("/dashboard/tokens?q=deploy-bot&show=all").body;
+    assert!(by_agent.contains(&row("deploy bot token")) && !by_agent.contains(&row("billing bot token")));
+    let nothing = owner.get("/dashboard/tokens?q=%3Cscript%3E").body;
+    assert!(nothing.contains("No token matches “&#60;script&#62;”"), "{nothing}");
+}

@@ -57,6 +57,16 @@ struct TokensPage {
     is_owner: bool,
     notice: Option<String>,
     form: super::Refilled,
+    /// Revoked and expired tokens are listed only when asked for.
+    show_all: bool,
+    hidden: usize,
+    search: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct TokensQuery {
+    show: Option<String>,
+    q: Option<String>,
 }
 
 #[derive(Template)]
@@ -135,12 +145,18 @@ struct ConfirmRevokePage {
 pub async fn tokens_page(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
+    query: web::Query<TokensQuery>,
 ) -> Result<HttpResponse, HtmlError> {
-    render(&state, &browser, super::Refilled::default()).await
+    render(&state, &browser, super::Refilled::default(), query.into_inner()).await
 }
 
 /// The list and the new-token form: 200, or 400 with the form sent back.
-async fn render(state: &AppState, browser: &Browser, form: super::Refilled) -> Result<HttpResponse, HtmlError> {
+async fn render(
+    state: &AppState,
+    browser: &Browser,
+    form: super::Refilled,
+    query: TokensQuery,
+) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
     let who = browser.acting();
     let (list, agents) = state
@@ -158,16 +174,35 @@ async fn render(state: &AppState, browser: &Browser, form: super::Refilled) -> R
     } else {
         actix_web::http::StatusCode::BAD_REQUEST
     };
+    let show_all = query.show.as_deref() == Some("all");
+    let search = query.q.unwrap_or_default().trim().to_string();
+    let needle = search.to_lowercase();
+    let matching: Vec<TokenRow> = list
+        .iter()
+        .map(|p| TokenRow::new(p, now))
+        .filter(|t| {
+            needle.is_empty()
+                || t.name.to_lowercase().contains(&needle)
+                || t.agent.as_deref().is_some_and(|a| a.to_lowercase().contains(&needle))
+                || t.hint.to_lowercase().contains(&needle)
+        })
+        .collect();
+    let (shown, rest): (Vec<TokenRow>, Vec<TokenRow>) =
+        matching.into_iter().partition(|t| show_all || t.status == "active");
+    let hidden = rest.len();
     super::page_with_status(
         status,
         &TokensPage {
             nav: Nav::new(browser, "tokens"),
-            tokens: list.iter().map(|p| TokenRow::new(p, now)).collect(),
+            tokens: shown,
             agent_names: agents.into_iter().map(|a| a.name).collect(),
             default_cap: state.config.default_daily_cap.to_string(),
             is_owner: browser.session.role == Role::Owner,
             notice: None,
             form,
+            show_all,
+            hidden,
+            search,
         },
     )
 }
@@ -250,11 +285,11 @@ pub async fn create_token(
     if Scope::parse(&form.scope_type) == Some(Scope::Agent) && form.agent_name.trim().is_empty() {
         let e =
             AppError::Validation("agent_name: an agent token needs the agent's name (a new name creates it).".into());
-        return render(&state, &browser, send_back(&e)).await;
+        return render(&state, &browser, send_back(&e), TokensQuery::default()).await;
     }
     let mint = match mint_request(&form) {
         Ok(m) => m,
-        Err(e) => return render(&state, &browser, send_back(&e)).await,
+        Err(e) => return render(&state, &browser, send_back(&e), TokensQuery::default()).await,
     };
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     let ws = browser.workspace().id.clone();
@@ -268,10 +303,10 @@ pub async fn create_token(
         Ok(m) => m,
         Err(AppError::NotFound) => {
             let e = AppError::Validation("agent_name: no agent by that name that you may mint for.".into());
-            return render(&state, &browser, send_back(&e)).await;
+            return render(&state, &browser, send_back(&e), TokensQuery::default()).await;
         }
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
-            return render(&state, &browser, send_back(&e)).await;
+            return render(&state, &browser, send_back(&e), TokensQuery::default()).await;
         }
         Err(e) => return Err(e.into()),
     };
