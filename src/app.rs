@@ -90,8 +90,27 @@ impl App {
         let workers =
             state.config.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
         let app_state = state.clone();
+        let connections = http::connections::ConnectionLimiter::new(state.config.max_connections_per_client);
+        let counting = state.config.clone();
         let server = HttpServer::new(move || {
             ActixApp::new().app_data(web::Data::new(app_state.clone())).configure(http::configure)
+        })
+        // Each accepted connection takes a place under its client's address
+        // (released when it closes); one past the cap is marked, and its
+        // first request is refused (`middleware::harden`).
+        .on_connect(move |conn, ext| {
+            let peer = conn.downcast_ref::<actix_web::rt::net::TcpStream>().and_then(|s| s.peer_addr().ok());
+            if let Some(peer) = peer.filter(|p| !counting.is_trusted_proxy(p.ip())) {
+                match connections.open(peer.ip()) {
+                    Ok(Some(place)) => {
+                        ext.insert(place);
+                    }
+                    Ok(None) => {}
+                    Err(over) => {
+                        ext.insert(over);
+                    }
+                }
+            }
         })
         .workers(workers)
         // Writes and argon2 queue on these; a small pool bounds memory and

@@ -89,6 +89,10 @@ pub struct Config {
     /// How long a request body may take to arrive
     /// (`LATCHKEY_BODY_TIMEOUT_SECONDS`, 10).
     pub body_deadline: std::time::Duration,
+    /// Open connections one client address may hold, 0 for no limit
+    /// (`LATCHKEY_MAX_CONNECTIONS_PER_CLIENT`, 128; trusted proxies are
+    /// not counted).
+    pub max_connections_per_client: usize,
     /// Lifetime of OAuth access JWTs (`LATCHKEY_OAUTH_ACCESS_TOKEN_TTL_SECONDS`, 600).
     pub oauth_access_token_ttl_seconds: i64,
     /// How long a checkout waits for a person (`LATCHKEY_APPROVAL_TTL_SECONDS`, 900).
@@ -250,6 +254,7 @@ impl Config {
             password_cost: PasswordCost::default(),
             audit_queue_capacity: int("LATCHKEY_AUDIT_QUEUE_CAPACITY", 4096, 1, 1_000_000)? as usize,
             body_deadline: std::time::Duration::from_secs(int("LATCHKEY_BODY_TIMEOUT_SECONDS", 10, 1, 300)? as u64),
+            max_connections_per_client: int("LATCHKEY_MAX_CONNECTIONS_PER_CLIENT", 128, 0, 1_000_000)? as usize,
             oauth_access_token_ttl_seconds: int("LATCHKEY_OAUTH_ACCESS_TOKEN_TTL_SECONDS", 600, 60, 86_400)?,
             approval_ttl_seconds: int("LATCHKEY_APPROVAL_TTL_SECONDS", 900, 30, 7 * 86_400)?,
             webhook_url: match env("LATCHKEY_WEBHOOK_URL").map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {

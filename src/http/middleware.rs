@@ -55,7 +55,14 @@ pub async fn harden(
     }
     // Forward-auth judges the headers of another request: a body some
     // proxy passes along is not read, limited or hashed.
-    let mut res = if path == "/v1/forward-auth" {
+    let over_cap = req.conn_data::<crate::http::connections::OverConnectionCap>().is_some();
+    let mut res = if over_cap {
+        // Too many connections from this address: answered before any body
+        // is read, and closed.
+        let mut res = AppError::RateLimited { retry_after_seconds: 5 }.error_response();
+        res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        req.into_response(res)
+    } else if path == "/v1/forward-auth" {
         next.call(req).await?.map_into_boxed_body()
     } else if declared_len.is_some_and(|n| n > API_BODY_LIMIT as u64) {
         req.into_response(AppError::PayloadTooLarge.error_response())

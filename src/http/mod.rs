@@ -5,6 +5,7 @@ pub mod assets;
 pub mod auth;
 pub mod bearer;
 pub mod cimd;
+pub mod connections;
 pub mod dashboard;
 pub mod metrics;
 pub mod middleware;

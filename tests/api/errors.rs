@@ -73,6 +73,75 @@ fn a_body_that_stops_arriving_is_answered_408_and_the_connection_closed() {
     assert_eq!(app.client().get("/readyz").status, 200);
 }
 
+/// One address may hold `LATCHKEY_MAX_CONNECTIONS_PER_CLIENT` connections:
+/// the next is answered 429 `RATE_LIMITED` on its first request, before its
+/// body is read, and closed; a closed connection frees its place; trusted
+/// proxies (loopback by default) are not counted.
+#[test]
+fn connections_past_the_per_address_cap_are_refused_and_closed() {
+    use std::io::{Read, Write};
+    let app = TestApp::spawn_with(|c| {
+        c.trusted_proxies = vec![];
+        c.max_connections_per_client = 3;
+    });
+    let addr = app.address.trim_start_matches("http://").to_string();
+    let open = || {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut buf = [0u8; 2048];
+        let n = s.read(&mut buf).unwrap_or(0);
+        (s, String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    let mut held: Vec<_> = (0..3)
+        .map(|_| {
+            let (s, answer) = open();
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            s
+        })
+        .collect();
+    // The fourth: refused at once, even with a body still to come.
+    let started = std::time::Instant::now();
+    let answer = raw_exchange(
+        &app.address,
+        "POST /v1/agents/bootstrap HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n",
+        br#"{"a":"#,
+        std::time::Duration::from_secs(10),
+    );
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(answer.contains(r#""error_code":"RATE_LIMITED""#), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("retry-after: 5"), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "answered without waiting for the body");
+    // Closing one frees a place (the server notices the close first).
+    drop(held.pop());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (s, answer) = open();
+        if answer.starts_with("HTTP/1.1 200") {
+            held.push(s);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the place was never freed: {answer}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // Loopback is a trusted proxy by default: not counted.
+    let proxied = TestApp::spawn_with(|c| c.max_connections_per_client = 1);
+    let keep = raw_keepalive(&proxied.address);
+    assert_eq!(proxied.client().get("/healthz").status, 200);
+    drop(keep);
+}
+
+/// A connection that stays open after one request.
+fn raw_keepalive(address: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(address.trim_start_matches("http://")).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = [0u8; 1024];
+    let _ = s.read(&mut buf);
+    s
+}
+
 #[test]
 fn an_oversized_chunked_body_gets_413_in_the_error_shape() {
     let app = TestApp::spawn();
