@@ -201,7 +201,7 @@ fn creating_an_agent_shows_its_bootstrap_secret_once_with_a_snippet() {
     let start = res.body.find(marker).unwrap() + marker.len();
     let id = res.body[start..start + 36].to_string();
     let page = owner.get(&format!("/dashboard/agents/{id}")).body;
-    assert!(page.contains("not yet") && page.contains("no key registered"));
+    assert!(page.contains("not enrolled") && !page.contains("Key thumbprint"), "{page}");
     let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
     use p256::elliptic_curve::sec1::ToEncodedPoint;
     let point = key.public_key().to_encoded_point(false);
@@ -413,4 +413,26 @@ fn the_token_list_hides_revoked_tokens_until_asked_and_searches() {
     assert!(by_agent.contains(&row("deploy bot token")) && !by_agent.contains(&row("billing bot token")));
     let nothing = owner.get("/dashboard/tokens?q=%3Cscript%3E").body;
     assert!(nothing.contains("No token matches “&#60;script&#62;”"), "{nothing}");
+}
+
+/// The agent page is the agent's hub: its tokens with today's spend and
+/// cap, and its latest activity with a link to all of it.
+#[test]
+fn the_agent_page_shows_its_tokens_spend_and_activity() {
+    let app = TestApp::spawn();
+    let mut owner = app.setup_owner();
+    mode_on(&mut owner);
+    assert_eq!(create_token(&mut owner, AGENT_TOKEN).status, 200);
+    let agents = owner.get("/dashboard/agents").body;
+    let at = agents.find("><strong>billing-bot</strong>").unwrap();
+    let start = agents[..at].rfind("/dashboard/agents/").unwrap() + "/dashboard/agents/".len();
+    let id = &agents[start..start + 36];
+    let page = owner.get(&format!("/dashboard/agents/{id}"));
+    assert_eq!(page.status, 200);
+    let body = &page.body;
+    assert!(body.contains(">billing bot token</a>"), "{body}");
+    assert!(body.contains("<td>$0.00</td>") && body.contains("<td>$7.50</td>"), "spent today and the cap");
+    assert!(body.contains("none: it works with its tokens"), "a PAT agent needs no key");
+    assert!(body.contains("Recent activity") && body.contains(">Agent created</span>"), "{body}");
+    assert!(body.contains(&format!("href=\"/dashboard/audit?agent_id={id}\"")));
 }

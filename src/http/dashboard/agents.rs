@@ -321,7 +321,24 @@ struct AgentPage {
     kind: String,
     grants: Vec<GrantRow>,
     notice: Option<String>,
+    /// The agent's PATs (live ones first) with today's spend.
+    tokens: Vec<AgentTokenRow>,
+    /// Its latest events, newest first.
+    events: Vec<super::EventRow>,
 }
+
+pub struct AgentTokenRow {
+    pub id: String,
+    pub name: String,
+    pub hint: String,
+    pub status: &'static str,
+    pub spent_today: String,
+    pub cap: String,
+    pub last_used: String,
+}
+
+/// How many events the agent page shows (the audit page has the rest).
+const AGENT_EVENTS: u32 = 10;
 
 /// An OAuth grant as a row of the agent page.
 pub struct GrantRow {
@@ -347,16 +364,42 @@ pub async fn agent_page(
 ) -> Result<HttpResponse, HtmlError> {
     let (ws, who, now) = (browser.workspace().id.clone(), browser.acting(), state.clock.now());
     let id = AgentId(id.into_inner());
-    let (agent, sessions, access_tokens, grants) = state
+    let today = crate::domain::checkouts::utc_day(now);
+    let (agent, sessions, access_tokens, grants, pats, spend, events) = state
         .db
         .read(move |conn| {
             let agent = agents::get_manageable(conn, &ws, &id, &who)?;
             let sessions = db::runtime_sessions::list_live_for_agent(conn, &ws, &agent.id, now)?;
             let tokens = db::access_tokens::count_live_for_agent(conn, &agent.id, now)?;
             let grants = db::oauth::grants_of_agent(conn, &ws, &agent.id)?;
-            Ok((agent, sessions, tokens, grants))
+            let pats: Vec<_> = db::pats::list(conn, &ws, who.only_own(), None, 500)?
+                .into_iter()
+                .filter(|p| p.agent_id.as_ref() == Some(&agent.id))
+                .collect();
+            let spend = db::checkouts::spend_by_pat(conn, &ws, today)?;
+            let filter = db::audit::AuditFilter { agent_id: Some(agent.id.0.clone()), ..Default::default() };
+            let events = db::audit::list_filtered(conn, &ws, &filter, AGENT_EVENTS)?;
+            Ok((agent, sessions, tokens, grants, pats, spend, events))
         })
         .await?;
+    let mut tokens: Vec<AgentTokenRow> = pats
+        .iter()
+        .map(|p| {
+            let spent = spend.iter().find(|s| s.pat_id == p.id.0).map_or(0, |s| s.spent_cents);
+            let usd =
+                |c: i64| crate::domain::money::AmountCents::from_cents(c).map(|a| a.to_string()).unwrap_or_default();
+            AgentTokenRow {
+                id: p.id.0.clone(),
+                name: p.name.clone(),
+                hint: p.token_hint.clone(),
+                status: crate::domain::pats::status(p, now),
+                spent_today: usd(spent),
+                cap: p.daily_cap.map(|c| c.to_string()).unwrap_or_default(),
+                last_used: p.last_used_at.map_or_else(|| "never".to_string(), crate::clock::Timestamp::display),
+            }
+        })
+        .collect();
+    tokens.sort_by_key(|t| t.status != "active");
     page(&AgentPage {
         nav: Nav::new(&browser, "agents"),
         id: agent.id.0,
@@ -401,6 +444,8 @@ pub async fn agent_page(
             }
             _ => None,
         },
+        tokens,
+        events: events.into_iter().map(super::EventRow::from).collect(),
     })
 }
 
