@@ -49,3 +49,32 @@ document.addEventListener("click", function (ev) {
   a.click();
   a.remove();
 });
+
+// <time datetime="…" data-relative>: "5 min ago" for recent instants, the
+// exact time (as the server wrote it) in the tooltip. Without script the
+// exact time shows.
+(function () {
+  var units = [["day", 86400], ["hour", 3600], ["min", 60]];
+  var relative = function (seconds) {
+    if (seconds < 45) return "just now";
+    for (var i = 0; i < units.length; i++) {
+      var n = Math.floor(seconds / units[i][1]);
+      if (n >= 1) return n + " " + units[i][0] + (n > 1 && units[i][0] !== "min" ? "s" : "") + " ago";
+    }
+    return "just now";
+  };
+  var update = function () {
+    var now = Date.now();
+    document.querySelectorAll("time[data-relative]").forEach(function (t) {
+      var at = Date.parse(t.getAttribute("datetime"));
+      if (isNaN(at)) return;
+      if (!t.title) t.title = t.textContent;
+      var seconds = (now - at) / 1000;
+      // Older than a week, or in the future: the exact time reads better.
+      t.textContent = seconds >= 0 && seconds < 7 * 86400 ? relative(seconds) : t.title;
+    });
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", update);
+  else update();
+  setInterval(update, 60000);
+})();

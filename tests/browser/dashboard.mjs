@@ -36,6 +36,8 @@ if (shots) mkdirSync(shots, { recursive: true });
 const WIDTHS = [
   { name: "desktop", width: 1280, height: 900 },
   { name: "phone", width: 390, height: 844 },
+  // The same pages in the dark scheme (the CSS follows the system's).
+  { name: "dark", width: 1280, height: 900, dark: true },
 ];
 
 const failures = [];
@@ -106,9 +108,10 @@ try {
   ];
   for (const path of pages) {
     for (const size of WIDTHS) {
-      const where = `${path} at ${size.width} px`;
+      const where = `${path} at ${size.width} px${size.dark ? ", dark" : ""}`;
       problems.length = 0;
       await page.setViewportSize({ width: size.width, height: size.height });
+      await page.emulateMedia({ colorScheme: size.dark ? "dark" : "light" });
       const res = await page.goto(`${base}${path}`);
       if (res.status() !== 200) fail(where, `answered ${res.status()}`);
       await page.waitForLoadState("load");
@@ -151,11 +154,12 @@ try {
       if (shots) {
         const name =
           path === "/" ? "overview" : path.replace(/^\/(dashboard\/)?/, "").replace(/agents\/.*/, "agent").replace(/[^a-z0-9]+/gi, "-");
-        await page.screenshot({ path: `${shots}/${name}-${size.width}.png`, fullPage: true });
+        await page.screenshot({ path: `${shots}/${name}-${size.dark ? "dark" : size.width}.png`, fullPage: true });
       }
     }
   }
   await page.setViewportSize(WIDTHS[0]);
+  await page.emulateMedia({ colorScheme: "light" });
 
   // A bad agent name: the form says which field and keeps the input.
   await flow("new agent with a bad name", async (where) => {
@@ -211,6 +215,16 @@ try {
     await page.goto(`${base}/dashboard/tokens`);
     const after = await page.locator("table tbody tr").count();
     if (after !== before + 1) fail(where, `${after - before} tokens created by one submit and a reload`);
+  });
+
+  // Event times read as "just now" / "5 min ago", the exact time on hover.
+  await flow("relative times", async (where) => {
+    await page.goto(`${base}/dashboard/audit`);
+    const t = page.locator("time[data-relative]").first();
+    const text = await t.textContent();
+    const title = await t.getAttribute("title");
+    if (!/^(just now|\d+ (min|hours?|days?) ago)$/.test(text ?? "")) fail(where, `reads "${text}"`);
+    if (!/UTC$/.test(title ?? "")) fail(where, `no exact time in the tooltip ("${title}")`);
   });
 } finally {
   await browser.close();

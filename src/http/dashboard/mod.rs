@@ -64,6 +64,8 @@ impl Nav {
 /// An audit event as a table row.
 pub struct EventRow {
     pub when: String,
+    /// The same instant for `<time datetime>` (the page shows it relative).
+    pub when_iso: String,
     pub actor: String,
     /// What happened, in words ("Agent created").
     pub what: String,
@@ -156,6 +158,7 @@ impl From<AuditEvent> for EventRow {
         };
         EventRow {
             when: e.created_at.display(),
+            when_iso: e.created_at.to_rfc3339(),
             actor: e.actor_label.unwrap_or(e.actor_kind),
             what: event_label(&e.kind),
             kind: e.kind,
