@@ -90,3 +90,29 @@ fn every_page_says_whether_the_mode_is_on_and_has_an_icon() {
     assert_eq!(icon.status, 200);
     assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
 }
+
+/// With the mode off, Settings lists the live tokens that turning it back
+/// on would revive (the token pages are hidden then), and no revoked one.
+#[test]
+fn with_the_mode_off_settings_lists_what_turning_it_on_revives() {
+    let app = TestApp::spawn();
+    let (mut owner, host) = app.owner_with_host_pat();
+    let mut api = app.client();
+    for name in ["ops-bot", "gone-bot"] {
+        let body = serde_json::json!({"name": format!("{name} token"), "scope_type": "agent",
+            "agent_name": name, "create_agent": true, "audience": "both", "expires_in_days": 30});
+        let res = api.api("POST", "/v1/pats", Some(&host), Some(body));
+        assert_eq!(res.status, 201, "{}", res.body);
+        if name == "gone-bot" {
+            let id = res.json()["pat"]["id"].as_str().or(res.json()["id"].as_str()).unwrap().to_string();
+            let revoked = api.api("POST", &format!("/v1/pats/{id}/revoke"), Some(&host), None);
+            assert!(revoked.status < 300, "{}", revoked.body);
+        }
+    }
+    assert!(!owner.get("/settings").body.contains("Turning it on revives"), "nothing to revive while on");
+    assert_eq!(set_mode(&mut owner, "off", true).status, 303);
+    let settings = owner.get("/settings").body;
+    assert!(settings.contains("Turning it on revives these 2 tokens"), "{settings}");
+    assert!(settings.contains("<td>ops-bot token</td>") && settings.contains("<td>ops-bot</td>"));
+    assert!(!settings.contains("gone-bot token"), "a revoked token stays dead");
+}

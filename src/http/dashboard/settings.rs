@@ -23,6 +23,17 @@ struct SettingsPage {
     error: Option<String>,
     /// Webhook deliveries, when `LATCHKEY_WEBHOOK_URL` is set.
     webhooks: Option<Vec<crate::webhooks::Delivery>>,
+    /// With the mode off: the live tokens turning it on brings back.
+    revives: Vec<ReviveRow>,
+}
+
+/// A suspended token that works again once the mode is on.
+pub struct ReviveRow {
+    pub name: String,
+    pub scope: &'static str,
+    pub agent: String,
+    pub hint: String,
+    pub expires: String,
 }
 
 #[derive(Template)]
@@ -44,6 +55,7 @@ fn settings(browser: &Browser, notice: Option<String>, error: Option<String>) ->
         notice,
         error,
         webhooks: None,
+        revives: Vec::new(),
     }
 }
 
@@ -62,6 +74,22 @@ pub async fn settings_page(
     let mut shown = settings(&browser, notice, None);
     if state.webhooks.enabled() && browser.session.role == Role::Owner {
         shown.webhooks = Some(state.webhooks.recent());
+    }
+    if !shown.nav.agent_mode {
+        // What the switch would bring back, reviewed before pressing it.
+        let (ws, who, now) = (browser.workspace().id.clone(), browser.acting(), state.clock.now());
+        let pats = state.db.read(move |conn| db::pats::list(conn, &ws, who.only_own(), None, 200)).await?;
+        shown.revives = pats
+            .iter()
+            .filter(|p| domain::pats::status(p, now) == "active")
+            .map(|p| ReviveRow {
+                name: p.name.clone(),
+                scope: p.scope.as_str(),
+                agent: p.agent_name.clone().unwrap_or_default(),
+                hint: p.token_hint.clone(),
+                expires: p.expires_at.display(),
+            })
+            .collect();
     }
     page(&shown)
 }
