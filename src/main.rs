@@ -1,7 +1,5 @@
-use clap::Parser;
-
 fn main() {
-    let cli = latchkey::cli::Cli::parse();
+    let cli = latchkey::cli::Cli::parse_args();
     let log_guard = latchkey::telemetry::init();
     if let Err(e) = latchkey::cli::run(cli) {
         drop(log_guard);

@@ -310,6 +310,38 @@ impl CliError {
     }
 }
 
+/// The commands that talk to a server over HTTP: the server's own flags
+/// (`--bind`, `--data-dir`, …) mean nothing to them.
+const CLIENT_COMMANDS: &[&str] = &["login", "auth", "token", "profile", "agent", "request"];
+
+impl Cli {
+    /// Parses the command line. The server's flags stay global (so
+    /// `latchkey --data-dir D admin …` and `latchkey admin … --data-dir D`
+    /// both work), but client commands neither list nor take them: each
+    /// gets a hidden, non-global stand-in, which keeps clap from copying
+    /// the global one into its help.
+    pub fn parse_args() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Cli::command();
+        for name in CLIENT_COMMANDS {
+            command = command.mut_subcommand(*name, |sub| {
+                [
+                    ("bind", "bind"),
+                    ("data_dir", "data-dir"),
+                    ("public_url", "public-url"),
+                    ("database_url", "database-url"),
+                ]
+                .into_iter()
+                .fold(sub, |sub, (id, long)| {
+                    sub.arg(clap::Arg::new(id).long(long).hide(true).action(clap::ArgAction::Set))
+                })
+            });
+        }
+        let matches = command.get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let overrides = cli.global.overrides();
     match cli.command {

@@ -427,3 +427,25 @@ fn db_copy_refuses_what_it_cannot_do_in_one_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("already runs on PostgreSQL"), "{err}");
 }
+
+/// Client commands' help lists only what they take; the server's flags
+/// (`--bind`, `--data-dir`, …) stay on the server's commands, before or
+/// after the subcommand.
+#[test]
+fn client_help_shows_only_client_flags() {
+    let dir = tempfile::TempDir::new().unwrap();
+    for client in
+        [&["token", "mint", "--help"][..], &["auth", "whoami", "--help"], &["login", "--help"], &["request", "--help"]]
+    {
+        let (code, out, err) = run_cli(dir.path(), client, None);
+        assert_eq!(code, 0, "{client:?}: {err}");
+        for server_flag in ["--bind", "--data-dir", "--public-url", "--database-url"] {
+            assert!(!out.contains(server_flag), "{client:?} lists {server_flag}:\n{out}");
+        }
+    }
+    for server in [&["serve", "--help"][..], &["admin", "create-owner", "--help"], &["--help"]] {
+        let (code, out, _) = run_cli(dir.path(), server, None);
+        assert_eq!(code, 0);
+        assert!(out.contains("--data-dir") && out.contains("--database-url"), "{server:?}:\n{out}");
+    }
+}
