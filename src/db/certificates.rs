@@ -18,9 +18,11 @@ pub struct Certificate {
     pub status: String,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// What it is for ("billing backend"); may be empty.
+    pub name: String,
 }
 
-const COLUMNS: &str = "id, workspace_id, kid, public_key_pem, n, e, status, created_at, revoked_at";
+const COLUMNS: &str = "id, workspace_id, kid, public_key_pem, n, e, status, created_at, revoked_at, name";
 
 fn from_row(r: &Row<'_>) -> crate::db::Result<Certificate> {
     Ok(Certificate {
@@ -33,14 +35,15 @@ fn from_row(r: &Row<'_>) -> crate::db::Result<Certificate> {
         status: r.get(6)?,
         created_at: Timestamp(r.get(7)?),
         revoked_at: r.get::<Option<i64>>(8)?.map(Timestamp),
+        name: r.get(9)?,
     })
 }
 
 pub fn insert(conn: &Connection, c: &Certificate) -> Result<(), AppError> {
     conn.execute(
-        "INSERT INTO certificates (id, workspace_id, kid, public_key_pem, n, e, status, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![c.id, c.workspace_id, c.kid, c.public_key_pem, c.n, c.e, c.status, c.created_at.0],
+        "INSERT INTO certificates (id, workspace_id, kid, public_key_pem, n, e, status, created_at, name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![c.id, c.workspace_id, c.kid, c.public_key_pem, c.n, c.e, c.status, c.created_at.0, c.name],
     )?;
     Ok(())
 }

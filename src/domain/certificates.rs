@@ -14,7 +14,23 @@ use crate::error::AppError;
 
 /// Records a generated certificate's public half (the private key is not
 /// passed in and cannot be stored).
-pub fn create(tx: &Connection, ws: &WorkspaceId, g: &Generated, by: &By<'_>) -> Result<Certificate, AppError> {
+/// A certificate's name: what it is for, at most 100 characters, no
+/// control characters; empty is allowed.
+pub fn parse_name(raw: Option<&str>) -> Result<String, AppError> {
+    let name = raw.unwrap_or("").trim();
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::Validation("name: at most 100 characters, no control characters.".into()));
+    }
+    Ok(name.to_string())
+}
+
+pub fn create(
+    tx: &Connection,
+    ws: &WorkspaceId,
+    name: &str,
+    g: &Generated,
+    by: &By<'_>,
+) -> Result<Certificate, AppError> {
     let cert = Certificate {
         id: db::new_id(),
         workspace_id: ws.clone(),
@@ -25,6 +41,7 @@ pub fn create(tx: &Connection, ws: &WorkspaceId, g: &Generated, by: &By<'_>) -> 
         status: "active".into(),
         created_at: by.now,
         revoked_at: None,
+        name: name.to_string(),
     };
     db::certificates::insert(tx, &cert)?;
     audit::record(

@@ -356,3 +356,39 @@ fn a_delegated_identity_belongs_to_its_workspace_alone() {
     let (res, _) = app.login("hank@globex.example", "globex owner password");
     assert_eq!(res.status, 303);
 }
+
+/// A certificate may carry a name (which backend holds its key), given at
+/// creation in the API or the dashboard and shown wherever it is listed;
+/// a bad name or body is refused before any key is generated.
+#[test]
+fn certificates_carry_a_name() {
+    let app = TestApp::spawn();
+    let (mut owner, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    let named = c.api("POST", "/v1/certificates", Some(&host), Some(json!({"name": "  billing backend "})));
+    assert_eq!(named.status, 201, "{}", named.body);
+    assert_eq!(named.json()["name"], "billing backend");
+    let unnamed = c.api("POST", "/v1/certificates", Some(&host), None);
+    assert_eq!(unnamed.status, 201);
+    assert_eq!(unnamed.json()["name"], "");
+    let listed = c.api("GET", "/v1/certificates", Some(&host), None).json();
+    assert!(listed["items"].as_array().unwrap().iter().any(|i| i["name"] == "billing backend"));
+
+    c.api("POST", "/v1/certificates", Some(&host), Some(json!({"name": "a\u{7}b"})))
+        .assert_error(400, "VALIDATION_FAILED");
+    c.api("POST", "/v1/certificates", Some(&host), Some(json!({"name": "x".repeat(101)})))
+        .assert_error(400, "VALIDATION_FAILED");
+    c.api("POST", "/v1/certificates", Some(&host), Some(json!(["not", "an", "object"])))
+        .assert_error(400, "INVALID_JSON");
+    let count = c.api("GET", "/v1/certificates", Some(&host), None).json()["items"].as_array().unwrap().len();
+    assert_eq!(count, 2, "nothing was created by the refused requests");
+
+    let csrf = owner.get("/dashboard/certificates").csrf();
+    let res = owner.post_form("/dashboard/certificates", &[("csrf", &csrf), ("name", "deploy runner")]);
+    assert_eq!(res.status, 303);
+    let shown = owner.get(res.header("location").unwrap());
+    assert!(shown.body.contains("deploy runner · Kid:"), "{}", shown.body);
+    let list = owner.get("/dashboard/certificates").body;
+    assert!(list.contains("<td>deploy runner</td>") && list.contains("<td>billing backend</td>"));
+    assert!(list.contains("unnamed"));
+}

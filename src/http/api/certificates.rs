@@ -20,6 +20,7 @@ pub fn certificate_json(c: &Certificate) -> Value {
     json!({
         "id": c.id,
         "kid": c.kid,
+        "name": c.name,
         "algorithm": "RS256",
         "publicKey": c.public_key_pem,
         "status": c.status,
@@ -57,15 +58,30 @@ pub async fn create_certificate(
     req: HttpRequest,
     state: web::Data<AppState>,
     HostCaller(p): HostCaller,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     require_manager(&p)?;
+    // The body is optional (`{"name": …}`); it is checked before any key
+    // is generated.
+    let name = if body.iter().all(u8::is_ascii_whitespace) {
+        String::new()
+    } else {
+        #[derive(serde::Deserialize)]
+        struct NewCertificate {
+            name: Option<String>,
+        }
+        let parsed: NewCertificate = serde_json::from_slice(&body).map_err(|_| {
+            AppError::InvalidJson("expected an object like {\"name\": \"billing backend\"}, or no body".into())
+        })?;
+        certificates::parse_name(parsed.name.as_deref())?
+    };
     let generated = generate_key(&state, &p.workspace.id).await?;
     let private_key = generated.private_key_pem.clone();
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let ws = p.workspace.id.clone();
     let cert = state
         .db
-        .write(move |tx| certificates::create(tx, &ws, &generated, &By { actor: &actor, meta: &meta, now }))
+        .write(move |tx| certificates::create(tx, &ws, &name, &generated, &By { actor: &actor, meta: &meta, now }))
         .await?;
     let mut body = certificate_json(&cert);
     body["privateKey"] = Value::String(private_key);

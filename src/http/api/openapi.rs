@@ -47,7 +47,7 @@ const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
     (
         "post",
         "/v1/certificates",
-        "Create an RS256 certificate; the private key is returned once.",
+        "Create an RS256 certificate, optionally named ({\"name\": …}); the private key is returned once.",
         "owner, management",
         201,
     ),

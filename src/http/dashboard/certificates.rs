@@ -17,6 +17,7 @@ use crate::state::AppState;
 pub struct CertRow {
     pub id: String,
     pub kid: String,
+    pub name: String,
     pub status: String,
     pub created: String,
 }
@@ -35,6 +36,7 @@ struct CertificatesPage {
 struct CertificateCreatedPage {
     nav: Nav,
     kid: String,
+    name: String,
     private_key: String,
 }
 
@@ -63,7 +65,7 @@ pub async fn certificates_page(
         nav: Nav::new(&browser, "certificates"),
         certs: certs
             .into_iter()
-            .map(|c| CertRow { id: c.id, kid: c.kid, status: c.status, created: c.created_at.display() })
+            .map(|c| CertRow { id: c.id, kid: c.kid, name: c.name, status: c.status, created: c.created_at.display() })
             .collect(),
         is_owner: browser.session.role == Role::Owner,
         notice: match query.done.as_deref() {
@@ -93,6 +95,8 @@ pub struct CertForm {
     csrf: String,
     #[serde(default)]
     confirm: String,
+    #[serde(default)]
+    name: String,
 }
 
 /// An owner, mode on: a new certificate; the private key is shown once.
@@ -103,13 +107,14 @@ pub async fn create_certificate(
     form: web::Form<CertForm>,
 ) -> Result<HttpResponse, HtmlError> {
     owner_only(&browser, &form.csrf)?;
+    let name = certificates::parse_name(Some(&form.name))?;
     let generated = crate::http::api::certificates::generate_key(&state, &browser.workspace().id).await?;
     let private_key = generated.private_key_pem.clone();
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     let ws = browser.workspace().id.clone();
     let cert = state
         .db
-        .write(move |tx| certificates::create(tx, &ws, &generated, &By { actor: &actor, meta: &meta, now }))
+        .write(move |tx| certificates::create(tx, &ws, &name, &generated, &By { actor: &actor, meta: &meta, now }))
         .await?;
     // Shown once on the page this redirects to: a reload makes no second key.
     let location = format!("/dashboard/certificates/{}/created", cert.id);
@@ -129,7 +134,12 @@ pub async fn certificate_created(
     let Some(private_key) = super::reveal::take(&req, &state, &browser, &format!("certificate:{}", cert.id)) else {
         return Ok(see_other("/dashboard/certificates?done=shown"));
     };
-    let res = page(&CertificateCreatedPage { nav: Nav::new(&browser, "certificates"), kid: cert.kid, private_key });
+    let res = page(&CertificateCreatedPage {
+        nav: Nav::new(&browser, "certificates"),
+        kid: cert.kid,
+        name: cert.name,
+        private_key,
+    });
     super::reveal::shown(&state, res)
 }
 
