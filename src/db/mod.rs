@@ -99,7 +99,7 @@ const WRITE_BATCH: usize = 64;
 /// begins: the requests that were still being verified join the same
 /// commit. An isolated write never waits.
 const BUSY: std::time::Duration = std::time::Duration::from_millis(2);
-const GATHER: std::time::Duration = std::time::Duration::from_micros(250);
+const GATHER: std::time::Duration = std::time::Duration::from_micros(1000);
 
 /// Writes and the transactions that carried them, for `/metrics`.
 #[derive(Default)]
