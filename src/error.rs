@@ -80,7 +80,7 @@ pub enum SignatureFailure {
 }
 
 /// Every failure an API route can answer with.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum AppError {
     /// 400 INVALID_JSON: the body is not JSON (or not the JSON we can read).
     InvalidJson(String),

@@ -316,6 +316,23 @@ impl Db {
         answer.await.map_err(|_| AppError::internal("the database writer stopped"))?
     }
 
+    /// [`Db::write`] for a write that may run more than once before it
+    /// commits (only its last run's effects and answer count): a pure
+    /// function of the connection, no side effect outside the database.
+    /// The hot paths use it; it spares them a savepoint each.
+    pub async fn write_rerunnable<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: Fn(&Connection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let reply = move |r| {
+            let _ = reply.send(r);
+        };
+        self.send(Msg::Job(Box::new(Rerun { f, result: None, reply: Some(reply) })))?;
+        answer.await.map_err(|_| AppError::internal("the database writer stopped"))?
+    }
+
     /// Runs a short read on a connection owned by the calling thread, opened
     /// on first use: no hop to the blocking pool. For the authentication
     /// lookups (a few primary-key reads); anything that scans stays on
@@ -474,6 +491,11 @@ enum Msg {
 trait WriteJob: Send {
     /// Runs the write; `false` when it failed (its savepoint is undone).
     fn run(&mut self, conn: &Connection) -> bool;
+    /// Whether `run` may be called again after its effects were rolled
+    /// back (the write is a plain `Fn` of the connection).
+    fn rerunnable(&self) -> bool {
+        false
+    }
     /// Answers the caller with the write's result, or the commit's failure.
     fn answer(self: Box<Self>, commit: Result<(), CommitFailure>);
 }
@@ -499,6 +521,49 @@ where
         let ok = result.is_ok();
         self.result = Some(result);
         ok
+    }
+
+    fn answer(mut self: Box<Self>, commit: Result<(), CommitFailure>) {
+        let result = match (self.result.take(), commit) {
+            (Some(Ok(_)), Err(CommitFailure { message, unreachable: true })) => {
+                Err(AppError::Unavailable(format!("commit failed: {message}")))
+            }
+            (Some(Ok(_)), Err(CommitFailure { message, .. })) => {
+                Err(AppError::internal(format!("commit failed: {message}")))
+            }
+            (Some(r), _) => r,
+            (None, _) => Err(AppError::internal("write not run")),
+        };
+        if let Some(reply) = self.reply.take() {
+            reply(result);
+        }
+    }
+}
+
+/// A write that can run again: the hot paths' (token issuance, checkouts,
+/// replay records), which run without a savepoint of their own.
+struct Rerun<T, F, R> {
+    f: F,
+    result: Option<Result<T, AppError>>,
+    reply: Option<R>,
+}
+
+impl<T, F, R> WriteJob for Rerun<T, F, R>
+where
+    F: Fn(&Connection) -> Result<T, AppError> + Send,
+    R: FnOnce(Result<T, AppError>) + Send,
+    T: Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| (self.f)(conn)))
+            .unwrap_or_else(|_| Err(AppError::internal("a database write panicked")));
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn rerunnable(&self) -> bool {
+        true
     }
 
     fn answer(mut self: Box<Self>, commit: Result<(), CommitFailure>) {
@@ -656,12 +721,46 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), C
         // one that failed rolls the whole transaction back.
         return if job.run(conn) { run("COMMIT").map_err(abort) } else { run("ROLLBACK").map_err(CommitFailure::from) };
     }
-    for job in batch.iter_mut() {
+    // Writes that can run again go last, together and without savepoints
+    // of their own (a savepoint copies every page a write first touches):
+    // if one fails, the group is undone and run again, each write in its
+    // own savepoint. Writes in one batch are concurrent requests, so their
+    // order within it is free.
+    batch.sort_by_key(|job| job.rerunnable());
+    let first_rerun = batch.iter().position(|job| job.rerunnable()).unwrap_or(batch.len());
+    let (once, again) = batch.split_at_mut(first_rerun);
+    for job in once.iter_mut() {
         run("SAVEPOINT job").map_err(abort)?;
         if !job.run(conn) {
             run("ROLLBACK TO job").map_err(abort)?;
         }
         run("RELEASE job").map_err(abort)?;
+    }
+    if !again.is_empty() {
+        // With nothing before them, undoing the group is undoing the
+        // transaction: no savepoint at all.
+        let alone = once.is_empty();
+        if !alone {
+            run("SAVEPOINT hot").map_err(abort)?;
+        }
+        if !again.iter_mut().all(|job| job.run(conn)) {
+            if alone {
+                run("ROLLBACK").map_err(CommitFailure::from)?;
+                run("BEGIN IMMEDIATE").map_err(CommitFailure::from)?;
+            } else {
+                run("ROLLBACK TO hot").map_err(abort)?;
+            }
+            for job in again.iter_mut() {
+                run("SAVEPOINT job").map_err(abort)?;
+                if !job.run(conn) {
+                    run("ROLLBACK TO job").map_err(abort)?;
+                }
+                run("RELEASE job").map_err(abort)?;
+            }
+        }
+        if !alone {
+            run("RELEASE hot").map_err(abort)?;
+        }
     }
     run("COMMIT").map_err(abort)
 }
@@ -785,6 +884,66 @@ mod tests {
             [],
         )
         .unwrap();
+    }
+
+    /// Re-runnable writes share one savepoint; when one fails, the group is
+    /// undone and each runs again in its own: the failed one leaves
+    /// nothing, every other commits exactly once, and the other writes of
+    /// the batch (each in its savepoint) are untouched.
+    #[test]
+    fn a_failed_rerunnable_write_undoes_only_itself() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        for with_others in [true, false] {
+            let dir = tempfile::TempDir::new().unwrap();
+            let conn = Connection::from_sqlite(connect_sqlite(&dir.path().join("t.db")).unwrap());
+            conn.execute_batch("CREATE TABLE t (v TEXT)").unwrap();
+            let answers: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+            let runs = Arc::new(AtomicUsize::new(0));
+            let insert = |v: &'static str, fail: bool| {
+                move |c: &Connection| -> Result<(), AppError> {
+                    c.execute_batch(&format!("INSERT INTO t VALUES ('{v}')"))?;
+                    if fail { Err(AppError::Validation(format!("{v} fails"))) } else { Ok(()) }
+                }
+            };
+            let reply = |name: &'static str| {
+                let answers = answers.clone();
+                move |r: Result<(), AppError>| answers.lock().unwrap().push((name.to_string(), r.is_ok()))
+            };
+            let mut batch: Vec<Box<dyn WriteJob>> = Vec::new();
+            let counted = {
+                let runs = runs.clone();
+                let f = insert("a", false);
+                move |c: &Connection| {
+                    runs.fetch_add(1, SeqCst);
+                    f(c)
+                }
+            };
+            batch.push(Box::new(Rerun { f: counted, result: None, reply: Some(reply("a")) }));
+            batch.push(Box::new(Rerun { f: insert("b", true), result: None, reply: Some(reply("b")) }));
+            if with_others {
+                batch.push(Box::new(Job { f: Some(insert("c", false)), result: None, reply: Some(reply("c")) }));
+                batch.push(Box::new(Job { f: Some(insert("d", true)), result: None, reply: Some(reply("d")) }));
+            }
+            let commit = run_batch(&conn, &mut batch);
+            assert!(commit.is_ok());
+            for job in batch.drain(..) {
+                job.answer(commit.clone());
+            }
+            let rows: Vec<String> = {
+                let mut stmt = conn.prepare_cached("SELECT v FROM t ORDER BY v").unwrap();
+                stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+            };
+            let expected: &[&str] = if with_others { &["a", "c"] } else { &["a"] };
+            assert_eq!(rows, expected, "with others: {with_others}");
+            assert_eq!(runs.load(SeqCst), 2, "a ran again after b failed");
+            let mut answers = answers.lock().unwrap().clone();
+            answers.sort();
+            let mut want = vec![("a".to_string(), true), ("b".to_string(), false)];
+            if with_others {
+                want.extend([("c".to_string(), true), ("d".to_string(), false)]);
+            }
+            assert_eq!(answers, want);
+        }
     }
 
     /// The writer never checkpoints (a commit must not wait for one); the

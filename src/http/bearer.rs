@@ -123,7 +123,7 @@ async fn resolve(state: &AppState, prepared: Prepared, usage: Use) -> Result<Pri
         let settings = state.authn.clone();
         state
             .db
-            .write(move |tx| Ok(authn::resolve(tx, &prepared, usage, &settings, now)))
+            .write_rerunnable(move |tx| Ok(authn::resolve(tx, &prepared, usage, &settings, now)))
             .await
             .map_err(Refusal::internal)?
     } else {

@@ -120,15 +120,17 @@ pub async fn create_checkout(
     let ttl = state.config.approval_ttl_seconds;
     let outcome = state
         .db
-        .write(move |tx| {
+        .write_rerunnable(move |tx| {
             let p = match session.resolve(tx, now) {
                 Ok(p) => p,
                 Err(r) if r.is_internal() => return Err(r.error),
                 Err(r) => return Ok(Outcome::Refused(r)),
             };
-            let request = match request {
-                Ok(r) => r,
-                Err(e) => return Ok(Outcome::Invalid(e)),
+            // The write may run again before it commits: it reads the
+            // parsed request, never consumes it.
+            let request = match &request {
+                Ok(r) => r.clone(),
+                Err(e) => return Ok(Outcome::Invalid(e.clone())),
             };
             let (Some(agent), Some(pat)) = (p.agent.clone(), p.credential.pat_id.clone()) else {
                 return Ok(Outcome::Invalid(AppError::SessionRequired));

@@ -200,7 +200,7 @@ async fn issue(
         let ttl = state.config.oauth_access_token_ttl_seconds;
         let issued = state
             .db
-            .write(move |tx| {
+            .write_rerunnable(move |tx| {
                 let by = By { actor: &actor, meta: &meta, now };
                 enrollment::issue_resource_token(
                     tx,
@@ -221,7 +221,7 @@ async fn issue(
     let ttl = state.config.agent_token_ttl_seconds;
     let issued = state
         .db
-        .write(move |tx| {
+        .write_rerunnable(move |tx| {
             let by = By { actor: &actor, meta: &meta, now };
             enrollment::issue_access_token(tx, &agent, &jti, jti_expires, ttl, &settings_url, &by)
         })

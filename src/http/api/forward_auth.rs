@@ -118,20 +118,31 @@ async fn check(req: &HttpRequest, state: &AppState, resource_id: Option<String>)
     let now = state.clock.now();
     let settings = state.authn.clone();
     let cache = state.resources.clone();
-    let needs_write = matches!(&prepared, Some(Ok(p)) if p.needs_write());
-    let visit = move |conn: &crate::db::Connection| -> Result<Visit, AppError> {
-        let resource = find_resource(conn, &cache, &selector)?;
-        let resolved = match (&resource, prepared) {
-            (Some(_), Some(Ok(p))) => Some(authn::resolve(conn, &p, Use::Direct, &settings, now)),
-            (_, Some(Err(refusal))) => Some(Err(refusal)),
-            _ => None,
-        };
-        Ok((resource, resolved))
-    };
-    let (resource, resolved) = if needs_write {
-        state.db.write(visit).await
-    } else {
-        state.db.read_here(|conn| db::in_snapshot(conn, visit)).await
+    let (resource, resolved) = match prepared {
+        // A session's replay record is written: the visit may run again
+        // before it commits, so it only reads what it captured.
+        Some(Ok(p)) if p.needs_write() => {
+            state
+                .db
+                .write_rerunnable(move |conn| -> Result<Visit, AppError> {
+                    let resource = find_resource(conn, &cache, &selector)?;
+                    let resolved = resource.is_some().then(|| authn::resolve(conn, &p, Use::Direct, &settings, now));
+                    Ok((resource, resolved))
+                })
+                .await
+        }
+        prepared => {
+            let visit = move |conn: &crate::db::Connection| -> Result<Visit, AppError> {
+                let resource = find_resource(conn, &cache, &selector)?;
+                let resolved = match (&resource, prepared) {
+                    (Some(_), Some(Ok(p))) => Some(authn::resolve(conn, &p, Use::Direct, &settings, now)),
+                    (_, Some(Err(refusal))) => Some(Err(refusal)),
+                    _ => None,
+                };
+                Ok((resource, resolved))
+            };
+            state.db.read_here(|conn| db::in_snapshot(conn, visit)).await
+        }
     }
     .map_err(Denied::plain)?;
 
