@@ -106,6 +106,10 @@ pub struct AuditFilter {
     pub agent_id: Option<String>,
     /// An event id: only older events.
     pub before: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: Option<String>,
+    /// Only events at or after this time.
+    pub since: Option<Timestamp>,
 }
 
 /// A workspace's events, newest first; `before` is an event id for paging.
@@ -130,9 +134,12 @@ pub fn list_filtered(
            AND (CAST(?2 AS TEXT) IS NULL OR seq < (SELECT seq FROM audit_events WHERE id = ?2))
            AND (CAST(?3 AS TEXT) IS NULL OR kind = ?3)
            AND (CAST(?4 AS TEXT) IS NULL OR actor_id = ?4 OR target_id = ?4)
+           AND (CAST(?6 AS TEXT) IS NULL OR outcome = ?6)
+           AND (CAST(?7 AS BIGINT) IS NULL OR created_at >= ?7)
          ORDER BY seq DESC LIMIT ?5"
     );
     let mut stmt = super::cached(conn, &sql)?;
-    let rows = stmt.query_map(params![ws, f.before, f.kind, f.agent_id, limit], from_row)?;
+    let since = f.since.map(|t| t.0);
+    let rows = stmt.query_map(params![ws, f.before, f.kind, f.agent_id, limit, f.outcome, since], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -355,6 +355,21 @@ fn the_audit_page_filters_by_kind_and_agent_and_downloads_csv() {
     let none = owner.get("/dashboard/audit?kind=oauth.code_reused").body;
     assert!(none.contains("No events match this filter"), "{none}");
 
+    // By outcome and by time range.
+    let succeeded = owner.get("/dashboard/audit?outcome=success").body;
+    assert!(succeeded.contains(">Agent created</span>") && succeeded.contains("<option value=\"success\" selected>"));
+    let refused = owner.get("/dashboard/audit?outcome=failure").body;
+    assert!(refused.contains("No events match this filter"), "{refused}");
+    assert!(owner.get("/dashboard/audit?period=1h").body.contains(">Agent created</span>"));
+    app.clock.advance(2 * 3600);
+    let last_hour = owner.get("/dashboard/audit?period=1h&kind=agent.created").body;
+    assert!(last_hour.contains("No events match this filter"), "two hours later: {last_hour}");
+    assert!(last_hour.contains("<option value=\"1h\" selected>"));
+    let day = owner.get("/dashboard/audit?period=24h&kind=agent.created").body;
+    assert_eq!(day.matches(">Agent created</span>").count(), 2);
+    let older = owner.get("/dashboard/audit.csv?kind=agent.created&period=1h");
+    assert_eq!(older.body.lines().count(), 1, "the CSV follows the same filter: {}", older.body);
+
     let csv = owner.get("/dashboard/audit.csv?kind=agent.created");
     assert_eq!(csv.status, 200);
     assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));

@@ -217,6 +217,38 @@ try {
     if (after !== before + 1) fail(where, `${after - before} tokens created by one submit and a reload`);
   });
 
+  // Revoking asks first, then the token is revoked.
+  await flow("revoke with confirmation", async (where) => {
+    await page.goto(`${base}/dashboard/tokens`);
+    await page.locator("a:has-text('browser token')").first().click();
+    await page.waitForLoadState("load");
+    await Promise.all([page.waitForNavigation(), page.click("form[action$='/revoke'] button[type=submit]")]);
+    if (!/revoke/i.test(await page.locator("h1").first().textContent())) fail(where, "no confirmation page");
+    await Promise.all([page.waitForNavigation(), page.click("button:has-text('Yes, revoke it')")]);
+    if (!(await page.locator(".revoked").count())) fail(where, "the token page does not say revoked");
+  });
+
+  // Without JavaScript the create flow works the same: the token is shown
+  // once in a read-only field ready to select.
+  await flow("new token without JavaScript", async (where) => {
+    const plain = await browser.newContext({ viewport: WIDTHS[0], javaScriptEnabled: false });
+    const p = await plain.newPage();
+    await p.goto(`${base}/login`);
+    await p.fill("input[name=email]", email);
+    await p.fill("input[name=password]", password);
+    await Promise.all([p.waitForURL((u) => !u.pathname.startsWith("/login")), p.click("button[type=submit]")]);
+    await p.goto(`${base}/dashboard/tokens`);
+    const form = p.locator("form[action='/dashboard/tokens']").first();
+    await form.locator("input[name=name]").fill("no script token");
+    await form.locator("input[name=agent_name]").fill(agent);
+    await Promise.all([p.waitForNavigation(), form.locator("button[type=submit]").click()]);
+    const value = await p.locator("input[readonly]").first().inputValue({ timeout: 5000 });
+    if (!/^lk_/.test(value)) fail(where, "no token shown");
+    await p.reload();
+    if ((await p.content()).includes(value)) fail(where, "a reload showed it again");
+    await plain.close();
+  });
+
   // Event times read as "just now" / "5 min ago", the exact time on hover.
   await flow("relative times", async (where) => {
     await page.goto(`${base}/dashboard/audit`);

@@ -46,6 +46,7 @@ pub async fn list_audit(
         kind: q.kind.filter(|k| !k.is_empty()),
         agent_id: q.agent_id.filter(|a| !a.is_empty()),
         before: q.before.filter(|b| !b.is_empty()),
+        ..Default::default()
     };
     let ws = p.workspace.id.clone();
     // Refusals still on their way are part of the trail asked for.

@@ -33,6 +33,9 @@ struct AuditPage {
     filtered: bool,
     kinds: Vec<Choice>,
     agents: Vec<Choice>,
+    /// `success`, `failure` or empty.
+    outcome: String,
+    periods: Vec<Choice>,
     /// The filter as a query string (`kind=…&agent_id=…`), for the paging
     /// and CSV links.
     query: String,
@@ -44,17 +47,39 @@ pub struct AuditQuery {
     before: Option<String>,
     kind: Option<String>,
     agent_id: Option<String>,
+    outcome: Option<String>,
+    /// `1h`, `24h` or `7d`: only that recent past.
+    period: Option<String>,
 }
 
+/// The time ranges the filter offers, in seconds back from now.
+const PERIODS: &[(&str, &str, i64)] =
+    &[("1h", "Last hour", 3_600), ("24h", "Last 24 hours", 86_400), ("7d", "Last 7 days", 7 * 86_400)];
+
 impl AuditQuery {
-    fn filter(self) -> AuditFilter {
+    fn filter(self, now: crate::clock::Timestamp) -> AuditFilter {
         let set = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        AuditFilter { kind: set(self.kind), agent_id: set(self.agent_id), before: set(self.before) }
+        let outcome = set(self.outcome).filter(|o| o == "success" || o == "failure");
+        let since = set(self.period)
+            .and_then(|p| PERIODS.iter().find(|(key, _, _)| *key == p))
+            .map(|(_, _, back)| crate::clock::Timestamp(now.0 - back));
+        AuditFilter { kind: set(self.kind), agent_id: set(self.agent_id), before: set(self.before), outcome, since }
     }
 }
 
-fn query_string(f: &AuditFilter) -> String {
+fn period_of(f: &AuditFilter, now: crate::clock::Timestamp) -> Option<&'static str> {
+    let since = f.since?;
+    PERIODS.iter().find(|(_, _, back)| now.0 - back == since.0).map(|(key, _, _)| *key)
+}
+
+fn query_string(f: &AuditFilter, period: Option<&str>) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(o) = &f.outcome {
+        q.append_pair("outcome", o);
+    }
+    if let Some(p) = period {
+        q.append_pair("period", p);
+    }
     if let Some(k) = &f.kind {
         q.append_pair("kind", k);
     }
@@ -70,7 +95,9 @@ pub async fn audit_page(
     AgentConsole(browser): AgentConsole,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, HtmlError> {
-    let filter = query.into_inner().filter();
+    let now = state.clock.now();
+    let filter = query.into_inner().filter(now);
+    let period = period_of(&filter, now);
     let paged = filter.before.is_some();
     let (events, agents) = list(&state, &browser, filter.clone(), PAGE_SIZE).await?;
     let next_before = (events.len() == PAGE_SIZE as usize).then(|| events.last().map(|e| e.id.clone())).flatten();
@@ -90,10 +117,22 @@ pub async fn audit_page(
         nav: Nav::new(&browser, "audit"),
         events: events.into_iter().map(EventRow::from).collect(),
         paged,
-        filtered: filter.kind.is_some() || filter.agent_id.is_some(),
+        filtered: filter.kind.is_some()
+            || filter.agent_id.is_some()
+            || filter.outcome.is_some()
+            || filter.since.is_some(),
         kinds,
         agents,
-        query: query_string(&filter),
+        outcome: filter.outcome.clone().unwrap_or_default(),
+        periods: PERIODS
+            .iter()
+            .map(|(key, label, _)| Choice {
+                value: (*key).to_string(),
+                label: (*label).to_string(),
+                selected: period == Some(*key),
+            })
+            .collect(),
+        query: query_string(&filter, period),
         next_before,
     })
 }
@@ -105,7 +144,8 @@ pub async fn audit_csv(
     AgentConsole(browser): AgentConsole,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, HtmlError> {
-    let (events, _) = list(&state, &browser, query.into_inner().filter(), CSV_ROWS).await?;
+    let filter = query.into_inner().filter(state.clock.now());
+    let (events, _) = list(&state, &browser, filter, CSV_ROWS).await?;
     let mut out = String::from(
         "time,actor_kind,actor_id,actor,event,kind,target_kind,target_id,outcome,reason,repeats,client_ip,user_agent\r\n",
     );
