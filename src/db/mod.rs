@@ -524,19 +524,23 @@ where
     }
 
     fn answer(mut self: Box<Self>, commit: Result<(), CommitFailure>) {
-        let result = match (self.result.take(), commit) {
-            (Some(Ok(_)), Err(CommitFailure { message, unreachable: true })) => {
-                Err(AppError::Unavailable(format!("commit failed: {message}")))
-            }
-            (Some(Ok(_)), Err(CommitFailure { message, .. })) => {
-                Err(AppError::internal(format!("commit failed: {message}")))
-            }
-            (Some(r), _) => r,
-            (None, _) => Err(AppError::internal("write not run")),
-        };
         if let Some(reply) = self.reply.take() {
-            reply(result);
+            reply(settle(self.result.take(), commit));
         }
+    }
+}
+
+/// What a write answers: its own result, unless the commit failed under it.
+fn settle<T>(result: Option<Result<T, AppError>>, commit: Result<(), CommitFailure>) -> Result<T, AppError> {
+    match (result, commit) {
+        (Some(Ok(_)), Err(CommitFailure { message, unreachable: true })) => {
+            Err(AppError::Unavailable(format!("commit failed: {message}")))
+        }
+        (Some(Ok(_)), Err(CommitFailure { message, .. })) => {
+            Err(AppError::internal(format!("commit failed: {message}")))
+        }
+        (Some(r), _) => r,
+        (None, _) => Err(AppError::internal("write not run")),
     }
 }
 
@@ -567,18 +571,8 @@ where
     }
 
     fn answer(mut self: Box<Self>, commit: Result<(), CommitFailure>) {
-        let result = match (self.result.take(), commit) {
-            (Some(Ok(_)), Err(CommitFailure { message, unreachable: true })) => {
-                Err(AppError::Unavailable(format!("commit failed: {message}")))
-            }
-            (Some(Ok(_)), Err(CommitFailure { message, .. })) => {
-                Err(AppError::internal(format!("commit failed: {message}")))
-            }
-            (Some(r), _) => r,
-            (None, _) => Err(AppError::internal("write not run")),
-        };
         if let Some(reply) = self.reply.take() {
-            reply(result);
+            reply(settle(self.result.take(), commit));
         }
     }
 }

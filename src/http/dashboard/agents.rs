@@ -56,11 +56,7 @@ async fn render(
     let ws = browser.workspace().id.clone();
     let who = browser.acting();
     let list = state.db.read(move |conn| db::agents::list(conn, &ws, who.only_own(), None, 200)).await?;
-    let status = if form.message.is_empty() {
-        actix_web::http::StatusCode::OK
-    } else {
-        actix_web::http::StatusCode::BAD_REQUEST
-    };
+    let status = form.status();
     page_with_status(
         status,
         &AgentsPage {

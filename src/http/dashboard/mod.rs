@@ -223,6 +223,11 @@ impl Refilled {
         self
     }
 
+    /// 400 for a form sent back with a mistake, 200 for a fresh one.
+    pub fn status(&self) -> actix_web::http::StatusCode {
+        if self.message.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::BAD_REQUEST }
+    }
+
     /// What was typed into `field` (empty on a fresh form).
     pub fn value(&self, field: &str) -> &str {
         self.value_or(field, "")

@@ -169,11 +169,7 @@ async fn render(
         })
         .await?;
     let now = state.clock.now();
-    let status = if form.message.is_empty() {
-        actix_web::http::StatusCode::OK
-    } else {
-        actix_web::http::StatusCode::BAD_REQUEST
-    };
+    let status = form.status();
     let show_all = query.show.as_deref() == Some("all");
     let search = query.q.unwrap_or_default().trim().to_string();
     let needle = search.to_lowercase();
