@@ -450,4 +450,11 @@ fn the_agent_page_shows_its_tokens_spend_and_activity() {
     assert!(body.contains("none: it works with its tokens"), "a PAT agent needs no key");
     assert!(body.contains("Recent activity") && body.contains(">Agent created</span>"), "{body}");
     assert!(body.contains(&format!("href=\"/dashboard/audit?agent_id={id}\"")));
+    assert!(body.contains("Recent checkouts") && body.contains("No checkout yet"));
+    // Disable from the agent page asks first.
+    assert!(body.contains(&format!("action=\"/dashboard/agents/{id}/disable\"")));
+    let ask = owner.post_form(&format!("/dashboard/agents/{id}/disable"), &[("csrf", &page.csrf())]);
+    assert_eq!(ask.status, 200, "{}", ask.body);
+    assert!(ask.body.contains("name=\"confirm\""), "a confirmation, not a disable: {}", ask.body);
+    assert!(owner.get(&format!("/dashboard/agents/{id}")).body.contains("Disable this agent"), "still enabled");
 }

@@ -321,6 +321,16 @@ struct AgentPage {
     tokens: Vec<AgentTokenRow>,
     /// Its latest events, newest first.
     events: Vec<super::EventRow>,
+    /// Its latest checkouts, newest first.
+    checkouts: Vec<AgentCheckoutRow>,
+}
+
+pub struct AgentCheckoutRow {
+    pub when: String,
+    pub when_iso: String,
+    pub amount: String,
+    pub description: String,
+    pub status: String,
 }
 
 pub struct AgentTokenRow {
@@ -361,7 +371,7 @@ pub async fn agent_page(
     let (ws, who, now) = (browser.workspace().id.clone(), browser.acting(), state.clock.now());
     let id = AgentId(id.into_inner());
     let today = crate::domain::checkouts::utc_day(now);
-    let (agent, sessions, access_tokens, grants, pats, spend, events) = state
+    let (agent, sessions, access_tokens, grants, pats, spend, events, checkouts) = state
         .db
         .read(move |conn| {
             let agent = agents::get_manageable(conn, &ws, &id, &who)?;
@@ -375,7 +385,12 @@ pub async fn agent_page(
             let spend = db::checkouts::spend_by_pat(conn, &ws, today)?;
             let filter = db::audit::AuditFilter { agent_id: Some(agent.id.0.clone()), ..Default::default() };
             let events = db::audit::list_filtered(conn, &ws, &filter, AGENT_EVENTS)?;
-            Ok((agent, sessions, tokens, grants, pats, spend, events))
+            let checkouts: Vec<_> = db::checkouts::list(conn, &ws, None, 200)?
+                .into_iter()
+                .filter(|c| c.agent_id == agent.id)
+                .take(AGENT_EVENTS as usize)
+                .collect();
+            Ok((agent, sessions, tokens, grants, pats, spend, events, checkouts))
         })
         .await?;
     let mut tokens: Vec<AgentTokenRow> = pats
@@ -442,6 +457,18 @@ pub async fn agent_page(
         },
         tokens,
         events: events.into_iter().map(super::EventRow::from).collect(),
+        checkouts: checkouts
+            .into_iter()
+            .map(|c| AgentCheckoutRow {
+                when: c.created_at.display(),
+                when_iso: c.created_at.to_rfc3339(),
+                amount: crate::domain::money::AmountCents::from_cents(c.amount_cents)
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+                description: c.description,
+                status: c.status,
+            })
+            .collect(),
     })
 }
 
