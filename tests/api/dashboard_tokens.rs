@@ -337,6 +337,9 @@ fn the_audit_page_filters_by_kind_and_agent_and_downloads_csv() {
         agents[start..start + 36].to_string()
     };
     let (alpha, beta) = (id_of("alpha"), id_of("beta"));
+    let found = owner.get("/dashboard/agents?q=ALP").body;
+    assert!(found.contains("><strong>alpha</strong>") && !found.contains("><strong>beta</strong>"));
+    assert!(owner.get("/dashboard/agents?q=zzz").body.contains("No agent matches “zzz”"));
 
     let all = owner.get("/dashboard/audit").body;
     assert!(all.contains(">Agent created</span>") && all.contains(">Agent Security Mode turned on</span>"), "{all}");

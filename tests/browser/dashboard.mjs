@@ -12,7 +12,7 @@
 // with a bad name keeps what was typed and names the field; a new token is
 // shown once and a reload neither shows nor mints it again; Copy works over
 // plain http. Exit status 0 when everything held; every failure printed.
-import { readFileSync, mkdirSync } from "node:fs";
+import { readFileSync, mkdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 
@@ -31,7 +31,11 @@ const email = arg("email");
 const password = arg("password");
 const executablePath = arg("chromium", "/usr/bin/chromium");
 const shots = arg("screenshots", "");
-if (shots) mkdirSync(shots, { recursive: true });
+if (shots) {
+  // Only this run's pictures.
+  rmSync(shots, { recursive: true, force: true });
+  mkdirSync(shots, { recursive: true });
+}
 
 const WIDTHS = [
   { name: "desktop", width: 1280, height: 900 },

@@ -29,11 +29,14 @@ struct AgentsPage {
     agents: Vec<AgentRow>,
     notice: Option<String>,
     form: Refilled,
+    /// The search box's text; only matching agents are listed.
+    search: String,
 }
 
 #[derive(Deserialize)]
 pub struct AgentsQuery {
     created: Option<String>,
+    q: Option<String>,
 }
 
 /// A logged-in person, mode on: their agents (all of them for owners).
@@ -42,8 +45,10 @@ pub async fn agents_page(
     AgentConsole(browser): AgentConsole,
     query: web::Query<AgentsQuery>,
 ) -> Result<HttpResponse, HtmlError> {
-    let notice = query.into_inner().created.map(|n| format!("Agent {n} created."));
-    render(&state, &browser, notice, Refilled::default()).await
+    let query = query.into_inner();
+    let notice = query.created.map(|n| format!("Agent {n} created."));
+    let search = query.q.unwrap_or_default().trim().to_string();
+    render(&state, &browser, notice, Refilled::default(), search).await
 }
 
 /// The list and the new-agent form: 200, or 400 with the form sent back.
@@ -52,6 +57,7 @@ async fn render(
     browser: &crate::http::auth::Browser,
     notice: Option<String>,
     form: Refilled,
+    search: String,
 ) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
     let who = browser.acting();
@@ -63,6 +69,12 @@ async fn render(
             nav: Nav::new(browser, "agents"),
             agents: list
                 .into_iter()
+                .filter(|a| {
+                    let needle = search.to_lowercase();
+                    needle.is_empty()
+                        || a.name.to_lowercase().contains(&needle)
+                        || a.description.to_lowercase().contains(&needle)
+                })
                 .map(|a| AgentRow {
                     id: a.id.0,
                     name: a.name,
@@ -73,6 +85,7 @@ async fn render(
                 .collect(),
             notice,
             form,
+            search,
         },
     )
 }
@@ -105,7 +118,7 @@ pub async fn create_agent(
         .and_then(|name| Ok((name, agents::parse_description(Some(&form.description))?)));
     let (name, description) = match parsed {
         Ok(p) => p,
-        Err(e) => return render(&state, &browser, None, send_back(&e)).await,
+        Err(e) => return render(&state, &browser, None, send_back(&e), String::new()).await,
     };
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     let ws = browser.workspace().id.clone();
@@ -122,7 +135,9 @@ pub async fn create_agent(
         .await;
     let (agent, secret, expires) = match created {
         Ok(c) => c,
-        Err(e @ crate::error::AppError::Conflict(_)) => return render(&state, &browser, None, send_back(&e)).await,
+        Err(e @ crate::error::AppError::Conflict(_)) => {
+            return render(&state, &browser, None, send_back(&e), String::new()).await;
+        }
         Err(e) => return Err(e.into()),
     };
     stash_secret(&state, &browser, &agent.id.0, &secret.into_inner(), expires)
