@@ -130,6 +130,23 @@ pub fn list(conn: &Connection, ws: &WorkspaceId, before: Option<&str>, limit: u3
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// One agent's checkouts, newest first.
+pub fn list_for_agent(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    agent: &AgentId,
+    limit: u32,
+) -> Result<Vec<Checkout>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM checkouts c LEFT JOIN agents a ON a.id = c.agent_id
+         WHERE c.workspace_id = ?1 AND c.agent_id = ?2
+         ORDER BY c.id DESC LIMIT ?3"
+    );
+    let mut stmt = super::cached(conn, &sql)?;
+    let rows = stmt.query_map(params![ws, agent, limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// One agent PAT's spend on a day.
 #[derive(Debug, Clone)]
 pub struct PatSpend {

@@ -514,13 +514,7 @@ where
 {
     fn run(&mut self, conn: &Connection) -> bool {
         let Some(f) = self.f.take() else { return false };
-        // A panic in one write must not take the writer thread (and every
-        // later write) with it.
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
-            .unwrap_or_else(|_| Err(AppError::internal("a database write panicked")));
-        let ok = result.is_ok();
-        self.result = Some(result);
-        ok
+        run_caught(&mut self.result, || f(conn))
     }
 
     fn answer(mut self: Box<Self>, commit: Result<(), CommitFailure>) {
@@ -528,6 +522,17 @@ where
             reply(settle(self.result.take(), commit));
         }
     }
+}
+
+/// Runs one write and keeps its result; `true` when it succeeded. A panic
+/// in one write must not take the writer thread (and every later write)
+/// with it: it becomes that write's error.
+fn run_caught<T>(slot: &mut Option<Result<T, AppError>>, f: impl FnOnce() -> Result<T, AppError>) -> bool {
+    let result = std::panic::catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(AppError::internal("a database write panicked")));
+    let ok = result.is_ok();
+    *slot = Some(result);
+    ok
 }
 
 /// What a write answers: its own result, unless the commit failed under it.
@@ -559,11 +564,8 @@ where
     T: Send,
 {
     fn run(&mut self, conn: &Connection) -> bool {
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| (self.f)(conn)))
-            .unwrap_or_else(|_| Err(AppError::internal("a database write panicked")));
-        let ok = result.is_ok();
-        self.result = Some(result);
-        ok
+        let f = &self.f;
+        run_caught(&mut self.result, || f(conn))
     }
 
     fn rerunnable(&self) -> bool {

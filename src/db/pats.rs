@@ -107,6 +107,24 @@ pub fn list(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// One agent's PATs (only `owner`'s when given), newest first.
+pub fn list_for_agent(
+    conn: &Connection,
+    ws: &WorkspaceId,
+    agent: &AgentId,
+    owner: Option<&UserId>,
+    limit: u32,
+) -> Result<Vec<Pat>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM pats p LEFT JOIN agents a ON a.id = p.agent_id
+         WHERE p.workspace_id = ?1 AND p.agent_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR p.user_id = ?3)
+         ORDER BY p.id DESC LIMIT ?4"
+    );
+    let mut stmt = super::cached(conn, &sql)?;
+    let rows = stmt.query_map(params![ws, agent, owner, limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub fn update_name(conn: &Connection, ws: &WorkspaceId, id: &PatId, name: &str) -> Result<(), AppError> {
     conn.execute("UPDATE pats SET name = ?3 WHERE workspace_id = ?1 AND id = ?2", params![ws, id, name])?;
     Ok(())

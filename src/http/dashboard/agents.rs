@@ -393,18 +393,11 @@ pub async fn agent_page(
             let sessions = db::runtime_sessions::list_live_for_agent(conn, &ws, &agent.id, now)?;
             let tokens = db::access_tokens::count_live_for_agent(conn, &agent.id, now)?;
             let grants = db::oauth::grants_of_agent(conn, &ws, &agent.id)?;
-            let pats: Vec<_> = db::pats::list(conn, &ws, who.only_own(), None, 500)?
-                .into_iter()
-                .filter(|p| p.agent_id.as_ref() == Some(&agent.id))
-                .collect();
+            let pats = db::pats::list_for_agent(conn, &ws, &agent.id, who.only_own(), 200)?;
             let spend = db::checkouts::spend_by_pat(conn, &ws, today)?;
             let filter = db::audit::AuditFilter { agent_id: Some(agent.id.0.clone()), ..Default::default() };
             let events = db::audit::list_filtered(conn, &ws, &filter, AGENT_EVENTS)?;
-            let checkouts: Vec<_> = db::checkouts::list(conn, &ws, None, 200)?
-                .into_iter()
-                .filter(|c| c.agent_id == agent.id)
-                .take(AGENT_EVENTS as usize)
-                .collect();
+            let checkouts = db::checkouts::list_for_agent(conn, &ws, &agent.id, AGENT_EVENTS)?;
             Ok((agent, sessions, tokens, grants, pats, spend, events, checkouts))
         })
         .await?;

@@ -57,19 +57,21 @@ const PERIODS: &[(&str, &str, i64)] =
     &[("1h", "Last hour", 3_600), ("24h", "Last 24 hours", 86_400), ("7d", "Last 7 days", 7 * 86_400)];
 
 impl AuditQuery {
-    fn filter(self, now: crate::clock::Timestamp) -> AuditFilter {
+    /// The filter, and the period it was asked for (one of `PERIODS`).
+    fn filter(self, now: crate::clock::Timestamp) -> (AuditFilter, Option<&'static str>) {
         let set = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let outcome = set(self.outcome).filter(|o| o == "success" || o == "failure");
-        let since = set(self.period)
-            .and_then(|p| PERIODS.iter().find(|(key, _, _)| *key == p))
-            .map(|(_, _, back)| crate::clock::Timestamp(now.0 - back));
-        AuditFilter { kind: set(self.kind), agent_id: set(self.agent_id), before: set(self.before), outcome, since }
+        let period = set(self.period).and_then(|p| PERIODS.iter().find(|(key, _, _)| *key == p));
+        let since = period.map(|(_, _, back)| crate::clock::Timestamp(now.0 - back));
+        let filter = AuditFilter {
+            kind: set(self.kind),
+            agent_id: set(self.agent_id),
+            before: set(self.before),
+            outcome,
+            since,
+        };
+        (filter, period.map(|(key, _, _)| *key))
     }
-}
-
-fn period_of(f: &AuditFilter, now: crate::clock::Timestamp) -> Option<&'static str> {
-    let since = f.since?;
-    PERIODS.iter().find(|(_, _, back)| now.0 - back == since.0).map(|(key, _, _)| *key)
 }
 
 fn query_string(f: &AuditFilter, period: Option<&str>) -> String {
@@ -95,9 +97,7 @@ pub async fn audit_page(
     AgentConsole(browser): AgentConsole,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, HtmlError> {
-    let now = state.clock.now();
-    let filter = query.into_inner().filter(now);
-    let period = period_of(&filter, now);
+    let (filter, period) = query.into_inner().filter(state.clock.now());
     let paged = filter.before.is_some();
     let (events, agents) = list(&state, &browser, filter.clone(), PAGE_SIZE).await?;
     let next_before = (events.len() == PAGE_SIZE as usize).then(|| events.last().map(|e| e.id.clone())).flatten();
@@ -144,7 +144,7 @@ pub async fn audit_csv(
     AgentConsole(browser): AgentConsole,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, HtmlError> {
-    let filter = query.into_inner().filter(state.clock.now());
+    let (filter, _) = query.into_inner().filter(state.clock.now());
     let (events, _) = list(&state, &browser, filter, CSV_ROWS).await?;
     let mut out = String::from(
         "time,actor_kind,actor_id,actor,event,kind,target_kind,target_id,outcome,reason,repeats,client_ip,user_agent\r\n",
