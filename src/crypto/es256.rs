@@ -3,7 +3,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -51,6 +50,16 @@ impl EcJwk {
         json!({"kty": "EC", "crv": "P-256", "x": self.x, "y": self.y}).to_string()
     }
 
+    /// The uncompressed SEC1 point (`04 || x || y`), 65 bytes.
+    fn sec1(&self) -> Option<[u8; 65]> {
+        let mut point = [4u8; 65];
+        let x = URL_SAFE_NO_PAD.decode(&self.x).ok()?;
+        let y = URL_SAFE_NO_PAD.decode(&self.y).ok()?;
+        point.get_mut(1..33)?.copy_from_slice(x.get(..32).filter(|_| x.len() == 32)?);
+        point.get_mut(33..65)?.copy_from_slice(y.get(..32).filter(|_| y.len() == 32)?);
+        Some(point)
+    }
+
     pub fn from_stored(s: &str) -> Option<EcJwk> {
         let v: Value = serde_json::from_str(s).ok()?;
         Some(EcJwk { x: v.get("x")?.as_str()?.to_string(), y: v.get("y")?.as_str()?.to_string() })
@@ -75,35 +84,60 @@ pub struct AssertionClaims {
     pub jti: Option<String>,
 }
 
-/// Reads the subject before verifying, to find the key to verify with.
-/// Nothing read here is trusted until [`verify_assertion`] succeeds.
-pub fn peek_subject(token: &str) -> Option<String> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("sub")?.as_str().map(str::to_string)
+/// A compact JWS client assertion, split and decoded but not yet trusted:
+/// nothing read here counts until [`Assertion::verify`] succeeds. The
+/// payload is decoded once, for both the key lookup (`sub`) and the
+/// claims checks.
+#[derive(Debug)]
+pub struct Assertion<'a> {
+    /// `header.payload`, the bytes the signature covers.
+    signing_input: &'a str,
+    alg: String,
+    kid: Option<String>,
+    signature: Vec<u8>,
+    pub claims: AssertionClaims,
 }
 
-/// Verifies the assertion's signature with exactly ES256 and the agent's
-/// key, whatever the header claims; a `kid`, when present, must be the
-/// key's thumbprint. Claims are checked by the caller.
+#[derive(Deserialize)]
+struct AssertionHeader {
+    alg: String,
+    kid: Option<String>,
+}
+
+impl<'a> Assertion<'a> {
+    /// Three base64url parts (no padding) whose first two are JSON objects.
+    pub fn parse(token: &'a str) -> Option<Assertion<'a>> {
+        let (signing_input, signature) = token.rsplit_once('.')?;
+        let (header, payload) = signing_input.split_once('.')?;
+        let header: AssertionHeader = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+        let claims: AssertionClaims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        Some(Assertion { signing_input, alg: header.alg, kid: header.kid, signature, claims })
+    }
+
+    /// Verifies the signature with exactly ES256 and the agent's key,
+    /// whatever else the header says; a `kid`, when present, must be the
+    /// key's thumbprint. Claims are checked by the caller.
+    pub fn verify(&self, key: &EcJwk) -> Result<(), &'static str> {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+        if self.alg != "ES256" {
+            return Err("assertion algorithm is not ES256");
+        }
+        if self.kid.as_deref().is_some_and(|kid| kid != key.thumbprint()) {
+            return Err("assertion kid is not the registered key's thumbprint");
+        }
+        let point = key.sec1().ok_or("registered key unusable")?;
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+            .verify(self.signing_input.as_bytes(), &self.signature)
+            .map_err(|_| "bad assertion signature")
+    }
+}
+
+/// Parses and verifies in one step, for callers that already know the key.
 pub fn verify_assertion(token: &str, key: &EcJwk) -> Result<AssertionClaims, &'static str> {
-    let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed assertion")?;
-    if header.alg != Algorithm::ES256 {
-        return Err("assertion algorithm is not ES256");
-    }
-    if header.kid.as_deref().is_some_and(|kid| kid != key.thumbprint()) {
-        return Err("assertion kid is not the registered key's thumbprint");
-    }
-    let decoding = DecodingKey::from_ec_components(&key.x, &key.y).map_err(|_| "registered key unusable")?;
-    let mut validation = Validation::new(Algorithm::ES256);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    jsonwebtoken::decode::<AssertionClaims>(token, &decoding, &validation)
-        .map(|d| d.claims)
-        .map_err(|_| "bad assertion signature")
+    let assertion = Assertion::parse(token).ok_or("malformed assertion")?;
+    assertion.verify(key)?;
+    Ok(assertion.claims)
 }
 
 #[cfg(test)]
@@ -138,6 +172,61 @@ mod tests {
         short["x"] = json!(URL_SAFE_NO_PAD.encode([1u8; 31]));
         for bad in [off_curve, no_y, p384, okp, private, short, json!("a string")] {
             assert!(EcJwk::parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    fn sign(secret: &p256::SecretKey, header: &Value, claims: &Value) -> String {
+        use p256::ecdsa::signature::Signer;
+        let input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let signature: p256::ecdsa::Signature = p256::ecdsa::SigningKey::from(secret).sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+
+    #[test]
+    fn an_assertion_verifies_only_as_es256_with_its_own_key() {
+        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let key = EcJwk::parse(&jwk_of(&secret)).unwrap();
+        let other = EcJwk::parse(&jwk_of(&p256::SecretKey::random(&mut rand::rngs::OsRng))).unwrap();
+        let claims = json!({"iss": "a1", "sub": "a1", "aud": "https://x", "iat": 1, "exp": 2, "jti": "j"});
+        let good = sign(&secret, &json!({"alg": "ES256", "typ": "JWT"}), &claims);
+        let parsed = Assertion::parse(&good).unwrap();
+        assert_eq!(parsed.claims.sub.as_deref(), Some("a1"));
+        assert_eq!(parsed.verify(&key), Ok(()));
+        assert_eq!(parsed.verify(&other), Err("bad assertion signature"));
+        let with_kid = sign(&secret, &json!({"alg": "ES256", "kid": key.thumbprint()}), &claims);
+        assert_eq!(verify_assertion(&with_kid, &key).map(|c| c.jti), Ok(Some("j".into())));
+
+        let wrong_kid = sign(&secret, &json!({"alg": "ES256", "kid": other.thumbprint()}), &claims);
+        assert_eq!(
+            verify_assertion(&wrong_kid, &key).err(),
+            Some("assertion kid is not the registered key's thumbprint")
+        );
+        for alg in ["none", "HS256", "RS256", "ES384", "es256"] {
+            let token = sign(&secret, &json!({"alg": alg}), &claims);
+            assert_eq!(verify_assertion(&token, &key).err(), Some("assertion algorithm is not ES256"), "{alg}");
+        }
+        // Another payload under the same signature.
+        let (_, rest) = good.split_once('.').unwrap();
+        let (_, sig) = rest.split_once('.').unwrap();
+        let forged = format!(
+            "{}.{}.{sig}",
+            URL_SAFE_NO_PAD.encode(json!({"alg": "ES256"}).to_string()),
+            URL_SAFE_NO_PAD.encode(json!({"sub": "a2"}).to_string())
+        );
+        assert_eq!(verify_assertion(&forged, &key).err(), Some("bad assertion signature"));
+        // Not compact JWS: padding, two parts, a header that is not JSON, a DER signature.
+        let der = {
+            use p256::ecdsa::signature::Signer;
+            let (input, _) = good.rsplit_once('.').unwrap();
+            let s: p256::ecdsa::Signature = p256::ecdsa::SigningKey::from(&secret).sign(input.as_bytes());
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(s.to_der().as_bytes()))
+        };
+        assert_eq!(verify_assertion(&der, &key).err(), Some("bad assertion signature"));
+        for bad in
+            [format!("{good}="), good.rsplit_once('.').unwrap().0.to_string(), format!("e30.{rest}"), String::new()]
+        {
+            assert_eq!(verify_assertion(&bad, &key).err(), Some("malformed assertion"), "{bad}");
         }
     }
 

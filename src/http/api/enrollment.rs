@@ -161,7 +161,8 @@ async fn issue(
     meta: crate::domain::audit::RequestMeta,
 ) -> Result<Result<serde_json::Value, Refused>, AppError> {
     let now = state.clock.now();
-    let Some(sub) = es256::peek_subject(assertion) else { return Ok(Err((None, "assertion without a readable sub"))) };
+    let Some(assertion) = es256::Assertion::parse(assertion) else { return Ok(Err((None, "malformed assertion"))) };
+    let Some(sub) = assertion.claims.sub.clone() else { return Ok(Err((None, "assertion without a readable sub"))) };
     let id = AgentId(sub);
     let found = state.db.read_here(move |conn| db::agents::find_with_workspace(conn, &id)).await?;
     let Some((agent, workspace)) = found else { return Ok(Err((None, "unknown agent"))) };
@@ -172,10 +173,10 @@ async fn issue(
     let Some(key) = agent.public_jwk.as_deref().and_then(EcJwk::from_stored) else {
         return Ok(Err((ws, "agent has no registered key")));
     };
-    let claims = match es256::verify_assertion(assertion, &key) {
-        Ok(c) => c,
-        Err(reason) => return Ok(Err((ws, reason))),
-    };
+    if let Err(reason) = assertion.verify(&key) {
+        return Ok(Err((ws, reason)));
+    }
+    let claims = assertion.claims;
     let audience = state.config.agent_token_audience.clone().unwrap_or_else(|| state.config.public_url.clone());
     // The issuer, or either token endpoint it may have been posted to.
     let audiences = [audience, state.config.url(TOKEN_PATH), state.config.url(super::oauth::TOKEN_PATH)];
