@@ -8,6 +8,8 @@ use super::{BASE62, random_base62, sha256};
 
 const RANDOM_LEN: usize = 32;
 const CHECKSUM_LEN: usize = 6;
+/// How many of an access token's 32 characters are its selector.
+pub const SELECTOR_LEN: usize = 12;
 
 /// Every kind of opaque secret Latchkey issues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +61,26 @@ impl SecretToken {
         let random = random_base62(RANDOM_LEN);
         let checksum = checksum(&random);
         SecretToken(format!("{}{random}{checksum}", kind.prefix()))
+    }
+
+    /// A fresh token whose first [`SELECTOR_LEN`] characters are a
+    /// time-ordered selector: the Unix time in milliseconds, then 29 random
+    /// bits, in base62 (its alphabet is in ASCII order, so selectors sort
+    /// by time). The other 20 characters (119 bits) are the secret. The
+    /// selector is the row's id, so rows are found without an index on a
+    /// random key; the SHA-256 of the whole token is still what is
+    /// compared. Returns the token and its selector.
+    pub fn generate_with_selector(kind: TokenKind, unix_ms: u64) -> (SecretToken, String) {
+        let mut n = (u128::from(unix_ms & ((1 << 42) - 1)) << 29) | u128::from(rand::random::<u32>() >> 3);
+        let mut selector = [b'0'; SELECTOR_LEN];
+        for slot in selector.iter_mut().rev() {
+            *slot = BASE62[(n % 62) as usize];
+            n /= 62;
+        }
+        let selector = String::from_utf8_lossy(&selector).into_owned();
+        let random = format!("{selector}{}", random_base62(RANDOM_LEN - SELECTOR_LEN));
+        let checksum = checksum(&random);
+        (SecretToken(format!("{}{random}{checksum}", kind.prefix())), selector)
     }
 
     /// A token of `kind` whose random part is derived from `seed` (a
@@ -125,6 +147,12 @@ pub fn parse(kind: TokenKind, candidate: &str) -> Option<[u8; 32]> {
     super::constant_time_eq(checksum(random).as_bytes(), sum.as_bytes()).then(|| sha256(candidate.as_bytes()))
 }
 
+/// The selector of a token [`parse`] accepted (see
+/// [`SecretToken::generate_with_selector`]).
+pub fn selector(kind: TokenKind, token: &str) -> Option<&str> {
+    token.strip_prefix(kind.prefix())?.get(..SELECTOR_LEN)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +205,24 @@ mod tests {
         assert_eq!(parse(TokenKind::Pat, std::str::from_utf8(&tampered).unwrap()), None);
         assert_eq!(parse(TokenKind::Pat, "lk_pat_short"), None);
         assert_eq!(parse(TokenKind::Pat, &format!("{}!", &t.expose()[..t.expose().len() - 1])), None);
+    }
+
+    #[test]
+    fn selected_tokens_parse_and_their_selectors_sort_by_time() {
+        let (early, early_selector) = SecretToken::generate_with_selector(TokenKind::AccessToken, 1_764_000_000_000);
+        let (late, late_selector) = SecretToken::generate_with_selector(TokenKind::AccessToken, 1_764_000_000_001);
+        for (token, sel) in [(&early, &early_selector), (&late, &late_selector)] {
+            assert_eq!(parse(TokenKind::AccessToken, token.expose()), Some(token.hash()));
+            assert_eq!(selector(TokenKind::AccessToken, token.expose()), Some(sel.as_str()));
+            assert_eq!(sel.len(), SELECTOR_LEN);
+            assert_eq!(token.expose().len(), "lk_at_".len() + RANDOM_LEN + CHECKSUM_LEN);
+        }
+        assert!(early_selector < late_selector);
+        // Same millisecond: the 29 random bits tell them apart.
+        let a = SecretToken::generate_with_selector(TokenKind::AccessToken, 5).1;
+        let b = SecretToken::generate_with_selector(TokenKind::AccessToken, 5).1;
+        assert_ne!(a, b);
+        assert_eq!(a[..6], b[..6]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `access_tokens` table: opaque `lk_at_` tokens of enrolled agents,
-//! keyed by SHA-256.
+//! keyed by their time-ordered selector (the token's first 12 characters,
+//! its id), holding the SHA-256 of the whole token.
 
 use crate::db::{Connection, OptionalExtension, params};
 
@@ -9,6 +10,8 @@ use crate::domain::agents::AgentStatus;
 use crate::domain::ids::{AgentId, WorkspaceId};
 use crate::error::AppError;
 
+/// Stores a token under its selector `id`; false if that id is taken (two
+/// tokens in the same millisecond with the same 29 random bits).
 pub fn insert(
     conn: &Connection,
     hash: &[u8],
@@ -17,14 +20,14 @@ pub fn insert(
     agent: &AgentId,
     now: Timestamp,
     expires_at: Timestamp,
-) -> Result<(), AppError> {
-    super::cached(
+) -> Result<bool, AppError> {
+    Ok(super::cached(
         conn,
-        "INSERT INTO access_tokens (token_hash, id, workspace_id, agent_id, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO access_tokens (id, token_hash, workspace_id, agent_id, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
     )?
-    .execute(params![hash, id, ws, agent, now.0, expires_at.0])?;
-    Ok(())
+    .execute(params![id, hash, ws, agent, now.0, expires_at.0])?
+        == 1)
 }
 
 /// Deletes every access token of the agent (disabled, or its key replaced).
@@ -51,15 +54,19 @@ pub struct AccessTokenAuth {
     pub workspace: Workspace,
 }
 
-pub fn find_auth_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<AccessTokenAuth>, AppError> {
-    Ok(super::cached(
+/// The token whose selector is `id`, if its stored SHA-256 is `hash`
+/// (compared in constant time).
+pub fn find_auth(conn: &Connection, id: &str, hash: &[u8]) -> Result<Option<AccessTokenAuth>, AppError> {
+    let found = super::cached(
         conn,
-        "SELECT t.id, t.expires_at, a.id, a.name, a.status, w.id, w.name, w.agent_security_mode, w.created_at
+        "SELECT t.id, t.expires_at, a.id, a.name, a.status, w.id, w.name, w.agent_security_mode, w.created_at,
+                t.token_hash
              FROM access_tokens t JOIN agents a ON a.id = t.agent_id JOIN workspaces w ON w.id = t.workspace_id
-             WHERE t.token_hash = +?1",
+             WHERE t.id = +?1",
     )?
-    .query_row([hash], |r| {
-        Ok(AccessTokenAuth {
+    .query_row([id], |r| {
+        let stored: Vec<u8> = r.get(9)?;
+        Ok(crate::crypto::constant_time_eq(&stored, hash).then_some(AccessTokenAuth {
             id: r.get(0)?,
             expires_at: Timestamp(r.get(1)?),
             agent_id: r.get(2)?,
@@ -71,9 +78,10 @@ pub fn find_auth_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<Access
                 agent_security_mode: r.get(7)?,
                 created_at: Timestamp(r.get(8)?),
             },
-        })
+        }))
     })
-    .optional()?)
+    .optional()?;
+    Ok(found.flatten())
 }
 
 pub fn delete(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<bool, AppError> {
@@ -84,8 +92,8 @@ pub fn delete(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<bool, App
 pub fn delete_expired(conn: &Connection, before: Timestamp, batch: u32) -> Result<usize, AppError> {
     Ok(super::cached(
         conn,
-        "DELETE FROM access_tokens WHERE token_hash IN
-         (SELECT token_hash FROM access_tokens WHERE expires_at < ?1 LIMIT ?2)",
+        "DELETE FROM access_tokens WHERE id IN
+         (SELECT id FROM access_tokens WHERE expires_at < ?1 LIMIT ?2)",
     )?
     .execute(params![before.0, batch])?)
 }

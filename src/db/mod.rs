@@ -983,7 +983,7 @@ mod tests {
                 pats::find_auth_by_id(tx, &PatId(id.clone()))?;
                 pats::find_cap(tx, &PatId(id.clone()))?;
                 pats::touch_last_used(tx, &PatId(id.clone()), now)?;
-                access_tokens::find_auth_by_hash(tx, &key)?;
+                access_tokens::find_auth(tx, &id, &key)?;
                 runtime_sessions::find(tx, &id)?;
                 certificates::find_by_kid(tx, &id)?;
                 agents::find_any_workspace(tx, &AgentId(id.clone()))?;

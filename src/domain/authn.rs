@@ -245,6 +245,8 @@ pub enum Prepared {
         hash: [u8; 32],
     },
     AccessToken {
+        /// The token's selector, its row's id.
+        id: String,
         hash: [u8; 32],
     },
     /// An exchanged JWT, not bound to a key.
@@ -308,7 +310,8 @@ pub fn prepare(
             return only_pat("access token presented for exchange");
         }
         let hash = token::parse(TokenKind::AccessToken, presented).ok_or(Refusal::unknown("bad token checksum"))?;
-        return Ok(Prepared::AccessToken { hash });
+        let id = token::selector(TokenKind::AccessToken, presented).unwrap_or_default().to_string();
+        return Ok(Prepared::AccessToken { id, hash });
     }
     if !presented.starts_with("eyJ") {
         return Err(Refusal::unknown("unrecognised token format"));
@@ -516,8 +519,8 @@ pub fn resolve(
             }
             Ok(p)
         }
-        Prepared::AccessToken { hash } => {
-            let auth = db::access_tokens::find_auth_by_hash(conn, hash)
+        Prepared::AccessToken { id, hash } => {
+            let auth = db::access_tokens::find_auth(conn, id, hash)
                 .map_err(internal)?
                 .ok_or(Refusal::unknown("unknown access token"))?;
             let ws = auth.workspace.id.clone();

@@ -194,17 +194,23 @@ pub fn issue_access_token(
     if let Err(reason) = spend_assertion(tx, agent, jti, jti_expires_at, settings_url, by)? {
         return Ok(Err(reason));
     }
-    let token = SecretToken::generate(TokenKind::AccessToken);
-    let id = db::new_id();
-    db::access_tokens::insert(
-        tx,
-        &token.hash(),
-        &id,
-        &agent.workspace_id,
-        &agent.id,
-        by.now,
-        by.now.plus_seconds(ttl_seconds),
-    )?;
+    // The selector carries the wall clock's milliseconds (not the request
+    // clock's seconds) so ids stay ordered and distinct under load.
+    let unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let expires_at = by.now.plus_seconds(ttl_seconds);
+    let mut stored = None;
+    // A taken selector is a 1-in-2^29 chance per token in the same
+    // millisecond: draw again, a few times at most.
+    for _ in 0..4 {
+        let (token, id) = SecretToken::generate_with_selector(TokenKind::AccessToken, unix_ms);
+        if db::access_tokens::insert(tx, &token.hash(), &id, &agent.workspace_id, &agent.id, by.now, expires_at)? {
+            stored = Some((token, id));
+            break;
+        }
+    }
+    let (token, id) = stored.ok_or_else(|| AppError::internal("no free access-token selector"))?;
     audit::record(
         tx,
         Event::success(Some(&agent.workspace_id), by.actor, "agent.token_issued", by.meta).target("access_token", id),

@@ -113,6 +113,12 @@ fn an_agent_enrolls_with_its_own_key_and_gets_access_tokens() {
     assert_eq!(who["credential"]["scope_type"], "agent");
     assert_eq!(who["bound_agent"]["agent_id"], agent.as_str());
     assert!(who["user"].is_null());
+    // Its first 12 characters are its id (a time-ordered selector); the
+    // rest is the secret, so the same selector with another secret is unknown.
+    assert_eq!(who["credential"]["id"], &access[6..18]);
+    let other_secret = format!("{}{}", &access[6..18], "Z".repeat(20));
+    let forged = format!("lk_at_{other_secret}{}", latchkey::crypto::token::checksum(&other_secret));
+    c.api("GET", "/v1/auth/whoami", Some(&forged), None).assert_error(401, "AUTH_UNKNOWN_TOKEN");
 
     let seen = c.api("GET", &format!("/v1/agents/{agent}"), Some(&host), None).json();
     assert_eq!(seen["status"], "active");
