@@ -33,6 +33,8 @@ mod mcp;
 mod members;
 #[path = "api/oauth.rs"]
 mod oauth;
+#[path = "api/openapi_fuzz.rs"]
+mod openapi_fuzz;
 #[path = "api/operators.rs"]
 mod operators;
 #[path = "api/ops.rs"]

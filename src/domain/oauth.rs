@@ -131,6 +131,20 @@ pub fn register(body: &Value, now: Timestamp) -> Result<Client, AppError> {
             &format!("{u:?} must be https:// or http:// on localhost, without a fragment."),
         ));
     }
+    // Members we read must have their RFC 7591 types (null counts as left out).
+    type Check = fn(&Value) -> bool;
+    let typed: [(&str, Check, &str); 7] = [
+        ("client_name", Value::is_string, "a string."),
+        ("client_uri", Value::is_string, "a string."),
+        ("logo_uri", Value::is_string, "a string."),
+        ("scope", Value::is_string, "a string of space-separated scopes."),
+        ("grant_types", |v| v.as_array().is_some_and(|a| a.iter().all(Value::is_string)), "an array of strings."),
+        ("response_types", |v| v.as_array().is_some_and(|a| a.iter().all(Value::is_string)), "an array of strings."),
+        ("jwks", Value::is_object, "a JWK Set object."),
+    ];
+    if let Some((field, _, why)) = typed.iter().find(|(f, ok, _)| obj.get(*f).is_some_and(|v| !v.is_null() && !ok(v))) {
+        return Err(bad(field, why));
+    }
     let name = obj.get("client_name").and_then(Value::as_str).map(str::trim).unwrap_or("");
     if name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(bad("client_name", "at most 100 characters, no control characters."));
@@ -568,5 +582,15 @@ mod tests {
         assert_eq!(c.metadata["client_id"], json!(c.id));
         assert!(register(&json!({"redirect_uris": ["http://evil.example/cb"]}), Timestamp(1)).is_err());
         assert!(register(&json!({}), Timestamp(1)).is_err());
+        // A member of the wrong type is refused, naming it; null is left out.
+        let uris = json!(["http://localhost:3000/cb"]);
+        for (field, value) in [("scope", json!({})), ("client_name", json!(5)), ("grant_types", json!(["a", 1]))] {
+            let body = json!({"redirect_uris": uris, field: value});
+            match register(&body, Timestamp(1)) {
+                Err(AppError::Validation(m)) => assert!(m.starts_with(field), "{m}"),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        assert!(register(&json!({"redirect_uris": uris, "scope": null}), Timestamp(1)).is_ok());
     }
 }

@@ -250,4 +250,8 @@ fn a_method_a_route_does_not_answer_is_405_with_allow() {
     let res = c.send("DELETE", "/v1/pats/some-id", &[], None);
     res.assert_error(405, "METHOD_NOT_ALLOWED");
     assert_eq!(res.header("allow"), Some("GET, HEAD, PATCH"));
+    // A route whose last segment is a pattern (`{path:.*}`).
+    let res = c.send("TRACE", "/.well-known/oauth-authorization-server/tenant/a", &[], None);
+    res.assert_error(405, "METHOD_NOT_ALLOWED");
+    assert_eq!(res.header("allow"), Some("GET, HEAD"));
 }

@@ -16,6 +16,7 @@ mod errors;
 mod mcp;
 mod members;
 mod oauth;
+mod openapi_fuzz;
 mod operators;
 mod ops;
 mod proxies;

@@ -12,6 +12,7 @@ pub mod introspect;
 pub mod members;
 pub mod oauth;
 pub mod openapi;
+mod openapi_schemas;
 pub mod pats;
 pub mod resources;
 pub mod revoke;

@@ -5,6 +5,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
+use super::openapi_schemas;
 use crate::state::AppState;
 
 /// (method, path, summary, security, success status)
@@ -121,9 +122,38 @@ const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
     ),
 ];
 
+/// Whether a route needs a bearer credential in `Authorization`; the
+/// others take theirs in the body (a bootstrap secret, a client assertion,
+/// an agent PAT, a token to revoke), from the original request
+/// (forward-auth), or need none.
+fn credential_in_header(who: &str) -> bool {
+    !matches!(
+        who,
+        "none"
+            | "bootstrap secret"
+            | "client assertion"
+            | "agent PAT"
+            | "a PAT (body token or bearer)"
+            | "the token itself, or an owner"
+            | "none (client_id, PKCE) or client assertion"
+            | "none, or a host credential when LATCHKEY_DCR=token"
+            | "the original request's credential"
+    )
+}
+
 /// The methods an API path pattern answers (for `Allow` on a 405), HEAD
-/// with every GET; empty for paths this document does not describe.
+/// with every GET; empty for paths this document does not describe. A
+/// segment's pattern (`{path:.*}`) is read as its name.
 pub fn allowed_methods(pattern: &str) -> Vec<&'static str> {
+    let pattern: String = pattern
+        .split('/')
+        .map(|seg| match (seg.strip_prefix('{'), seg.find(':')) {
+            (Some(_), Some(colon)) => format!("{}}}", &seg[..colon]),
+            _ => seg.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    let pattern = pattern.as_str();
     let mut methods: Vec<&'static str> = Vec::new();
     for (method, path, ..) in ROUTES {
         if *path == pattern {
@@ -152,8 +182,13 @@ pub fn document(server: &str) -> Value {
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
+        let params: Vec<Value> = params.into_iter().chain(openapi_schemas::headers(method, path)).collect();
         let mut responses = serde_json::Map::new();
-        responses.insert(ok.to_string(), json!({"description": "Success."}));
+        let success = match openapi_schemas::response(method, path) {
+            Some(schema) => json!({"description": "Success.", "content": {"application/json": {"schema": schema}}}),
+            None => json!({"description": "Success."}),
+        };
+        responses.insert(ok.to_string(), success);
         responses.insert("default".into(), json!({"$ref": "#/components/responses/Error"}));
         let mut op = json!({
             "summary": summary,
@@ -163,10 +198,17 @@ pub fn document(server: &str) -> Value {
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
         }
-        if *who != "none" {
-            op["security"] = json!([{"bearer": []}]);
+        if let Some(body) = openapi_schemas::request(method, path) {
+            op["requestBody"] = body;
         }
+        op["security"] = if credential_in_header(who) { json!([{"bearer": []}]) } else { json!([{}, {"bearer": []}]) };
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        if *path == "/v1/forward-auth" {
+            // A proxy may send any method along; each is judged as a GET.
+            for other in ["post", "put", "patch", "delete", "options", "trace"] {
+                entry[other] = op.clone();
+            }
+        }
         entry[method] = op;
     }
     json!({

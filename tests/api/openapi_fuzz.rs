@@ -1,0 +1,71 @@
+//! Schemathesis (from PyPI, `tests/schemathesis/requirements.txt`) against
+//! `/openapi.json` on a real server with a host PAT: every operation, with
+//! generated valid and invalid requests, every check but the two
+//! `tests/schemathesis/schemathesis.toml` turns off and explains. Fails on a
+//! server error or an answer the document does not allow. `.ci/run` builds
+//! the environment and sets `LATCHKEY_SCHEMATHESIS`; without it the test is
+//! skipped with a note (never under CI).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+fn schemathesis() -> Option<PathBuf> {
+    let found = std::env::var_os("LATCHKEY_SCHEMATHESIS").map(PathBuf::from).filter(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("LATCHKEY_REQUIRE_SCHEMATHESIS").is_none(),
+            "LATCHKEY_REQUIRE_SCHEMATHESIS is set but LATCHKEY_SCHEMATHESIS names no schemathesis"
+        );
+        eprintln!("skipped: set LATCHKEY_SCHEMATHESIS to a schemathesis binary (see tests/schemathesis)");
+    }
+    found
+}
+
+#[test]
+fn the_api_keeps_to_its_openapi_document_under_schemathesis() {
+    if on_postgres() {
+        // The document and the handlers are the same on either backend.
+        return;
+    }
+    let Some(st) = schemathesis() else { return };
+    let app = TestApp::spawn();
+    let (_owner, host) = app.owner_with_host_pat();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
+    // Its working directory (Hypothesis keeps examples there) is a temp dir.
+    let work = tempfile::TempDir::new().unwrap();
+    let mut child = Command::new(st)
+        .current_dir(work.path())
+        .arg("--config-file")
+        .arg(dir.join("schemathesis.toml"))
+        .args(["run", &format!("{}/openapi.json", app.address)])
+        .args(["--max-examples", "30", "--workers", "2", "--seed", "1"])
+        .args(["--phases", "examples,coverage,fuzzing", "--no-color"])
+        .args(["--header", &format!("Authorization: Bearer {host}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("schemathesis runs");
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(600) {
+            let _ = child.kill();
+            panic!("schemathesis ran for more than 10 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // It tested every operation the document lists.
+    let count = |label: &str| {
+        stdout
+            .split(label)
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).nth(1)?.parse::<u32>().ok())
+    };
+    let selected = count("Selected:");
+    assert!(selected.is_some_and(|n| n > 50) && count("Tested:") == selected, "{stdout}");
+}
