@@ -33,6 +33,20 @@ fn the_api_keeps_to_its_openapi_document_under_schemathesis() {
     let Some(st) = schemathesis() else { return };
     let app = TestApp::spawn();
     let (_owner, host) = app.owner_with_host_pat();
+    let service = app.mint_pat(&["--email", OWNER_EMAIL, "--name", "st-service", "--scope", "service"]);
+    let agent = app.mint_pat(&["--email", OWNER_EMAIL, "--name", "st-agent", "--scope", "agent", "--agent", "st-bot"]);
+    let mut c = app.client();
+    let spare_pat = c
+        .api("POST", "/v1/pats", Some(&host), Some(serde_json::json!({"name": "st-spare", "scope_type": "service"})))
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let spare_agent =
+        c.api("POST", "/v1/agents", Some(&host), Some(serde_json::json!({"name": "st-spare"}))).json()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
     // Its working directory (Hypothesis keeps examples there) is a temp dir.
     let work = tempfile::TempDir::new().unwrap();
@@ -43,7 +57,11 @@ fn the_api_keeps_to_its_openapi_document_under_schemathesis() {
         .args(["run", &format!("{}/openapi.json", app.address)])
         .args(["--max-examples", "30", "--workers", "2", "--seed", "1"])
         .args(["--phases", "examples,coverage,fuzzing", "--no-color"])
-        .args(["--header", &format!("Authorization: Bearer {host}")])
+        .env("LATCHKEY_ST_HOST_PAT", &host)
+        .env("LATCHKEY_ST_SERVICE_PAT", &service)
+        .env("LATCHKEY_ST_AGENT_PAT", &agent)
+        .env("LATCHKEY_ST_SPARE_PAT_ID", &spare_pat)
+        .env("LATCHKEY_ST_SPARE_AGENT_ID", &spare_agent)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -66,6 +84,12 @@ fn the_api_keeps_to_its_openapi_document_under_schemathesis() {
             .nth(1)
             .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).nth(1)?.parse::<u32>().ok())
     };
+    // The PATs held to the end (nothing revoked them half-way).
+    for token in [&host, &service, &agent] {
+        assert_eq!(c.api("GET", "/v1/auth/whoami", Some(token), None).status, 200, "{stdout}");
+    }
+    // The counts, for `cargo test openapi_fuzz -- --nocapture`.
+    eprintln!("{}", stdout.split("Test cases:").nth(1).unwrap_or("").trim());
     let selected = count("Selected:");
     assert!(selected.is_some_and(|n| n > 50) && count("Tested:") == selected, "{stdout}");
 }
