@@ -387,7 +387,34 @@ impl AppError {
                 Some(Recovery::RetryLater { retry_after_seconds: *retry_after_seconds })
             }
             AppError::Unavailable(_) => Some(Recovery::RetryLater { retry_after_seconds: UNAVAILABLE_RETRY_SECONDS }),
-            _ => None,
+            // Listed, not a wildcard: a new variant must be thought about.
+            AppError::InvalidJson(_)
+            | AppError::Validation(_)
+            | AppError::AgentDisabled
+            | AppError::AgentDisabledConflict
+            | AppError::Scope(_)
+            | AppError::Audience(_)
+            | AppError::NotFound
+            | AppError::MethodNotAllowed
+            | AppError::Conflict(_)
+            | AppError::PayloadTooLarge
+            | AppError::RequestTimeout
+            | AppError::UnsupportedMediaType
+            | AppError::InvalidAmount(_)
+            | AppError::InvalidPublicKey(_)
+            | AppError::DelegationRequired
+            | AppError::BootstrapSecretInvalid
+            | AppError::AssertionInvalid
+            | AppError::OAuthInvalidRequest(_)
+            | AppError::UnsupportedGrantType
+            | AppError::InvalidGrant(_)
+            | AppError::InvalidTarget(_)
+            | AppError::InvalidClient(_)
+            | AppError::IdempotencyMismatch
+            | AppError::ApprovalDenied
+            | AppError::ApprovalExpired
+            | AppError::AmountOverLimit { .. }
+            | AppError::Internal(_) => None,
         }
     }
 
@@ -441,8 +468,12 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            AppError::Internal(cause) => tracing::error!(%cause, "request failed"),
-            AppError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            AppError::Internal(cause) => {
+                tracing::error!(request_id = %crate::telemetry::request_id(), %cause, "request failed")
+            }
+            AppError::Unavailable(cause) => {
+                tracing::warn!(request_id = %crate::telemetry::request_id(), %cause, "database unavailable")
+            }
             _ => {}
         }
         let mut res = HttpResponse::build(self.status());
@@ -534,7 +565,7 @@ impl ResponseError for HtmlError {
                 format!("Too many attempts from your address. Try again in {retry_after_seconds} seconds.").into(),
             ),
             HtmlError::Internal(cause) => {
-                tracing::error!(%cause, "page failed");
+                tracing::error!(request_id = %crate::telemetry::request_id(), %cause, "page failed");
                 (
                     "Something went wrong",
                     "The server could not finish this page. The server log has the details under this response's X-Request-Id."
@@ -563,7 +594,37 @@ impl From<AppError> for HtmlError {
             AppError::AuthRequired => HtmlError::LoginRequired,
             AppError::Scope(m) | AppError::Audience(m) => HtmlError::Forbidden(m),
             AppError::Internal(cause) | AppError::Unavailable(cause) => HtmlError::Internal(cause),
-            other => HtmlError::BadRequest(other.user_message().into_owned()),
+            // The rest read as a mistake to correct, in the error's own words.
+            // Listed, not a wildcard: a new variant must be thought about.
+            other @ (AppError::AuthUnknownToken
+            | AppError::AuthTokenExpired
+            | AppError::AuthTokenRevoked
+            | AppError::AgentDisabled
+            | AppError::AgentDisabledConflict
+            | AppError::MethodNotAllowed
+            | AppError::PayloadTooLarge
+            | AppError::RequestTimeout
+            | AppError::UnsupportedMediaType
+            | AppError::AgentSecurityModeOff { .. }
+            | AppError::InvalidAmount(_)
+            | AppError::InvalidPublicKey(_)
+            | AppError::UseAgentPat
+            | AppError::SessionRequired
+            | AppError::Signature(..)
+            | AppError::CertificateRevoked
+            | AppError::DelegationRequired
+            | AppError::BootstrapSecretInvalid
+            | AppError::AssertionInvalid
+            | AppError::OAuthInvalidRequest(_)
+            | AppError::UnsupportedGrantType
+            | AppError::InvalidGrant(_)
+            | AppError::InvalidTarget(_)
+            | AppError::InvalidClient(_)
+            | AppError::IdempotencyMismatch
+            | AppError::SpendCapExceeded(_)
+            | AppError::ApprovalDenied
+            | AppError::ApprovalExpired
+            | AppError::AmountOverLimit { .. }) => HtmlError::BadRequest(other.user_message().into_owned()),
         }
     }
 }

@@ -88,6 +88,16 @@ impl Drop for LogGuard {
     }
 }
 
+tokio::task_local! {
+    /// The id of the request the current task serves (its X-Request-Id).
+    pub static REQUEST_ID: String;
+}
+
+/// The current request's id for a log line, or `-` outside a request.
+pub fn request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".into())
+}
+
 /// Installs the global subscriber (stderr). `RUST_LOG` overrides the level.
 /// `None` when a subscriber was already installed.
 pub fn init() -> Option<LogGuard> {

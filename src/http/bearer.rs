@@ -162,7 +162,7 @@ pub async fn record_refusal(
         at: state.clock.now(),
     };
     if let Err(e) = state.audit.push(failure).await {
-        tracing::error!(error = %e, "refusal not recorded");
+        tracing::error!(request_id = %crate::telemetry::request_id(), error = %e, "refusal not recorded");
     }
 }
 
@@ -236,7 +236,7 @@ pub fn touch(state: &AppState, p: &Principal) {
     let db = state.db.clone();
     actix_web::rt::spawn(async move {
         if let Err(e) = db.write(move |tx| db::pats::touch_last_used(tx, &id, now)).await {
-            tracing::warn!(error = %e, "could not record last use of a PAT");
+            tracing::warn!(request_id = %crate::telemetry::request_id(), error = %e, "could not record last use of a PAT");
         }
     });
 }

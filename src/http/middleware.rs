@@ -31,9 +31,21 @@ pub async fn harden(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let started = Instant::now();
     // Not a secret: a thread-local generator, no system call per request.
     let request_id = format!("{:016x}", rand::random::<u64>());
+    // Lines logged while this request runs name its id (the one the client
+    // sees in X-Request-Id and in an internal error's message). A task-local
+    // rather than a tracing span: a span per request cost 2-4 µs of CPU in
+    // the benchmark, 10-20 % of a whoami.
+    crate::telemetry::REQUEST_ID.scope(request_id.clone(), serve(req, next, request_id)).await
+}
+
+async fn serve(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    request_id: String,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
     let method = req.method().clone();
     // The path only: a query string can carry a one-time code.
     let path = req.path().to_string();
@@ -176,6 +188,43 @@ mod tests {
 
     fn deserialize(raw: &str) -> JsonPayloadError {
         JsonPayloadError::Deserialize(serde_json::from_str::<Body>(raw).unwrap_err())
+    }
+
+    /// Log lines into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[actix_web::test]
+    async fn an_internal_errors_log_line_carries_the_request_id_the_client_sees() {
+        use actix_web::{App, HttpResponse, middleware::from_fn, test};
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(harden))
+                .route("/boom", web::get().to(|| async { Err::<HttpResponse, _>(AppError::internal("disk on fire")) })),
+        )
+        .await;
+        let res = test::call_service(&app, test::TestRequest::get().uri("/boom").to_request()).await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let id = res.headers().get("x-request-id").unwrap().to_str().unwrap().to_string();
+        let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let line = logged.lines().find(|l| l.contains("disk on fire")).expect("the cause is logged");
+        assert!(line.contains(&format!("request_id={id}")), "{line}");
+        let access = logged.lines().find(|l| l.contains("status=500")).expect("the access line");
+        assert!(access.contains(&format!("request_id={id}")), "{access}");
     }
 
     #[test]
