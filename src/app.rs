@@ -14,7 +14,7 @@ use crate::crypto::password::PasswordHasher;
 use crate::db::Db;
 use crate::domain;
 use crate::http;
-use crate::http::rate_limit::IpRateLimiter;
+use crate::rate_limit::IpRateLimiter;
 use crate::state::AppState;
 
 pub struct App {
@@ -73,10 +73,10 @@ impl App {
             db,
             login_limiter: IpRateLimiter::per_minute(config.rate_login_per_min),
             setup_limiter: IpRateLimiter::per_minute(config.rate_login_per_min),
-            certificate_limiter: crate::http::rate_limit::NamedRateLimiter::per_minute(10),
-            password_limiter: crate::http::rate_limit::NamedRateLimiter::per_minute(config.rate_login_per_min),
+            certificate_limiter: crate::rate_limit::NamedRateLimiter::per_minute(10),
+            password_limiter: crate::rate_limit::NamedRateLimiter::per_minute(config.rate_login_per_min),
             rsa_jobs: Arc::new(tokio::sync::Semaphore::new(2)),
-            pat_limiter: crate::http::rate_limit::NamedRateLimiter::per_minute(60),
+            pat_limiter: crate::rate_limit::NamedRateLimiter::per_minute(60),
             bootstrap_limiter: IpRateLimiter::per_minute(config.rate_bootstrap_per_min),
             token_limiter: IpRateLimiter::per_minute(config.rate_token_per_min),
             // Twenty registrations a minute per address; off with the token limit.
@@ -85,7 +85,7 @@ impl App {
             clock,
             hasher,
             keys,
-            metrics: crate::http::metrics::Metrics::new(),
+            metrics: crate::metrics::Metrics::new(),
         };
         let workers =
             state.config.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::domain::money::AmountCents;
+use crate::model::money::AmountCents;
 
 /// Values from the command line (each flag has an environment twin that
 /// clap already folded in).
@@ -35,19 +35,7 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-/// How hard password hashing works. Production uses OWASP's argon2id
-/// recommendation; tests use a cheap setting through [`Config::for_tests`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PasswordCost {
-    pub memory_kib: u32,
-    pub iterations: u32,
-}
-
-impl Default for PasswordCost {
-    fn default() -> Self {
-        PasswordCost { memory_kib: 19 * 1024, iterations: 2 }
-    }
-}
+pub use crate::crypto::password::PasswordCost;
 
 #[derive(Debug, Clone)]
 pub struct Config {

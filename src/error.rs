@@ -490,15 +490,6 @@ impl ResponseError for AppError {
     }
 }
 
-impl From<crate::db::Error> for AppError {
-    fn from(e: crate::db::Error) -> Self {
-        if e.is_unreachable() {
-            return AppError::Unavailable(format!("database: {e}"));
-        }
-        AppError::Internal(format!("database: {e}"))
-    }
-}
-
 impl From<askama::Error> for AppError {
     fn from(e: askama::Error) -> Self {
         AppError::Internal(format!("template: {e}"))

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod audit_queue;
+pub mod cimd;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -11,6 +12,9 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
+pub mod model;
+pub mod rate_limit;
 pub mod state;
 pub mod telemetry;
 pub mod webhooks;

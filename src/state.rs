@@ -9,7 +9,7 @@ use crate::crypto::keys::SigningKeys;
 use crate::crypto::password::PasswordHasher;
 use crate::db::Db;
 use crate::domain::authn;
-use crate::http::rate_limit::IpRateLimiter;
+use crate::rate_limit::IpRateLimiter;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -18,14 +18,14 @@ pub struct AppState {
     pub clock: Clock,
     pub hasher: PasswordHasher,
     pub keys: Arc<SigningKeys>,
-    pub metrics: Arc<crate::http::metrics::Metrics>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub login_limiter: IpRateLimiter,
     /// RSA key generation (certificates), per workspace.
-    pub certificate_limiter: crate::http::rate_limit::NamedRateLimiter,
+    pub certificate_limiter: crate::rate_limit::NamedRateLimiter,
     /// Password changes of a signed-in user (each an argon2 verification).
-    pub password_limiter: crate::http::rate_limit::NamedRateLimiter,
+    pub password_limiter: crate::rate_limit::NamedRateLimiter,
     /// Session starts and exchanges, per PAT.
-    pub pat_limiter: crate::http::rate_limit::NamedRateLimiter,
+    pub pat_limiter: crate::rate_limit::NamedRateLimiter,
     /// RSA generations running at once in the process.
     pub rsa_jobs: Arc<tokio::sync::Semaphore>,
     /// `POST /setup`, at the login rate but counted apart.
@@ -39,13 +39,33 @@ pub struct AppState {
     /// Latchkey JWTs already verified (cleared on key reload).
     pub verified_jwts: Arc<authn::VerifiedJwts>,
     /// Which PATs' last use this process recorded lately.
-    pub recent_touches: Arc<crate::http::bearer::RecentTouches>,
+    pub recent_touches: Arc<crate::state::RecentTouches>,
     /// Resources forward-auth has read, checked by version on every use.
     pub resources: Arc<crate::domain::resources::ResourceCache>,
     /// Client ID Metadata Documents fetched lately.
-    pub cimd: Arc<crate::http::cimd::CimdCache>,
+    pub cimd: Arc<crate::cimd::CimdCache>,
     /// Webhook deliveries (approvals, caps).
     pub webhooks: crate::webhooks::Webhooks,
     /// Refusals on their way to the audit trail.
     pub audit: Arc<AuditQueue>,
+}
+
+/// PATs whose `last_used_at` this process wrote within the last minute.
+#[derive(Debug, Default)]
+pub struct RecentTouches(std::sync::Mutex<std::collections::HashMap<crate::domain::ids::PatId, i64>>);
+
+impl RecentTouches {
+    /// Whether the caller should write the touch (nobody here did lately).
+    pub fn claim(&self, id: &crate::domain::ids::PatId, now: crate::clock::Timestamp) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(id).is_some_and(|t| *t >= now.0 - 60) {
+            return false;
+        }
+        if map.len() >= 10_000 {
+            // Forgetting only costs a redundant (guarded) write.
+            map.clear();
+        }
+        map.insert(id.clone(), now.0);
+        true
+    }
 }

@@ -5,7 +5,19 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 
-use crate::config::PasswordCost;
+/// How hard password hashing works. Production uses OWASP's argon2id
+/// recommendation; tests use a cheap setting through [`Config::for_tests`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+}
+
+impl Default for PasswordCost {
+    fn default() -> Self {
+        PasswordCost { memory_kib: 19 * 1024, iterations: 2 }
+    }
+}
 
 /// Hashes and verifies passwords at one cost. Holds a dummy hash so that a
 /// login for an unknown email costs as much as one for a known email.

@@ -6,9 +6,9 @@ use crate::db::{Connection, OptionalExtension, params};
 
 use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
-use crate::domain::agents::AgentStatus;
-use crate::domain::ids::{AgentId, WorkspaceId};
 use crate::error::AppError;
+use crate::model::AgentStatus;
+use crate::model::ids::{AgentId, WorkspaceId};
 
 /// Stores a token under its selector `id`; false if that id is taken (two
 /// tokens in the same millisecond with the same 29 random bits).

@@ -4,8 +4,8 @@
 use crate::db::{Connection, params};
 
 use crate::clock::Timestamp;
-use crate::domain::ids::AgentId;
 use crate::error::AppError;
+use crate::model::ids::AgentId;
 
 /// `false` when this agent already used the jti: the insert is the check.
 pub fn insert_new(conn: &Connection, agent: &AgentId, jti: &str, expires_at: Timestamp) -> Result<bool, AppError> {

@@ -4,8 +4,8 @@
 use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
-use crate::domain::ids::WorkspaceId;
 use crate::error::AppError;
+use crate::model::ids::WorkspaceId;
 
 #[derive(Debug, Clone)]
 pub struct AuditEvent {

@@ -4,8 +4,8 @@
 use crate::db::{Connection, OptionalExtension, params};
 
 use crate::clock::Timestamp;
-use crate::domain::ids::{AgentId, WorkspaceId};
 use crate::error::AppError;
+use crate::model::ids::{AgentId, WorkspaceId};
 
 pub fn insert(
     conn: &Connection,

@@ -5,9 +5,9 @@ use crate::db::{Connection, OptionalExtension, params};
 
 use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
-use crate::domain::Role;
-use crate::domain::ids::{UserId, WorkspaceId};
 use crate::error::AppError;
+use crate::model::Role;
+use crate::model::ids::{UserId, WorkspaceId};
 
 /// A live session with everything a dashboard page needs, from one query.
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 
 use crate::db::{Connection, OptionalExtension, params};
 
-use crate::domain::ids::PatId;
 use crate::error::AppError;
+use crate::model::ids::PatId;
 
 /// A PAT's limits beyond its daily cap, in cents; `None` is no limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -588,3 +588,33 @@ impl<'a> postgres::types::FromSql<'a> for Value<'a> {
         true
     }
 }
+
+macro_rules! id_columns {
+    ($($name:ident),* $(,)?) => {$(
+        impl Param for crate::model::ids::$name {
+            fn value(&self) -> Value<'_> {
+                Value::Text(&self.0)
+            }
+        }
+
+        impl FromColumn for crate::model::ids::$name {
+            fn from_value(value: Value<'_>) -> Result<Self, String> {
+                String::from_value(value).map(crate::model::ids::$name)
+            }
+        }
+    )*};
+}
+
+// Ids are text columns.
+id_columns!(WorkspaceId, UserId, AgentId, PatId);
+
+/// A storage failure as the request sees it: unreachable is retryable
+/// (503), anything else is internal (500).
+impl From<Error> for crate::error::AppError {
+    fn from(e: Error) -> Self {
+        if e.is_unreachable() {
+            return crate::error::AppError::Unavailable(format!("database: {e}"));
+        }
+        crate::error::AppError::Internal(format!("database: {e}"))
+    }
+}

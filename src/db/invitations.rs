@@ -3,9 +3,9 @@
 use crate::db::{Connection, OptionalExtension, params};
 
 use crate::clock::Timestamp;
-use crate::domain::Role;
-use crate::domain::ids::{UserId, WorkspaceId};
 use crate::error::AppError;
+use crate::model::Role;
+use crate::model::ids::{UserId, WorkspaceId};
 
 #[derive(Debug, Clone)]
 pub struct Invitation {

@@ -4,9 +4,9 @@ use crate::db::{Connection, OptionalExtension, params};
 
 use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
-use crate::domain::Role;
-use crate::domain::ids::{UserId, WorkspaceId};
 use crate::error::AppError;
+use crate::model::Role;
+use crate::model::ids::{UserId, WorkspaceId};
 
 pub fn insert(conn: &Connection, ws: &WorkspaceId, user: &UserId, role: Role, now: Timestamp) -> Result<(), AppError> {
     conn.execute(

@@ -832,7 +832,7 @@ pub fn new_id() -> String {
 mod tests {
     use super::*;
     use crate::clock::Timestamp;
-    use crate::domain::ids::{AgentId, PatId, WorkspaceId};
+    use crate::model::ids::{AgentId, PatId, WorkspaceId};
 
     /// V9 rebuilds `users` under the tables that refer to it: on a database
     /// with data, nothing cascades away, a delegated user keeps its first

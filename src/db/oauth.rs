@@ -4,9 +4,9 @@ use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
-use crate::domain::agents::AgentStatus;
-use crate::domain::ids::{AgentId, UserId, WorkspaceId};
 use crate::error::AppError;
+use crate::model::AgentStatus;
+use crate::model::ids::{AgentId, UserId, WorkspaceId};
 
 #[derive(Debug, Clone)]
 pub struct Client {

@@ -4,12 +4,12 @@ use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
-use crate::domain::Role;
-use crate::domain::agents::AgentStatus;
-use crate::domain::ids::{AgentId, PatId, UserId, WorkspaceId};
-use crate::domain::money::AmountCents;
-use crate::domain::pats::{Audience, Scope};
 use crate::error::AppError;
+use crate::model::AgentStatus;
+use crate::model::Role;
+use crate::model::ids::{AgentId, PatId, UserId, WorkspaceId};
+use crate::model::money::AmountCents;
+use crate::model::{Audience, Scope};
 
 /// A PAT's metadata (never its secret).
 #[derive(Debug, Clone)]

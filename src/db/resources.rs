@@ -3,9 +3,9 @@
 use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
-use crate::domain::ids::WorkspaceId;
-use crate::domain::resources::{Resource, Rule};
 use crate::error::AppError;
+use crate::model::ids::WorkspaceId;
+use crate::model::resource::{Resource, Rule};
 
 const COLUMNS: &str = "id, workspace_id, name, identifier, authority, scopes, rules, created_at, updated_at, version";
 

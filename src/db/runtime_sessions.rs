@@ -3,8 +3,8 @@
 use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
-use crate::domain::ids::{AgentId, PatId, WorkspaceId};
 use crate::error::AppError;
+use crate::model::ids::{AgentId, PatId, WorkspaceId};
 
 #[derive(Debug, Clone)]
 pub struct RuntimeSession {

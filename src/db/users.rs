@@ -3,8 +3,8 @@
 use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
-use crate::domain::ids::{UserId, WorkspaceId};
 use crate::error::AppError;
+use crate::model::ids::{UserId, WorkspaceId};
 
 #[derive(Clone)]
 pub struct User {

@@ -10,31 +10,7 @@ use crate::domain::ids::{AgentId, UserId, WorkspaceId};
 use crate::domain::principal::Acting;
 use crate::error::AppError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgentStatus {
-    Created,
-    Active,
-    Disabled,
-}
-
-impl AgentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgentStatus::Created => "created",
-            AgentStatus::Active => "active",
-            AgentStatus::Disabled => "disabled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AgentStatus> {
-        match s {
-            "created" => Some(AgentStatus::Created),
-            "active" => Some(AgentStatus::Active),
-            "disabled" => Some(AgentStatus::Disabled),
-            _ => None,
-        }
-    }
-}
+pub use crate::model::AgentStatus;
 
 /// An agent name: 1 to 64 of `A-Z a-z 0-9 . _ -`, starting with a letter or
 /// digit, so it is safe in a shell, a file name and a URL.

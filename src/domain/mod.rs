@@ -9,9 +9,7 @@ pub mod certificates;
 pub mod checkouts;
 pub mod enrollment;
 pub mod housekeeping;
-pub mod ids;
 pub mod members;
-pub mod money;
 pub mod oauth;
 pub mod pats;
 pub mod principal;
@@ -21,38 +19,9 @@ pub mod sessions;
 pub mod setup;
 pub mod workspaces;
 
+pub use crate::model::{Role, ids, money};
+
 use std::fmt;
-
-/// A member's role in a workspace (PRODUCT.md §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Owner,
-    Member,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Member => "member",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "owner" => Some(Role::Owner),
-            "member" => Some(Role::Member),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// An email address as we store it: trimmed, lower-case, one `@` with
 /// something on both sides, no whitespace, at most 254 bytes.

@@ -14,65 +14,7 @@ use crate::domain::money::AmountCents;
 use crate::domain::principal::Acting;
 use crate::error::AppError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Host,
-    Agent,
-    Service,
-}
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Host => "host",
-            Scope::Agent => "agent",
-            Scope::Service => "service",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Scope> {
-        match s {
-            "host" => Some(Scope::Host),
-            "agent" => Some(Scope::Agent),
-            "service" => Some(Scope::Service),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    Api,
-    Exchange,
-    Both,
-}
-
-impl Audience {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Audience::Api => "api",
-            Audience::Exchange => "exchange",
-            Audience::Both => "both",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Audience> {
-        match s {
-            "api" => Some(Audience::Api),
-            "exchange" => Some(Audience::Exchange),
-            "both" => Some(Audience::Both),
-            _ => None,
-        }
-    }
-
-    pub fn allows_direct_use(self) -> bool {
-        matches!(self, Audience::Api | Audience::Both)
-    }
-
-    pub fn allows_exchange(self) -> bool {
-        matches!(self, Audience::Exchange | Audience::Both)
-    }
-}
+pub use crate::model::{Audience, Scope};
 
 pub const DEFAULT_EXPIRY_DAYS: i64 = 90;
 pub const MAX_EXPIRY_DAYS: i64 = 365;

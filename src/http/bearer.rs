@@ -241,26 +241,6 @@ pub fn touch(state: &AppState, p: &Principal) {
     });
 }
 
-/// PATs whose `last_used_at` this process wrote within the last minute.
-#[derive(Debug, Default)]
-pub struct RecentTouches(std::sync::Mutex<std::collections::HashMap<crate::domain::ids::PatId, i64>>);
-
-impl RecentTouches {
-    /// Whether the caller should write the touch (nobody here did lately).
-    fn claim(&self, id: &crate::domain::ids::PatId, now: crate::clock::Timestamp) -> bool {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if map.get(id).is_some_and(|t| *t >= now.0 - 60) {
-            return false;
-        }
-        if map.len() >= 10_000 {
-            // Forgetting only costs a redundant (guarded) write.
-            map.clear();
-        }
-        map.insert(id.clone(), now.0);
-        true
-    }
-}
-
 /// `LATCHKEY_SUPERADMIN_DOMAIN`: password users of that domain only.
 pub fn is_instance_admin(state: &AppState, email: &str, auto_provisioned: bool) -> bool {
     authn::is_instance_admin(state.config.superadmin_domain.as_deref(), email, auto_provisioned)

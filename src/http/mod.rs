@@ -4,13 +4,11 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod bearer;
-pub mod cimd;
 pub mod connections;
 pub mod dashboard;
 pub mod metrics;
 pub mod middleware;
 pub mod ops;
-pub mod rate_limit;
 
 use std::net::IpAddr;
 

@@ -121,11 +121,11 @@ async fn check(req: &HttpRequest, state: &AppState, p: &AuthorizeParams) -> Resu
     let Some(client_id) = p.client_id.as_deref().filter(|c| !c.is_empty()) else {
         return Err(page("This link is missing its client_id: go back to the application and start again."));
     };
-    let client = if crate::http::cimd::is_document_url(client_id) {
+    let client = if crate::cimd::is_document_url(client_id) {
         // A Client ID Metadata Document: fetched (guarded), never stored.
         let (cache, url, now) = (state.cimd.clone(), client_id.to_string(), state.clock.now());
         let (private, hosts) = (state.config.cimd_allow_private, state.config.cimd_allowed_hosts.clone());
-        match web::block(move || crate::http::cimd::fetch(&cache, &url, private, &hosts, now)).await {
+        match web::block(move || crate::cimd::fetch(&cache, &url, private, &hosts, now)).await {
             Ok(Ok(c)) => c,
             Ok(Err(why)) => return Err(page(&why)),
             Err(e) => return Err(actix_web::ResponseError::error_response(&crate::error::AppError::internal(e))),

@@ -1,7 +1,5 @@
 //! Typed ids, so a user id can never be passed where a workspace id belongs.
 
-use crate::db::{FromColumn, Param, Value};
-
 macro_rules! id_type {
     ($($name:ident),* $(,)?) => {$(
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -10,7 +8,7 @@ macro_rules! id_type {
 
         impl $name {
             pub fn generate() -> Self {
-                $name(crate::db::new_id())
+                $name(uuid::Uuid::now_v7().to_string())
             }
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -20,18 +18,6 @@ macro_rules! id_type {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)
-            }
-        }
-
-        impl Param for $name {
-            fn value(&self) -> Value<'_> {
-                Value::Text(&self.0)
-            }
-        }
-
-        impl FromColumn for $name {
-            fn from_value(value: Value<'_>) -> Result<Self, String> {
-                String::from_value(value).map($name)
             }
         }
     )*};

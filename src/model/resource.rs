@@ -1,0 +1,53 @@
+//! A guarded service (a resource) and its access rules, as stored.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::model::ids::WorkspaceId;
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub id: String,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    /// Normalised absolute URL.
+    pub identifier: String,
+    /// Lower-case `host[:port]` of the identifier (no default port).
+    pub authority: String,
+    pub scopes: Vec<String>,
+    pub rules: Vec<Rule>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Starts at 1; every update adds one.
+    pub version: i64,
+}
+
+/// One rule, as stored and shown. `credential_kinds: None` means any kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    pub methods: Vec<String>,
+    pub path_prefix: String,
+    pub credential_kinds: Option<Vec<String>>,
+    pub scope_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub require_signature: bool,
+}
+
+impl Rule {
+    /// What a resource without rules means: any method, any path, agent
+    /// credentials, no signature required.
+    pub fn default_rule() -> Rule {
+        Rule {
+            methods: vec!["*".into()],
+            path_prefix: "/".into(),
+            credential_kinds: None,
+            scope_types: vec!["agent".into()],
+            scopes: vec![],
+            require_signature: false,
+        }
+    }
+
+    pub fn allows_method(&self, method: &str) -> bool {
+        self.methods.iter().any(|m| m == "*" || m.eq_ignore_ascii_case(method))
+    }
+}
