@@ -1,4 +1,4 @@
-//! Client ID Metadata Documents (PRODUCT.md §5.8): an OAuth `client_id`
+//! Client ID Metadata Documents (docs/API.md §5.8): an OAuth `client_id`
 //! that is an https URL names a JSON document describing the client. It is
 //! fetched with no redirects, at most 5 KB, a short timeout, and never from
 //! a special-use address (RFC 6890) unless `LATCHKEY_CIMD_ALLOW_PRIVATE`:

@@ -363,7 +363,7 @@ fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
     {
         return Err(bad());
     }
-    // The issuer, byte for byte everywhere (PRODUCT.md §5.8): lower-case
+    // The issuer, byte for byte everywhere (docs/API.md §5.8): lower-case
     // scheme and host, no default port, no trailing slash.
     Ok(format!("{}{}", url.origin().ascii_serialization(), url.path().trim_end_matches('/')))
 }

@@ -1,4 +1,4 @@
-//! One error type for the API (PRODUCT.md §4's JSON body) and one for
+//! One error type for the API (docs/API.md §4's JSON body) and one for
 //! dashboard pages (a friendly HTML page). Internal causes are logged and
 //! never reach a response body.
 
@@ -11,7 +11,7 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 use serde::Serialize;
 
-/// The machine-readable way out of an error (PRODUCT.md §4).
+/// The machine-readable way out of an error (docs/API.md §4).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Recovery {

@@ -1,5 +1,5 @@
 //! Per-client-IP rate limits (GCRA from `governor`). Limits are per
-//! process, which PRODUCT.md §9 allows.
+//! process, which docs/API.md §9 allows.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;

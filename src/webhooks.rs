@@ -1,4 +1,4 @@
-//! Telling the host (PRODUCT.md §5.9): `approval.requested`,
+//! Telling the host (docs/API.md §5.9): `approval.requested`,
 //! `approval.decided` and `cap.exceeded` are POSTed to
 //! `LATCHKEY_WEBHOOK_URL`, signed per Standard Webhooks (`webhook-id`,
 //! `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of

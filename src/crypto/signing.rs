@@ -1,4 +1,4 @@
-//! Signed requests (PRODUCT.md §5.3): an Ed25519 signature over
+//! Signed requests (docs/API.md §5.3): an Ed25519 signature over
 //! `METHOD\nPATH\nTIMESTAMP\nSHA256_HEX_OF_RAW_BODY`, made with the
 //! ephemeral key a runtime session is bound to.
 
@@ -97,7 +97,7 @@ mod tests {
         SigningKey::from_bytes(&hex::decode(SEED).unwrap().try_into().unwrap())
     }
 
-    /// `../shared/vectors.json`, section "signed_requests".
+    /// `docs/vectors.json`, section "signed_requests".
     #[test]
     fn matches_the_shared_test_vectors() {
         let vectors = [

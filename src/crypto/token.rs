@@ -1,4 +1,4 @@
-//! Opaque secret formats (PRODUCT.md §3): `<prefix><32 base62><6 base62
+//! Opaque secret formats (docs/API.md §3): `<prefix><32 base62><6 base62
 //! CRC-32>`. The checksum is checked before any database lookup, so typos
 //! and scanner-found garbage cost nothing; the database keeps only SHA-256.
 
@@ -157,7 +157,7 @@ pub fn selector(kind: TokenKind, token: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
-    /// `../shared/vectors.json`, section "tokens".
+    /// `docs/vectors.json`, section "tokens".
     const VECTORS: [(&str, &str, u32, &str, &str); 3] = [
         (
             "lk_pat_",

@@ -1,4 +1,4 @@
-//! The `approvals` table (PRODUCT.md §5.9).
+//! The `approvals` table (docs/API.md §5.9).
 
 use crate::db::{Connection, OptionalExtension, Row, params};
 

@@ -1,4 +1,4 @@
-//! The `pat_budgets` and `pat_window_spend` tables (PRODUCT.md §5.9).
+//! The `pat_budgets` and `pat_window_spend` tables (docs/API.md §5.9).
 
 use crate::db::{Connection, OptionalExtension, params};
 

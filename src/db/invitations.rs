@@ -1,4 +1,4 @@
-//! The `invitations` table (PRODUCT.md §5.10).
+//! The `invitations` table (docs/API.md §5.10).
 
 use crate::db::{Connection, OptionalExtension, params};
 

@@ -1,4 +1,4 @@
-//! Certificates and delegated identity (PRODUCT.md §5.5).
+//! Certificates and delegated identity (docs/API.md §5.5).
 
 use crate::db::Connection;
 

@@ -1,5 +1,5 @@
 //! Checkouts: payment-impacting actions under a PAT's daily spend cap
-//! (PRODUCT.md §5.3). The cap check and the insert happen in one
+//! (docs/API.md §5.3). The cap check and the insert happen in one
 //! `BEGIN IMMEDIATE` transaction, so racing requests can never exceed it.
 
 use crate::db::Connection;

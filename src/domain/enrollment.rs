@@ -1,4 +1,4 @@
-//! Agent enrollment (PRODUCT.md §5.4): one-time bootstrap secrets, the
+//! Agent enrollment (docs/API.md §5.4): one-time bootstrap secrets, the
 //! agent's own P-256 key, RFC 7523 client assertions, access tokens.
 
 use crate::db::Connection;
@@ -132,7 +132,7 @@ fn spend_assertion(
     Ok(Ok(()))
 }
 
-/// `client_credentials` with `resource` (PRODUCT.md §5.8): an RFC 9068
+/// `client_credentials` with `resource` (docs/API.md §5.8): an RFC 9068
 /// access JWT for that one resource of the agent's workspace, with its
 /// scopes; no grant stands behind it, so disabling the agent ends it.
 #[allow(clippy::too_many_arguments)]

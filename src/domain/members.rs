@@ -1,4 +1,4 @@
-//! Members (PRODUCT.md §5.10): owners invite by email, change roles and
+//! Members (docs/API.md §5.10): owners invite by email, change roles and
 //! remove people; the last owner stays. A removed member's PATs stop at
 //! once (the engine checks membership on every request).
 

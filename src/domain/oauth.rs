@@ -1,4 +1,4 @@
-//! The OAuth 2.1 authorization server (PRODUCT.md §5.8): client
+//! The OAuth 2.1 authorization server (docs/API.md §5.8): client
 //! registration, consent, authorization codes with PKCE, rotating refresh
 //! tokens and RFC 9068 access tokens bound to one resource. An approved
 //! client acts as an agent of the workspace, so Agent Security Mode,

@@ -1,4 +1,4 @@
-//! Personal access tokens: minting, revoking, changing (PRODUCT.md §3, §5.2).
+//! Personal access tokens: minting, revoking, changing (docs/API.md §3, §5.2).
 
 use crate::db::Connection;
 

@@ -111,7 +111,7 @@ impl Principal {
 }
 
 /// A person acting in a workspace with their role: all the ownership rules
-/// (PRODUCT.md §3) need. Owners manage everything in the workspace; members
+/// (docs/API.md §3) need. Owners manage everything in the workspace; members
 /// only what they created.
 #[derive(Debug, Clone)]
 pub struct Acting {

@@ -1,4 +1,4 @@
-//! Resources: the host's own services Latchkey guards (PRODUCT.md §5.7).
+//! Resources: the host's own services Latchkey guards (docs/API.md §5.7).
 //! A resource has an identifier (the URL clients reach it at: the RFC 8707
 //! resource indicator, the RFC 9728 `resource`) and rules that say, per
 //! method and path prefix, which credentials may pass.

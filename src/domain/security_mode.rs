@@ -1,4 +1,4 @@
-//! Agent Security Mode (PRODUCT.md §1.1): per workspace, off by default.
+//! Agent Security Mode (docs/API.md §1.1): per workspace, off by default.
 //! While it is off no non-browser credential of the workspace works.
 
 use crate::db::Connection;

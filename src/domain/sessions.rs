@@ -1,5 +1,5 @@
 //! Runtime sessions: a short-lived JWT bound to an ephemeral Ed25519 key,
-//! started with an agent PAT (PRODUCT.md §1.2, §5.3).
+//! started with an agent PAT (docs/API.md §1.2, §5.3).
 
 use crate::db::Connection;
 

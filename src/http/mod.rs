@@ -19,7 +19,7 @@ use crate::domain::audit::RequestMeta;
 use crate::error::{AppError, HtmlError};
 use crate::state::AppState;
 
-/// Request bodies on API routes are limited to 64 KiB (PRODUCT.md §4.1).
+/// Request bodies on API routes are limited to 64 KiB (docs/API.md §4.1).
 pub const API_BODY_LIMIT: usize = 64 * 1024;
 /// Dashboard forms are small.
 pub const FORM_BODY_LIMIT: usize = 16 * 1024;

@@ -8,7 +8,7 @@ pub mod resource;
 
 use std::fmt;
 
-/// A member's role in a workspace (PRODUCT.md §3).
+/// A member's role in a workspace (docs/API.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

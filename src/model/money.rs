@@ -1,4 +1,4 @@
-//! Money as integer cents, parsed from PRODUCT.md's decimal strings.
+//! Money as integer cents, parsed from docs/API.md's decimal strings.
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Budgets beside the daily cap (PRODUCT.md §5.9): a per-checkout maximum,
+//! Budgets beside the daily cap (docs/API.md §5.9): a per-checkout maximum,
 //! weekly and monthly caps, the window that refused in the recovery, a
 //! preview that changes nothing, and the agent's own budget view.
 

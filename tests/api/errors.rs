@@ -1,4 +1,4 @@
-//! PRODUCT.md §4: every failure the framework itself produces has the shape.
+//! docs/API.md §4: every failure the framework itself produces has the shape.
 
 use crate::helpers::*;
 

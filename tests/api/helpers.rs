@@ -288,7 +288,7 @@ impl Response {
         self.body[start..end].to_string()
     }
 
-    /// Asserts PRODUCT.md §4's error shape and returns the body.
+    /// Asserts docs/API.md §4's error shape and returns the body.
     pub fn assert_error(&self, status: u16, code: &str) -> serde_json::Value {
         assert_eq!(self.status, status, "{}", self.body);
         let json = self.json();

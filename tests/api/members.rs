@@ -1,4 +1,4 @@
-//! Members (PRODUCT.md §5.10): invitations shown once, roles, removal that
+//! Members (docs/API.md §5.10): invitations shown once, roles, removal that
 //! stops the member's tokens, and the last owner who stays.
 
 use serde_json::json;

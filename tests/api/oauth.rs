@@ -1,4 +1,4 @@
-//! The OAuth 2.1 authorization server (PRODUCT.md §5.8) driven the way an
+//! The OAuth 2.1 authorization server (docs/API.md §5.8) driven the way an
 //! MCP client drives it: register, send the person to the consent page,
 //! exchange the code with PKCE, call the resource through forward-auth,
 //! refresh, revoke.

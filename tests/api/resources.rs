@@ -1,4 +1,4 @@
-//! Resources and forward-auth (PRODUCT.md §5.7), called the way a proxy
+//! Resources and forward-auth (docs/API.md §5.7), called the way a proxy
 //! calls it. The same flows through real nginx and Caddy are in `proxies`.
 
 use base64::Engine as _;

@@ -1,4 +1,4 @@
-// Agent enrollment with the `jose` library, as PRODUCT.md §5.4 describes:
+// Agent enrollment with the `jose` library, as docs/API.md §5.4 describes:
 // make an ES256 key pair, register the public JWK with a one-time bootstrap
 // secret, then trade a signed client assertion (RFC 7523) for an access
 // token and call the API with it. Prints whoami's JSON.

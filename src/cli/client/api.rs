@@ -92,7 +92,7 @@ impl Reply {
     }
 }
 
-/// PRODUCT.md §4's error body, for a person.
+/// docs/API.md §4's error body, for a person.
 pub fn describe(status: u16, body: &Value) -> String {
     let code = body["error_code"].as_str().unwrap_or("HTTP_ERROR");
     let message =

@@ -1,4 +1,4 @@
-//! `/v1/agents` (PRODUCT.md §5.4, basic lifecycle).
+//! `/v1/agents` (docs/API.md §5.4, basic lifecycle).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;

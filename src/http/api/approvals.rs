@@ -1,4 +1,4 @@
-//! `/v1/approvals` (PRODUCT.md §5.9): hosts decide the checkouts that wait
+//! `/v1/approvals` (docs/API.md §5.9): hosts decide the checkouts that wait
 //! for a person.
 
 use actix_web::{HttpRequest, HttpResponse, web};

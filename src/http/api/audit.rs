@@ -1,4 +1,4 @@
-//! `GET /v1/audit` (PRODUCT.md §5.6).
+//! `GET /v1/audit` (docs/API.md §5.6).
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! `/v1/certificates` (PRODUCT.md §5.5; camelCase fields by contract).
+//! `/v1/certificates` (docs/API.md §5.5; camelCase fields by contract).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! Checkouts (PRODUCT.md §5.3): created only over a signed, key-bound
+//! Checkouts (docs/API.md §5.3): created only over a signed, key-bound
 //! session; listed by host and service credentials.
 
 use actix_web::{HttpRequest, HttpResponse, web};

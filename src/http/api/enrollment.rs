@@ -1,4 +1,4 @@
-//! Agent enrollment (PRODUCT.md §5.4): `/v1/agents/bootstrap`,
+//! Agent enrollment (docs/API.md §5.4): `/v1/agents/bootstrap`,
 //! `/v1/agents/token` (RFC 7523 private_key_jwt) and new bootstrap secrets.
 
 use actix_web::http::header;

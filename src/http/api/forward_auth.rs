@@ -1,4 +1,4 @@
-//! `/v1/forward-auth` (PRODUCT.md §5.7): nginx `auth_request`, Caddy
+//! `/v1/forward-auth` (docs/API.md §5.7): nginx `auth_request`, Caddy
 //! `forward_auth` and Traefik `ForwardAuth` ask whether a request to a
 //! guarded service may pass. The credential goes through the same engine as
 //! on the API (same checks, same codes); the resource's rules then decide.

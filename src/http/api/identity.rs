@@ -1,4 +1,4 @@
-//! `/v1/auth/whoami` and `/v1/auth/exchange` (PRODUCT.md §5.1).
+//! `/v1/auth/whoami` and `/v1/auth/exchange` (docs/API.md §5.1).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};

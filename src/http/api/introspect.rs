@@ -1,4 +1,4 @@
-//! `POST /v1/introspect` (RFC 7662, PRODUCT.md §5.6): a resource server
+//! `POST /v1/introspect` (RFC 7662, docs/API.md §5.6): a resource server
 //! asks whether a token it was shown is live, and whose it is.
 
 use actix_web::http::header;

@@ -1,4 +1,4 @@
-//! `/v1/members` (PRODUCT.md §5.10): owners manage who is in the workspace.
+//! `/v1/members` (docs/API.md §5.10): owners manage who is in the workspace.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;

@@ -25,7 +25,7 @@ use crate::domain::audit::{Actor, RequestMeta};
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 
-/// `?limit=&before=` (PRODUCT.md §4.1).
+/// `?limit=&before=` (docs/API.md §4.1).
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     pub limit: Option<u32>,

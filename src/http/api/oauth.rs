@@ -1,4 +1,4 @@
-//! The OAuth 2.1 endpoints (PRODUCT.md §5.8): RFC 7591 registration, the
+//! The OAuth 2.1 endpoints (docs/API.md §5.8): RFC 7591 registration, the
 //! token endpoint (authorization code with PKCE, rotating refresh tokens,
 //! and §5.4's client assertion), RFC 7009 revocation for clients, and the
 //! RFC 8414 metadata. The consent page is in `dashboard::oauth`.

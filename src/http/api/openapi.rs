@@ -233,7 +233,7 @@ pub fn document(server: &str) -> Value {
                         "use_agent_pat", "start_session", "retry_later", "await_approval", "sign_request"]}}},
                 },
             }},
-            "responses": {"Error": {"description": "PRODUCT.md section 4's error body.",
+            "responses": {"Error": {"description": "docs/API.md section 4's error body.",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
         },
     })

@@ -1,4 +1,4 @@
-//! `/v1/pats` (PRODUCT.md §5.2).
+//! `/v1/pats` (docs/API.md §5.2).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -18,7 +18,7 @@ use crate::http::bearer::HostCaller;
 use crate::http::request_meta;
 use crate::state::AppState;
 
-/// A PAT with its budget (agent PATs; PRODUCT.md §5.9).
+/// A PAT with its budget (agent PATs; docs/API.md §5.9).
 pub fn pat_json_with(p: &Pat, now: Timestamp, budget: Option<&db::budgets::Budget>) -> Value {
     let mut v = pat_json(p, now);
     if p.scope == Scope::Agent {
@@ -106,7 +106,7 @@ fn parse_cap(v: Option<&Value>) -> Result<Option<AmountCents>, AppError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => AmountCents::parse(s).map(Some).ok_or_else(bad),
-        // Money is a decimal string (PRODUCT.md §4.1), as `amount_usd`: a
+        // Money is a decimal string (docs/API.md §4.1), as `amount_usd`: a
         // JSON number (`5.5`, `1e2`) is refused, never rounded.
         Some(_) => Err(bad()),
     }

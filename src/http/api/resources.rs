@@ -1,4 +1,4 @@
-//! `/v1/resources` (PRODUCT.md §5.7): the services a workspace guards.
+//! `/v1/resources` (docs/API.md §5.7): the services a workspace guards.
 //! Host credentials read them; owners and management credentials change
 //! them. The RFC 9728 metadata document is public.
 

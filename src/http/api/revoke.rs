@@ -1,4 +1,4 @@
-//! `POST /v1/revoke` (RFC 7009, PRODUCT.md §5.6): a credential revokes
+//! `POST /v1/revoke` (RFC 7009, docs/API.md §5.6): a credential revokes
 //! itself, or an owner's (or management) credential revokes any token of its
 //! workspace.
 

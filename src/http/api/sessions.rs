@@ -1,4 +1,4 @@
-//! `POST /api/agent/auth/pat`: a key-bound runtime session (PRODUCT.md §5.3).
+//! `POST /api/agent/auth/pat`: a key-bound runtime session (docs/API.md §5.3).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;

@@ -1,5 +1,5 @@
 //! `/dashboard/members` (owners) and `/invite/{token}`: who is in the
-//! workspace, invitations shown once, roles, removal (PRODUCT.md §5.10).
+//! workspace, invitations shown once, roles, removal (docs/API.md §5.10).
 
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};

@@ -1,4 +1,4 @@
-//! `/oauth/authorize` (PRODUCT.md §5.8): the consent page. A host approves
+//! `/oauth/authorize` (docs/API.md §5.8): the consent page. A host approves
 //! or denies an OAuth client's request for one resource; approval makes
 //! the client an agent of the workspace (new, or one the host picks) and
 //! sends a one-time code back to the client's registered redirect URI.
