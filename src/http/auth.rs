@@ -49,13 +49,63 @@ impl Browser {
         &self.session.workspace
     }
 
-    /// Refuses a form whose CSRF token is not this session's.
-    pub fn check_csrf(&self, given: &str) -> Result<(), HtmlError> {
-        if crypto::constant_time_eq(given.as_bytes(), self.session.csrf_token.as_bytes()) {
-            Ok(())
-        } else {
-            Err(csrf_refused())
+    /// Whether `given` is this session's CSRF token (constant time).
+    fn csrf_matches(&self, given: &str) -> bool {
+        crypto::constant_time_eq(given.as_bytes(), self.session.csrf_token.as_bytes())
+    }
+}
+
+/// A form with the session's CSRF token in its `csrf` field.
+pub trait CsrfField {
+    fn csrf(&self) -> &str;
+}
+
+/// `impl CsrfField` for form structs with a `csrf: String` field.
+macro_rules! csrf_forms {
+    ($($form:ty),* $(,)?) => {$(
+        impl $crate::http::auth::CsrfField for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
         }
+    )*};
+}
+pub(crate) use csrf_forms;
+
+/// A form posted from one of this session's pages. Its fields can only be
+/// reached through [`SessionForm::check`], which refuses a form whose CSRF
+/// token is not the session's: a handler that forgets the check cannot read
+/// the form, so it does not compile.
+pub struct SessionForm<T>(T);
+
+impl<T: CsrfField> SessionForm<T> {
+    /// The form, if its CSRF token is `browser`'s session's.
+    pub fn check(self, browser: &Browser) -> Result<T, HtmlError> {
+        if browser.csrf_matches(self.0.csrf()) { Ok(self.0) } else { Err(csrf_refused()) }
+    }
+
+    /// The fields, to work out who must check the form (the OAuth consent
+    /// form names the client whose login page to show). Nothing read here
+    /// may be acted on before [`SessionForm::check`].
+    pub fn fields_before_check(&self) -> &T {
+        &self.0
+    }
+
+    /// The form of a page shown before login, if its token matches the
+    /// double-submit cookie.
+    pub fn check_before_login(self, req: &HttpRequest) -> Result<T, HtmlError> {
+        check_anonymous_form_token(req, self.0.csrf())?;
+        Ok(self.0)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + CsrfField + 'static> FromRequest for SessionForm<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = web::Form::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(SessionForm(form.await?.into_inner())) })
     }
 }
 
@@ -161,7 +211,7 @@ pub fn anonymous_form_token(req: &HttpRequest, secure: bool) -> (String, Option<
 }
 
 /// Checks a pre-login form's token against its cookie.
-pub fn check_anonymous_form_token(req: &HttpRequest, given: &str) -> Result<(), HtmlError> {
+fn check_anonymous_form_token(req: &HttpRequest, given: &str) -> Result<(), HtmlError> {
     let cookie = req.cookie(FORM_CSRF_COOKIE).ok_or_else(csrf_refused)?;
     if !given.is_empty() && crypto::constant_time_eq(cookie.value().as_bytes(), given.as_bytes()) {
         Ok(())

@@ -1,6 +1,7 @@
 //! `/admin/workspaces`: instance admins (`LATCHKEY_SUPERADMIN_DOMAIN`) see
 //! every workspace and create new ones. Everyone else gets 404.
 
+use crate::http::auth::SessionForm;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -74,10 +75,10 @@ pub async fn create_workspace(
     req: HttpRequest,
     state: web::Data<AppState>,
     browser: Browser,
-    form: web::Form<CreateForm>,
+    form: SessionForm<CreateForm>,
 ) -> Result<HttpResponse, HtmlError> {
     admin_only(&browser)?;
-    browser.check_csrf(&form.csrf)?;
+    let form = form.check(&browser)?;
     let name = parse_workspace_name(&form.name).map_err(HtmlError::BadRequest)?;
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     let owner = browser.session.user_id.clone();
@@ -91,3 +92,5 @@ pub async fn create_workspace(
         .await?;
     Ok(see_other(&format!("/admin/workspaces?created={}", crate::http::dashboard::url_encode(&ws.name))))
 }
+
+crate::http::auth::csrf_forms!(CreateForm);

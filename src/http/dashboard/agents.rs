@@ -1,5 +1,6 @@
 //! `/dashboard/agents` (Agent Security Mode on).
 
+use crate::http::auth::SessionForm;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -105,10 +106,9 @@ pub async fn create_agent(
     req: HttpRequest,
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
-    form: web::Form<CreateForm>,
+    form: SessionForm<CreateForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    let form = form.into_inner();
-    browser.check_csrf(&form.csrf)?;
+    let form = form.check(&browser)?;
     let send_back = |e: &crate::error::AppError| {
         Refilled::new(e, &[("name", "name"), ("description", "description")], Some("name"))
             .with("name", &form.name)
@@ -172,10 +172,8 @@ async fn set_enabled(
     state: web::Data<AppState>,
     browser: crate::http::auth::Browser,
     id: String,
-    csrf: &str,
     enabled: bool,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(csrf)?;
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
     let agent = state.db.read(move |conn| agents::get_manageable(conn, &ws, &AgentId(id), &who)).await?;
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
@@ -190,10 +188,10 @@ pub async fn disable_agent(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     id: web::Path<String>,
-    form: web::Form<DisableForm>,
+    form: SessionForm<DisableForm>,
 ) -> Result<HttpResponse, HtmlError> {
+    let form = form.check(&browser)?;
     if form.confirm != "yes" {
-        browser.check_csrf(&form.csrf)?;
         let (ws, who, now) = (browser.workspace().id.clone(), browser.acting(), state.clock.now());
         let id = AgentId(id.into_inner());
         let (agent, live_pats, access_tokens) = state
@@ -213,7 +211,7 @@ pub async fn disable_agent(
             access_tokens,
         });
     }
-    set_enabled(req, state, browser, id.into_inner(), &form.csrf, false).await
+    set_enabled(req, state, browser, id.into_inner(), false).await
 }
 
 /// A logged-in person who may manage the agent, mode on.
@@ -222,9 +220,10 @@ pub async fn enable_agent(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     id: web::Path<String>,
-    form: web::Form<CsrfOnly>,
+    form: SessionForm<CsrfOnly>,
 ) -> Result<HttpResponse, HtmlError> {
-    set_enabled(req, state, browser, id.into_inner(), &form.csrf, true).await
+    form.check(&browser)?;
+    set_enabled(req, state, browser, id.into_inner(), true).await
 }
 
 #[derive(Template)]
@@ -285,9 +284,9 @@ pub async fn new_bootstrap_secret(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     id: web::Path<String>,
-    form: web::Form<CsrfOnly>,
+    form: SessionForm<CsrfOnly>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
+    form.check(&browser)?;
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     let ttl = state.config.bootstrap_secret_ttl_hours;
@@ -486,9 +485,9 @@ pub async fn revoke_grant(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfOnly>,
+    form: SessionForm<CsrfOnly>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
+    form.check(&browser)?;
     let (agent_id, grant_id) = path.into_inner();
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
     let (actor, meta, now) = (browser.actor(), crate::http::request_meta(&req, &state), state.clock.now());
@@ -510,9 +509,9 @@ pub async fn end_session(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfOnly>,
+    form: SessionForm<CsrfOnly>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
+    form.check(&browser)?;
     let (agent_id, session_id) = path.into_inner();
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
@@ -530,3 +529,5 @@ pub async fn end_session(
         .await?;
     Ok(see_other(&back))
 }
+
+crate::http::auth::csrf_forms!(CreateForm, CsrfOnly, DisableForm);

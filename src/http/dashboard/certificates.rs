@@ -1,5 +1,6 @@
 //! `/dashboard/certificates` (Agent Security Mode on).
 
+use crate::http::auth::SessionForm;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -81,8 +82,7 @@ pub async fn certificates_page(
     })
 }
 
-fn owner_only(browser: &Browser, csrf: &str) -> Result<(), HtmlError> {
-    browser.check_csrf(csrf)?;
+fn owner_only(browser: &Browser) -> Result<(), HtmlError> {
     if browser.session.role != Role::Owner {
         return Err(HtmlError::Forbidden("Only an owner of this workspace manages certificates.".into()));
     }
@@ -104,9 +104,10 @@ pub async fn create_certificate(
     req: HttpRequest,
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
-    form: web::Form<CertForm>,
+    form: SessionForm<CertForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    owner_only(&browser, &form.csrf)?;
+    let form = form.check(&browser)?;
+    owner_only(&browser)?;
     let name = certificates::parse_name(Some(&form.name))?;
     let generated = crate::http::api::certificates::generate_key(&state, &browser.workspace().id).await?;
     let private_key = generated.private_key_pem.clone();
@@ -163,9 +164,10 @@ pub async fn revoke_certificate(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     id: web::Path<String>,
-    form: web::Form<CertForm>,
+    form: SessionForm<CertForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    owner_only(&browser, &form.csrf)?;
+    form.check(&browser)?;
+    owner_only(&browser)?;
     retire(req, state, browser, id.into_inner(), "revoked").await
 }
 
@@ -175,9 +177,10 @@ pub async fn delete_certificate(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     id: web::Path<String>,
-    form: web::Form<CertForm>,
+    form: SessionForm<CertForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    owner_only(&browser, &form.csrf)?;
+    let form = form.check(&browser)?;
+    owner_only(&browser)?;
     let id = id.into_inner();
     if form.confirm != "yes" {
         let (ws, probe) = (browser.workspace().id.clone(), id.clone());
@@ -187,3 +190,5 @@ pub async fn delete_certificate(
     }
     retire(req, state, browser, id, "deleted").await
 }
+
+crate::http::auth::csrf_forms!(CertForm);

@@ -1,5 +1,6 @@
 //! `/login` and `/logout`.
 
+use crate::http::auth::SessionForm;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -10,9 +11,7 @@ use crate::db;
 use crate::domain;
 use crate::domain::accounts::LOGIN_FAILED;
 use crate::error::HtmlError;
-use crate::http::auth::{
-    Browser, anonymous_form_token, check_anonymous_form_token, expired_session_cookie, session_cookie,
-};
+use crate::http::auth::{Browser, anonymous_form_token, expired_session_cookie, session_cookie};
 use crate::http::{client_ip, request_meta};
 use crate::state::AppState;
 
@@ -83,10 +82,9 @@ pub struct LoginForm {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<LoginForm>,
+    form: SessionForm<LoginForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    let form = form.into_inner();
-    check_anonymous_form_token(&req, &form.csrf)?;
+    let form = form.check_before_login(&req)?;
     if let Err(retry_after_seconds) = state.login_limiter.check(client_ip(&req, &state.config)) {
         return Err(HtmlError::RateLimited { retry_after_seconds });
     }
@@ -138,9 +136,9 @@ pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
     browser: Browser,
-    form: web::Form<CsrfForm>,
+    form: SessionForm<CsrfForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
+    form.check(&browser)?;
     let meta = request_meta(&req, &state);
     let now = state.clock.now();
     let hash = browser.session.token_hash.clone();
@@ -151,3 +149,5 @@ pub async fn logout(
     res.add_cookie(&expired_session_cookie(state.config.is_https())).map_err(|e| HtmlError::Internal(e.to_string()))?;
     Ok(res)
 }
+
+crate::http::auth::csrf_forms!(LoginForm, CsrfForm);

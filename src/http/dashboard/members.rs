@@ -1,6 +1,7 @@
 //! `/dashboard/members` (owners) and `/invite/{token}`: who is in the
 //! workspace, invitations shown once, roles, removal (docs/API.md §5.10).
 
+use crate::http::auth::SessionForm;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -13,7 +14,7 @@ use crate::domain::agents::By;
 use crate::domain::ids::UserId;
 use crate::domain::{Email, NewPassword, Role, members};
 use crate::error::{AppError, HtmlError};
-use crate::http::auth::{Browser, anonymous_form_token, check_anonymous_form_token, session_cookie};
+use crate::http::auth::{Browser, anonymous_form_token, session_cookie};
 use crate::http::request_meta;
 use crate::state::AppState;
 
@@ -109,11 +110,10 @@ pub async fn invite(
     req: HttpRequest,
     state: web::Data<AppState>,
     browser: Browser,
-    form: web::Form<InviteForm>,
+    form: SessionForm<InviteForm>,
 ) -> Result<HttpResponse, HtmlError> {
     owner(&browser)?;
-    browser.check_csrf(&form.csrf)?;
-    let form = form.into_inner();
+    let form = form.check(&browser)?;
     let Some(email) = Email::parse(&form.email) else {
         let msg = "Enter an email address like ada@example.com.".to_string();
         return render(&state, &browser, None, Some(msg), form.email, None).await;
@@ -148,10 +148,10 @@ pub async fn change(
     state: web::Data<AppState>,
     browser: Browser,
     id: web::Path<String>,
-    form: web::Form<MemberForm>,
+    form: SessionForm<MemberForm>,
 ) -> Result<HttpResponse, HtmlError> {
     owner(&browser)?;
-    browser.check_csrf(&form.csrf)?;
+    let form = form.check(&browser)?;
     let (ws, user) = (browser.workspace().id.clone(), UserId(id.into_inner()));
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     let remove = form.action == "remove";
@@ -261,7 +261,7 @@ pub async fn accept(
     req: HttpRequest,
     state: web::Data<AppState>,
     raw: web::Path<String>,
-    form: web::Form<AcceptForm>,
+    form: SessionForm<AcceptForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let raw = raw.into_inner();
     let (hash, f) = find(&state, &raw).await?;
@@ -270,7 +270,7 @@ pub async fn accept(
         let browser = Browser::extract(&req)
             .await
             .map_err(|_| HtmlError::Forbidden(format!("Log in as {} first, then open the link again.", f.email)))?;
-        browser.check_csrf(&form.csrf)?;
+        form.check(&browser)?;
         let (me, actor) = (browser.session.user_id.clone(), browser.actor());
         state
             .db
@@ -278,7 +278,7 @@ pub async fn accept(
             .await?;
         return Ok(see_other("/"));
     }
-    check_anonymous_form_token(&req, &form.csrf)?;
+    let form = form.check_before_login(&req)?;
     let password = match NewPassword::parse(&form.password) {
         Ok(p) if form.password == form.confirm_password => p,
         Ok(_) => return Err(HtmlError::BadRequest("The two passwords do not match; go back and try again.".into())),
@@ -305,3 +305,5 @@ pub async fn accept(
         .map_err(|e| HtmlError::Internal(e.to_string()))?;
     Ok(res)
 }
+
+crate::http::auth::csrf_forms!(AcceptForm, InviteForm, MemberForm);

@@ -4,6 +4,7 @@
 //! sends a one-time code back to the client's registered redirect URI.
 //! Nothing is ever sent to a redirect URI that was not verified.
 
+use crate::http::auth::SessionForm;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -24,7 +25,7 @@ use crate::state::AppState;
 
 /// The authorization request, from the query (GET) or the consent form
 /// (POST, which adds the decision).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct AuthorizeParams {
     response_type: Option<String>,
     client_id: Option<String>,
@@ -270,17 +271,19 @@ pub async fn authorize_page(
 pub async fn authorize_decision(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<AuthorizeParams>,
+    form: SessionForm<AuthorizeParams>,
 ) -> Result<HttpResponse, HtmlError> {
-    let mut params = form.into_inner();
     // The form carries the request as the page showed it.
-    params.response_type = Some("code".into());
-    params.code_challenge_method = Some("S256".into());
-    let (c, browser) = match check(&req, &state, &params).await {
+    let as_shown = |p: &AuthorizeParams| AuthorizeParams {
+        response_type: Some("code".into()),
+        code_challenge_method: Some("S256".into()),
+        ..p.clone()
+    };
+    let (c, browser) = match check(&req, &state, &as_shown(form.fields_before_check())).await {
         Ok(ok) => ok,
         Err(answer) => return Ok(answer),
     };
-    browser.check_csrf(&params.csrf)?;
+    let params = as_shown(&form.check(&browser)?);
     let issuer = state.config.public_url.clone();
     let st = params.state.as_deref().filter(|s| !s.is_empty());
     if params.decision.as_deref() != Some("approve") {
@@ -346,3 +349,5 @@ pub async fn authorize_decision(
     url.push_str(&format!("&iss={}", url_encode(&issuer)));
     Ok(see_other(&url))
 }
+
+crate::http::auth::csrf_forms!(AuthorizeParams);

@@ -2,6 +2,7 @@
 //! hosts approved in this workspace, each with its agent, resource, scopes
 //! and last use, revocable in one click; and clients registered by hand.
 
+use crate::http::auth::SessionForm;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -117,9 +118,9 @@ pub async fn new_registration_token(
     req: HttpRequest,
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
-    form: web::Form<CsrfForm>,
+    form: SessionForm<CsrfForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
+    form.check(&browser)?;
     if browser.session.role != crate::domain::Role::Owner {
         return Err(HtmlError::Forbidden("Only an owner mints the registration token.".into()));
     }
@@ -164,10 +165,9 @@ pub struct RegisterForm {
 pub async fn register_client(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
-    form: web::Form<RegisterForm>,
+    form: SessionForm<RegisterForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
-    let form = form.into_inner();
+    let form = form.check(&browser)?;
     let uris: Vec<&str> = form.redirect_uris.split_whitespace().collect();
     let body = serde_json::json!({"client_name": form.name.trim(), "redirect_uris": uris});
     let mut client = match crate::domain::oauth::register(&body, state.clock.now()) {
@@ -196,9 +196,9 @@ pub async fn revoke_grant(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
+    form: SessionForm<CsrfForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
+    form.check(&browser)?;
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     let id = id.into_inner();
@@ -210,3 +210,5 @@ pub async fn revoke_grant(
         .await?;
     Ok(see_other("/dashboard/oauth-clients?done=revoked"))
 }
+
+crate::http::auth::csrf_forms!(CsrfForm, RegisterForm);

@@ -1,5 +1,6 @@
 //! `/`: the overview, the clean default page.
 
+use crate::http::auth::SessionForm;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
@@ -125,9 +126,9 @@ pub async fn decide_approval(
     state: web::Data<AppState>,
     crate::http::auth::AgentConsole(browser): crate::http::auth::AgentConsole,
     id: web::Path<String>,
-    form: web::Form<DecisionForm>,
+    form: SessionForm<DecisionForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
+    let form = form.check(&browser)?;
     let approve = match form.decision.as_str() {
         "approve" => true,
         "deny" => false,
@@ -147,3 +148,5 @@ pub async fn decide_approval(
     crate::http::api::approvals::decide(&state, ws, id, approve, decider, browser.actor(), meta).await?;
     Ok(super::see_other("/"))
 }
+
+crate::http::auth::csrf_forms!(DecisionForm);

@@ -1,6 +1,7 @@
 //! `/dashboard/resources` (Agent Security Mode on): the services this
 //! workspace guards, their rules, and ready-to-paste proxy snippets.
 
+use crate::http::auth::SessionForm;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -125,8 +126,7 @@ pub async fn resources_page(
     list_page(&state, &browser, form, None, notice).await
 }
 
-fn owner_only(browser: &Browser, csrf: &str) -> Result<(), HtmlError> {
-    browser.check_csrf(csrf)?;
+fn owner_only(browser: &Browser) -> Result<(), HtmlError> {
     if browser.session.role != Role::Owner {
         return Err(HtmlError::Forbidden("Only an owner of this workspace manages resources.".into()));
     }
@@ -152,10 +152,10 @@ pub async fn create_resource(
     req: HttpRequest,
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
-    form: web::Form<ResourceForm>,
+    form: SessionForm<ResourceForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    owner_only(&browser, &form.csrf)?;
-    let form = form.into_inner();
+    let form = form.check(&browser)?;
+    owner_only(&browser)?;
     let fields = match fields(&form) {
         Ok(f) => f,
         Err(e) => return list_page(&state, &browser, form, Some(e.user_message().into_owned()), None).await,
@@ -241,11 +241,11 @@ pub async fn update_resource(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     id: web::Path<String>,
-    form: web::Form<ResourceForm>,
+    form: SessionForm<ResourceForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    owner_only(&browser, &form.csrf)?;
+    let form = form.check(&browser)?;
+    owner_only(&browser)?;
     let current = load(&state, &browser, id.into_inner()).await?;
-    let form = form.into_inner();
     let fields = match fields(&form) {
         Ok(f) => f,
         Err(e) => {
@@ -280,9 +280,10 @@ pub async fn delete_resource(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     id: web::Path<String>,
-    form: web::Form<DeleteForm>,
+    form: SessionForm<DeleteForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    owner_only(&browser, &form.csrf)?;
+    let form = form.check(&browser)?;
+    owner_only(&browser)?;
     let r = load(&state, &browser, id.into_inner()).await?;
     if form.confirm != "yes" {
         return page(&ConfirmDeletePage { nav: Nav::new(&browser, "resources"), id: r.id, name: r.name });
@@ -292,3 +293,5 @@ pub async fn delete_resource(
     state.db.write(move |tx| resources::delete(tx, &ws, &r.id, &By { actor: &actor, meta: &meta, now })).await?;
     Ok(see_other("/dashboard/resources?done=deleted"))
 }
+
+crate::http::auth::csrf_forms!(DeleteForm, ResourceForm);

@@ -1,5 +1,6 @@
 //! `/settings`: Agent Security Mode and password; the workspace switcher.
 
+use crate::http::auth::SessionForm;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -110,9 +111,9 @@ pub async fn set_security_mode(
     req: HttpRequest,
     state: web::Data<AppState>,
     browser: Browser,
-    form: web::Form<ModeForm>,
+    form: SessionForm<ModeForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
+    let form = form.check(&browser)?;
     if browser.session.role != Role::Owner {
         return Err(HtmlError::Forbidden("Only an owner of this workspace can switch Agent Security Mode.".into()));
     }
@@ -152,10 +153,9 @@ pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
     browser: Browser,
-    form: web::Form<PasswordForm>,
+    form: SessionForm<PasswordForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    let form = form.into_inner();
-    browser.check_csrf(&form.csrf)?;
+    let form = form.check(&browser)?;
     // Each attempt verifies the current password: a stolen cookie gets no
     // unlimited guessing loop.
     if let Err(retry_after_seconds) = state.password_limiter.check(browser.session.user_id.as_str()) {
@@ -212,9 +212,9 @@ pub struct SwitchForm {
 pub async fn switch_workspace(
     state: web::Data<AppState>,
     browser: Browser,
-    form: web::Form<SwitchForm>,
+    form: SessionForm<SwitchForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
+    let form = form.check(&browser)?;
     let target = WorkspaceId(form.workspace_id.clone());
     if !browser.workspaces.iter().any(|(w, _)| w.id == target) {
         return Err(HtmlError::NotFound);
@@ -223,3 +223,5 @@ pub async fn switch_workspace(
     state.db.write(move |tx| db::browser_sessions::update_workspace(tx, &hash, &target)).await?;
     Ok(see_other("/"))
 }
+
+crate::http::auth::csrf_forms!(ModeForm, PasswordForm, SwitchForm);

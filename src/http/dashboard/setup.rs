@@ -1,5 +1,6 @@
 //! `/setup`: first run. Guarded by the one-time code `serve` prints.
 
+use crate::http::auth::SessionForm;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -10,7 +11,7 @@ use crate::domain::audit::RequestMeta;
 use crate::domain::setup::DEFAULT_WORKSPACE_NAME;
 use crate::domain::{self, Email, NewPassword, parse_workspace_name};
 use crate::error::{AppError, HtmlError};
-use crate::http::auth::{anonymous_form_token, check_anonymous_form_token, session_cookie};
+use crate::http::auth::{anonymous_form_token, session_cookie};
 use crate::http::{client_ip, request_meta};
 use crate::state::AppState;
 
@@ -95,10 +96,9 @@ pub struct SetupForm {
 pub async fn complete_setup(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<SetupForm>,
+    form: SessionForm<SetupForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    let form = form.into_inner();
-    check_anonymous_form_token(&req, &form.csrf)?;
+    let form = form.check_before_login(&req)?;
     // The cheap checks before any password hashing: argon2 is paid only by
     // someone holding the one-time code, at the login limiter's pace.
     if let Err(retry_after_seconds) = state.setup_limiter.check(client_ip(&req, &state.config)) {
@@ -169,3 +169,5 @@ pub async fn complete_setup(
         .map_err(|e| HtmlError::Internal(e.to_string()))?;
     Ok(res)
 }
+
+crate::http::auth::csrf_forms!(SetupForm);

@@ -1,6 +1,7 @@
 //! `/dashboard/tokens` (Agent Security Mode on): create (shown once), list,
 //! change a cap, revoke with confirmation.
 
+use crate::http::auth::SessionForm;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -256,9 +257,9 @@ pub async fn create_token(
     req: HttpRequest,
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
-    form: web::Form<CreateForm>,
+    form: SessionForm<CreateForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
+    let form = form.check(&browser)?;
     // A mistake sends the form back with what was typed, the message beside
     // its field (the domain names some fields as the API does).
     let send_back = |e: &AppError| {
@@ -411,9 +412,9 @@ pub async fn change_cap(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     id: web::Path<String>,
-    form: web::Form<CapForm>,
+    form: SessionForm<CapForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
+    let form = form.check(&browser)?;
     let cap = AmountCents::parse(form.daily_cap_usd.trim())
         .ok_or_else(|| HtmlError::BadRequest("The cap is an amount like 10.00, from 0.00 to 1000000.00.".into()))?;
     let pat = load(&state, &browser, id.into_inner()).await?;
@@ -437,9 +438,9 @@ pub async fn revoke_token(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     id: web::Path<String>,
-    form: web::Form<RevokeForm>,
+    form: SessionForm<RevokeForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
+    let form = form.check(&browser)?;
     let pat = load(&state, &browser, id.into_inner()).await?;
     if form.confirm != "yes" {
         return page(&ConfirmRevokePage {
@@ -478,9 +479,9 @@ pub async fn change_limits(
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
     id: web::Path<String>,
-    form: web::Form<LimitsForm>,
+    form: SessionForm<LimitsForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    browser.check_csrf(&form.csrf)?;
+    let form = form.check(&browser)?;
     let pat = load(&state, &browser, id.into_inner()).await?;
     if pat.scope != crate::domain::pats::Scope::Agent {
         return Err(HtmlError::BadRequest("Only agent tokens have limits.".into()));
@@ -514,3 +515,5 @@ pub async fn change_limits(
         .await?;
     Ok(super::see_other(&format!("/dashboard/tokens/{}?done=limits", pat.id)))
 }
+
+crate::http::auth::csrf_forms!(CapForm, CreateForm, LimitsForm, RevokeForm);
