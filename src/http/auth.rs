@@ -2,7 +2,10 @@
 //! parameter list says who may call it:
 //! - [`Browser`]: a logged-in person on a dashboard page;
 //! - [`AgentConsole`]: the same, on a page that exists only while Agent
-//!   Security Mode is on (404 otherwise).
+//!   Security Mode is on (404 otherwise);
+//! - [`OwnerConsole`]: that, for an owner of the workspace (403 otherwise);
+//! - [`WorkspaceOwner`]: a logged-in owner (404 otherwise);
+//! - [`InstanceAdmin`]: an instance admin (404 otherwise).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -170,6 +173,61 @@ impl FromRequest for AgentConsole {
             } else {
                 Err(HtmlError::NotFound)
             }
+        })
+    }
+}
+
+/// [`AgentConsole`] for an owner of the workspace: certificates, resources
+/// and the registration token, which act for the whole workspace.
+pub struct OwnerConsole(pub Browser);
+
+impl FromRequest for OwnerConsole {
+    type Error = HtmlError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let console = AgentConsole::from_request(req, payload);
+        Box::pin(async move {
+            let AgentConsole(browser) = console.await?;
+            if browser.session.role == Role::Owner {
+                Ok(OwnerConsole(browser))
+            } else {
+                Err(HtmlError::Forbidden("Only an owner of this workspace can do this.".into()))
+            }
+        })
+    }
+}
+
+/// A logged-in owner of the workspace; for anyone else the page does not
+/// exist (the members page).
+pub struct WorkspaceOwner(pub Browser);
+
+impl FromRequest for WorkspaceOwner {
+    type Error = HtmlError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let browser = Browser::from_request(req, payload);
+        Box::pin(async move {
+            let browser = browser.await?;
+            if browser.session.role == Role::Owner { Ok(WorkspaceOwner(browser)) } else { Err(HtmlError::NotFound) }
+        })
+    }
+}
+
+/// An instance admin (`LATCHKEY_SUPERADMIN_DOMAIN`); for anyone else the
+/// page does not exist.
+pub struct InstanceAdmin(pub Browser);
+
+impl FromRequest for InstanceAdmin {
+    type Error = HtmlError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let browser = Browser::from_request(req, payload);
+        Box::pin(async move {
+            let browser = browser.await?;
+            if browser.instance_admin { Ok(InstanceAdmin(browser)) } else { Err(HtmlError::NotFound) }
         })
     }
 }

@@ -420,6 +420,27 @@ impl FromRequest for HostCaller {
     }
 }
 
+/// A host credential of a workspace owner, or a management certificate JWT
+/// (which acts at workspace level): certificates, resources, members.
+pub struct OwnerCaller(pub Principal);
+
+impl FromRequest for OwnerCaller {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let fut = extract(req, &[Scope::Host], "manage this workspace; use a host PAT");
+        Box::pin(async move {
+            let p = fut.await?;
+            if p.acting()?.role != crate::domain::Role::Owner {
+                return Err(AppError::Scope(
+                    "Only an owner of this workspace, or a management credential, may do this.".into(),
+                ));
+            }
+            Ok(OwnerCaller(p))
+        })
+    }
+}
+
 /// An agent credential (PAT, JWT, session, access token).
 pub struct AgentCaller(pub Principal);
 

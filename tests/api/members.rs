@@ -103,3 +103,48 @@ fn the_admin_cli_invites_and_removes() {
     assert_eq!(code, 1, "the last owner stays");
     assert!(err.contains("last owner"), "{err}");
 }
+
+/// Workspace-level actions are an owner's, through the API and the
+/// dashboard alike: a member's host PAT gets 403 `AUTH_SCOPE` on each, and
+/// a member's browser 403 (certificates, resources) or 404 (members).
+#[test]
+fn a_member_cannot_act_for_the_whole_workspace() {
+    let app = TestApp::spawn();
+    let (mut owner, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    let res = c.api("POST", "/v1/members", Some(&host), Some(json!({"email": "mel@example.com", "role": "member"})));
+    let path = res.json()["invitation_url"].as_str().unwrap().trim_start_matches(&app.address).to_string();
+    let mut mel = app.client();
+    let csrf = mel.get(&path).csrf();
+    let pw = "a member's long password";
+    assert_eq!(mel.post_form(&path, &[("csrf", &csrf), ("password", pw), ("confirm_password", pw)]).status, 303);
+    let member = app.mint_pat(&["--email", "mel@example.com", "--name", "m", "--scope", "host"]);
+
+    let cert = c.api("POST", "/v1/certificates", Some(&host), None).json()["id"].as_str().unwrap().to_string();
+    let resource = json!({"name": "files", "identifier": "https://files.example.com/"});
+    let res_id =
+        c.api("POST", "/v1/resources", Some(&host), Some(resource.clone())).json()["id"].as_str().unwrap().to_string();
+    let refused: [(&str, String, Option<serde_json::Value>); 9] = [
+        ("POST", "/v1/certificates".into(), None),
+        ("POST", format!("/v1/certificates/{cert}/revoke"), None),
+        ("DELETE", format!("/v1/certificates/{cert}"), None),
+        ("POST", "/v1/resources".into(), Some(json!({"name": "x", "identifier": "https://x.example.com/"}))),
+        ("PATCH", format!("/v1/resources/{res_id}"), Some(json!({"name": "y"}))),
+        ("DELETE", format!("/v1/resources/{res_id}"), None),
+        ("GET", "/v1/members".into(), None),
+        ("POST", "/v1/members".into(), Some(json!({"email": "x@example.com"}))),
+        ("DELETE", "/v1/members/someone".into(), None),
+    ];
+    for (method, path, body) in refused {
+        c.api(method, &path, Some(&member), body).assert_error(403, "AUTH_SCOPE");
+    }
+    // The owner still can; nothing the member tried happened.
+    assert_eq!(c.api("GET", &format!("/v1/resources/{res_id}"), Some(&host), None).json()["name"], "files");
+
+    let csrf = mel.get("/dashboard/agents").csrf();
+    for path in ["/dashboard/certificates", "/dashboard/resources", "/dashboard/oauth-clients/registration-token"] {
+        assert_eq!(mel.post_form(path, &[("csrf", &csrf), ("name", "x")]).status, 403, "{path}");
+    }
+    assert_eq!(mel.get("/dashboard/members").status, 404);
+    assert_eq!(owner.get("/dashboard/members").status, 200);
+}

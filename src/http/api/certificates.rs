@@ -7,12 +7,11 @@ use super::actor_of;
 use crate::crypto::rsa_cert;
 use crate::db;
 use crate::db::certificates::Certificate;
-use crate::domain::Role;
 use crate::domain::agents::By;
 use crate::domain::certificates;
 use crate::domain::principal::Principal;
 use crate::error::AppError;
-use crate::http::bearer::HostCaller;
+use crate::http::bearer::{HostCaller, OwnerCaller};
 use crate::http::request_meta;
 use crate::state::AppState;
 
@@ -26,16 +25,6 @@ pub fn certificate_json(c: &Certificate) -> Value {
         "status": c.status,
         "createdAt": c.created_at.to_rfc3339(),
     })
-}
-
-/// Certificates are managed at workspace level: owners (host PATs or
-/// delegated JWTs of owners) and management JWTs.
-fn require_manager(p: &Principal) -> Result<(), AppError> {
-    if p.acting()?.role == Role::Owner {
-        Ok(())
-    } else {
-        Err(AppError::Scope("Only an owner or a management credential manages certificates.".into()))
-    }
 }
 
 /// A host credential of an owner, or a management JWT: a new RSA-2048
@@ -57,10 +46,9 @@ pub async fn generate_key(
 pub async fn create_certificate(
     req: HttpRequest,
     state: web::Data<AppState>,
-    HostCaller(p): HostCaller,
+    OwnerCaller(p): OwnerCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    require_manager(&p)?;
     // The body is optional (`{"name": …}`); it is checked before any key
     // is generated.
     let name = if body.iter().all(u8::is_ascii_whitespace) {
@@ -134,7 +122,6 @@ async fn retire(
     id: String,
     status: &'static str,
 ) -> Result<Certificate, AppError> {
-    require_manager(&p)?;
     let cert = load(&state, &p, id).await?;
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let c = cert.clone();
@@ -148,7 +135,7 @@ async fn retire(
 pub async fn revoke_certificate(
     req: HttpRequest,
     state: web::Data<AppState>,
-    HostCaller(p): HostCaller,
+    OwnerCaller(p): OwnerCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let cert = retire(req, state, p, id.into_inner(), "revoked").await?;
@@ -159,7 +146,7 @@ pub async fn revoke_certificate(
 pub async fn delete_certificate(
     req: HttpRequest,
     state: web::Data<AppState>,
-    HostCaller(p): HostCaller,
+    OwnerCaller(p): OwnerCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     retire(req, state, p, id.into_inner(), "deleted").await?;

@@ -8,20 +8,11 @@ use super::actor_of;
 use crate::db;
 use crate::domain::agents::By;
 use crate::domain::ids::UserId;
-use crate::domain::principal::Principal;
 use crate::domain::{Email, Role, members};
 use crate::error::AppError;
-use crate::http::bearer::HostCaller;
+use crate::http::bearer::OwnerCaller;
 use crate::http::request_meta;
 use crate::state::AppState;
-
-fn owner_only(p: &Principal) -> Result<(), AppError> {
-    if p.acting()?.role == Role::Owner {
-        Ok(())
-    } else {
-        Err(AppError::Scope("Only an owner manages the members of this workspace.".into()))
-    }
-}
 
 fn parse_role(raw: Option<&str>) -> Result<Role, AppError> {
     raw.and_then(Role::parse).ok_or_else(|| AppError::Validation("role: owner or member.".into()))
@@ -33,8 +24,7 @@ pub fn member_json(m: &db::memberships::Member) -> Value {
 }
 
 /// An owner: the workspace's members.
-pub async fn list_members(state: web::Data<AppState>, HostCaller(p): HostCaller) -> Result<HttpResponse, AppError> {
-    owner_only(&p)?;
+pub async fn list_members(state: web::Data<AppState>, OwnerCaller(p): OwnerCaller) -> Result<HttpResponse, AppError> {
     let ws = p.workspace.id.clone();
     let items = state.db.read(move |conn| db::memberships::list_for_workspace(conn, &ws)).await?;
     Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(member_json).collect::<Vec<_>>()})))
@@ -51,10 +41,9 @@ pub struct Invite {
 pub async fn invite(
     req: HttpRequest,
     state: web::Data<AppState>,
-    HostCaller(p): HostCaller,
+    OwnerCaller(p): OwnerCaller,
     body: web::Json<Invite>,
 ) -> Result<HttpResponse, AppError> {
-    owner_only(&p)?;
     let body = body.into_inner();
     let email = Email::parse(&body.email).ok_or_else(|| AppError::Validation("email: an email address.".into()))?;
     let role = parse_role(Some(body.role.as_deref().unwrap_or("member")))?;
@@ -85,11 +74,10 @@ pub struct ChangeRole {
 pub async fn change_role(
     req: HttpRequest,
     state: web::Data<AppState>,
-    HostCaller(p): HostCaller,
+    OwnerCaller(p): OwnerCaller,
     id: web::Path<String>,
     body: web::Json<ChangeRole>,
 ) -> Result<HttpResponse, AppError> {
-    owner_only(&p)?;
     let role = parse_role(body.role.as_deref())?;
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let (ws, user) = (p.workspace.id.clone(), UserId(id.into_inner()));
@@ -110,10 +98,9 @@ pub async fn change_role(
 pub async fn remove(
     req: HttpRequest,
     state: web::Data<AppState>,
-    HostCaller(p): HostCaller,
+    OwnerCaller(p): OwnerCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    owner_only(&p)?;
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let (ws, user) = (p.workspace.id.clone(), UserId(id.into_inner()));
     state.db.write(move |tx| members::remove(tx, &ws, &user, &By { actor: &actor, meta: &meta, now })).await?;

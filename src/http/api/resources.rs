@@ -8,12 +8,11 @@ use serde_json::{Value, json};
 
 use super::{ListQuery, actor_of};
 use crate::db;
-use crate::domain::Role;
 use crate::domain::agents::By;
 use crate::domain::principal::Principal;
 use crate::domain::resources::{self, Fields, Resource, RuleInput};
 use crate::error::AppError;
-use crate::http::bearer::HostCaller;
+use crate::http::bearer::{HostCaller, OwnerCaller};
 use crate::http::request_meta;
 use crate::state::AppState;
 
@@ -31,15 +30,6 @@ pub fn resource_json(r: &Resource) -> Value {
     })
 }
 
-/// Resources are workspace-level, like certificates.
-fn require_manager(p: &Principal) -> Result<(), AppError> {
-    if p.acting()?.role == Role::Owner {
-        Ok(())
-    } else {
-        Err(AppError::Scope("Only an owner or a management credential manages resources.".into()))
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateResource {
@@ -52,10 +42,9 @@ pub struct CreateResource {
 pub async fn create_resource(
     req: HttpRequest,
     state: web::Data<AppState>,
-    HostCaller(p): HostCaller,
+    OwnerCaller(p): OwnerCaller,
     body: web::Json<CreateResource>,
 ) -> Result<HttpResponse, AppError> {
-    require_manager(&p)?;
     let body = body.into_inner();
     let (identifier, authority) = resources::parse_identifier(&body.identifier)?;
     let fields = Fields {
@@ -109,11 +98,10 @@ pub struct UpdateResource {
 pub async fn update_resource(
     req: HttpRequest,
     state: web::Data<AppState>,
-    HostCaller(p): HostCaller,
+    OwnerCaller(p): OwnerCaller,
     id: web::Path<String>,
     body: web::Json<UpdateResource>,
 ) -> Result<HttpResponse, AppError> {
-    require_manager(&p)?;
     let current = load(&state, &p, id.into_inner()).await?;
     let body = body.into_inner();
     let (identifier, authority) = match &body.identifier {
@@ -147,10 +135,9 @@ pub async fn update_resource(
 pub async fn delete_resource(
     req: HttpRequest,
     state: web::Data<AppState>,
-    HostCaller(p): HostCaller,
+    OwnerCaller(p): OwnerCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    require_manager(&p)?;
     let id = id.into_inner();
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let ws = p.workspace.id.clone();

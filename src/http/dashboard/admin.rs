@@ -1,6 +1,7 @@
 //! `/admin/workspaces`: instance admins (`LATCHKEY_SUPERADMIN_DOMAIN`) see
 //! every workspace and create new ones. Everyone else gets 404.
 
+use crate::http::auth::InstanceAdmin;
 use crate::http::auth::SessionForm;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -11,7 +12,6 @@ use crate::db;
 use crate::domain::audit::{self, Event};
 use crate::domain::{parse_workspace_name, workspaces};
 use crate::error::HtmlError;
-use crate::http::auth::Browser;
 use crate::http::request_meta;
 use crate::state::AppState;
 
@@ -30,10 +30,6 @@ struct WorkspacesPage {
     notice: Option<String>,
 }
 
-fn admin_only(browser: &Browser) -> Result<(), HtmlError> {
-    if browser.instance_admin { Ok(()) } else { Err(HtmlError::NotFound) }
-}
-
 #[derive(Deserialize)]
 pub struct WorkspacesQuery {
     created: Option<String>,
@@ -42,10 +38,9 @@ pub struct WorkspacesQuery {
 /// An instance admin: every workspace.
 pub async fn workspaces_page(
     state: web::Data<AppState>,
-    browser: Browser,
+    InstanceAdmin(browser): InstanceAdmin,
     query: web::Query<WorkspacesQuery>,
 ) -> Result<HttpResponse, HtmlError> {
-    admin_only(&browser)?;
     let all = state.db.read(db::workspaces::list_all).await?;
     page(&WorkspacesPage {
         nav: Nav::new(&browser, "workspaces"),
@@ -74,10 +69,9 @@ pub struct CreateForm {
 pub async fn create_workspace(
     req: HttpRequest,
     state: web::Data<AppState>,
-    browser: Browser,
+    InstanceAdmin(browser): InstanceAdmin,
     form: SessionForm<CreateForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    admin_only(&browser)?;
     let form = form.check(&browser)?;
     let name = parse_workspace_name(&form.name).map_err(HtmlError::BadRequest)?;
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());

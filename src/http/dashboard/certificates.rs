@@ -1,5 +1,6 @@
 //! `/dashboard/certificates` (Agent Security Mode on).
 
+use crate::http::auth::OwnerConsole;
 use crate::http::auth::SessionForm;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -82,13 +83,6 @@ pub async fn certificates_page(
     })
 }
 
-fn owner_only(browser: &Browser) -> Result<(), HtmlError> {
-    if browser.session.role != Role::Owner {
-        return Err(HtmlError::Forbidden("Only an owner of this workspace manages certificates.".into()));
-    }
-    Ok(())
-}
-
 #[derive(Deserialize)]
 pub struct CertForm {
     #[serde(default)]
@@ -103,11 +97,10 @@ pub struct CertForm {
 pub async fn create_certificate(
     req: HttpRequest,
     state: web::Data<AppState>,
-    AgentConsole(browser): AgentConsole,
+    OwnerConsole(browser): OwnerConsole,
     form: SessionForm<CertForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.check(&browser)?;
-    owner_only(&browser)?;
     let name = certificates::parse_name(Some(&form.name))?;
     let generated = crate::http::api::certificates::generate_key(&state, &browser.workspace().id).await?;
     let private_key = generated.private_key_pem.clone();
@@ -162,12 +155,11 @@ async fn retire(
 pub async fn revoke_certificate(
     req: HttpRequest,
     state: web::Data<AppState>,
-    AgentConsole(browser): AgentConsole,
+    OwnerConsole(browser): OwnerConsole,
     id: web::Path<String>,
     form: SessionForm<CertForm>,
 ) -> Result<HttpResponse, HtmlError> {
     form.check(&browser)?;
-    owner_only(&browser)?;
     retire(req, state, browser, id.into_inner(), "revoked").await
 }
 
@@ -175,12 +167,11 @@ pub async fn revoke_certificate(
 pub async fn delete_certificate(
     req: HttpRequest,
     state: web::Data<AppState>,
-    AgentConsole(browser): AgentConsole,
+    OwnerConsole(browser): OwnerConsole,
     id: web::Path<String>,
     form: SessionForm<CertForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.check(&browser)?;
-    owner_only(&browser)?;
     let id = id.into_inner();
     if form.confirm != "yes" {
         let (ws, probe) = (browser.workspace().id.clone(), id.clone());

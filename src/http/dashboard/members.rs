@@ -2,6 +2,7 @@
 //! workspace, invitations shown once, roles, removal (docs/API.md §5.10).
 
 use crate::http::auth::SessionForm;
+use crate::http::auth::WorkspaceOwner;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -35,10 +36,6 @@ struct MembersPage {
     error: Option<String>,
     form_email: String,
     notice: Option<String>,
-}
-
-fn owner(browser: &Browser) -> Result<(), HtmlError> {
-    if browser.session.role == Role::Owner { Ok(()) } else { Err(HtmlError::NotFound) }
 }
 
 async fn render(
@@ -83,10 +80,9 @@ pub struct DoneQuery {
 /// An owner.
 pub async fn members_page(
     state: web::Data<AppState>,
-    browser: Browser,
+    WorkspaceOwner(browser): WorkspaceOwner,
     query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, HtmlError> {
-    owner(&browser)?;
     let notice = match query.done.as_deref() {
         Some("role") => Some("The role has been changed.".to_string()),
         Some("removed") => Some("The member has been removed; their tokens stopped working.".to_string()),
@@ -109,10 +105,9 @@ pub struct InviteForm {
 pub async fn invite(
     req: HttpRequest,
     state: web::Data<AppState>,
-    browser: Browser,
+    WorkspaceOwner(browser): WorkspaceOwner,
     form: SessionForm<InviteForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    owner(&browser)?;
     let form = form.check(&browser)?;
     let Some(email) = Email::parse(&form.email) else {
         let msg = "Enter an email address like ada@example.com.".to_string();
@@ -146,11 +141,10 @@ pub struct MemberForm {
 pub async fn change(
     req: HttpRequest,
     state: web::Data<AppState>,
-    browser: Browser,
+    WorkspaceOwner(browser): WorkspaceOwner,
     id: web::Path<String>,
     form: SessionForm<MemberForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    owner(&browser)?;
     let form = form.check(&browser)?;
     let (ws, user) = (browser.workspace().id.clone(), UserId(id.into_inner()));
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());

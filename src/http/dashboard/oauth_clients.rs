@@ -2,6 +2,7 @@
 //! hosts approved in this workspace, each with its agent, resource, scopes
 //! and last use, revocable in one click; and clients registered by hand.
 
+use crate::http::auth::OwnerConsole;
 use crate::http::auth::SessionForm;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -117,13 +118,10 @@ async fn render_with(
 pub async fn new_registration_token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    AgentConsole(browser): AgentConsole,
+    OwnerConsole(browser): OwnerConsole,
     form: SessionForm<CsrfForm>,
 ) -> Result<HttpResponse, HtmlError> {
     form.check(&browser)?;
-    if browser.session.role != crate::domain::Role::Owner {
-        return Err(HtmlError::Forbidden("Only an owner mints the registration token.".into()));
-    }
     let token = crate::crypto::token::SecretToken::generate(crate::crypto::token::TokenKind::RegistrationToken);
     let (ws, user, hash) = (browser.workspace().id.clone(), browser.session.user_id.clone(), token.hash());
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());

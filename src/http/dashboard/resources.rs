@@ -1,6 +1,7 @@
 //! `/dashboard/resources` (Agent Security Mode on): the services this
 //! workspace guards, their rules, and ready-to-paste proxy snippets.
 
+use crate::http::auth::OwnerConsole;
 use crate::http::auth::SessionForm;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -126,13 +127,6 @@ pub async fn resources_page(
     list_page(&state, &browser, form, None, notice).await
 }
 
-fn owner_only(browser: &Browser) -> Result<(), HtmlError> {
-    if browser.session.role != Role::Owner {
-        return Err(HtmlError::Forbidden("Only an owner of this workspace manages resources.".into()));
-    }
-    Ok(())
-}
-
 /// The form's fields, checked like the API checks them.
 fn fields(form: &ResourceForm) -> Result<Fields, AppError> {
     let (identifier, authority) = resources::parse_identifier(&form.identifier)?;
@@ -151,11 +145,10 @@ fn fields(form: &ResourceForm) -> Result<Fields, AppError> {
 pub async fn create_resource(
     req: HttpRequest,
     state: web::Data<AppState>,
-    AgentConsole(browser): AgentConsole,
+    OwnerConsole(browser): OwnerConsole,
     form: SessionForm<ResourceForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.check(&browser)?;
-    owner_only(&browser)?;
     let fields = match fields(&form) {
         Ok(f) => f,
         Err(e) => return list_page(&state, &browser, form, Some(e.user_message().into_owned()), None).await,
@@ -239,12 +232,11 @@ pub async fn resource_detail(
 pub async fn update_resource(
     req: HttpRequest,
     state: web::Data<AppState>,
-    AgentConsole(browser): AgentConsole,
+    OwnerConsole(browser): OwnerConsole,
     id: web::Path<String>,
     form: SessionForm<ResourceForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.check(&browser)?;
-    owner_only(&browser)?;
     let current = load(&state, &browser, id.into_inner()).await?;
     let fields = match fields(&form) {
         Ok(f) => f,
@@ -278,12 +270,11 @@ pub struct DeleteForm {
 pub async fn delete_resource(
     req: HttpRequest,
     state: web::Data<AppState>,
-    AgentConsole(browser): AgentConsole,
+    OwnerConsole(browser): OwnerConsole,
     id: web::Path<String>,
     form: SessionForm<DeleteForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.check(&browser)?;
-    owner_only(&browser)?;
     let r = load(&state, &browser, id.into_inner()).await?;
     if form.confirm != "yes" {
         return page(&ConfirmDeletePage { nav: Nav::new(&browser, "resources"), id: r.id, name: r.name });
