@@ -2,28 +2,40 @@
 //! the middleware (per process, like the rate limits); the rest is read
 //! from the database when scraped.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use std::fmt::Write as _;
 
 use crate::error::AppError;
-use crate::http::bearer::{Use, authenticate, bearer_token};
+use crate::http::bearer::{HostOrService, bearer_token};
 use crate::state::AppState;
 
-/// A host or service credential, or anyone with `LATCHKEY_METRICS_PUBLIC`.
+/// Who may scrape: a host or service credential (its workspace's gauges
+/// included), or, with `LATCHKEY_METRICS_PUBLIC`, anyone without one.
+pub struct MetricsReader(Option<crate::model::ids::WorkspaceId>);
+
+impl FromRequest for MetricsReader {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let public = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.config.metrics_public);
+        if bearer_token(req).is_none() {
+            return Box::pin(async move { if public { Ok(MetricsReader(None)) } else { Err(AppError::AuthRequired) } });
+        }
+        let caller = HostOrService::from_request(req, payload);
+        Box::pin(async move { caller.await.map(|HostOrService(p)| MetricsReader(Some(p.workspace.id))) })
+    }
+}
+
 /// Request counters are per process; the gauges count the caller's own
 /// workspace only (and are left out when the endpoint is public).
-pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let caller_ws = match bearer_token(&req) {
-        Some(token) => {
-            let p = authenticate(&req, &state, &token, Use::Direct).await?;
-            if p.credential.scope == crate::domain::pats::Scope::Agent {
-                return Err(AppError::Scope("Metrics are for host and service credentials.".into()));
-            }
-            Some(p.workspace.id)
-        }
-        None if state.config.metrics_public => None,
-        None => return Err(AppError::AuthRequired),
-    };
+pub async fn metrics(
+    MetricsReader(caller_ws): MetricsReader,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let mut out = String::new();
     state.metrics.render(&mut out);
     let _ = writeln!(
