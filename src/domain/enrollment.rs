@@ -13,6 +13,22 @@ use crate::domain::audit::{self, Event};
 use crate::domain::security_mode;
 use crate::error::AppError;
 
+/// A new agent owned by `owner`, with its first one-time bootstrap secret,
+/// in the caller's transaction: what the API and the dashboard both do.
+pub fn create_agent_with_secret(
+    tx: &Connection,
+    ws: &crate::domain::ids::WorkspaceId,
+    name: &str,
+    description: &str,
+    owner: Option<&crate::domain::ids::UserId>,
+    ttl_hours: i64,
+    by: &By<'_>,
+) -> Result<(Agent, SecretToken, Timestamp), AppError> {
+    let agent = crate::domain::agents::create(tx, ws, name, description, owner, by)?;
+    let (secret, expires) = issue_bootstrap_secret(tx, &agent, ttl_hours, by)?;
+    Ok((agent, secret, expires))
+}
+
 /// Voids the agent's unused secrets and issues a new one (shown once).
 pub fn issue_bootstrap_secret(
     tx: &Connection,

@@ -54,9 +54,7 @@ pub async fn create_agent(
         .db
         .write(move |tx| {
             let by = By { actor: &actor, meta: &meta, now };
-            let agent = agents::create(tx, &ws, &name, &description, owner.as_ref(), &by)?;
-            let (secret, expires) = crate::domain::enrollment::issue_bootstrap_secret(tx, &agent, ttl, &by)?;
-            Ok((agent, secret, expires))
+            crate::domain::enrollment::create_agent_with_secret(tx, &ws, &name, &description, owner.as_ref(), ttl, &by)
         })
         .await?;
     let mut body = agent_json(&agent);

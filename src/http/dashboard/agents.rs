@@ -128,9 +128,7 @@ pub async fn create_agent(
         .db
         .write(move |tx| {
             let by = By { actor: &actor, meta: &meta, now };
-            let agent = agents::create(tx, &ws, &name, &description, Some(&owner), &by)?;
-            let (secret, expires) = enrollment::issue_bootstrap_secret(tx, &agent, ttl, &by)?;
-            Ok((agent, secret, expires))
+            enrollment::create_agent_with_secret(tx, &ws, &name, &description, Some(&owner), ttl, &by)
         })
         .await;
     let (agent, secret, expires) = match created {
