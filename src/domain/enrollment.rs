@@ -29,6 +29,25 @@ pub fn create_agent_with_secret(
     Ok((agent, secret, expires))
 }
 
+/// A new bootstrap secret for an agent `who` may manage, for re-enrollment
+/// or key rotation; a disabled agent gets none (409). The check and the
+/// issue share the transaction, so a disable that lands first wins.
+pub fn reissue_bootstrap_secret(
+    tx: &Connection,
+    ws: &crate::domain::ids::WorkspaceId,
+    id: &crate::domain::ids::AgentId,
+    who: &crate::domain::principal::Acting,
+    ttl_hours: i64,
+    by: &By<'_>,
+) -> Result<(Agent, SecretToken, Timestamp), AppError> {
+    let agent = crate::domain::agents::get_manageable(tx, ws, id, who)?;
+    if agent.status == AgentStatus::Disabled {
+        return Err(AppError::AgentDisabledConflict);
+    }
+    let (secret, expires) = issue_bootstrap_secret(tx, &agent, ttl_hours, by)?;
+    Ok((agent, secret, expires))
+}
+
 /// Voids the agent's unused secrets and issues a new one (shown once).
 pub fn issue_bootstrap_secret(
     tx: &Connection,

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{actor_of, agents, parse_json};
+use super::{actor_of, parse_json};
 use crate::crypto::es256::{self, EcJwk};
 use crate::crypto::token::{self, TokenKind};
 use crate::db;
@@ -253,15 +253,14 @@ pub async fn new_bootstrap_secret(
     HostCaller(p): HostCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let agent = agents::load(&state, &p, id.into_inner()).await?;
-    if agent.status == AgentStatus::Disabled {
-        return Err(AppError::AgentDisabledConflict);
-    }
+    let (ws, who, id) = (p.workspace.id.clone(), p.acting()?, AgentId(id.into_inner()));
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let ttl = state.config.bootstrap_secret_ttl_hours;
-    let (secret, expires) = state
+    let (_, secret, expires) = state
         .db
-        .write(move |tx| enrollment::issue_bootstrap_secret(tx, &agent, ttl, &By { actor: &actor, meta: &meta, now }))
+        .write(move |tx| {
+            enrollment::reissue_bootstrap_secret(tx, &ws, &id, &who, ttl, &By { actor: &actor, meta: &meta, now })
+        })
         .await?;
     Ok(HttpResponse::Created().json(json!({
         "bootstrap_secret": secret.into_inner(),

@@ -292,13 +292,7 @@ pub async fn new_bootstrap_secret(
     let (agent, secret, expires) = state
         .db
         .write(move |tx| {
-            let agent = agents::get_manageable(tx, &ws, &id, &who)?;
-            if agent.status == crate::domain::agents::AgentStatus::Disabled {
-                return Err(crate::error::AppError::AgentDisabledConflict);
-            }
-            let (secret, expires) =
-                enrollment::issue_bootstrap_secret(tx, &agent, ttl, &By { actor: &actor, meta: &meta, now })?;
-            Ok((agent, secret, expires))
+            enrollment::reissue_bootstrap_secret(tx, &ws, &id, &who, ttl, &By { actor: &actor, meta: &meta, now })
         })
         .await?;
     stash_secret(&state, &browser, &agent.id.0, &secret.into_inner(), expires)
