@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::cli::{AdminCommand, AudienceArg, CliError, OnOff, ScopeArg};
+use crate::cli::{AdminCommand, AudienceArg, CliError, OnOff, PatTerms, ScopeArg};
 use crate::clock::Clock;
 use crate::config::{Config, Overrides};
 use crate::crypto::password::PasswordHasher;
@@ -138,7 +138,9 @@ fn mint_pat(overrides: Overrides, cmd: AdminCommand, now: crate::clock::Timestam
     use crate::domain::money::AmountCents;
     use crate::domain::pats::{self, AgentRef, Audience, MintRequest, Scope};
     use crate::domain::principal::Acting;
-    let AdminCommand::MintPat { email: raw, name, scope, agent, audience, expires, cap, workspace } = cmd else {
+    let AdminCommand::MintPat { email: raw, name, scope, agent, terms: PatTerms { audience, expires, cap }, workspace } =
+        cmd
+    else {
         return Err(CliError::Failed("not mint-pat".into()));
     };
     let email = email(&raw)?;

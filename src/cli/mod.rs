@@ -124,6 +124,19 @@ pub enum AuthCommand {
     },
 }
 
+/// The terms of a new PAT, the same for `token mint` and `admin mint-pat`.
+#[derive(Debug, Args)]
+pub struct PatTerms {
+    #[arg(long, value_enum, default_value = "both")]
+    pub audience: AudienceArg,
+    /// Days until it expires (1 to 365).
+    #[arg(long, value_name = "DAYS", default_value_t = 90)]
+    pub expires: i64,
+    /// Daily spend cap in USD for an agent PAT, like 10.00.
+    #[arg(long, value_name = "USD")]
+    pub cap: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Mint an agent PAT for the agent NAME (using a host login).
@@ -132,14 +145,8 @@ pub enum TokenCommand {
         /// Create the agent if it does not exist.
         #[arg(long)]
         create: bool,
-        #[arg(long, value_enum, default_value = "both")]
-        audience: AudienceArg,
-        /// Days until it expires (1 to 365).
-        #[arg(long, value_name = "DAYS", default_value_t = 90)]
-        expires: i64,
-        /// Daily spend cap in USD, like 10.00.
-        #[arg(long, value_name = "USD")]
-        cap: Option<String>,
+        #[command(flatten)]
+        terms: PatTerms,
         /// Write the token to DIR/token (mode 0600).
         #[arg(long, value_name = "DIR")]
         save_to: Option<std::path::PathBuf>,
@@ -223,14 +230,8 @@ pub enum AdminCommand {
         /// The agent an agent PAT is for; created if it does not exist.
         #[arg(long, value_name = "NAME")]
         agent: Option<String>,
-        #[arg(long, value_enum, default_value = "both")]
-        audience: AudienceArg,
-        /// Days until it expires (1 to 365).
-        #[arg(long, value_name = "DAYS", default_value_t = 90)]
-        expires: i64,
-        /// Daily spend cap in USD for an agent PAT, like 10.00.
-        #[arg(long, value_name = "USD")]
-        cap: Option<String>,
+        #[command(flatten)]
+        terms: PatTerms,
         #[arg(long, value_name = "ID")]
         workspace: Option<String>,
     },
@@ -356,9 +357,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(TokenCommand::Mint {
             name,
             create,
-            audience,
-            expires,
-            cap,
+            terms: PatTerms { audience, expires, cap },
             save_to,
             profile,
             no_print_token,
