@@ -15,7 +15,7 @@ pub struct Certificate {
     pub public_key_pem: String,
     pub n: String,
     pub e: String,
-    pub status: String,
+    pub status: crate::model::CertificateStatus,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
     /// What it is for ("billing backend"); may be empty.
@@ -91,7 +91,7 @@ pub fn update_status(
     conn: &Connection,
     ws: &WorkspaceId,
     id: &str,
-    status: &str,
+    status: crate::model::CertificateStatus,
     now: Timestamp,
 ) -> Result<(), AppError> {
     conn.execute(

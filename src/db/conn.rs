@@ -618,3 +618,16 @@ impl From<Error> for crate::error::AppError {
         crate::error::AppError::Internal(format!("database: {e}"))
     }
 }
+
+impl Param for crate::model::CertificateStatus {
+    fn value(&self) -> Value<'_> {
+        Value::Text(self.as_str())
+    }
+}
+
+impl FromColumn for crate::model::CertificateStatus {
+    fn from_value(value: Value<'_>) -> Result<Self, String> {
+        let raw = String::from_value(value)?;
+        crate::model::CertificateStatus::parse(&raw).ok_or_else(|| format!("unknown certificate status {raw:?}"))
+    }
+}

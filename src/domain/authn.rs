@@ -755,7 +755,7 @@ fn certificate_jwt(
         .ok_or(Refusal::unknown("unknown certificate kid"))?;
     let ws = workspace.id.clone();
     let refuse = |e, reason| Refusal::new(e, reason, Some(&ws));
-    if cert.status != "active" {
+    if cert.status != crate::model::CertificateStatus::Active {
         return Err(refuse(AppError::CertificateRevoked, "certificate revoked or deleted"));
     }
     let claims = rsa_cert::verify(token, &cert.n, &cert.e).map_err(|r| refuse(AppError::AuthUnknownToken, r))?;

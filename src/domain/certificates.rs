@@ -1,6 +1,7 @@
 //! Certificates and delegated identity (docs/API.md §5.5).
 
 use crate::db::Connection;
+use crate::model::CertificateStatus;
 
 use crate::crypto::rsa_cert::Generated;
 use crate::db;
@@ -38,7 +39,7 @@ pub fn create(
         public_key_pem: g.public_key_pem.clone(),
         n: g.n.clone(),
         e: g.e.clone(),
-        status: "active".into(),
+        status: CertificateStatus::Active,
         created_at: by.now,
         revoked_at: None,
         name: name.to_string(),
@@ -53,9 +54,12 @@ pub fn create(
 }
 
 /// `revoked` or `deleted`: either way its JWTs fail at once.
-pub fn retire(tx: &Connection, cert: &Certificate, status: &'static str, by: &By<'_>) -> Result<(), AppError> {
+pub fn retire(tx: &Connection, cert: &Certificate, status: CertificateStatus, by: &By<'_>) -> Result<(), AppError> {
     db::certificates::update_status(tx, &cert.workspace_id, &cert.id, status, by.now)?;
-    let kind = if status == "deleted" { "certificate.deleted" } else { "certificate.revoked" };
+    let kind = match status {
+        CertificateStatus::Deleted => "certificate.deleted",
+        CertificateStatus::Revoked | CertificateStatus::Active => "certificate.revoked",
+    };
     audit::record(
         tx,
         Event::success(Some(&cert.workspace_id), by.actor, kind, by.meta).target("certificate", cert.kid.clone()),

@@ -124,3 +124,31 @@ impl Audience {
         matches!(self, Audience::Exchange | Audience::Both)
     }
 }
+
+/// Where a workspace certificate is in its life. `Deleted` rows are kept
+/// (the audit trail names them) but never shown or trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateStatus {
+    Active,
+    Revoked,
+    Deleted,
+}
+
+impl CertificateStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateStatus::Active => "active",
+            CertificateStatus::Revoked => "revoked",
+            CertificateStatus::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CertificateStatus> {
+        match s {
+            "active" => Some(CertificateStatus::Active),
+            "revoked" => Some(CertificateStatus::Revoked),
+            "deleted" => Some(CertificateStatus::Deleted),
+            _ => None,
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! `/v1/certificates` (docs/API.md §5.5; camelCase fields by contract).
 
+use crate::model::CertificateStatus;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -22,7 +23,7 @@ pub fn certificate_json(c: &Certificate) -> Value {
         "name": c.name,
         "algorithm": "RS256",
         "publicKey": c.public_key_pem,
-        "status": c.status,
+        "status": c.status.as_str(),
         "createdAt": c.created_at.to_rfc3339(),
     })
 }
@@ -102,7 +103,7 @@ pub async fn public_certificate(state: web::Data<AppState>, kid: web::Path<Strin
     let kid = kid.into_inner();
     let (cert, _) =
         state.db.read(move |conn| db::certificates::find_by_kid(conn, &kid)).await?.ok_or(AppError::NotFound)?;
-    if cert.status == "deleted" {
+    if cert.status == CertificateStatus::Deleted {
         return Err(AppError::NotFound);
     }
     let mut body = certificate_json(&cert);
@@ -120,7 +121,7 @@ async fn retire(
     state: web::Data<AppState>,
     p: Principal,
     id: String,
-    status: &'static str,
+    status: CertificateStatus,
 ) -> Result<Certificate, AppError> {
     let cert = load(&state, &p, id).await?;
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
@@ -138,7 +139,7 @@ pub async fn revoke_certificate(
     OwnerCaller(p): OwnerCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let cert = retire(req, state, p, id.into_inner(), "revoked").await?;
+    let cert = retire(req, state, p, id.into_inner(), CertificateStatus::Revoked).await?;
     Ok(HttpResponse::Ok().json(certificate_json(&cert)))
 }
 
@@ -149,6 +150,6 @@ pub async fn delete_certificate(
     OwnerCaller(p): OwnerCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    retire(req, state, p, id.into_inner(), "deleted").await?;
+    retire(req, state, p, id.into_inner(), CertificateStatus::Deleted).await?;
     Ok(HttpResponse::NoContent().finish())
 }

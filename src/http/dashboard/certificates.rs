@@ -2,6 +2,7 @@
 
 use crate::http::auth::OwnerConsole;
 use crate::http::auth::SessionForm;
+use crate::model::CertificateStatus;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -67,7 +68,13 @@ pub async fn certificates_page(
         nav: Nav::new(&browser, "certificates"),
         certs: certs
             .into_iter()
-            .map(|c| CertRow { id: c.id, kid: c.kid, name: c.name, status: c.status, created: c.created_at.display() })
+            .map(|c| CertRow {
+                id: c.id,
+                kid: c.kid,
+                name: c.name,
+                status: c.status.as_str().to_string(),
+                created: c.created_at.display(),
+            })
             .collect(),
         is_owner: browser.session.role == Role::Owner,
         notice: match query.done.as_deref() {
@@ -142,13 +149,13 @@ async fn retire(
     state: web::Data<AppState>,
     browser: Browser,
     id: String,
-    status: &'static str,
+    status: CertificateStatus,
 ) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
     let cert = state.db.read(move |conn| db::certificates::find(conn, &ws, &id)).await?.ok_or(HtmlError::NotFound)?;
     let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
     state.db.write(move |tx| certificates::retire(tx, &cert, status, &By { actor: &actor, meta: &meta, now })).await?;
-    Ok(see_other(&format!("/dashboard/certificates?done={status}")))
+    Ok(see_other(&format!("/dashboard/certificates?done={}", status.as_str())))
 }
 
 /// An owner, mode on.
@@ -160,7 +167,7 @@ pub async fn revoke_certificate(
     form: SessionForm<CertForm>,
 ) -> Result<HttpResponse, HtmlError> {
     form.check(&browser)?;
-    retire(req, state, browser, id.into_inner(), "revoked").await
+    retire(req, state, browser, id.into_inner(), CertificateStatus::Revoked).await
 }
 
 /// An owner, mode on: asks first (it is irreversible), then deletes.
@@ -179,7 +186,7 @@ pub async fn delete_certificate(
             state.db.read(move |conn| db::certificates::find(conn, &ws, &probe)).await?.ok_or(HtmlError::NotFound)?;
         return page(&ConfirmDeletePage { nav: Nav::new(&browser, "certificates"), id: cert.id, kid: cert.kid });
     }
-    retire(req, state, browser, id, "deleted").await
+    retire(req, state, browser, id, CertificateStatus::Deleted).await
 }
 
 crate::http::auth::csrf_forms!(CertForm);
