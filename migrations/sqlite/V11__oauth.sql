@@ -1,4 +1,4 @@
--- The OAuth 2.1 authorization server (docs/API.md §5.8): clients, the
+-- The OAuth 2.1 authorization server (PRODUCT.md §5.8): clients, the
 -- grants hosts approve (each acting as an agent of the workspace), one-time
 -- authorization codes and rotating refresh tokens. Secrets are stored as
 -- SHA-256 only.

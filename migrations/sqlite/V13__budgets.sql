@@ -1,4 +1,4 @@
--- Budgets beside the daily cap (docs/API.md §5.9): a per-checkout maximum,
+-- Budgets beside the daily cap (PRODUCT.md §5.9): a per-checkout maximum,
 -- weekly (UTC, from Monday) and monthly (UTC) caps, and the approval policy,
 -- each optional. Weekly and monthly spend are running totals like the
 -- daily one: a cap check is primary-key reads, never a scan.

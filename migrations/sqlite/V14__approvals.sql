@@ -1,4 +1,4 @@
--- Approvals (docs/API.md §5.9): a checkout over a limit with over_limit =
+-- Approvals (PRODUCT.md §5.9): a checkout over a limit with over_limit =
 -- 'ask' (or above approval_above_usd) waits for a person. Approving creates
 -- the checkout in the same transaction; an Idempotency-Key maps to one
 -- approval.

@@ -1,4 +1,4 @@
--- Members (docs/API.md §5.10): an owner invites by email; the one-time link
+-- Members (PRODUCT.md §5.10): an owner invites by email; the one-time link
 -- (7 days) lets a new person set a password, or an existing one accept
 -- after logging in. Only the link's SHA-256 is kept.
 CREATE TABLE invitations (
