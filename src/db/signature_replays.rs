@@ -30,3 +30,24 @@ pub fn delete_older_than(conn: &Connection, oldest_ts: i64) -> Result<usize, App
     }
     Ok(super::cached(conn, "DELETE FROM signature_replays WHERE ts < ?1")?.execute([oldest_ts])?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_is_new_once_and_forgotten_after_its_window() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let db = crate::db::Db::open(dir.path()).unwrap();
+        db.write_blocking(|tx| {
+            assert!(insert_new(tx, 1_000, &[7; 32])?);
+            assert!(!insert_new(tx, 1_000, &[7; 32])?, "the same signature again is a replay");
+            assert!(insert_new(tx, 1_000, &[8; 32])?);
+            assert!(insert_new(tx, 1_005, &[7; 32])?, "another timestamp is another signed request");
+            assert_eq!(delete_older_than(tx, 1_001)?, 2);
+            assert!(!insert_new(tx, 1_005, &[7; 32])?, "the newer one is still remembered");
+            Ok(())
+        })
+        .unwrap();
+    }
+}
