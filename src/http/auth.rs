@@ -155,6 +155,14 @@ impl FromRequest for Browser {
     }
 }
 
+type Gated<T> = Pin<Box<dyn Future<Output = Result<T, HtmlError>>>>;
+
+/// A [`Browser`] that `admit` lets through (or turns away with its error).
+fn gated<T: 'static>(req: &HttpRequest, payload: &mut Payload, admit: fn(Browser) -> Result<T, HtmlError>) -> Gated<T> {
+    let browser = Browser::from_request(req, payload);
+    Box::pin(async move { admit(browser.await?) })
+}
+
 /// A logged-in person on an agent page: those pages answer 404 while the
 /// workspace's Agent Security Mode is off.
 #[derive(Debug, Clone)]
@@ -162,17 +170,11 @@ pub struct AgentConsole(pub Browser);
 
 impl FromRequest for AgentConsole {
     type Error = HtmlError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = Gated<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let browser = Browser::from_request(req, payload);
-        Box::pin(async move {
-            let browser = browser.await?;
-            if browser.session.workspace.agent_security_mode {
-                Ok(AgentConsole(browser))
-            } else {
-                Err(HtmlError::NotFound)
-            }
+        gated(req, payload, |b| {
+            if b.session.workspace.agent_security_mode { Ok(AgentConsole(b)) } else { Err(HtmlError::NotFound) }
         })
     }
 }
@@ -183,16 +185,16 @@ pub struct OwnerConsole(pub Browser);
 
 impl FromRequest for OwnerConsole {
     type Error = HtmlError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = Gated<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let console = AgentConsole::from_request(req, payload);
-        Box::pin(async move {
-            let AgentConsole(browser) = console.await?;
-            if browser.session.role == Role::Owner {
-                Ok(OwnerConsole(browser))
-            } else {
+        gated(req, payload, |b| {
+            if !b.session.workspace.agent_security_mode {
+                Err(HtmlError::NotFound)
+            } else if b.session.role != Role::Owner {
                 Err(HtmlError::Forbidden("Only an owner of this workspace can do this.".into()))
+            } else {
+                Ok(OwnerConsole(b))
             }
         })
     }
@@ -204,13 +206,11 @@ pub struct WorkspaceOwner(pub Browser);
 
 impl FromRequest for WorkspaceOwner {
     type Error = HtmlError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = Gated<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let browser = Browser::from_request(req, payload);
-        Box::pin(async move {
-            let browser = browser.await?;
-            if browser.session.role == Role::Owner { Ok(WorkspaceOwner(browser)) } else { Err(HtmlError::NotFound) }
+        gated(req, payload, |b| {
+            if b.session.role == Role::Owner { Ok(WorkspaceOwner(b)) } else { Err(HtmlError::NotFound) }
         })
     }
 }
@@ -221,14 +221,10 @@ pub struct InstanceAdmin(pub Browser);
 
 impl FromRequest for InstanceAdmin {
     type Error = HtmlError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = Gated<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let browser = Browser::from_request(req, payload);
-        Box::pin(async move {
-            let browser = browser.await?;
-            if browser.instance_admin { Ok(InstanceAdmin(browser)) } else { Err(HtmlError::NotFound) }
-        })
+        gated(req, payload, |b| if b.instance_admin { Ok(InstanceAdmin(b)) } else { Err(HtmlError::NotFound) })
     }
 }
 
