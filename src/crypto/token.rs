@@ -71,13 +71,8 @@ impl SecretToken {
     /// random key; the SHA-256 of the whole token is still what is
     /// compared. Returns the token and its selector.
     pub fn generate_with_selector(kind: TokenKind, unix_ms: u64) -> (SecretToken, String) {
-        let mut n = (u128::from(unix_ms & ((1 << 42) - 1)) << 29) | u128::from(rand::random::<u32>() >> 3);
-        let mut selector = [b'0'; SELECTOR_LEN];
-        for slot in selector.iter_mut().rev() {
-            *slot = BASE62[(n % 62) as usize];
-            n /= 62;
-        }
-        let selector = String::from_utf8_lossy(&selector).into_owned();
+        let n = (u128::from(unix_ms & ((1 << 42) - 1)) << 29) | u128::from(rand::random::<u32>() >> 3);
+        let selector = base62_padded(n, SELECTOR_LEN);
         let random = format!("{selector}{}", random_base62(RANDOM_LEN - SELECTOR_LEN));
         let checksum = checksum(&random);
         (SecretToken(format!("{}{random}{checksum}", kind.prefix())), selector)
@@ -127,13 +122,19 @@ pub fn hint(token: &str) -> String {
 /// The CRC-32 (IEEE) of `random`, in base62, most significant digit first,
 /// left-padded with `0` to six characters.
 pub fn checksum(random: &str) -> String {
-    let mut n = crc32fast::hash(random.as_bytes()) as u64;
-    let mut out = [b'0'; CHECKSUM_LEN];
+    base62_padded(u128::from(crc32fast::hash(random.as_bytes())), CHECKSUM_LEN)
+}
+
+/// `n` in base62, most significant digit first, left-padded with `0` to
+/// `width` characters (the low digits only if it needs more).
+fn base62_padded(mut n: u128, width: usize) -> String {
+    let mut out = vec![b'0'; width];
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    // Base62 digits are ASCII.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Recognises a well-formed token of `kind` with a correct checksum; returns

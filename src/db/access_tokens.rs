@@ -102,19 +102,14 @@ pub fn delete_expired(conn: &Connection, before: Timestamp, batch: u32) -> Resul
 mod tests {
     use super::*;
     use crate::db::Db;
-    use crate::domain::Email;
-    use crate::domain::audit::{Actor, RequestMeta};
 
     #[test]
     fn a_token_is_found_by_its_selector_only_with_its_own_hash() {
         let dir = tempfile::TempDir::new().unwrap();
         let db = Db::open(dir.path()).unwrap();
         let now = Timestamp(2_000_000_000);
-        let email = Email::parse("owner@example.com").unwrap();
         db.write_blocking(|tx| {
-            let ws = crate::domain::setup::create_owner_headless(tx, &email, "$argon2id$x", now)?;
-            let by = crate::domain::agents::By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
-            let agent = crate::domain::agents::create(tx, &ws.id, "a", "", None, &by)?;
+            let (ws, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
             let live = now.plus_seconds(60);
             assert!(insert(tx, &[1; 32], "sel000000001", &ws.id, &agent.id, now, live)?);
             assert!(!insert(tx, &[2; 32], "sel000000001", &ws.id, &agent.id, now, live)?, "a taken selector");

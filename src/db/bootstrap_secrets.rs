@@ -55,19 +55,14 @@ pub fn delete_expired(conn: &Connection, before: Timestamp, batch: u32) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Email;
-    use crate::domain::audit::{Actor, RequestMeta};
 
     #[test]
     fn a_secret_is_consumed_once_and_never_after_it_expires() {
         let dir = tempfile::TempDir::new().unwrap();
         let db = crate::db::Db::open(dir.path()).unwrap();
         let now = Timestamp(2_000_000_000);
-        let email = Email::parse("owner@example.com").unwrap();
         db.write_blocking(|tx| {
-            let ws = crate::domain::setup::create_owner_headless(tx, &email, "$argon2id$x", now)?;
-            let by = crate::domain::agents::By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
-            let agent = crate::domain::agents::create(tx, &ws.id, "a", "", None, &by)?;
+            let (ws, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
             insert(tx, &[1; 32], &agent.id, &ws.id, now, now.plus_seconds(3600))?;
             insert(tx, &[2; 32], &agent.id, &ws.id, now, now.plus_seconds(10))?;
             assert_eq!(consume(tx, &[1; 32], now)?, Some((agent.id.clone(), ws.id.clone())));

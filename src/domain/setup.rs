@@ -95,3 +95,17 @@ fn create_first_owner(
     let ws = workspaces::create_with_owner(tx, workspace_name, &user.id, now)?;
     Ok((user, ws))
 }
+
+/// For storage tests: a workspace with its owner and one agent `a`, made
+/// the way the product makes them.
+#[cfg(test)]
+pub fn workspace_with_agent(
+    tx: &Connection,
+    now: Timestamp,
+) -> Result<(Workspace, crate::db::agents::Agent), AppError> {
+    let email = Email::parse("owner@example.com").ok_or_else(|| AppError::internal("email"))?;
+    let ws = create_owner_headless(tx, &email, "$argon2id$x", now)?;
+    let by = crate::domain::agents::By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
+    let agent = crate::domain::agents::create(tx, &ws.id, "a", "", None, &by)?;
+    Ok((ws, agent))
+}
