@@ -176,6 +176,10 @@ fn registration_echoes_fields_and_refuses_bad_redirects() {
     assert!(body["client_id_issued_at"].is_i64());
     let res = c.api("POST", "/oauth/register", None, Some(json!({"redirect_uris": ["http://app.example.com/cb"]})));
     res.assert_error(400, "VALIDATION_FAILED");
+    // A member of the wrong type is refused, not echoed.
+    let mistyped = json!({"redirect_uris": ["https://app.example.com/cb"], "scope": {"a": 1}});
+    let body = c.api("POST", "/oauth/register", None, Some(mistyped)).assert_error(400, "VALIDATION_FAILED");
+    assert!(body["user_message"].as_str().unwrap().starts_with("scope"), "{body}");
 }
 
 #[test]
