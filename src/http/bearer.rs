@@ -233,10 +233,10 @@ pub fn touch(state: &AppState, p: &Principal) {
     if !state.recent_touches.claim(&id, now) {
         return;
     }
-    let db = state.db.clone();
+    let (db, request_id) = (state.db.clone(), crate::telemetry::request_id());
     actix_web::rt::spawn(async move {
         if let Err(e) = db.write(move |tx| db::pats::touch_last_used(tx, &id, now)).await {
-            tracing::warn!(request_id = %crate::telemetry::request_id(), error = %e, "could not record last use of a PAT");
+            tracing::warn!(%request_id, error = %e, "could not record last use of a PAT");
         }
     });
 }
