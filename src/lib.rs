@@ -18,3 +18,4 @@ pub mod rate_limit;
 pub mod state;
 pub mod telemetry;
 pub mod webhooks;
+pub mod wire;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::Mac;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Attempts per delivery, and the waits between them.
 const BACKOFF: [Duration; 4] =
@@ -67,7 +67,7 @@ impl Webhooks {
     }
 
     /// Queues an event; never blocks.
-    pub fn send(&self, kind: &str, data: Value, now: i64) {
+    pub fn send(&self, kind: &str, data: impl serde::Serialize, now: i64) {
         let Some(tx) = &self.tx else { return };
         let id = format!("msg_{}", crate::db::new_id().replace('-', ""));
         let body =

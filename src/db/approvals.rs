@@ -4,6 +4,7 @@ use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::error::AppError;
+use crate::model::ApprovalStatus;
 use crate::model::ids::{AgentId, PatId, WorkspaceId};
 
 #[derive(Debug, Clone)]
@@ -18,9 +19,9 @@ pub struct Approval {
     pub reference: Option<String>,
     pub idempotency_key: Option<String>,
     pub request_sha256: Option<String>,
-    /// `pending`, `approved` or `denied` as stored; a pending one past
-    /// `expires_at` is expired.
-    pub status: String,
+    /// Pending, approved or denied as stored; a pending one past
+    /// `expires_at` is expired (see [`Approval::status_at`]).
+    pub status: ApprovalStatus,
     pub requested_at: Timestamp,
     pub expires_at: Timestamp,
     pub decided_at: Option<Timestamp>,
@@ -30,12 +31,11 @@ pub struct Approval {
 
 impl Approval {
     /// The status as the API shows it at `now`.
-    pub fn status_at(&self, now: Timestamp) -> &'static str {
-        match self.status.as_str() {
-            "approved" => "approved",
-            "denied" => "denied",
-            _ if self.expires_at <= now => "expired",
-            _ => "pending",
+    pub fn status_at(&self, now: Timestamp) -> ApprovalStatus {
+        match self.status {
+            ApprovalStatus::Pending | ApprovalStatus::Expired if self.expires_at <= now => ApprovalStatus::Expired,
+            ApprovalStatus::Expired => ApprovalStatus::Expired,
+            decided_or_pending => decided_or_pending,
         }
     }
 }
@@ -56,7 +56,8 @@ fn from_row(r: &Row<'_>) -> crate::db::Result<Approval> {
         reference: r.get(7)?,
         idempotency_key: r.get(8)?,
         request_sha256: r.get(9)?,
-        status: r.get(10)?,
+        // An unknown word reads as denied: never spendable.
+        status: ApprovalStatus::parse(&r.get::<String>(10)?).unwrap_or(ApprovalStatus::Denied),
         requested_at: Timestamp(r.get(11)?),
         expires_at: Timestamp(r.get(12)?),
         decided_at: r.get::<Option<i64>>(13)?.map(Timestamp),
@@ -102,7 +103,7 @@ pub fn find_by_idempotency_key(conn: &Connection, pat: &PatId, key: &str) -> Res
 pub fn list(
     conn: &Connection,
     ws: &WorkspaceId,
-    status: Option<&str>,
+    status: Option<ApprovalStatus>,
     now: Timestamp,
     limit: u32,
 ) -> Result<Vec<Approval>, AppError> {
@@ -115,7 +116,7 @@ pub fn list(
          ORDER BY id DESC LIMIT ?4"
     );
     let mut stmt = super::cached(conn, &sql)?;
-    let rows = stmt.query_map(params![ws, status, now.0, limit], from_row)?;
+    let rows = stmt.query_map(params![ws, status.map(ApprovalStatus::as_str), now.0, limit], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -124,7 +125,7 @@ pub fn list(
 pub fn decide(
     conn: &Connection,
     id: &str,
-    status: &str,
+    status: ApprovalStatus,
     by: &str,
     checkout_id: Option<&str>,
     now: Timestamp,
@@ -132,6 +133,6 @@ pub fn decide(
     Ok(conn.execute(
         "UPDATE approvals SET status = ?2, decided_at = ?4, decided_by = ?3, checkout_id = ?5
          WHERE id = ?1 AND status = 'pending' AND expires_at > ?4",
-        params![id, status, by, now.0, checkout_id],
+        params![id, status.as_str(), by, now.0, checkout_id],
     )? > 0)
 }

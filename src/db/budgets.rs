@@ -3,6 +3,7 @@
 use crate::db::{Connection, OptionalExtension, params};
 
 use crate::error::AppError;
+use crate::model::OverLimit;
 use crate::model::ids::PatId;
 
 /// A PAT's limits beyond its daily cap, in cents; `None` is no limit.
@@ -11,8 +12,7 @@ pub struct Budget {
     pub max_checkout_cents: Option<i64>,
     pub weekly_cap_cents: Option<i64>,
     pub monthly_cap_cents: Option<i64>,
-    /// `refuse` or `ask`.
-    pub over_limit: String,
+    pub over_limit: OverLimit,
     pub approval_above_cents: Option<i64>,
 }
 
@@ -27,12 +27,13 @@ pub fn find(conn: &Connection, pat: &PatId) -> Result<Budget, AppError> {
             max_checkout_cents: r.get(0)?,
             weekly_cap_cents: r.get(1)?,
             monthly_cap_cents: r.get(2)?,
-            over_limit: r.get(3)?,
+            // An unknown word refuses: the safe reading.
+            over_limit: OverLimit::parse(&r.get::<String>(3)?).unwrap_or_default(),
             approval_above_cents: r.get(4)?,
         })
     })
     .optional()?;
-    Ok(found.unwrap_or_else(|| Budget { over_limit: "refuse".into(), ..Budget::default() }))
+    Ok(found.unwrap_or_default())
 }
 
 pub fn set(conn: &Connection, pat: &PatId, b: &Budget) -> Result<(), AppError> {
@@ -42,7 +43,7 @@ pub fn set(conn: &Connection, pat: &PatId, b: &Budget) -> Result<(), AppError> {
          ON CONFLICT (pat_id) DO UPDATE SET max_checkout_cents = excluded.max_checkout_cents,
              weekly_cap_cents = excluded.weekly_cap_cents, monthly_cap_cents = excluded.monthly_cap_cents,
              over_limit = excluded.over_limit, approval_above_cents = excluded.approval_above_cents",
-        params![pat, b.max_checkout_cents, b.weekly_cap_cents, b.monthly_cap_cents, b.over_limit, b.approval_above_cents],
+        params![pat, b.max_checkout_cents, b.weekly_cap_cents, b.monthly_cap_cents, b.over_limit.as_str(), b.approval_above_cents],
     )?;
     Ok(())
 }

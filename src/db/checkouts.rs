@@ -5,6 +5,7 @@ use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::error::AppError;
+use crate::model::CheckoutStatus;
 use crate::model::ids::{AgentId, PatId, WorkspaceId};
 
 #[derive(Debug, Clone)]
@@ -18,7 +19,7 @@ pub struct Checkout {
     pub amount_cents: i64,
     pub description: String,
     pub reference: Option<String>,
-    pub status: String,
+    pub status: CheckoutStatus,
     pub utc_day: i64,
     pub idempotency_key: Option<String>,
     pub request_sha256: Option<String>,
@@ -39,7 +40,7 @@ fn from_row(r: &Row<'_>) -> crate::db::Result<Checkout> {
         amount_cents: r.get(6)?,
         description: r.get(7)?,
         reference: r.get(8)?,
-        status: r.get(9)?,
+        status: CheckoutStatus::parse(&r.get::<String>(9)?).unwrap_or(CheckoutStatus::Authorized),
         utc_day: r.get(10)?,
         idempotency_key: r.get(11)?,
         request_sha256: r.get(12)?,
@@ -63,7 +64,7 @@ pub fn insert(conn: &Connection, c: &Checkout) -> Result<(), AppError> {
         c.amount_cents,
         c.description,
         c.reference,
-        c.status,
+        c.status.as_str(),
         c.utc_day,
         c.idempotency_key,
         c.request_sha256,

@@ -11,6 +11,7 @@ use crate::db::checkouts::Checkout;
 use crate::domain::ids::{AgentId, PatId, WorkspaceId};
 use crate::domain::money::AmountCents;
 use crate::error::AppError;
+use crate::model::{ApprovalStatus, CheckoutStatus, OverLimit};
 
 const SECONDS_PER_DAY: i64 = 86_400;
 
@@ -227,7 +228,7 @@ pub fn create(
     let standing = standing(tx, who.pat, now)?;
     let spent = standing.day.spent;
     let verdict = verdict(&standing, req.amount.cents());
-    let ask = standing.budget.over_limit == "ask" && matches!(verdict, Verdict::OverCap(_))
+    let ask = standing.budget.over_limit == OverLimit::Ask && matches!(verdict, Verdict::OverCap(_))
         || (matches!(verdict, Verdict::Allowed)
             && standing.budget.approval_above_cents.is_some_and(|above| req.amount.cents() > above));
     if ask {
@@ -242,7 +243,7 @@ pub fn create(
             reference: req.reference,
             idempotency_key: req.idempotency_key,
             request_sha256: Some(req.body_sha256),
-            status: "pending".into(),
+            status: ApprovalStatus::Pending,
             requested_at: now,
             expires_at: Timestamp(now.0 + approval_ttl),
             decided_at: None,
@@ -278,7 +279,7 @@ pub fn create(
         amount_cents: req.amount.cents(),
         description: req.description,
         reference: req.reference,
-        status: "authorized".into(),
+        status: CheckoutStatus::Authorized,
         utc_day: day,
         idempotency_key: req.idempotency_key,
         request_sha256: Some(req.body_sha256),
@@ -305,7 +306,7 @@ pub fn decide(
 ) -> Result<(db::approvals::Approval, bool), AppError> {
     let a = db::approvals::find(tx, ws, id)?.ok_or(AppError::NotFound)?;
     let status = a.status_at(now);
-    if status != "pending" {
+    if status != ApprovalStatus::Pending {
         return Err(AppError::Conflict(format!("This approval is no longer pending: it is {status}.")));
     }
     let mut past_cap = false;
@@ -322,7 +323,7 @@ pub fn decide(
             amount_cents: a.amount_cents,
             description: a.description.clone(),
             reference: a.reference.clone(),
-            status: "authorized".into(),
+            status: CheckoutStatus::Authorized,
             utc_day: utc_day(now),
             idempotency_key: a.idempotency_key.clone(),
             request_sha256: a.request_sha256.clone(),
@@ -336,7 +337,7 @@ pub fn decide(
     } else {
         None
     };
-    let status = if approve { "approved" } else { "denied" };
+    let status = if approve { ApprovalStatus::Approved } else { ApprovalStatus::Denied };
     if !db::approvals::decide(tx, id, status, decider, checkout_id.as_deref(), now)? {
         return Err(AppError::Conflict("This approval was decided a moment ago.".into()));
     }

@@ -13,6 +13,7 @@ use crate::domain::ids::{AgentId, PatId, WorkspaceId};
 use crate::domain::money::AmountCents;
 use crate::domain::principal::Acting;
 use crate::error::AppError;
+use crate::model::PatStatus;
 
 pub use crate::model::{Audience, Scope};
 
@@ -186,12 +187,12 @@ pub fn update(
 }
 
 /// Whether a PAT is usable now (not revoked, not expired).
-pub fn status(pat: &Pat, now: Timestamp) -> &'static str {
+pub fn status(pat: &Pat, now: Timestamp) -> PatStatus {
     if pat.revoked_at.is_some() {
-        "revoked"
+        PatStatus::Revoked
     } else if pat.expires_at <= now {
-        "expired"
+        PatStatus::Expired
     } else {
-        "active"
+        PatStatus::Active
     }
 }

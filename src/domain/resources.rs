@@ -4,7 +4,6 @@
 //! method and path prefix, which credentials may pass.
 
 use crate::db::Connection;
-use serde::Deserialize;
 
 use crate::db;
 use crate::domain::agents::By;
@@ -46,19 +45,7 @@ impl ResourceCache {
     }
 }
 
-/// A rule as a client sends it; omitted fields take their documented
-/// defaults (`methods` `["*"]`, `path_prefix` `/`, any credential kind,
-/// `scope_types` `["agent"]`, no scopes, no signature).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleInput {
-    pub methods: Option<Vec<String>>,
-    pub path_prefix: Option<String>,
-    pub credential_kinds: Option<Vec<String>>,
-    pub scope_types: Option<Vec<String>>,
-    pub scopes: Option<Vec<String>>,
-    pub require_signature: Option<bool>,
-}
+pub use crate::model::resource::RuleInput;
 
 pub const CREDENTIAL_KINDS: [&str; 6] =
     ["pat", "jwt", "session", "access_token", "certificate_jwt", "oauth_access_token"];

@@ -1,4 +1,5 @@
-//! The HTTP surface: the whole route table is in [`configure`].
+//! The HTTP surface: the API's route table is `api::routes`; the
+//! dashboard's is in [`configure`].
 
 pub mod api;
 pub mod assets;
@@ -39,76 +40,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("")
             .wrap(actix_web::middleware::from_fn(middleware::harden))
-            // The hot paths first: routes are matched in order.
-            .service(resource("/v1/auth/whoami").get(api::identity::whoami))
-            .service(resource("/v1/agents/token").post(api::enrollment::token))
-            .service(resource("/api/agent/checkout/create").post(api::checkouts::create_checkout))
-            .service(resource("/v1/introspect").post(api::introspect::introspect_token))
-            .service(web::resource("/v1/forward-auth").to(api::forward_auth::forward_auth))
-            // Operations
-            .service(resource("/healthz").get(ops::healthz))
-            .service(resource("/readyz").get(ops::readyz))
+            // The API, hot paths first (routes are matched in order).
+            .configure(api::routes::register)
             .service(resource("/static/{path:.*}").get(assets::serve))
-            .service(resource("/.well-known/jwks.json").get(api::well_known::jwks))
-            .service(resource("/.well-known/oauth-authorization-server").get(api::well_known::oauth_metadata))
-            .service(
-                resource("/.well-known/oauth-authorization-server/{path:.*}")
-                    .get(api::well_known::oauth_metadata_for_path),
-            )
-            // API
-            .service(resource("/v1/auth/exchange").post(api::identity::exchange))
-            .service(resource("/v1/agents").get(api::agents::list_agents).post(api::agents::create_agent))
-            .service(resource("/v1/agents/bootstrap").post(api::enrollment::bootstrap))
-            .service(resource("/v1/agents/{id}").get(api::agents::get_agent))
-            .service(resource("/v1/agents/{id}/bootstrap-secret").post(api::enrollment::new_bootstrap_secret))
-            .service(resource("/v1/agents/{id}/disable").post(api::agents::disable_agent))
-            .service(resource("/v1/agents/{id}/enable").post(api::agents::enable_agent))
-            .service(resource("/v1/pats").get(api::pats::list_pats).post(api::pats::create_pat))
-            .service(resource("/v1/pats/{id}").get(api::pats::get_pat).patch(api::pats::update_pat))
-            .service(resource("/v1/pats/{id}/revoke").post(api::pats::revoke_pat))
-            .service(
-                resource("/v1/certificates")
-                    .get(api::certificates::list_certificates)
-                    .post(api::certificates::create_certificate),
-            )
-            .service(resource("/v1/certificates/active").get(api::certificates::active_certificate))
-            .service(resource("/v1/certificates/public/{kid}").get(api::certificates::public_certificate))
-            .service(resource("/v1/certificates/{id}").delete(api::certificates::delete_certificate))
-            .service(resource("/v1/certificates/{id}/revoke").post(api::certificates::revoke_certificate))
-            .service(resource("/api/agent/auth/pat").post(api::sessions::start_session))
-            .service(resource("/api/agent/checkout/preview").post(api::checkouts::preview_checkout))
-            .service(resource("/api/agent/budget").get(api::checkouts::budget))
-            .service(resource("/api/agent/approvals/{id}").get(api::checkouts::poll_approval))
-            .service(resource("/v1/members").get(api::members::list_members).post(api::members::invite))
-            .service(resource("/v1/members/{id}").patch(api::members::change_role).delete(api::members::remove))
-            .service(resource("/v1/approvals").get(api::approvals::list_approvals))
-            .service(resource("/v1/approvals/{id}/approve").post(api::approvals::approve))
-            .service(resource("/v1/approvals/{id}/deny").post(api::approvals::deny))
-            .service(resource("/v1/checkouts").get(api::checkouts::list_checkouts))
-            .service(resource("/v1/audit").get(api::audit::list_audit))
-            .service(resource("/v1/revoke").post(api::revoke::revoke_token))
-            .service(
-                resource("/v1/resources").get(api::resources::list_resources).post(api::resources::create_resource),
-            )
-            .service(
-                resource("/v1/resources/{id}")
-                    .get(api::resources::get_resource)
-                    .patch(api::resources::update_resource)
-                    .delete(api::resources::delete_resource),
-            )
-            .service(resource("/v1/resources/{id}/metadata").get(api::resources::resource_metadata))
             .service(
                 resource("/oauth/authorize")
                     .get(dashboard::oauth::authorize_page)
                     .post(dashboard::oauth::authorize_decision),
             )
-            .service(resource("/oauth/token").post(api::oauth::token))
-            .service(resource("/oauth/register").post(api::oauth::register))
-            .service(resource("/oauth/revoke").post(api::oauth::revoke))
-            .service(resource("/v1/oauth/grants").get(api::oauth::list_grants))
-            .service(resource("/v1/oauth/grants/{id}/revoke").post(api::oauth::revoke_grant))
-            .service(resource("/metrics").get(metrics::metrics))
-            .service(resource("/openapi.json").get(api::openapi::openapi))
             // Dashboard
             .service(resource("/setup").get(dashboard::setup::setup_page).post(dashboard::setup::complete_setup))
             .service(resource("/login").get(dashboard::login::login_page).post(dashboard::login::login))
@@ -187,7 +126,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// A route whose other methods answer 405 in the §4 shape (without this
 /// they would fall through to the scope's 404).
-fn resource(path: &str) -> actix_web::Resource {
+pub(crate) fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 

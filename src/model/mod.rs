@@ -6,116 +6,64 @@ pub mod ids;
 pub mod money;
 pub mod resource;
 
-use std::fmt;
-
-/// A member's role in a workspace (docs/API.md §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Owner,
-    Member,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Member => "member",
+/// An enum stored and sent as one lowercase word: `as_str` and `parse`
+/// spell it, and the wire (serde, the OpenAPI schema) uses the same word
+/// (`snake_case` of the variant; a test holds the two together).
+macro_rules! word_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($variant),+
         }
-    }
 
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "owner" => Some(Role::Owner),
-            "member" => Some(Role::Member),
-            _ => None,
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
         }
-    }
-}
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgentStatus {
-    Created,
-    Active,
-    Disabled,
-}
-
-impl AgentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgentStatus::Created => "created",
-            AgentStatus::Active => "active",
-            AgentStatus::Disabled => "disabled",
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
         }
-    }
-
-    pub fn parse(s: &str) -> Option<AgentStatus> {
-        match s {
-            "created" => Some(AgentStatus::Created),
-            "active" => Some(AgentStatus::Active),
-            "disabled" => Some(AgentStatus::Disabled),
-            _ => None,
-        }
-    }
+    };
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Host,
-    Agent,
-    Service,
+word_enum! {
+    /// A member's role in a workspace (docs/API.md §3).
+    Role { Owner = "owner", Member = "member" }
 }
 
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Host => "host",
-            Scope::Agent => "agent",
-            Scope::Service => "service",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Scope> {
-        match s {
-            "host" => Some(Scope::Host),
-            "agent" => Some(Scope::Agent),
-            "service" => Some(Scope::Service),
-            _ => None,
-        }
-    }
+word_enum! {
+    /// `created` until the agent registers its key with a bootstrap secret.
+    AgentStatus { Created = "created", Active = "active", Disabled = "disabled" }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    Api,
-    Exchange,
-    Both,
+word_enum! {
+    /// Whom a PAT acts for (docs/API.md §3).
+    Scope { Host = "host", Agent = "agent", Service = "service" }
+}
+
+word_enum! {
+    /// Where a PAT may be used: directly on the API, only to exchange, or both.
+    Audience { Api = "api", Exchange = "exchange", Both = "both" }
 }
 
 impl Audience {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Audience::Api => "api",
-            Audience::Exchange => "exchange",
-            Audience::Both => "both",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Audience> {
-        match s {
-            "api" => Some(Audience::Api),
-            "exchange" => Some(Audience::Exchange),
-            "both" => Some(Audience::Both),
-            _ => None,
-        }
-    }
-
     pub fn allows_direct_use(self) -> bool {
         matches!(self, Audience::Api | Audience::Both)
     }
@@ -125,30 +73,65 @@ impl Audience {
     }
 }
 
-/// Where a workspace certificate is in its life. `Deleted` rows are kept
-/// (the audit trail names them) but never shown or trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CertificateStatus {
-    Active,
-    Revoked,
-    Deleted,
+word_enum! {
+    /// Where a workspace certificate is in its life. `Deleted` rows are kept
+    /// (the audit trail names them) but never shown or trusted.
+    CertificateStatus { Active = "active", Revoked = "revoked", Deleted = "deleted" }
 }
 
-impl CertificateStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CertificateStatus::Active => "active",
-            CertificateStatus::Revoked => "revoked",
-            CertificateStatus::Deleted => "deleted",
+word_enum! {
+    /// Whether a PAT is usable now; derived from its revocation and expiry.
+    PatStatus { Active = "active", Revoked = "revoked", Expired = "expired" }
+}
+
+word_enum! {
+    /// A checkout's status. Every stored checkout is authorized: a refused
+    /// or waiting one is not a checkout (docs/API.md §5.3, §5.9).
+    CheckoutStatus { Authorized = "authorized" }
+}
+
+word_enum! {
+    /// A checkout that waits for a person. Stored as pending, approved or
+    /// denied; `Expired` is a pending one past its deadline.
+    ApprovalStatus { Pending = "pending", Approved = "approved", Denied = "denied", Expired = "expired" }
+}
+
+word_enum! {
+    /// What an agent PAT's over-limit checkout meets: a refusal, or a person.
+    OverLimit { Refuse = "refuse", Ask = "ask" }
+}
+
+// Not derived: the enum comes from `word_enum!`, which takes no `#[default]`.
+#[allow(clippy::derivable_impls)]
+impl Default for OverLimit {
+    fn default() -> OverLimit {
+        OverLimit::Refuse
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same_on_the_wire<T: serde::Serialize + Copy + std::fmt::Display>(all: &[T]) {
+        for v in all {
+            assert_eq!(serde_json::to_value(v).unwrap(), serde_json::Value::String(v.to_string()));
         }
     }
 
-    pub fn parse(s: &str) -> Option<CertificateStatus> {
-        match s {
-            "active" => Some(CertificateStatus::Active),
-            "revoked" => Some(CertificateStatus::Revoked),
-            "deleted" => Some(CertificateStatus::Deleted),
-            _ => None,
+    #[test]
+    fn every_word_is_spelled_the_same_in_storage_and_on_the_wire() {
+        same_on_the_wire(Role::ALL);
+        same_on_the_wire(AgentStatus::ALL);
+        same_on_the_wire(Scope::ALL);
+        same_on_the_wire(Audience::ALL);
+        same_on_the_wire(CertificateStatus::ALL);
+        same_on_the_wire(PatStatus::ALL);
+        same_on_the_wire(CheckoutStatus::ALL);
+        same_on_the_wire(ApprovalStatus::ALL);
+        same_on_the_wire(OverLimit::ALL);
+        for v in ApprovalStatus::ALL {
+            assert_eq!(ApprovalStatus::parse(v.as_str()), Some(*v));
         }
     }
 }

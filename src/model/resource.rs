@@ -23,7 +23,7 @@ pub struct Resource {
 }
 
 /// One rule, as stored and shown. `credential_kinds: None` means any kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rule {
     pub methods: Vec<String>,
     pub path_prefix: String,
@@ -50,4 +50,18 @@ impl Rule {
     pub fn allows_method(&self, method: &str) -> bool {
         self.methods.iter().any(|m| m == "*" || m.eq_ignore_ascii_case(method))
     }
+}
+
+/// A rule as a client sends it; omitted fields take their documented
+/// defaults (`methods` `["*"]`, `path_prefix` `/`, any credential kind,
+/// `scope_types` `["agent"]`, no scopes, no signature).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleInput {
+    pub methods: Option<Vec<String>>,
+    pub path_prefix: Option<String>,
+    pub credential_kinds: Option<Vec<String>>,
+    pub scope_types: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub require_signature: Option<bool>,
 }

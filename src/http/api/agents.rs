@@ -1,8 +1,6 @@
 //! `/v1/agents` (docs/API.md §5.4, basic lifecycle).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{ListQuery, actor_of};
 use crate::db;
@@ -14,26 +12,23 @@ use crate::error::AppError;
 use crate::http::bearer::HostCaller;
 use crate::http::request_meta;
 use crate::state::AppState;
+use crate::wire::Items;
+use crate::wire::agents as wire;
 
-pub fn agent_json(a: &Agent) -> Value {
-    json!({
-        "id": a.id,
-        "workspace_id": a.workspace_id,
-        "name": a.name,
-        "description": a.description,
-        "status": a.status.as_str(),
-        "enrolled_at": a.enrolled_at.map(|t| t.to_rfc3339()),
-        "key_thumbprint": a.key_thumbprint,
-        "kind": a.kind,
-        "created_at": a.created_at.to_rfc3339(),
-        "updated_at": a.updated_at.to_rfc3339(),
-    })
-}
-
-#[derive(Deserialize)]
-pub struct CreateAgent {
-    name: String,
-    description: Option<String>,
+/// An agent as the API shows it.
+pub fn view(a: &Agent) -> wire::Agent {
+    wire::Agent {
+        id: a.id.0.clone(),
+        workspace_id: a.workspace_id.0.clone(),
+        name: a.name.clone(),
+        description: a.description.clone(),
+        status: a.status,
+        enrolled_at: a.enrolled_at.map(|t| t.to_rfc3339()),
+        key_thumbprint: a.key_thumbprint.clone(),
+        kind: a.kind.clone(),
+        created_at: a.created_at.to_rfc3339(),
+        updated_at: a.updated_at.to_rfc3339(),
+    }
 }
 
 /// A host credential: creates an agent owned by the caller.
@@ -41,7 +36,7 @@ pub async fn create_agent(
     req: HttpRequest,
     state: web::Data<AppState>,
     HostCaller(p): HostCaller,
-    body: web::Json<CreateAgent>,
+    body: web::Json<wire::CreateAgent>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let name = agents::parse_name(&body.name)?;
@@ -57,10 +52,13 @@ pub async fn create_agent(
             crate::domain::enrollment::create_agent_with_secret(tx, &ws, &name, &description, owner.as_ref(), ttl, &by)
         })
         .await?;
-    let mut body = agent_json(&agent);
-    body["bootstrap_secret"] = Value::String(secret.into_inner());
-    body["bootstrap_secret_expires_at"] = Value::String(expires.to_rfc3339());
-    Ok(HttpResponse::Created().json(body))
+    Ok(HttpResponse::Created().json(wire::CreatedAgent {
+        agent: view(&agent),
+        secret: wire::BootstrapSecret {
+            bootstrap_secret: secret.into_inner(),
+            bootstrap_secret_expires_at: expires.to_rfc3339(),
+        },
+    }))
 }
 
 /// A host credential: the workspace's agents (a member's own only).
@@ -75,7 +73,7 @@ pub async fn list_agents(
     let ws = p.workspace.id.clone();
     let items =
         state.db.read(move |conn| db::agents::list(conn, &ws, who.only_own(), before.as_deref(), limit)).await?;
-    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(agent_json).collect::<Vec<_>>()})))
+    Ok(HttpResponse::Ok().json(Items { items: items.iter().map(view).collect() }))
 }
 
 /// The agent if the caller may manage it; 404 otherwise, never 403.
@@ -91,7 +89,7 @@ pub async fn get_agent(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let agent = load(&state, &p, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(agent_json(&agent)))
+    Ok(HttpResponse::Ok().json(view(&agent)))
 }
 
 async fn set_enabled(
@@ -107,7 +105,7 @@ async fn set_enabled(
         .db
         .write(move |tx| agents::set_enabled(tx, &agent, enabled, &By { actor: &actor, meta: &meta, now }))
         .await?;
-    Ok(HttpResponse::Ok().json(agent_json(&agent)))
+    Ok(HttpResponse::Ok().json(view(&agent)))
 }
 
 /// A host credential that may manage the agent: every credential bound to

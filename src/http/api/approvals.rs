@@ -3,7 +3,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::actor_of;
 use crate::db;
@@ -11,10 +10,12 @@ use crate::domain::audit::{self, Event};
 use crate::domain::checkouts;
 use crate::domain::principal::Principal;
 use crate::error::AppError;
-use crate::http::api::checkouts::approval_json;
+use crate::http::api::checkouts::approval_view;
 use crate::http::bearer::HostCaller;
 use crate::http::request_meta;
+use crate::model::ApprovalStatus;
 use crate::state::AppState;
+use crate::wire::Items;
 
 #[derive(Deserialize)]
 pub struct StatusQuery {
@@ -27,15 +28,16 @@ pub async fn list_approvals(
     HostCaller(p): HostCaller,
     query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let status = query.into_inner().status;
-    if let Some(s) = &status
-        && !matches!(s.as_str(), "pending" | "approved" | "denied" | "expired")
-    {
-        return Err(AppError::Validation("status: pending, approved, denied or expired.".into()));
-    }
+    let status = match query.into_inner().status {
+        None => None,
+        Some(s) => Some(
+            ApprovalStatus::parse(&s)
+                .ok_or_else(|| AppError::Validation("status: pending, approved, denied or expired.".into()))?,
+        ),
+    };
     let (ws, now) = (p.workspace.id.clone(), state.clock.now());
-    let items = state.db.read(move |conn| db::approvals::list(conn, &ws, status.as_deref(), now, 200)).await?;
-    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(|a| approval_json(a, now)).collect::<Vec<_>>()})))
+    let items = state.db.read(move |conn| db::approvals::list(conn, &ws, status, now, 200)).await?;
+    Ok(HttpResponse::Ok().json(Items { items: items.iter().map(|a| approval_view(a, now)).collect() }))
 }
 
 /// Who decided, as the audit trail and the approval record it.
@@ -71,7 +73,7 @@ pub async fn decide(
             Ok(a)
         })
         .await?;
-    state.webhooks.send("approval.decided", approval_json(&decided, now), now.0);
+    state.webhooks.send("approval.decided", approval_view(&decided, now), now.0);
     Ok(decided)
 }
 
@@ -96,7 +98,7 @@ async fn decide_api(
     let a =
         decide(&state, p.workspace.id.clone(), id, approve, decider_of(&p), actor_of(&p), request_meta(&req, &state))
             .await?;
-    Ok(HttpResponse::Ok().json(approval_json(&a, state.clock.now())))
+    Ok(HttpResponse::Ok().json(approval_view(&a, state.clock.now())))
 }
 
 /// A host credential: approves; the checkout is created now.

@@ -2,28 +2,29 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::db;
 use crate::db::audit::{AuditEvent, AuditFilter};
 use crate::error::AppError;
 use crate::http::bearer::HostCaller;
 use crate::state::AppState;
+use crate::wire::workspace as wire;
 
-pub fn event_json(e: &AuditEvent) -> Value {
-    json!({
-        "id": e.id,
-        "created_at": e.created_at.to_rfc3339(),
-        "last_at": e.last_at.to_rfc3339(),
-        "repeat_count": e.repeat_count,
-        "kind": e.kind,
-        "outcome": e.outcome,
-        "reason": e.reason,
-        "actor": {"kind": e.actor_kind, "id": e.actor_id, "label": e.actor_label},
-        "target": e.target_kind.as_ref().map(|k| json!({"kind": k, "id": e.target_id})),
-        "client_ip": e.client_ip,
-        "user_agent": e.user_agent,
-    })
+/// An audit event as the API shows it.
+pub fn view(e: &AuditEvent) -> wire::AuditEvent {
+    wire::AuditEvent {
+        id: e.id.clone(),
+        created_at: e.created_at.to_rfc3339(),
+        last_at: e.last_at.to_rfc3339(),
+        repeat_count: e.repeat_count,
+        kind: e.kind.clone(),
+        outcome: e.outcome.clone(),
+        reason: e.reason.clone(),
+        actor: wire::AuditActor { kind: e.actor_kind.clone(), id: e.actor_id.clone(), label: e.actor_label.clone() },
+        target: e.target_kind.as_ref().map(|k| wire::AuditTarget { kind: k.clone(), id: e.target_id.clone() }),
+        client_ip: e.client_ip.clone(),
+        user_agent: e.user_agent.clone(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -52,5 +53,5 @@ pub async fn list_audit(
     // Refusals still on their way are part of the trail asked for.
     state.audit.flush().await?;
     let items = state.db.read(move |conn| db::audit::list_filtered(conn, &ws, &filter, limit)).await?;
-    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(event_json).collect::<Vec<_>>()})))
+    Ok(HttpResponse::Ok().json(crate::wire::Items { items: items.iter().map(view).collect() }))
 }

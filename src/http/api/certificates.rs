@@ -2,7 +2,6 @@
 
 use crate::model::CertificateStatus;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Value, json};
 
 use super::actor_of;
 use crate::crypto::rsa_cert;
@@ -15,17 +14,21 @@ use crate::error::AppError;
 use crate::http::bearer::{HostCaller, OwnerCaller};
 use crate::http::request_meta;
 use crate::state::AppState;
+use crate::wire::workspace as wire;
 
-pub fn certificate_json(c: &Certificate) -> Value {
-    json!({
-        "id": c.id,
-        "kid": c.kid,
-        "name": c.name,
-        "algorithm": "RS256",
-        "publicKey": c.public_key_pem,
-        "status": c.status.as_str(),
-        "createdAt": c.created_at.to_rfc3339(),
-    })
+/// A certificate as the API shows it (never its private key).
+pub fn view(c: &Certificate) -> wire::Certificate {
+    wire::Certificate {
+        id: c.id.clone(),
+        kid: c.kid.clone(),
+        name: c.name.clone(),
+        algorithm: "RS256".into(),
+        public_key: c.public_key_pem.clone(),
+        status: c.status,
+        created_at: c.created_at.to_rfc3339(),
+        private_key: None,
+        jwk: None,
+    }
 }
 
 /// A host credential of an owner, or a management JWT: a new RSA-2048
@@ -55,11 +58,7 @@ pub async fn create_certificate(
     let name = if body.iter().all(u8::is_ascii_whitespace) {
         String::new()
     } else {
-        #[derive(serde::Deserialize)]
-        struct NewCertificate {
-            name: Option<String>,
-        }
-        let parsed: NewCertificate = serde_json::from_slice(&body).map_err(|_| {
+        let parsed: wire::CreateCertificate = serde_json::from_slice(&body).map_err(|_| {
             AppError::InvalidJson("expected an object like {\"name\": \"billing backend\"}, or no body".into())
         })?;
         certificates::parse_name(parsed.name.as_deref())?
@@ -72,9 +71,7 @@ pub async fn create_certificate(
         .db
         .write(move |tx| certificates::create(tx, &ws, &name, &generated, &By { actor: &actor, meta: &meta, now }))
         .await?;
-    let mut body = certificate_json(&cert);
-    body["privateKey"] = Value::String(private_key);
-    Ok(HttpResponse::Created().json(body))
+    Ok(HttpResponse::Created().json(wire::Certificate { private_key: Some(private_key), ..view(&cert) }))
 }
 
 /// A host or management credential: the workspace's certificates.
@@ -84,7 +81,7 @@ pub async fn list_certificates(
 ) -> Result<HttpResponse, AppError> {
     let ws = p.workspace.id.clone();
     let items = state.db.read(move |conn| db::certificates::list(conn, &ws, false, 200)).await?;
-    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(certificate_json).collect::<Vec<_>>()})))
+    Ok(HttpResponse::Ok().json(crate::wire::Items { items: items.iter().map(view).collect() }))
 }
 
 /// A host or management credential: the newest active certificate.
@@ -95,7 +92,7 @@ pub async fn active_certificate(
     let ws = p.workspace.id.clone();
     let items = state.db.read(move |conn| db::certificates::list(conn, &ws, true, 1)).await?;
     let cert = items.first().ok_or(AppError::NotFound)?;
-    Ok(HttpResponse::Ok().json(certificate_json(cert)))
+    Ok(HttpResponse::Ok().json(view(cert)))
 }
 
 /// Anyone: a certificate's public key as PEM and JWK.
@@ -106,9 +103,15 @@ pub async fn public_certificate(state: web::Data<AppState>, kid: web::Path<Strin
     if cert.status == CertificateStatus::Deleted {
         return Err(AppError::NotFound);
     }
-    let mut body = certificate_json(&cert);
-    body["jwk"] = json!({"kty": "RSA", "n": cert.n, "e": cert.e, "kid": cert.kid, "alg": "RS256", "use": "sig"});
-    Ok(HttpResponse::Ok().json(body))
+    let jwk = wire::RsaJwk {
+        kty: "RSA".into(),
+        n: cert.n.clone(),
+        e: cert.e.clone(),
+        kid: cert.kid.clone(),
+        alg: "RS256".into(),
+        use_: "sig".into(),
+    };
+    Ok(HttpResponse::Ok().json(wire::Certificate { jwk: Some(jwk), ..view(&cert) }))
 }
 
 async fn load(state: &AppState, p: &Principal, id: String) -> Result<Certificate, AppError> {
@@ -140,7 +143,7 @@ pub async fn revoke_certificate(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let cert = retire(req, state, p, id.into_inner(), CertificateStatus::Revoked).await?;
-    Ok(HttpResponse::Ok().json(certificate_json(&cert)))
+    Ok(HttpResponse::Ok().json(view(&cert)))
 }
 
 /// An owner or management credential: gone for good, its JWTs fail at once.

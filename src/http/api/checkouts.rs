@@ -2,7 +2,6 @@
 //! session; listed by host and service credentials.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
 use serde_json::Value;
 
 use super::{ListQuery, actor_of, parse_json};
@@ -17,48 +16,27 @@ use crate::domain::principal::Principal;
 use crate::error::{AppError, CapDetails};
 use crate::http::bearer::{AgentCaller, HostOrService, SignedSession, refused, touch};
 use crate::http::request_meta;
+use crate::model::ApprovalStatus;
 use crate::state::AppState;
+use crate::wire::Items;
+use crate::wire::checkouts as wire;
 
 /// A checkout as the API shows it.
-#[derive(Serialize)]
-pub struct CheckoutView<'a> {
-    id: &'a str,
-    status: &'a str,
-    amount_usd: Option<String>,
-    description: &'a str,
-    reference: Option<&'a str>,
-    agent_id: &'a str,
-    agent_name: Option<&'a str>,
-    pat_id: &'a str,
-    session_id: Option<&'a str>,
-    created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    spent_today_usd: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    daily_cap_usd: Option<String>,
-}
-
-impl<'a> CheckoutView<'a> {
-    pub fn of(c: &'a Checkout) -> CheckoutView<'a> {
-        CheckoutView {
-            id: &c.id,
-            status: &c.status,
-            amount_usd: AmountCents::from_cents(c.amount_cents).map(|a| a.to_string()),
-            description: &c.description,
-            reference: c.reference.as_deref(),
-            agent_id: c.agent_id.as_str(),
-            agent_name: c.agent_name.as_deref(),
-            pat_id: c.pat_id.as_str(),
-            session_id: c.session_id.as_deref(),
-            created_at: c.created_at.to_rfc3339(),
-            spent_today_usd: None,
-            daily_cap_usd: None,
-        }
+pub fn view(c: &Checkout) -> wire::Checkout<'_> {
+    wire::Checkout {
+        id: c.id.as_str().into(),
+        status: c.status,
+        amount_usd: AmountCents::from_cents(c.amount_cents).map(|a| a.to_string()),
+        description: c.description.as_str().into(),
+        reference: c.reference.as_deref().map(Into::into),
+        agent_id: c.agent_id.as_str().into(),
+        agent_name: c.agent_name.as_deref().map(Into::into),
+        pat_id: c.pat_id.as_str().into(),
+        session_id: c.session_id.as_deref().map(Into::into),
+        created_at: c.created_at.to_rfc3339(),
+        spent_today_usd: None,
+        daily_cap_usd: None,
     }
-}
-
-pub fn checkout_json(c: &Checkout) -> Value {
-    serde_json::to_value(CheckoutView::of(c)).unwrap_or(Value::Null)
 }
 
 fn text_field(body: &Value, name: &str, max: usize, required: bool) -> Result<Option<String>, AppError> {
@@ -164,7 +142,7 @@ pub async fn create_checkout(
                     Ok(Outcome::OverCap(over, pat))
                 }
                 Err(Refused::NeedsApproval(approval)) => {
-                    if approval.requested_at == now && approval.status == "pending" {
+                    if approval.requested_at == now && approval.status == ApprovalStatus::Pending {
                         let event = Event::success(Some(&ws), &actor, "approval.requested", &meta)
                             .target("approval", approval.id.clone());
                         audit::record(tx, event, now)?;
@@ -180,9 +158,11 @@ pub async fn create_checkout(
         Outcome::Created(done) => {
             let (created, p) = *done;
             touch(&state, &p);
-            let mut view = CheckoutView::of(&created.checkout);
-            view.spent_today_usd = Some(created.spent_today.to_string());
-            view.daily_cap_usd = Some(created.cap.to_string());
+            let view = wire::Checkout {
+                spent_today_usd: Some(created.spent_today.to_string()),
+                daily_cap_usd: Some(created.cap.to_string()),
+                ..view(&created.checkout)
+            };
             let mut res = HttpResponse::Created();
             if !created.new {
                 res.insert_header(("Idempotent-Replayed", "true"));
@@ -209,7 +189,7 @@ pub async fn create_checkout(
         }
         Outcome::Pending(approval) => {
             if approval.requested_at == now {
-                state.webhooks.send("approval.requested", approval_json(&approval, now), now.0);
+                state.webhooks.send("approval.requested", approval_view(&approval, now), now.0);
             }
             Ok(pending_answer(&state, &approval))
         }
@@ -226,32 +206,32 @@ fn pending_answer(state: &AppState, a: &crate::db::approvals::Approval) -> HttpR
         poll_url: poll_url.clone(),
         expires_at: a.expires_at.to_rfc3339(),
     };
-    HttpResponse::Accepted().json(serde_json::json!({
-        "status": "pending_approval",
-        "approval_id": a.id,
-        "amount_usd": usd(Some(a.amount_cents)),
-        "expires_at": a.expires_at.to_rfc3339(),
-        "poll_url": poll_url,
-        "recovery": recovery,
-    }))
+    HttpResponse::Accepted().json(wire::PendingApproval {
+        status: "pending_approval".into(),
+        approval_id: a.id.clone(),
+        amount_usd: usd(Some(a.amount_cents)),
+        expires_at: a.expires_at.to_rfc3339(),
+        poll_url,
+        recovery: serde_json::to_value(recovery).unwrap_or_default(),
+    })
 }
 
 /// An approval as hosts see it.
-pub fn approval_json(a: &crate::db::approvals::Approval, now: crate::clock::Timestamp) -> Value {
-    serde_json::json!({
-        "id": a.id,
-        "status": a.status_at(now),
-        "amount_usd": usd(Some(a.amount_cents)),
-        "description": a.description,
-        "reference": a.reference,
-        "agent_id": a.agent_id,
-        "pat_id": a.pat_id,
-        "requested_at": a.requested_at.to_rfc3339(),
-        "expires_at": a.expires_at.to_rfc3339(),
-        "decided_at": a.decided_at.map(|t| t.to_rfc3339()),
-        "decided_by": a.decided_by,
-        "checkout_id": a.checkout_id,
-    })
+pub fn approval_view(a: &crate::db::approvals::Approval, now: crate::clock::Timestamp) -> wire::Approval {
+    wire::Approval {
+        id: a.id.clone(),
+        status: a.status_at(now),
+        amount_usd: usd(Some(a.amount_cents)),
+        description: a.description.clone(),
+        reference: a.reference.clone(),
+        agent_id: a.agent_id.0.clone(),
+        pat_id: a.pat_id.0.clone(),
+        requested_at: a.requested_at.to_rfc3339(),
+        expires_at: a.expires_at.to_rfc3339(),
+        decided_at: a.decided_at.map(|t| t.to_rfc3339()),
+        decided_by: a.decided_by.clone(),
+        checkout_id: a.checkout_id.clone(),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -284,17 +264,17 @@ pub async fn poll_approval(
         let a = found.filter(|a| a.pat_id == pat).ok_or(AppError::NotFound)?;
         let now = state.clock.now();
         match a.status_at(now) {
-            "approved" => {
+            ApprovalStatus::Approved => {
                 let (ws3, checkout) = (ws.clone(), a.checkout_id.clone().unwrap_or_default());
                 let c = state
                     .db
                     .read(move |conn| crate::db::checkouts::find(conn, &ws3, &checkout))
                     .await?
                     .ok_or_else(|| AppError::internal("approved without its checkout"))?;
-                return Ok(HttpResponse::Created().json(CheckoutView::of(&c)));
+                return Ok(HttpResponse::Created().json(view(&c)));
             }
-            "denied" => return Err(AppError::ApprovalDenied),
-            "expired" => return Err(AppError::ApprovalExpired),
+            ApprovalStatus::Denied => return Err(AppError::ApprovalDenied),
+            ApprovalStatus::Expired => return Err(AppError::ApprovalExpired),
             _ if std::time::Instant::now() >= deadline => return Ok(pending_answer(&state, &a)),
             _ => actix_web::rt::time::sleep(std::time::Duration::from_millis(250)).await,
         }
@@ -311,25 +291,26 @@ pub async fn list_checkouts(
     let before = query.into_inner().before;
     let ws = p.workspace.id.clone();
     let items = state.db.read(move |conn| db::checkouts::list(conn, &ws, before.as_deref(), limit)).await?;
-    Ok(HttpResponse::Ok().json(Items { items: items.iter().map(CheckoutView::of).collect() }))
+    Ok(HttpResponse::Ok().json(Items { items: items.iter().map(view).collect() }))
 }
 
-#[derive(Serialize)]
-struct Items<'a> {
-    items: Vec<CheckoutView<'a>>,
+fn usd(cents: Option<i64>) -> Option<String> {
+    cents.and_then(AmountCents::from_cents).map(|a| a.to_string())
 }
 
-fn usd(cents: Option<i64>) -> Value {
-    cents.and_then(AmountCents::from_cents).map_or(Value::Null, |a| Value::String(a.to_string()))
-}
+type Usd = wire::Windows<Option<String>>;
 
-/// `{day, week, month}` of what is left, and when each resets.
-fn windows_json(s: &checkouts::Standing) -> (Value, Value, Value) {
+/// `{day, week, month}` of what is spent and left, and when each resets.
+fn windows(s: &checkouts::Standing) -> (Usd, Usd, wire::Windows<String>) {
     let [day, week, month] = s.windows();
-    let spent = serde_json::json!({"day": usd(Some(day.spent)), "week": usd(Some(week.spent)), "month": usd(Some(month.spent))});
-    let remaining = serde_json::json!({"day": usd(day.remaining()), "week": usd(week.remaining()), "month": usd(month.remaining())});
-    let resets = serde_json::json!({"day": day.resets_at.to_rfc3339(), "week": week.resets_at.to_rfc3339(),
-                                    "month": month.resets_at.to_rfc3339()});
+    let spent = wire::Windows { day: usd(Some(day.spent)), week: usd(Some(week.spent)), month: usd(Some(month.spent)) };
+    let remaining =
+        wire::Windows { day: usd(day.remaining()), week: usd(week.remaining()), month: usd(month.remaining()) };
+    let resets = wire::Windows {
+        day: day.resets_at.to_rfc3339(),
+        week: week.resets_at.to_rfc3339(),
+        month: month.resets_at.to_rfc3339(),
+    };
     (spent, remaining, resets)
 }
 
@@ -369,14 +350,14 @@ pub async fn preview_checkout(
         .await?;
     match outcome {
         Ok((standing, refused_by)) => {
-            let (_, remaining, resets) = windows_json(&standing);
-            Ok(HttpResponse::Ok().json(serde_json::json!({
-                "allowed": refused_by.is_none(),
-                "needs_approval": false,
-                "refused_by": refused_by,
-                "remaining_usd": remaining,
-                "resets_at": resets,
-            })))
+            let (_, remaining_usd, resets_at) = windows(&standing);
+            Ok(HttpResponse::Ok().json(wire::Preview {
+                allowed: refused_by.is_none(),
+                needs_approval: false,
+                refused_by: refused_by.map(str::to_string),
+                remaining_usd,
+                resets_at,
+            }))
         }
         Err(Outcome::Refused(refusal)) => Err(refused(&req, &state, refusal).await),
         Err(Outcome::Invalid(e)) => Err(e),
@@ -393,20 +374,20 @@ pub async fn budget(state: web::Data<AppState>, AgentCaller(p): AgentCaller) -> 
     let now = state.clock.now();
     let id = pat.clone();
     let standing = state.db.read(move |conn| checkouts::standing(conn, &id, now)).await?;
-    let (spent, remaining, resets) = windows_json(&standing);
+    let (spent_usd, remaining_usd, resets_at) = windows(&standing);
     let b = &standing.budget;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "pat_id": pat,
-        "limits": {
-            "daily_cap_usd": usd(standing.day.cap),
-            "weekly_cap_usd": usd(b.weekly_cap_cents),
-            "monthly_cap_usd": usd(b.monthly_cap_cents),
-            "max_checkout_usd": usd(b.max_checkout_cents),
-            "over_limit": b.over_limit,
-            "approval_above_usd": usd(b.approval_above_cents),
+    Ok(HttpResponse::Ok().json(wire::Standing {
+        pat_id: pat.0,
+        limits: wire::Limits {
+            daily_cap_usd: usd(standing.day.cap),
+            weekly_cap_usd: usd(b.weekly_cap_cents),
+            monthly_cap_usd: usd(b.monthly_cap_cents),
+            max_checkout_usd: usd(b.max_checkout_cents),
+            over_limit: b.over_limit,
+            approval_above_usd: usd(b.approval_above_cents),
         },
-        "spent_usd": spent,
-        "remaining_usd": remaining,
-        "resets_at": resets,
-    })))
+        spent_usd,
+        remaining_usd,
+        resets_at,
+    }))
 }

@@ -3,8 +3,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{actor_of, parse_json};
 use crate::crypto::es256::{self, EcJwk};
@@ -19,19 +17,13 @@ use crate::error::AppError;
 use crate::http::bearer::HostCaller;
 use crate::http::{client_ip, request_meta};
 use crate::state::AppState;
+use crate::wire;
+use crate::wire::tokens::BearerToken;
 
 pub const TOKEN_PATH: &str = "/v1/agents/token";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// How far in the future an assertion's `iat` may be.
 const ASSERTION_SKEW_SECONDS: i64 = 30;
-
-#[derive(Deserialize)]
-struct BootstrapBody {
-    #[serde(rename = "bootstrapSecret")]
-    bootstrap_secret: Option<String>,
-    #[serde(rename = "publicKey")]
-    public_key: Option<Value>,
-}
 
 /// Anyone holding a one-time bootstrap secret (5 a minute per address):
 /// registers the agent's P-256 public key.
@@ -43,7 +35,7 @@ pub async fn bootstrap(
     if let Err(retry_after_seconds) = state.bootstrap_limiter.check(client_ip(&req, &state.config)) {
         return Err(AppError::RateLimited { retry_after_seconds });
     }
-    let body: BootstrapBody = parse_json(&body)?;
+    let body: wire::agents::Bootstrap = parse_json(&body)?;
     let secret = body.bootstrap_secret.ok_or_else(|| AppError::Validation("bootstrapSecret: required.".into()))?;
     let jwk = body.public_key.ok_or_else(|| AppError::Validation("publicKey: required.".into()))?;
     let key = EcJwk::parse(&jwk).map_err(AppError::InvalidPublicKey)?;
@@ -62,13 +54,13 @@ pub async fn bootstrap(
         })
         .await;
     match result {
-        Ok(agent) => Ok(HttpResponse::Ok().json(json!({
-            "agentId": agent.id,
-            "name": agent.name,
-            "status": agent.status.as_str(),
-            "workspaceId": agent.workspace_id,
-            "keyThumbprint": thumbprint,
-        }))),
+        Ok(agent) => Ok(HttpResponse::Ok().json(wire::agents::Enrolled {
+            agent_id: agent.id.0,
+            name: agent.name,
+            status: agent.status,
+            workspace_id: agent.workspace_id.0,
+            key_thumbprint: thumbprint,
+        })),
         Err(e) => {
             if !matches!(e, AppError::Internal(_)) {
                 record_failure(&req, &state, None, "bootstrap", e.code()).await;
@@ -87,14 +79,6 @@ async fn record_failure(
 ) {
     let kind = if kind == "bootstrap" { "agent.bootstrap" } else { "agent.token" };
     crate::http::bearer::record_refusal(req, state, ws, kind, reason).await;
-}
-
-#[derive(Deserialize, Default)]
-struct TokenBody {
-    grant_type: Option<String>,
-    client_assertion_type: Option<String>,
-    client_assertion: Option<String>,
-    resource: Option<String>,
 }
 
 /// What a token request asks for: the client assertion and, optionally,
@@ -126,7 +110,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
 /// The token endpoint's body (form or JSON), down to the client assertion;
 /// every other shape is the documented OAuth error. Public for the fuzzer.
 pub fn parse_token_request(is_form: bool, body: &[u8]) -> Result<TokenRequest, AppError> {
-    let body: TokenBody = if is_form {
+    let body: wire::tokens::AgentTokenRequest = if is_form {
         serde_urlencoded::from_bytes(body)
             .map_err(|_| AppError::OAuthInvalidRequest("The form body could not be read.".into()))?
     } else {
@@ -159,7 +143,7 @@ async fn issue(
     assertion: &str,
     resource: Option<String>,
     meta: crate::domain::audit::RequestMeta,
-) -> Result<Result<serde_json::Value, Refused>, AppError> {
+) -> Result<Result<BearerToken<'static>, Refused>, AppError> {
     let now = state.clock.now();
     let Some(assertion) = es256::Assertion::parse(assertion) else { return Ok(Err((None, "malformed assertion"))) };
     let Some(sub) = assertion.claims.sub.clone() else { return Ok(Err((None, "assertion without a readable sub"))) };
@@ -217,7 +201,7 @@ async fn issue(
                 )
             })
             .await?;
-        return Ok(issued.map(|set| serde_json::to_value(set).unwrap_or_default()).map_err(|reason| (ws, reason)));
+        return Ok(issued.map(super::oauth::bearer).map_err(|reason| (ws, reason)));
     }
     let ttl = state.config.agent_token_ttl_seconds;
     let issued = state
@@ -228,21 +212,9 @@ async fn issue(
         })
         .await?;
     Ok(match issued {
-        Ok(token) => Ok(serde_json::to_value(TokenResponse {
-            access_token: token.into_inner(),
-            token_type: "Bearer",
-            expires_in: ttl,
-        })
-        .unwrap_or_default()),
+        Ok(token) => Ok(BearerToken::new(token.into_inner(), ttl)),
         Err(reason) => Err((ws, reason)),
     })
-}
-
-#[derive(serde::Serialize)]
-struct TokenResponse {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: i64,
 }
 
 /// A host credential that may manage the agent: a new one-time bootstrap
@@ -262,8 +234,8 @@ pub async fn new_bootstrap_secret(
             enrollment::reissue_bootstrap_secret(tx, &ws, &id, &who, ttl, &By { actor: &actor, meta: &meta, now })
         })
         .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "bootstrap_secret": secret.into_inner(),
-        "bootstrap_secret_expires_at": expires.to_rfc3339(),
-    })))
+    Ok(HttpResponse::Created().json(wire::agents::BootstrapSecret {
+        bootstrap_secret: secret.into_inner(),
+        bootstrap_secret_expires_at: expires.to_rfc3339(),
+    }))
 }

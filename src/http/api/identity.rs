@@ -1,8 +1,6 @@
 //! `/v1/auth/whoami` and `/v1/auth/exchange` (docs/API.md §5.1).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::db;
 use crate::domain::audit::{self, Event};
@@ -12,68 +10,32 @@ use crate::error::AppError;
 use crate::http::bearer::{AnyCaller, ExchangeClaims, Use, authenticate, bearer_token};
 use crate::http::request_meta;
 use crate::state::AppState;
+use crate::wire::tokens::{BearerToken, ExchangeRequest, WhoAgent, WhoAmI, WhoCredential, WhoUser, WhoWorkspace};
 
 /// Lifetime of an exchanged JWT.
 pub const EXCHANGE_TTL_SECONDS: i64 = 900;
 
-#[derive(Serialize)]
-pub struct WhoAmI<'a> {
-    user: Option<WhoUser<'a>>,
-    workspace: WhoWorkspace<'a>,
-    credential: WhoCredential<'a>,
-    bound_agent: Option<WhoAgent<'a>>,
-    resolved_agent: Option<WhoAgent<'a>>,
-}
-
-#[derive(Serialize)]
-struct WhoUser<'a> {
-    id: &'a str,
-    email: &'a str,
-    name: &'a str,
-    role: &'static str,
-    instance_admin: bool,
-}
-
-#[derive(Serialize)]
-struct WhoWorkspace<'a> {
-    id: &'a str,
-    name: &'a str,
-}
-
-#[derive(Serialize)]
-struct WhoCredential<'a> {
-    kind: &'static str,
-    id: &'a str,
-    scope_type: &'static str,
-    audience: &'static str,
-    expires_at: String,
-}
-
-#[derive(Serialize, Clone, Copy)]
-struct WhoAgent<'a> {
-    agent_id: &'a str,
-    agent_name: &'a str,
-}
-
+/// Who the caller is, borrowed from the principal.
 pub fn whoami_body(p: &Principal) -> WhoAmI<'_> {
-    let agent = p.agent.as_ref().map(|a| WhoAgent { agent_id: a.id.as_str(), agent_name: &a.name });
+    let agent =
+        p.agent.as_ref().map(|a| WhoAgent { agent_id: a.id.as_str().into(), agent_name: a.name.as_str().into() });
     WhoAmI {
         user: p.user.as_ref().map(|u| WhoUser {
-            id: u.id.as_str(),
-            email: &u.email,
-            name: &u.name,
-            role: u.role.as_str(),
+            id: u.id.as_str().into(),
+            email: u.email.as_str().into(),
+            name: u.name.as_str().into(),
+            role: u.role,
             instance_admin: u.instance_admin,
         }),
-        workspace: WhoWorkspace { id: p.workspace.id.as_str(), name: &p.workspace.name },
+        workspace: WhoWorkspace { id: p.workspace.id.as_str().into(), name: p.workspace.name.as_str().into() },
         credential: WhoCredential {
-            kind: p.credential.kind.as_str(),
-            id: &p.credential.id,
-            scope_type: p.credential.scope.as_str(),
-            audience: p.credential.audience.as_str(),
+            kind: p.credential.kind.as_str().into(),
+            id: p.credential.id.as_str().into(),
+            scope_type: p.credential.scope,
+            audience: p.credential.audience,
             expires_at: p.credential.expires_at.to_rfc3339(),
         },
-        bound_agent: agent,
+        bound_agent: agent.clone(),
         resolved_agent: agent,
     }
 }
@@ -83,11 +45,6 @@ pub async fn whoami(AnyCaller(p): AnyCaller) -> HttpResponse {
     HttpResponse::Ok().json(whoami_body(&p))
 }
 
-#[derive(Deserialize)]
-struct ExchangeBody {
-    token: Option<String>,
-}
-
 /// Anyone holding a PAT whose audience allows exchange (in the body or as
 /// the bearer): a short-lived EdDSA JWT that acts with the PAT's scope.
 pub async fn exchange(
@@ -95,8 +52,11 @@ pub async fn exchange(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let from_body =
-        if body.iter().all(u8::is_ascii_whitespace) { None } else { super::parse_json::<ExchangeBody>(&body)?.token };
+    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        super::parse_json::<ExchangeRequest>(&body)?.token
+    };
     let token = from_body.or_else(|| bearer_token(&req)).ok_or(AppError::AuthRequired)?;
     let p = authenticate(&req, &state, &token, Use::Exchange).await?;
 
@@ -145,10 +105,5 @@ pub async fn exchange(
         Scope::Agent => "agent",
         Scope::Service => "service",
     };
-    Ok(HttpResponse::Ok().json(json!({
-        "access_token": jwt,
-        "token_type": "Bearer",
-        "expires_in": exp.0 - now.0,
-        "kind": kind,
-    })))
+    Ok(HttpResponse::Ok().json(BearerToken { kind: Some(kind.into()), ..BearerToken::new(jwt, exp.0 - now.0) }))
 }

@@ -3,7 +3,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
 
 use crate::domain::authn::{self, Use};
 use crate::domain::pats::Scope;
@@ -11,57 +10,29 @@ use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::http::bearer::{authenticate_then, prepare_introspection};
 use crate::state::AppState;
-
-#[derive(Serialize)]
-struct Cnf<'a> {
-    jkt: &'a str,
-}
-
-/// RFC 7662's answer for a token that is not live: nothing but that.
-#[derive(Serialize)]
-struct Inactive {
-    active: bool,
-}
-
-#[derive(Serialize)]
-struct Live<'a> {
-    active: bool,
-    token_type: &'static str,
-    sub: Option<&'a str>,
-    agent_id: Option<&'a str>,
-    workspace_id: &'a str,
-    /// The scope type; for an OAuth access token its OAuth scopes.
-    scope: std::borrow::Cow<'a, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    aud: Option<&'a str>,
-    exp: i64,
-    iat: Option<i64>,
-    cnf: Option<Cnf<'a>>,
-}
+use crate::wire::tokens::{Confirmation, Inactive, Introspection, Live};
 
 fn live(p: &Principal) -> Live<'_> {
     let sub = match (&p.agent, &p.user) {
-        (Some(a), _) => Some(a.id.as_str()),
-        (None, Some(u)) => Some(u.id.as_str()),
+        (Some(a), _) => Some(a.id.as_str().into()),
+        (None, Some(u)) => Some(u.id.as_str().into()),
         (None, None) => None,
     };
     Live {
         active: true,
-        token_type: p.credential.kind.as_str(),
+        token_type: p.credential.kind.as_str().into(),
         sub,
-        agent_id: p.agent.as_ref().map(|a| a.id.as_str()),
-        workspace_id: p.workspace.id.as_str(),
+        agent_id: p.agent.as_ref().map(|a| a.id.as_str().into()),
+        workspace_id: p.workspace.id.as_str().into(),
         scope: match &p.credential.oauth {
             Some(o) => o.scopes.join(" ").into(),
             None => p.credential.scope.as_str().into(),
         },
-        client_id: p.credential.oauth.as_ref().map(|o| o.client_id.as_str()),
-        aud: p.credential.oauth.as_ref().map(|o| o.resource.as_str()),
+        client_id: p.credential.oauth.as_ref().map(|o| o.client_id.as_str().into()),
+        aud: p.credential.oauth.as_ref().map(|o| o.resource.as_str().into()),
         exp: p.credential.expires_at.0,
         iat: p.credential.issued_at.map(|t| t.0),
-        cnf: p.credential.key_thumbprint.as_deref().map(|jkt| Cnf { jkt }),
+        cnf: p.credential.key_thumbprint.as_deref().map(|jkt| Confirmation { jkt: jkt.into() }),
     }
 }
 
@@ -88,7 +59,7 @@ pub async fn introspect_token(
     let mut res = HttpResponse::Ok();
     res.insert_header((header::CACHE_CONTROL, "no-store"));
     Ok(match found.filter(|p| p.workspace.id == caller.workspace.id) {
-        Some(p) => res.json(live(&p)),
-        None => res.json(Inactive { active: false }),
+        Some(p) => res.json(Introspection::Live(live(&p))),
+        None => res.json(Introspection::Inactive(Inactive { active: false })),
     })
 }

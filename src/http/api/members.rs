@@ -1,8 +1,6 @@
 //! `/v1/members` (docs/API.md §5.10): owners manage who is in the workspace.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::actor_of;
 use crate::db;
@@ -13,27 +11,28 @@ use crate::error::AppError;
 use crate::http::bearer::OwnerCaller;
 use crate::http::request_meta;
 use crate::state::AppState;
+use crate::wire::workspace as wire;
 
 fn parse_role(raw: Option<&str>) -> Result<Role, AppError> {
     raw.and_then(Role::parse).ok_or_else(|| AppError::Validation("role: owner or member.".into()))
 }
 
-pub fn member_json(m: &db::memberships::Member) -> Value {
-    json!({"user_id": m.user_id, "email": m.email, "name": m.name, "role": m.role.as_str(),
-           "joined_at": m.joined_at.to_rfc3339()})
+/// A member as the API shows it.
+pub fn view(m: &db::memberships::Member) -> wire::Member {
+    wire::Member {
+        user_id: m.user_id.0.clone(),
+        email: m.email.clone(),
+        name: m.name.clone(),
+        role: m.role,
+        joined_at: m.joined_at.to_rfc3339(),
+    }
 }
 
 /// An owner: the workspace's members.
 pub async fn list_members(state: web::Data<AppState>, OwnerCaller(p): OwnerCaller) -> Result<HttpResponse, AppError> {
     let ws = p.workspace.id.clone();
     let items = state.db.read(move |conn| db::memberships::list_for_workspace(conn, &ws)).await?;
-    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(member_json).collect::<Vec<_>>()})))
-}
-
-#[derive(Deserialize)]
-pub struct Invite {
-    email: String,
-    role: Option<String>,
+    Ok(HttpResponse::Ok().json(crate::wire::Items { items: items.iter().map(view).collect() }))
 }
 
 /// An owner: a one-time invitation link for `email` (7 days), the same
@@ -42,7 +41,7 @@ pub async fn invite(
     req: HttpRequest,
     state: web::Data<AppState>,
     OwnerCaller(p): OwnerCaller,
-    body: web::Json<Invite>,
+    body: web::Json<wire::Invite>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let email = Email::parse(&body.email).ok_or_else(|| AppError::Validation("email: an email address.".into()))?;
@@ -57,17 +56,12 @@ pub async fn invite(
             members::invite(tx, &ws, &email, role, inviter.as_ref(), &By { actor: &actor, meta: &meta, now })
         })
         .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "email": shown,
-        "role": role.as_str(),
-        "invitation_url": state.config.url(&format!("/invite/{}", token.expose())),
-        "expires_at": expires.to_rfc3339(),
-    })))
-}
-
-#[derive(Deserialize)]
-pub struct ChangeRole {
-    role: Option<String>,
+    Ok(HttpResponse::Created().json(wire::Invitation {
+        email: shown,
+        role,
+        invitation_url: state.config.url(&format!("/invite/{}", token.expose())),
+        expires_at: expires.to_rfc3339(),
+    }))
 }
 
 /// An owner: changes a member's role (the last owner stays one).
@@ -76,7 +70,7 @@ pub async fn change_role(
     state: web::Data<AppState>,
     OwnerCaller(p): OwnerCaller,
     id: web::Path<String>,
-    body: web::Json<ChangeRole>,
+    body: web::Json<wire::ChangeRole>,
 ) -> Result<HttpResponse, AppError> {
     let role = parse_role(body.role.as_deref())?;
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
@@ -91,7 +85,7 @@ pub async fn change_role(
                 .ok_or(AppError::NotFound)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(member_json(&member)))
+    Ok(HttpResponse::Ok().json(view(&member)))
 }
 
 /// An owner: removes a member; their PATs stop at once.

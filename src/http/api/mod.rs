@@ -12,10 +12,10 @@ pub mod introspect;
 pub mod members;
 pub mod oauth;
 pub mod openapi;
-mod openapi_schemas;
 pub mod pats;
 pub mod resources;
 pub mod revoke;
+pub mod routes;
 pub mod sessions;
 pub mod well_known;
 

@@ -5,7 +5,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::DcrMode;
@@ -17,6 +16,8 @@ use crate::error::AppError;
 use crate::http::bearer::{self, HostCaller};
 use crate::http::{client_ip, request_meta};
 use crate::state::AppState;
+use crate::wire::tokens::{BearerToken, OAuthRevokeRequest, OAuthTokenRequest};
+use crate::wire::workspace as wire;
 
 pub const AUTHORIZE_PATH: &str = "/oauth/authorize";
 pub const TOKEN_PATH: &str = "/oauth/token";
@@ -86,18 +87,6 @@ pub async fn register(
     Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(answer))
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct TokenForm {
-    grant_type: Option<String>,
-    code: Option<String>,
-    code_verifier: Option<String>,
-    redirect_uri: Option<String>,
-    client_id: Option<String>,
-    resource: Option<String>,
-    refresh_token: Option<String>,
-    client_assertion: Option<String>,
-}
-
 fn required<'a>(v: &'a Option<String>, name: &str) -> Result<&'a str, AppError> {
     v.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| AppError::OAuthInvalidRequest(format!("{name} is required.")))
 }
@@ -105,7 +94,7 @@ fn required<'a>(v: &'a Option<String>, name: &str) -> Result<&'a str, AppError> 
 /// `POST /oauth/token`: `authorization_code`, `refresh_token`, and the
 /// client assertion grant of §5.4.
 pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
-    let form: TokenForm = if super::is_form(&req) {
+    let form: OAuthTokenRequest = if super::is_form(&req) {
         serde_urlencoded::from_bytes(&body)
             .map_err(|_| AppError::OAuthInvalidRequest("The form body could not be read.".into()))?
     } else {
@@ -180,7 +169,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         Ok(set) => Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"))
-            .json(set)),
+            .json(bearer(set))),
         Err((error, ws, reason)) => {
             bearer::record_refusal(&req, &state, ws, "oauth.token", reason).await;
             Err(error)
@@ -192,12 +181,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
 /// token of the client named by `client_id` ends its grant. Unknown tokens
 /// answer 200, as the RFC asks.
 pub async fn revoke(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
-    #[derive(Deserialize)]
-    struct RevokeForm {
-        token: Option<String>,
-        client_id: Option<String>,
-    }
-    let form: RevokeForm = serde_urlencoded::from_bytes(&body)
+    let form: OAuthRevokeRequest = serde_urlencoded::from_bytes(&body)
         .map_err(|_| AppError::OAuthInvalidRequest("The form body could not be read.".into()))?;
     let token = required(&form.token, "token")?.to_string();
     let client_id = required(&form.client_id, "client_id")?.to_string();
@@ -240,21 +224,31 @@ pub async fn revoke_grant(
     let id = id.into_inner();
     let grant = id.clone();
     state.db.write(move |tx| oauth::revoke(tx, &ws, &grant, &By { actor: &actor, meta: &meta, now })).await?;
-    Ok(HttpResponse::Ok().json(json!({"id": id, "revoked": true})))
+    Ok(HttpResponse::Ok().json(crate::wire::Revoked { id, revoked: true }))
 }
 
-pub fn grant_json(g: &db::oauth::Grant) -> Value {
-    json!({
-        "id": g.id,
-        "client_id": g.client_id,
-        "client_name": g.client_name,
-        "agent_id": g.agent_id,
-        "resource_id": g.resource_id,
-        "scope": g.scope,
-        "created_at": g.created_at.to_rfc3339(),
-        "last_used_at": g.last_used_at.map(|t| t.to_rfc3339()),
-        "revoked_at": g.revoked_at.map(|t| t.to_rfc3339()),
-    })
+/// A grant as the API shows it.
+pub fn grant_view(g: &db::oauth::Grant) -> wire::Grant {
+    wire::Grant {
+        id: g.id.clone(),
+        client_id: g.client_id.clone(),
+        client_name: g.client_name.clone(),
+        agent_id: g.agent_id.0.clone(),
+        resource_id: g.resource_id.clone(),
+        scope: g.scope.clone(),
+        created_at: g.created_at.to_rfc3339(),
+        last_used_at: g.last_used_at.map(|t| t.to_rfc3339()),
+        revoked_at: g.revoked_at.map(|t| t.to_rfc3339()),
+    }
+}
+
+/// The token endpoint's answer.
+pub fn bearer(set: oauth::TokenSet) -> BearerToken<'static> {
+    BearerToken {
+        refresh_token: set.refresh_token.map(Into::into),
+        scope: Some(set.scope.into()),
+        ..BearerToken::new(set.access_token, set.expires_in)
+    }
 }
 
 /// A host credential: the workspace's OAuth grants.
@@ -267,7 +261,7 @@ pub async fn list_grants(
     let before = query.into_inner().before;
     let ws = p.workspace.id.clone();
     let items = state.db.read(move |conn| db::oauth::list_grants(conn, &ws, before.as_deref(), limit)).await?;
-    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(grant_json).collect::<Vec<_>>()})))
+    Ok(HttpResponse::Ok().json(crate::wire::Items { items: items.iter().map(grant_view).collect() }))
 }
 
 /// RFC 7523 client authentication of a confidential client: an ES256

@@ -1,8 +1,7 @@
 //! `/v1/pats` (docs/API.md §5.2).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{ListQuery, actor_of};
 use crate::clock::Timestamp;
@@ -16,33 +15,53 @@ use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::http::bearer::HostCaller;
 use crate::http::request_meta;
+use crate::model::OverLimit;
 use crate::state::AppState;
+use crate::wire::Items;
+use crate::wire::pats as wire;
 
-/// A PAT with its budget (agent PATs; docs/API.md §5.9).
-pub fn pat_json_with(p: &Pat, now: Timestamp, budget: Option<&db::budgets::Budget>) -> Value {
-    let mut v = pat_json(p, now);
-    if p.scope == Scope::Agent {
-        let usd = |c: Option<i64>| c.and_then(AmountCents::from_cents).map(|a| a.to_string());
-        let b = budget
-            .cloned()
-            .unwrap_or_else(|| db::budgets::Budget { over_limit: "refuse".into(), ..Default::default() });
-        v["max_checkout_usd"] = json!(usd(b.max_checkout_cents));
-        v["weekly_cap_usd"] = json!(usd(b.weekly_cap_cents));
-        v["monthly_cap_usd"] = json!(usd(b.monthly_cap_cents));
-        v["over_limit"] = json!(b.over_limit);
-        v["approval_above_usd"] = json!(usd(b.approval_above_cents));
+/// A PAT as the API shows it, with its budget if it is an agent's
+/// (docs/API.md §5.9).
+pub fn view(p: &Pat, now: Timestamp, budget: Option<&db::budgets::Budget>) -> wire::Pat {
+    let usd = |c: Option<i64>| c.and_then(AmountCents::from_cents).map(|a| a.to_string());
+    let budget = (p.scope == Scope::Agent).then(|| {
+        let b = budget.cloned().unwrap_or_default();
+        wire::Budget {
+            max_checkout_usd: usd(b.max_checkout_cents),
+            weekly_cap_usd: usd(b.weekly_cap_cents),
+            monthly_cap_usd: usd(b.monthly_cap_cents),
+            over_limit: b.over_limit,
+            approval_above_usd: usd(b.approval_above_cents),
+        }
+    });
+    wire::Pat {
+        id: p.id.0.clone(),
+        name: p.name.clone(),
+        workspace_id: p.workspace_id.0.clone(),
+        user_id: p.user_id.as_ref().map(|u| u.0.clone()),
+        scope_type: p.scope,
+        audience: p.audience,
+        agent_id: p.agent_id.as_ref().map(|a| a.0.clone()),
+        agent_name: p.agent_name.clone(),
+        token_hint: p.token_hint.clone(),
+        daily_cap_usd: p.daily_cap.map(|c| c.to_string()),
+        status: pats::status(p, now),
+        created_at: p.created_at.to_rfc3339(),
+        expires_at: p.expires_at.to_rfc3339(),
+        last_used_at: p.last_used_at.map(|t| t.to_rfc3339()),
+        revoked_at: p.revoked_at.map(|t| t.to_rfc3339()),
+        budget,
     }
-    v
 }
 
 /// Budget fields present in a create or update body: `Some(None)` clears.
 fn budget_changes(
-    fields: &std::collections::HashMap<String, Value>,
+    fields: &wire::BudgetFields,
     mut budget: db::budgets::Budget,
 ) -> Result<Option<db::budgets::Budget>, AppError> {
     let mut changed = false;
-    let money = |name: &str| -> Result<Option<Option<i64>>, AppError> {
-        match fields.get(name) {
+    let money = |name: &str, field: &Option<Value>| -> Result<Option<Option<i64>>, AppError> {
+        match field {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
             Some(Value::String(s)) => {
@@ -55,49 +74,29 @@ fn budget_changes(
             }
         }
     };
-    for (name, slot) in [
-        ("max_checkout_usd", &mut budget.max_checkout_cents),
-        ("weekly_cap_usd", &mut budget.weekly_cap_cents),
-        ("monthly_cap_usd", &mut budget.monthly_cap_cents),
+    for (name, field, slot) in [
+        ("max_checkout_usd", &fields.max_checkout_usd, &mut budget.max_checkout_cents),
+        ("weekly_cap_usd", &fields.weekly_cap_usd, &mut budget.weekly_cap_cents),
+        ("monthly_cap_usd", &fields.monthly_cap_usd, &mut budget.monthly_cap_cents),
     ] {
-        if let Some(v) = money(name)? {
+        if let Some(v) = money(name, field)? {
             *slot = v;
             changed = true;
         }
     }
-    match fields.get("over_limit").map(|v| v.as_str()) {
+    match fields.over_limit.as_ref().map(|v| v.as_str().and_then(OverLimit::parse)) {
         None => {}
-        Some(Some(mode @ ("refuse" | "ask"))) => {
-            budget.over_limit = mode.to_string();
+        Some(Some(mode)) => {
+            budget.over_limit = mode;
             changed = true;
         }
-        Some(_) => return Err(AppError::Validation("over_limit: refuse or ask.".into())),
+        Some(None) => return Err(AppError::Validation("over_limit: refuse or ask.".into())),
     }
-    if let Some(v) = money("approval_above_usd")? {
+    if let Some(v) = money("approval_above_usd", &fields.approval_above_usd)? {
         budget.approval_above_cents = v;
         changed = true;
     }
     Ok(changed.then_some(budget))
-}
-
-pub fn pat_json(p: &Pat, now: Timestamp) -> Value {
-    json!({
-        "id": p.id,
-        "name": p.name,
-        "workspace_id": p.workspace_id,
-        "user_id": p.user_id,
-        "scope_type": p.scope.as_str(),
-        "audience": p.audience.as_str(),
-        "agent_id": p.agent_id,
-        "agent_name": p.agent_name,
-        "token_hint": p.token_hint,
-        "daily_cap_usd": p.daily_cap.map(|c| c.to_string()),
-        "status": pats::status(p, now),
-        "created_at": p.created_at.to_rfc3339(),
-        "expires_at": p.expires_at.to_rfc3339(),
-        "last_used_at": p.last_used_at.map(|t| t.to_rfc3339()),
-        "revoked_at": p.revoked_at.map(|t| t.to_rfc3339()),
-    })
 }
 
 /// A money field sent as a decimal string (or, leniently, a JSON number).
@@ -112,25 +111,8 @@ fn parse_cap(v: Option<&Value>) -> Result<Option<AmountCents>, AppError> {
     }
 }
 
-#[derive(Deserialize)]
-pub struct CreatePat {
-    name: String,
-    scope_type: String,
-    audience: Option<String>,
-    expires_in_days: Option<i64>,
-    agent_id: Option<String>,
-    agent_name: Option<String>,
-    #[serde(default)]
-    create_agent: bool,
-    daily_cap_usd: Option<Value>,
-    /// Budget fields (`max_checkout_usd`, `weekly_cap_usd`, …).
-    #[serde(flatten)]
-    budget: std::collections::HashMap<String, Value>,
-}
-
-fn mint_request(body: CreatePat) -> Result<(MintRequest, Option<db::budgets::Budget>), AppError> {
-    let budget =
-        budget_changes(&body.budget, db::budgets::Budget { over_limit: "refuse".into(), ..Default::default() })?;
+fn mint_request(body: wire::MintPat) -> Result<(MintRequest, Option<db::budgets::Budget>), AppError> {
+    let budget = budget_changes(&body.budget, db::budgets::Budget::default())?;
     let scope = Scope::parse(&body.scope_type)
         .ok_or_else(|| AppError::Validation("scope_type: one of host, agent, service.".into()))?;
     let audience = match body.audience.as_deref() {
@@ -170,7 +152,7 @@ pub async fn create_pat(
     req: HttpRequest,
     state: web::Data<AppState>,
     HostCaller(p): HostCaller,
-    body: web::Json<CreatePat>,
+    body: web::Json<wire::MintPat>,
 ) -> Result<HttpResponse, AppError> {
     let (mut mint, budget) = mint_request(body.into_inner())?;
     mint.delegated = p.credential.kind == crate::domain::principal::CredentialKind::CertificateJwt;
@@ -189,9 +171,8 @@ pub async fn create_pat(
             Ok((token, pat, budget))
         })
         .await?;
-    let mut body = pat_json_with(&pat, now, budget.as_ref());
-    body["token"] = Value::String(token.into_inner());
-    Ok(HttpResponse::Created().json(body))
+    Ok(HttpResponse::Created()
+        .json(wire::MintedPat { pat: view(&pat, now, budget.as_ref()), token: token.into_inner() }))
 }
 
 /// A host credential: the workspace's PATs (a member's own only); never a secret.
@@ -212,8 +193,7 @@ pub async fn list_pats(
         })
         .await?;
     let now = state.clock.now();
-    let items: Vec<Value> = items.iter().map(|(b, p)| pat_json_with(p, now, Some(b))).collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(Items { items: items.iter().map(|(b, p)| view(p, now, Some(b))).collect() }))
 }
 
 async fn load(state: &AppState, p: &Principal, id: String) -> Result<Pat, AppError> {
@@ -230,16 +210,7 @@ pub async fn get_pat(
     let pat = load(&state, &p, id.into_inner()).await?;
     let pid = pat.id.clone();
     let budget = state.db.read(move |conn| db::budgets::find(conn, &pid)).await?;
-    Ok(HttpResponse::Ok().json(pat_json_with(&pat, state.clock.now(), Some(&budget))))
-}
-
-#[derive(Deserialize)]
-pub struct UpdatePat {
-    name: Option<String>,
-    daily_cap_usd: Option<Value>,
-    /// Budget fields; `null` removes a limit.
-    #[serde(flatten)]
-    budget: std::collections::HashMap<String, Value>,
+    Ok(HttpResponse::Ok().json(view(&pat, state.clock.now(), Some(&budget))))
 }
 
 /// A host credential that may manage the PAT: rename, or change the cap.
@@ -248,7 +219,7 @@ pub async fn update_pat(
     state: web::Data<AppState>,
     HostCaller(p): HostCaller,
     id: web::Path<String>,
-    body: web::Json<UpdatePat>,
+    body: web::Json<wire::UpdatePat>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let name = body.name.as_deref().map(pats::parse_name).transpose()?;
@@ -285,7 +256,7 @@ pub async fn update_pat(
             Ok((pat, budget))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(pat_json_with(&pat, now, Some(&budget))))
+    Ok(HttpResponse::Ok().json(view(&pat, now, Some(&budget))))
 }
 
 /// A host credential that may manage the PAT: it and every JWT exchanged
@@ -299,5 +270,5 @@ pub async fn revoke_pat(
     let pat = load(&state, &p, id.into_inner()).await?;
     let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
     let pat = state.db.write(move |tx| pats::revoke(tx, &pat, &By { actor: &actor, meta: &meta, now })).await?;
-    Ok(HttpResponse::Ok().json(pat_json(&pat, now)))
+    Ok(HttpResponse::Ok().json(view(&pat, now, None)))
 }

@@ -3,47 +3,38 @@
 //! them. The RFC 9728 metadata document is public.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{ListQuery, actor_of};
 use crate::db;
 use crate::domain::agents::By;
 use crate::domain::principal::Principal;
-use crate::domain::resources::{self, Fields, Resource, RuleInput};
+use crate::domain::resources::{self, Fields, Resource};
 use crate::error::AppError;
 use crate::http::bearer::{HostCaller, OwnerCaller};
 use crate::http::request_meta;
 use crate::state::AppState;
+use crate::wire::workspace as wire;
 
-pub fn resource_json(r: &Resource) -> Value {
-    json!({
-        "id": r.id,
-        "workspace_id": r.workspace_id,
-        "name": r.name,
-        "identifier": r.identifier,
-        "scopes": r.scopes,
-        "rules": r.rules,
-        "metadata_url": resources::metadata_url(&r.identifier),
-        "created_at": r.created_at.to_rfc3339(),
-        "updated_at": r.updated_at.to_rfc3339(),
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateResource {
-    name: String,
-    identifier: String,
-    scopes: Option<Vec<String>>,
-    rules: Option<Vec<RuleInput>>,
+/// A resource as the API shows it.
+pub fn view(r: &Resource) -> wire::Resource {
+    wire::Resource {
+        id: r.id.clone(),
+        workspace_id: r.workspace_id.0.clone(),
+        name: r.name.clone(),
+        identifier: r.identifier.clone(),
+        scopes: r.scopes.clone(),
+        rules: r.rules.clone(),
+        metadata_url: resources::metadata_url(&r.identifier),
+        created_at: r.created_at.to_rfc3339(),
+        updated_at: r.updated_at.to_rfc3339(),
+    }
 }
 
 pub async fn create_resource(
     req: HttpRequest,
     state: web::Data<AppState>,
     OwnerCaller(p): OwnerCaller,
-    body: web::Json<CreateResource>,
+    body: web::Json<wire::CreateResource>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let (identifier, authority) = resources::parse_identifier(&body.identifier)?;
@@ -58,7 +49,7 @@ pub async fn create_resource(
     let ws = p.workspace.id.clone();
     let resource =
         state.db.write(move |tx| resources::create(tx, &ws, fields, &By { actor: &actor, meta: &meta, now })).await?;
-    Ok(HttpResponse::Created().json(resource_json(&resource)))
+    Ok(HttpResponse::Created().json(view(&resource)))
 }
 
 pub async fn list_resources(
@@ -70,7 +61,7 @@ pub async fn list_resources(
     let before = query.into_inner().before;
     let ws = p.workspace.id.clone();
     let items = state.db.read(move |conn| db::resources::list(conn, &ws, before.as_deref(), limit)).await?;
-    Ok(HttpResponse::Ok().json(json!({"items": items.iter().map(resource_json).collect::<Vec<_>>()})))
+    Ok(HttpResponse::Ok().json(crate::wire::Items { items: items.iter().map(view).collect() }))
 }
 
 async fn load(state: &AppState, p: &Principal, id: String) -> Result<Resource, AppError> {
@@ -83,16 +74,7 @@ pub async fn get_resource(
     HostCaller(p): HostCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(resource_json(&load(&state, &p, id.into_inner()).await?)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateResource {
-    name: Option<String>,
-    identifier: Option<String>,
-    scopes: Option<Vec<String>>,
-    rules: Option<Vec<RuleInput>>,
+    Ok(HttpResponse::Ok().json(view(&load(&state, &p, id.into_inner()).await?)))
 }
 
 pub async fn update_resource(
@@ -100,7 +82,7 @@ pub async fn update_resource(
     state: web::Data<AppState>,
     OwnerCaller(p): OwnerCaller,
     id: web::Path<String>,
-    body: web::Json<UpdateResource>,
+    body: web::Json<wire::UpdateResource>,
 ) -> Result<HttpResponse, AppError> {
     let current = load(&state, &p, id.into_inner()).await?;
     let body = body.into_inner();
@@ -129,7 +111,7 @@ pub async fn update_resource(
         .db
         .write(move |tx| resources::update(tx, current, fields, &By { actor: &actor, meta: &meta, now }))
         .await?;
-    Ok(HttpResponse::Ok().json(resource_json(&resource)))
+    Ok(HttpResponse::Ok().json(view(&resource)))
 }
 
 pub async fn delete_resource(
@@ -150,11 +132,11 @@ pub async fn resource_metadata(state: web::Data<AppState>, id: web::Path<String>
     let id = id.into_inner();
     let resource =
         state.db.read_here(move |conn| db::resources::find_any(conn, &id)).await?.ok_or(AppError::NotFound)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "resource": resource.identifier,
-        "authorization_servers": [state.authn.issuer],
-        "scopes_supported": resource.scopes,
-        "bearer_methods_supported": ["header"],
-        "resource_name": resource.name,
-    })))
+    Ok(HttpResponse::Ok().json(wire::ResourceMetadata {
+        resource: resource.identifier,
+        authorization_servers: vec![state.authn.issuer.to_string()],
+        scopes_supported: resource.scopes,
+        bearer_methods_supported: vec!["header".into()],
+        resource_name: resource.name,
+    }))
 }

@@ -1,8 +1,6 @@
 //! `POST /api/agent/auth/pat`: a key-bound runtime session (docs/API.md §5.3).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{actor_of, parse_json};
 use crate::crypto::signing::SessionKey;
@@ -14,13 +12,7 @@ use crate::error::AppError;
 use crate::http::bearer::{Cnf, ExchangeClaims, Use, authenticate, bearer_token};
 use crate::http::request_meta;
 use crate::state::AppState;
-
-#[derive(Deserialize)]
-struct StartSession {
-    token: Option<String>,
-    session_pubkey: Option<Value>,
-    label: Option<String>,
-}
+use crate::wire::tokens as wire;
 
 /// Anyone holding an agent PAT whose audience allows exchange, and the
 /// ephemeral Ed25519 key the session will be bound to.
@@ -29,7 +21,7 @@ pub async fn start_session(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let body: StartSession = parse_json(&body)?;
+    let body: wire::StartSession = parse_json(&body)?;
     let key = match &body.session_pubkey {
         Some(v) => SessionKey::parse(v).map_err(AppError::InvalidPublicKey)?,
         None => return Err(AppError::Validation("session_pubkey: required.".into())),
@@ -89,12 +81,12 @@ pub async fn start_session(
         session_key: Some(session_key),
     };
     let jwt = state.keys.sign(&claims).map_err(AppError::internal)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "jwt": jwt,
-        "token_type": "Bearer",
-        "expires_in": session.expires_at.0 - now.0,
-        "session_id": session.id,
-        "agent_id": agent.id,
-        "key_thumbprint": session.key_thumbprint,
-    })))
+    Ok(HttpResponse::Ok().json(wire::Session {
+        jwt,
+        token_type: "Bearer".into(),
+        expires_in: session.expires_at.0 - now.0,
+        session_id: session.id,
+        agent_id: agent.id.0,
+        key_thumbprint: session.key_thumbprint,
+    }))
 }

@@ -402,7 +402,7 @@ pub async fn agent_page(
                 id: p.id.0.clone(),
                 name: p.name.clone(),
                 hint: p.token_hint.clone(),
-                status: crate::domain::pats::status(p, now),
+                status: crate::domain::pats::status(p, now).as_str(),
                 spent_today: usd(spent),
                 cap: p.daily_cap.map(|c| c.to_string()).unwrap_or_default(),
                 last_used: p.last_used_at.map_or_else(|| "never".to_string(), crate::clock::Timestamp::display),
@@ -465,7 +465,7 @@ pub async fn agent_page(
                     .map(|a| a.to_string())
                     .unwrap_or_default(),
                 description: c.description,
-                status: c.status,
+                status: c.status.to_string(),
             })
             .collect(),
     })

@@ -57,7 +57,7 @@ pub async fn overview_page(state: web::Data<AppState>, browser: Browser) -> Resu
     let (events, checkouts, spend, approvals) = state
         .db
         .read(move |conn| {
-            let pending = db::approvals::list(conn, &ws, Some("pending"), now, 50)?;
+            let pending = db::approvals::list(conn, &ws, Some(crate::model::ApprovalStatus::Pending), now, 50)?;
             let mut approvals = Vec::with_capacity(pending.len());
             for a in pending {
                 let standing = crate::domain::checkouts::standing(conn, &a.pat_id, now)?;

@@ -82,7 +82,7 @@ pub async fn settings_page(
         let pats = state.db.read(move |conn| db::pats::list(conn, &ws, who.only_own(), None, 200)).await?;
         shown.revives = pats
             .iter()
-            .filter(|p| domain::pats::status(p, now) == "active")
+            .filter(|p| domain::pats::status(p, now) == crate::model::PatStatus::Active)
             .map(|p| ReviveRow {
                 name: p.name.clone(),
                 scope: p.scope.as_str(),

@@ -18,6 +18,7 @@ use crate::domain::pats::{self, AgentRef, Audience, MintRequest, Scope};
 use crate::error::{AppError, HtmlError};
 use crate::http::auth::{AgentConsole, Browser};
 use crate::http::request_meta;
+use crate::model::OverLimit;
 use crate::state::AppState;
 
 pub struct TokenRow {
@@ -43,7 +44,7 @@ impl TokenRow {
             cap: p.daily_cap.map(|c| c.to_string()),
             last_used: p.last_used_at.map(Timestamp::display).unwrap_or_else(|| "never".into()),
             expires: p.expires_at.display(),
-            status: pats::status(p, now),
+            status: pats::status(p, now).as_str(),
         }
     }
 }
@@ -379,7 +380,7 @@ pub async fn token_page(
                 max_checkout: usd(budget.max_checkout_cents),
                 weekly: usd(budget.weekly_cap_cents),
                 monthly: usd(budget.monthly_cap_cents),
-                ask: budget.over_limit == "ask",
+                ask: budget.over_limit == OverLimit::Ask,
                 approval_above: usd(budget.approval_above_cents),
             }),
             Some(spend_chart(&per_day, today, cap)),
@@ -499,7 +500,7 @@ pub async fn change_limits(
         max_checkout_cents: money("Per-checkout maximum", &form.max_checkout_usd)?,
         weekly_cap_cents: money("Weekly cap", &form.weekly_cap_usd)?,
         monthly_cap_cents: money("Monthly cap", &form.monthly_cap_usd)?,
-        over_limit: if form.over_limit == "ask" { "ask".into() } else { "refuse".into() },
+        over_limit: if form.over_limit == "ask" { OverLimit::Ask } else { OverLimit::Refuse },
         approval_above_cents: money("Ask above", &form.approval_above_usd)?,
     };
     let (actor, meta, now) = (browser.actor(), crate::http::request_meta(&req, &state), state.clock.now());
