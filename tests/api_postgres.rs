@@ -55,3 +55,5 @@ mod setup;
 mod signed;
 #[path = "api/tokens.rs"]
 mod tokens;
+#[path = "api/wire.rs"]
+mod wire;

@@ -9,6 +9,9 @@ use p256::pkcs8::EncodePrivateKey;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use latchkey::model::AgentStatus;
+use latchkey::wire::agents::{CreateAgent, CreatedAgent, Enrolled};
+use latchkey::wire::tokens::BearerToken;
 
 pub struct AgentKey {
     secret: p256::SecretKey,
@@ -60,15 +63,16 @@ pub fn token_request(c: &mut Client, assertion: &str) -> Response {
 
 /// A host PAT and a new agent with its bootstrap secret.
 pub fn new_agent(app: &TestApp, c: &mut Client, host: &str, name: &str) -> (String, String) {
-    let res = c.api("POST", "/v1/agents", Some(host), Some(json!({"name": name})));
+    let body = CreateAgent { name: name.into(), description: None };
+    let res = c.api("POST", "/v1/agents", Some(host), Some(json!(body)));
     assert_eq!(res.status, 201, "{}", res.body);
-    let body = res.json();
-    let secret = body["bootstrap_secret"].as_str().unwrap().to_string();
+    let created: CreatedAgent = res.wire();
+    let secret = created.secret.bootstrap_secret;
     assert!(secret.starts_with("lk_bs_") && secret.len() == 44);
-    let expires = body["bootstrap_secret_expires_at"].as_str().unwrap();
-    assert!(!expires.is_empty());
+    assert!(!created.secret.bootstrap_secret_expires_at.is_empty());
+    assert_eq!(created.agent.status, AgentStatus::Created);
     assert!(!app.address.is_empty());
-    (body["id"].as_str().unwrap().to_string(), secret)
+    (created.agent.id, secret)
 }
 
 pub fn bootstrap(c: &mut Client, secret: &str, key: &AgentKey) -> Response {
@@ -94,18 +98,18 @@ fn an_agent_enrolls_with_its_own_key_and_gets_access_tokens() {
 
     let res = bootstrap(&mut c, &secret, &key);
     assert_eq!(res.status, 200, "{}", res.body);
-    let body = res.json();
-    assert_eq!(body["agentId"], agent.as_str());
-    assert_eq!(body["name"], "payments-bot");
-    assert_eq!(body["status"], "active");
-    assert!(body["workspaceId"].is_string());
+    let body: Enrolled = res.wire();
+    assert_eq!(body.agent_id, agent);
+    assert_eq!(body.name, "payments-bot");
+    assert_eq!(body.status, AgentStatus::Active);
+    assert!(!body.workspace_id.is_empty());
 
     let res = token_request(&mut c, &key.sign(&claims(&app, &agent)));
     assert_eq!(res.status, 200, "{}", res.body);
-    let tok = res.json();
-    assert_eq!(tok["token_type"], "Bearer");
-    assert_eq!(tok["expires_in"], 7200);
-    let access = tok["access_token"].as_str().unwrap().to_string();
+    let tok: BearerToken = res.wire();
+    assert_eq!(tok.token_type, "Bearer");
+    assert_eq!(tok.expires_in, 7200);
+    let access = tok.access_token.to_string();
     assert!(access.starts_with("lk_at_") && access.len() == 44);
 
     let who = c.api("GET", "/v1/auth/whoami", Some(&access), None).json();

@@ -280,6 +280,13 @@ impl Response {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
+    /// The body as its `latchkey::wire` type: fails when the server's answer
+    /// and the type the CLI client reads have drifted apart.
+    pub fn wire<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not a {} ({e}): {}", std::any::type_name::<T>(), self.body))
+    }
+
     /// The CSRF token of the first form on the page.
     pub fn csrf(&self) -> String {
         let marker = "name=\"csrf\" value=\"";
@@ -292,8 +299,9 @@ impl Response {
     pub fn assert_error(&self, status: u16, code: &str) -> serde_json::Value {
         assert_eq!(self.status, status, "{}", self.body);
         let json = self.json();
-        assert_eq!(json["error_code"], code, "{json}");
-        assert!(json["user_message"].as_str().is_some_and(|m| !m.is_empty()), "{json}");
+        let error: latchkey::wire::ErrorBody = self.wire();
+        assert_eq!(error.error_code, code, "{json}");
+        assert!(!error.user_message.is_empty(), "{json}");
         assert!(json.get("recovery").is_some(), "recovery must be present (null or object): {json}");
         json
     }

@@ -27,3 +27,4 @@ mod security_mode;
 mod setup;
 mod signed;
 mod tokens;
+mod wire;

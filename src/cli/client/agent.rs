@@ -12,6 +12,9 @@ use super::store::{self, Enrollment, Login, SessionFile};
 use super::{creds, env};
 use crate::cli::CliError;
 use crate::crypto::sha256_hex;
+use crate::wire::agents::{Bootstrap, EcJwk, Enrolled};
+use crate::wire::checkouts::PendingApproval;
+use crate::wire::tokens::{BearerToken, Session, StartSession};
 
 fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
@@ -41,14 +44,16 @@ pub fn enroll(bootstrap_secret: &str, url: Option<&str>) -> Result<(), CliError>
     let (Some(x), Some(y)) = (point.x(), point.y()) else {
         return Err(CliError::Failed("cannot encode the new key".into()));
     };
-    let jwk = json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y)});
-    let body = json!({"bootstrapSecret": bootstrap_secret.trim(), "publicKey": jwk});
-    let done = Api::new(&url).json("POST", "/v1/agents/bootstrap", None, Some(&body))?.into_ok()?;
+    let jwk =
+        EcJwk { kty: "EC".into(), crv: "P-256".into(), x: URL_SAFE_NO_PAD.encode(x), y: URL_SAFE_NO_PAD.encode(y) };
+    let body =
+        json!(Bootstrap { bootstrap_secret: Some(bootstrap_secret.trim().to_string()), public_key: Some(json!(jwk)) });
+    let done: Enrolled = Api::new(&url).json("POST", "/v1/agents/bootstrap", None, Some(&body))?.into_wire()?;
     let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| CliError::Failed(format!("cannot encode the key: {e}")))?;
     let enrollment = Enrollment {
         url: url.clone(),
-        agent_id: done["agentId"].as_str().unwrap_or_default().to_string(),
-        workspace_id: done["workspaceId"].as_str().unwrap_or_default().to_string(),
+        agent_id: done.agent_id.clone(),
+        workspace_id: done.workspace_id.clone(),
         private_key_pem: pem.to_string(),
     };
     let dir = store::config_dir()?;
@@ -56,7 +61,7 @@ pub fn enroll(bootstrap_secret: &str, url: Option<&str>) -> Result<(), CliError>
     println!("{}", enrollment.agent_id);
     eprintln!(
         "Enrolled agent {} ({}); its key is in {} (mode 0600).",
-        done["name"].as_str().unwrap_or("?"),
+        done.name,
         enrollment.agent_id,
         store::enrollment_path(&dir).display()
     );
@@ -92,8 +97,8 @@ pub fn token() -> Result<(), CliError> {
         &[("Content-Type", "application/x-www-form-urlencoded")],
         Some(form.as_bytes()),
     )?;
-    let body = reply.into_ok()?;
-    println!("{}", body["access_token"].as_str().unwrap_or_default());
+    let body: BearerToken = reply.into_wire()?;
+    println!("{}", body.access_token);
     Ok(())
 }
 
@@ -101,18 +106,18 @@ pub fn token() -> Result<(), CliError> {
 fn start_session() -> Result<SessionFile, CliError> {
     let c = creds()?;
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let body = json!({
-        "token": c.token,
-        "session_pubkey": URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()),
-        "label": "latchkey cli",
+    let body = json!(StartSession {
+        token: Some(c.token.clone()),
+        session_pubkey: Some(Value::String(URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()))),
+        label: Some("latchkey cli".into()),
     });
-    let s = Api::new(&c.url).json("POST", "/api/agent/auth/pat", None, Some(&body))?.into_ok()?;
+    let s: Session = Api::new(&c.url).json("POST", "/api/agent/auth/pat", None, Some(&body))?.into_wire()?;
     let file = SessionFile {
         url: c.url,
-        session_id: s["session_id"].as_str().unwrap_or_default().to_string(),
-        agent_id: s["agent_id"].as_str().unwrap_or_default().to_string(),
-        jwt: s["jwt"].as_str().unwrap_or_default().to_string(),
-        expires_at: now() + s["expires_in"].as_i64().unwrap_or(0),
+        session_id: s.session_id,
+        agent_id: s.agent_id,
+        jwt: s.jwt,
+        expires_at: now() + s.expires_in,
         key_seed: STANDARD.encode(key.to_bytes()),
     };
     store::write_json(&store::session_path(&store::config_dir()?, &file.url, &c.token), &file)?;
@@ -167,13 +172,17 @@ pub fn request(method: &str, path: &str, data: Option<&str>, wait: bool) -> Resu
     }
     // A checkout waiting for a person: say so, and with --wait poll for
     // the decision (long polls of 30 s, until it is decided or expires).
-    if reply.status == 202 && reply.body["status"] == "pending_approval" {
-        let id = reply.body["approval_id"].as_str().unwrap_or_default().to_string();
+    let pending = (reply.status == 202)
+        .then(|| serde_json::from_value::<PendingApproval>(reply.body.clone()).ok())
+        .flatten()
+        .filter(|p| p.status == "pending_approval");
+    if let Some(pending) = pending {
+        let id = pending.approval_id;
         eprintln!(
             "Waiting for a person: ${} needs approval {} (expires {}).{}",
-            reply.body["amount_usd"].as_str().unwrap_or("?"),
+            pending.amount_usd.as_deref().unwrap_or("?"),
             id,
-            reply.body["expires_at"].as_str().unwrap_or("?"),
+            pending.expires_at,
             if wait { " Waiting for the decision…" } else { " Run again with --wait to wait for it." }
         );
         if wait {

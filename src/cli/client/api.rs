@@ -90,6 +90,15 @@ impl Reply {
     pub fn into_ok(self) -> Result<Value, CliError> {
         if self.ok() { Ok(self.body) } else { Err(self.failure()) }
     }
+
+    /// A 2xx answer as its `wire` type; the failure otherwise.
+    pub fn into_wire<T: serde::de::DeserializeOwned>(self) -> Result<T, CliError> {
+        serde_json::from_value(self.into_ok()?).map_err(|e| {
+            CliError::Failed(format!(
+                "the server's answer is not what this client expects ({e}); is the server running the same version?"
+            ))
+        })
+    }
 }
 
 /// docs/API.md §4's error body, for a person.

@@ -11,12 +11,15 @@ pub mod store;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use self::api::Api;
 use self::store::{Login, Profile};
 use crate::cli::{AudienceArg, CliError};
 use crate::crypto::sha256_hex;
+use crate::model::{Audience, Scope};
+use crate::wire::pats::{MintPat, MintedPat};
+use crate::wire::tokens::WhoAmI;
 
 /// The server and the credential a command uses.
 pub struct Creds {
@@ -84,9 +87,9 @@ pub(crate) fn parse_url(raw: &str) -> Result<String, CliError> {
 pub fn login(url: &str, workspace_id: Option<String>) -> Result<(), CliError> {
     let url = parse_url(url)?;
     let token = read_secret("Personal access token (input hidden): ")?;
-    let who = Api::new(&url).json("GET", "/v1/auth/whoami", Some(&token), None)?.into_ok()?;
-    let scope = who["credential"]["scope_type"].as_str().unwrap_or("?");
-    if scope != "host" {
+    let who: WhoAmI = Api::new(&url).json("GET", "/v1/auth/whoami", Some(&token), None)?.into_wire()?;
+    let scope = who.credential.scope_type.as_str();
+    if who.credential.scope_type != Scope::Host {
         return Err(CliError::Failed(format!(
             "this is {} {scope} token; `latchkey login` needs a host token: create one on the dashboard's Tokens page \
              (scope host) and run `latchkey login --url {url}` again. Agents use their token through a profile \
@@ -94,7 +97,7 @@ pub fn login(url: &str, workspace_id: Option<String>) -> Result<(), CliError> {
             if scope.starts_with('a') { "an" } else { "a" }
         )));
     }
-    let ws = who["workspace"]["id"].as_str().unwrap_or_default().to_string();
+    let ws = who.workspace.id.to_string();
     if let Some(wanted) = &workspace_id
         && wanted != &ws
     {
@@ -107,13 +110,11 @@ pub fn login(url: &str, workspace_id: Option<String>) -> Result<(), CliError> {
     Ok(())
 }
 
-fn describe_who(who: &Value) -> String {
-    let ws = who["workspace"]["name"].as_str().unwrap_or("?");
-    match (who["bound_agent"]["agent_name"].as_str(), who["user"]["email"].as_str()) {
-        (Some(agent), _) => format!("agent {agent} in workspace {ws}"),
-        (None, Some(email)) => {
-            format!("{email} ({}) in workspace {ws}", who["user"]["role"].as_str().unwrap_or("member"))
-        }
+fn describe_who(who: &WhoAmI) -> String {
+    let ws = &who.workspace.name;
+    match (&who.bound_agent, &who.user) {
+        (Some(agent), _) => format!("agent {} in workspace {ws}", agent.agent_name),
+        (None, Some(user)) => format!("{} ({}) in workspace {ws}", user.email, user.role),
         (None, None) => format!("a workspace credential of {ws}"),
     }
 }
@@ -121,20 +122,18 @@ fn describe_who(who: &Value) -> String {
 /// `latchkey auth whoami [--json]`.
 pub fn whoami(as_json: bool) -> Result<(), CliError> {
     let c = creds()?;
-    let who = Api::new(&c.url).json("GET", "/v1/auth/whoami", Some(&c.token), None)?.into_ok()?;
+    let reply = Api::new(&c.url).json("GET", "/v1/auth/whoami", Some(&c.token), None)?;
     if as_json {
-        println!("{who}");
+        println!("{}", reply.into_ok()?);
         return Ok(());
     }
-    let cred = &who["credential"];
-    let kind = if who["bound_agent"].is_null() { "a user session" } else { "an agent session" };
+    let who: WhoAmI = reply.into_wire()?;
+    let cred = &who.credential;
+    let kind = if who.bound_agent.is_none() { "a user session" } else { "an agent session" };
     println!("{}: {}", c.url, describe_who(&who));
     println!(
         "This is {kind}: {} credential, {} scope, audience {}, expires {}.",
-        cred["kind"].as_str().unwrap_or("?"),
-        cred["scope_type"].as_str().unwrap_or("?"),
-        cred["audience"].as_str().unwrap_or("?"),
-        cred["expires_at"].as_str().unwrap_or("?")
+        cred.kind, cred.scope_type, cred.audience, cred.expires_at
     );
     Ok(())
 }
@@ -168,21 +167,22 @@ pub fn mint(args: MintArgs) -> Result<(), CliError> {
     }
     let c = creds()?;
     let audience = match args.audience {
-        AudienceArg::Api => "api",
-        AudienceArg::Exchange => "exchange",
-        AudienceArg::Both => "both",
+        AudienceArg::Api => Audience::Api,
+        AudienceArg::Exchange => Audience::Exchange,
+        AudienceArg::Both => Audience::Both,
     };
-    let mut body = json!({
-        "name": args.name,
-        "scope_type": "agent",
-        "agent_name": args.name,
-        "create_agent": args.create,
-        "audience": audience,
-        "expires_in_days": args.expires,
-    });
-    if let Some(cap) = &args.cap {
-        body["daily_cap_usd"] = Value::String(cap.clone());
-    }
+    let body = MintPat {
+        name: args.name.clone(),
+        scope_type: Scope::Agent.as_str().into(),
+        audience: Some(audience.as_str().into()),
+        expires_in_days: Some(args.expires),
+        agent_id: None,
+        agent_name: Some(args.name.clone()),
+        create_agent: args.create,
+        daily_cap_usd: args.cap.clone().map(Value::String),
+        budget: Default::default(),
+    };
+    let body = serde_json::to_value(&body).map_err(|e| CliError::Failed(e.to_string()))?;
     let api = Api::new(&c.url);
     let reply = api.json("POST", "/v1/pats", Some(&c.token), Some(&body))?;
     if !args.create && reply.status == 404 {
@@ -191,8 +191,8 @@ pub fn mint(args: MintArgs) -> Result<(), CliError> {
             args.name
         )));
     }
-    let created = reply.into_ok()?;
-    let token = created["token"].as_str().ok_or_else(|| CliError::Failed("the server returned no token".into()))?;
+    let created: MintedPat = reply.into_wire()?;
+    let token = created.token.as_str();
 
     if let Some(save) = &save_dir {
         let file = save.join("token");
@@ -202,9 +202,9 @@ pub fn mint(args: MintArgs) -> Result<(), CliError> {
         if let Some(name) = &args.profile {
             let profile = Profile {
                 url: c.url.clone(),
-                workspace_id: created["workspace_id"].as_str().unwrap_or_default().to_string(),
-                agent_id: created["agent_id"].as_str().unwrap_or_default().to_string(),
-                agent_name: created["agent_name"].as_str().unwrap_or_default().to_string(),
+                workspace_id: created.pat.workspace_id.clone(),
+                agent_id: created.pat.agent_id.clone().unwrap_or_default(),
+                agent_name: created.pat.agent_name.clone().unwrap_or_default(),
                 token_file: file,
                 token_sha256: sha256_hex(token.as_bytes()),
             };
