@@ -101,29 +101,28 @@ pub fn delete_expired(conn: &Connection, before: Timestamp, batch: u32) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Db;
 
     #[test]
     fn a_token_is_found_by_its_selector_only_with_its_own_hash() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let db = Db::open(dir.path()).unwrap();
-        let now = Timestamp(2_000_000_000);
-        db.write_blocking(|tx| {
-            let (ws, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
-            let live = now.plus_seconds(60);
-            assert!(insert(tx, &[1; 32], "sel000000001", &ws.id, &agent.id, now, live)?);
-            assert!(!insert(tx, &[2; 32], "sel000000001", &ws.id, &agent.id, now, live)?, "a taken selector");
-            assert!(insert(tx, &[3; 32], "sel000000002", &ws.id, &agent.id, now, now.plus_seconds(-1))?);
-            let found = find_auth(tx, "sel000000001", &[1; 32])?.expect("its own hash");
-            assert_eq!((found.id.as_str(), &found.agent_id, found.expires_at), ("sel000000001", &agent.id, live));
-            assert!(find_auth(tx, "sel000000001", &[2; 32])?.is_none(), "the same selector with another secret");
-            assert!(find_auth(tx, "unknown", &[1; 32])?.is_none());
-            assert_eq!(count_live_for_agent(tx, &agent.id, now)?, 1);
-            assert_eq!(delete_expired(tx, now, 10)?, 1, "only the expired one");
-            assert!(delete(tx, &ws.id, "sel000000001")?);
-            assert!(find_auth(tx, "sel000000001", &[1; 32])?.is_none());
-            Ok(())
-        })
-        .unwrap();
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            db.write_blocking(|tx| {
+                let (ws, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
+                let live = now.plus_seconds(60);
+                assert!(insert(tx, &[1; 32], "sel000000001", &ws.id, &agent.id, now, live)?);
+                assert!(!insert(tx, &[2; 32], "sel000000001", &ws.id, &agent.id, now, live)?, "a taken selector");
+                assert!(insert(tx, &[3; 32], "sel000000002", &ws.id, &agent.id, now, now.plus_seconds(-1))?);
+                let found = find_auth(tx, "sel000000001", &[1; 32])?.expect("its own hash");
+                assert_eq!((found.id.as_str(), &found.agent_id, found.expires_at), ("sel000000001", &agent.id, live));
+                assert!(find_auth(tx, "sel000000001", &[2; 32])?.is_none(), "the same selector with another secret");
+                assert!(find_auth(tx, "unknown", &[1; 32])?.is_none());
+                assert_eq!(count_live_for_agent(tx, &agent.id, now)?, 1);
+                assert_eq!(delete_expired(tx, now, 10)?, 1, "only the expired one");
+                assert!(delete(tx, &ws.id, "sel000000001")?);
+                assert!(find_auth(tx, "sel000000001", &[1; 32])?.is_none());
+                Ok(())
+            })
+            .unwrap();
+        });
     }
 }

@@ -136,3 +136,63 @@ pub fn decide(
         params![id, status.as_str(), by, now.0, checkout_id],
     )? > 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_approval_is_decided_once_and_expires_while_pending() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            db.write_blocking(|tx| {
+                let (ws, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
+                let pat = crate::domain::setup::agent_pat(tx, &ws, &agent, now)?;
+                let approval = |id: &str, expires_at: Timestamp| Approval {
+                    id: id.into(),
+                    workspace_id: ws.id.clone(),
+                    pat_id: pat.id.clone(),
+                    agent_id: agent.id.clone(),
+                    session_id: None,
+                    amount_cents: 1_500,
+                    description: "d".into(),
+                    reference: None,
+                    idempotency_key: Some(format!("key-{id}")),
+                    request_sha256: None,
+                    status: ApprovalStatus::Pending,
+                    requested_at: now,
+                    expires_at,
+                    decided_at: None,
+                    decided_by: None,
+                    checkout_id: None,
+                };
+                insert(tx, &approval("ap1", now.plus_seconds(600)))?;
+                insert(tx, &approval("ap2", now.plus_seconds(60)))?;
+                let found = find(tx, &ws.id, "ap1")?.expect("stored");
+                assert_eq!((found.status_at(now), found.amount_cents), (ApprovalStatus::Pending, 1_500));
+                assert_eq!(find_by_idempotency_key(tx, &pat.id, "key-ap1")?.map(|a| a.id), Some("ap1".into()));
+                assert!(find(tx, &WorkspaceId("other".into()), "ap1")?.is_none(), "another workspace's");
+
+                assert!(decide(tx, "ap1", ApprovalStatus::Approved, "owner", Some("c1"), now)?);
+                assert!(!decide(tx, "ap1", ApprovalStatus::Denied, "owner", None, now)?, "decided once");
+                let later = now.plus_seconds(120);
+                assert!(!decide(tx, "ap2", ApprovalStatus::Approved, "owner", None, later)?, "expired");
+                assert_eq!(find(tx, &ws.id, "ap2")?.unwrap().status_at(later), ApprovalStatus::Expired);
+                let approved = find(tx, &ws.id, "ap1")?.unwrap();
+                assert_eq!(
+                    (approved.status_at(later), approved.checkout_id.as_deref()),
+                    (ApprovalStatus::Approved, Some("c1"))
+                );
+
+                let ids = |status| -> Result<Vec<String>, AppError> {
+                    Ok(list(tx, &ws.id, Some(status), later, 10)?.into_iter().map(|a| a.id).collect())
+                };
+                assert_eq!(ids(ApprovalStatus::Approved)?, ["ap1"]);
+                assert_eq!(ids(ApprovalStatus::Expired)?, ["ap2"]);
+                assert!(ids(ApprovalStatus::Pending)?.is_empty());
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}

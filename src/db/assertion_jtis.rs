@@ -35,3 +35,27 @@ pub fn delete_expired(conn: &Connection, now: Timestamp) -> Result<usize, AppErr
     )?
     .execute([now.0])?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jti_is_accepted_once_per_agent_until_it_is_pruned() {
+        crate::db::testing::each_backend(|db| {
+            // Another second per backend: the clean-up runs once a second
+            // per process.
+            let now = Timestamp(2_000_000_000 + i64::from(db.is_postgres()));
+            db.write_blocking(|tx| {
+                let (_, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
+                assert!(insert_new(tx, &agent.id, "j1", now.plus_seconds(60))?);
+                assert!(!insert_new(tx, &agent.id, "j1", now.plus_seconds(60))?, "a replayed jti");
+                assert!(insert_new(tx, &agent.id, "j2", now.plus_seconds(-1))?);
+                assert_eq!(delete_expired(tx, now)?, 1, "only the expired one");
+                assert!(!insert_new(tx, &agent.id, "j1", now.plus_seconds(60))?, "still remembered");
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}

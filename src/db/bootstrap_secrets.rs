@@ -58,20 +58,20 @@ mod tests {
 
     #[test]
     fn a_secret_is_consumed_once_and_never_after_it_expires() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let db = crate::db::Db::open(dir.path()).unwrap();
-        let now = Timestamp(2_000_000_000);
-        db.write_blocking(|tx| {
-            let (ws, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
-            insert(tx, &[1; 32], &agent.id, &ws.id, now, now.plus_seconds(3600))?;
-            insert(tx, &[2; 32], &agent.id, &ws.id, now, now.plus_seconds(10))?;
-            assert_eq!(consume(tx, &[1; 32], now)?, Some((agent.id.clone(), ws.id.clone())));
-            assert_eq!(consume(tx, &[1; 32], now)?, None, "used");
-            assert_eq!(consume(tx, &[2; 32], now.plus_seconds(10))?, None, "expired");
-            assert_eq!(consume(tx, &[3; 32], now)?, None, "unknown");
-            assert_eq!(delete_unused_for_agent(tx, &agent.id)?, 1, "the unused one");
-            Ok(())
-        })
-        .unwrap();
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            db.write_blocking(|tx| {
+                let (ws, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
+                insert(tx, &[1; 32], &agent.id, &ws.id, now, now.plus_seconds(3600))?;
+                insert(tx, &[2; 32], &agent.id, &ws.id, now, now.plus_seconds(10))?;
+                assert_eq!(consume(tx, &[1; 32], now)?, Some((agent.id.clone(), ws.id.clone())));
+                assert_eq!(consume(tx, &[1; 32], now)?, None, "used");
+                assert_eq!(consume(tx, &[2; 32], now.plus_seconds(10))?, None, "expired");
+                assert_eq!(consume(tx, &[3; 32], now)?, None, "unknown");
+                assert_eq!(delete_unused_for_agent(tx, &agent.id)?, 1, "the unused one");
+                Ok(())
+            })
+            .unwrap();
+        });
     }
 }

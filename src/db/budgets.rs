@@ -65,3 +65,41 @@ pub fn add_spend(conn: &Connection, pat: &PatId, window: &str, period: i64, cent
     .execute(params![pat, window, period, cents])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Timestamp;
+
+    #[test]
+    fn a_budget_round_trips_and_spend_adds_up_per_period() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            db.write_blocking(|tx| {
+                let (ws, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
+                let pat = crate::domain::setup::agent_pat(tx, &ws, &agent, now)?;
+                assert_eq!(find(tx, &pat.id)?, Budget::default(), "no row: no limits, refuse");
+                let budget = Budget {
+                    max_checkout_cents: Some(500),
+                    weekly_cap_cents: None,
+                    monthly_cap_cents: Some(10_000),
+                    over_limit: OverLimit::Ask,
+                    approval_above_cents: Some(200),
+                };
+                set(tx, &pat.id, &budget)?;
+                assert_eq!(find(tx, &pat.id)?, budget);
+                set(tx, &pat.id, &Budget { over_limit: OverLimit::Refuse, ..budget.clone() })?;
+                assert_eq!(find(tx, &pat.id)?.over_limit, OverLimit::Refuse, "set replaces");
+
+                add_spend(tx, &pat.id, "week", 7, 300)?;
+                add_spend(tx, &pat.id, "week", 7, 450)?;
+                add_spend(tx, &pat.id, "week", 8, 100)?;
+                assert_eq!(spent_in(tx, &pat.id, "week", 7)?, 750);
+                assert_eq!(spent_in(tx, &pat.id, "week", 8)?, 100);
+                assert_eq!(spent_in(tx, &pat.id, "month", 7)?, 0, "another window");
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}

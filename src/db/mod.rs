@@ -39,6 +39,8 @@ pub mod resources;
 pub mod runtime_sessions;
 pub mod settings;
 pub mod signature_replays;
+#[cfg(test)]
+pub mod testing;
 pub mod users;
 pub mod workspaces;
 

@@ -109,3 +109,32 @@ pub fn workspace_with_agent(
     let agent = crate::domain::agents::create(tx, &ws.id, "a", "", None, &by)?;
     Ok((ws, agent))
 }
+
+/// For storage tests: an agent PAT for `agent`, minted by the workspace's
+/// owner the way the API mints one.
+#[cfg(test)]
+pub fn agent_pat(
+    tx: &Connection,
+    ws: &Workspace,
+    agent: &crate::db::agents::Agent,
+    now: Timestamp,
+) -> Result<crate::db::pats::Pat, AppError> {
+    use crate::domain::pats::{AgentRef, MintRequest};
+    let owner = crate::db::memberships::list_for_workspace(tx, &ws.id)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::internal("no owner"))?;
+    let minter = crate::domain::principal::Acting { user_id: Some(owner.user_id), role: crate::model::Role::Owner };
+    let request = MintRequest {
+        name: "p".into(),
+        scope: crate::model::Scope::Agent,
+        audience: crate::model::Audience::Both,
+        expires_in_days: 30,
+        agent: Some(AgentRef::Id(agent.id.clone())),
+        daily_cap: None,
+        delegated: false,
+    };
+    let by = crate::domain::agents::By { actor: &Actor::Cli, meta: &RequestMeta::default(), now };
+    let cap = crate::model::money::AmountCents::from_cents(1_000).ok_or_else(|| AppError::internal("cap"))?;
+    Ok(crate::domain::pats::mint(tx, &ws.id, &minter, request, cap, &by)?.1)
+}
