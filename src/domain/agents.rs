@@ -43,6 +43,22 @@ pub struct By<'a> {
     pub now: Timestamp,
 }
 
+/// Who acts, from where, and when: what an audited write needs, owned so
+/// that it can move into the writer's closure, where [`Origin::by`] lends
+/// it to the domain function.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub actor: Actor,
+    pub meta: RequestMeta,
+    pub now: Timestamp,
+}
+
+impl Origin {
+    pub fn by(&self) -> By<'_> {
+        By { actor: &self.actor, meta: &self.meta, now: self.now }
+    }
+}
+
 pub fn create(
     tx: &Connection,
     ws: &WorkspaceId,

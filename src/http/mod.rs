@@ -192,6 +192,16 @@ pub fn client_ip(req: &HttpRequest, config: &crate::config::Config) -> Option<Ip
     hops.iter().rev().find(|ip| !config.is_trusted_proxy(**ip)).copied().or(peer)
 }
 
+/// What an audited write of this request needs: `actor`, its address and
+/// user agent, and the time.
+pub fn origin(
+    actor: crate::domain::audit::Actor,
+    req: &HttpRequest,
+    state: &AppState,
+) -> crate::domain::agents::Origin {
+    crate::domain::agents::Origin { actor, meta: request_meta(req, state), now: state.clock.now() }
+}
+
 /// Client address and user agent for the audit trail.
 pub fn request_meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
     RequestMeta {

@@ -5,12 +5,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::{ListQuery, actor_of};
 use crate::db;
 use crate::db::agents::Agent;
-use crate::domain::agents::{self, By};
+use crate::domain::agents;
 use crate::domain::ids::AgentId;
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::http::bearer::HostCaller;
-use crate::http::request_meta;
 use crate::state::AppState;
 use crate::wire::Items;
 use crate::wire::agents as wire;
@@ -42,13 +41,13 @@ pub async fn create_agent(
     let name = agents::parse_name(&body.name)?;
     let description = agents::parse_description(body.description.as_deref())?;
     let owner = p.acting()?.user_id;
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
     let ws = p.workspace.id.clone();
     let ttl = state.config.bootstrap_secret_ttl_hours;
     let (agent, secret, expires) = state
         .db
         .write(move |tx| {
-            let by = By { actor: &actor, meta: &meta, now };
+            let by = origin.by();
             crate::domain::enrollment::create_agent_with_secret(tx, &ws, &name, &description, owner.as_ref(), ttl, &by)
         })
         .await?;
@@ -100,11 +99,8 @@ async fn set_enabled(
     enabled: bool,
 ) -> Result<HttpResponse, AppError> {
     let agent = load(&state, &p, id).await?;
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
-    let agent = state
-        .db
-        .write(move |tx| agents::set_enabled(tx, &agent, enabled, &By { actor: &actor, meta: &meta, now }))
-        .await?;
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
+    let agent = state.db.write(move |tx| agents::set_enabled(tx, &agent, enabled, &origin.by())).await?;
     Ok(HttpResponse::Ok().json(view(&agent)))
 }
 

@@ -7,12 +7,10 @@ use super::actor_of;
 use crate::crypto::rsa_cert;
 use crate::db;
 use crate::db::certificates::Certificate;
-use crate::domain::agents::By;
 use crate::domain::certificates;
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::http::bearer::{HostCaller, OwnerCaller};
-use crate::http::request_meta;
 use crate::state::AppState;
 use crate::wire::workspace as wire;
 
@@ -65,12 +63,9 @@ pub async fn create_certificate(
     };
     let generated = generate_key(&state, &p.workspace.id).await?;
     let private_key = generated.private_key_pem.clone();
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
     let ws = p.workspace.id.clone();
-    let cert = state
-        .db
-        .write(move |tx| certificates::create(tx, &ws, &name, &generated, &By { actor: &actor, meta: &meta, now }))
-        .await?;
+    let cert = state.db.write(move |tx| certificates::create(tx, &ws, &name, &generated, &origin.by())).await?;
     Ok(HttpResponse::Created().json(wire::Certificate { private_key: Some(private_key), ..view(&cert) }))
 }
 
@@ -127,9 +122,9 @@ async fn retire(
     status: CertificateStatus,
 ) -> Result<Certificate, AppError> {
     let cert = load(&state, &p, id).await?;
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
     let c = cert.clone();
-    state.db.write(move |tx| certificates::retire(tx, &c, status, &By { actor: &actor, meta: &meta, now })).await?;
+    state.db.write(move |tx| certificates::retire(tx, &c, status, &origin.by())).await?;
     let ws = p.workspace.id.clone();
     let id = cert.id.clone();
     Ok(state.db.read(move |conn| db::certificates::find(conn, &ws, &id)).await?.unwrap_or(cert))

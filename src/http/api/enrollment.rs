@@ -226,14 +226,10 @@ pub async fn new_bootstrap_secret(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let (ws, who, id) = (p.workspace.id.clone(), p.acting()?, AgentId(id.into_inner()));
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
     let ttl = state.config.bootstrap_secret_ttl_hours;
-    let (_, secret, expires) = state
-        .db
-        .write(move |tx| {
-            enrollment::reissue_bootstrap_secret(tx, &ws, &id, &who, ttl, &By { actor: &actor, meta: &meta, now })
-        })
-        .await?;
+    let (_, secret, expires) =
+        state.db.write(move |tx| enrollment::reissue_bootstrap_secret(tx, &ws, &id, &who, ttl, &origin.by())).await?;
     Ok(HttpResponse::Created().json(wire::agents::BootstrapSecret {
         bootstrap_secret: secret.into_inner(),
         bootstrap_secret_expires_at: expires.to_rfc3339(),

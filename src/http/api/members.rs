@@ -4,12 +4,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::actor_of;
 use crate::db;
-use crate::domain::agents::By;
 use crate::domain::ids::UserId;
 use crate::domain::{Email, Role, members};
 use crate::error::AppError;
 use crate::http::bearer::OwnerCaller;
-use crate::http::request_meta;
 use crate::state::AppState;
 use crate::wire::workspace as wire;
 
@@ -47,15 +45,11 @@ pub async fn invite(
     let email = Email::parse(&body.email).ok_or_else(|| AppError::Validation("email: an email address.".into()))?;
     let role = parse_role(Some(body.role.as_deref().unwrap_or("member")))?;
     let inviter = p.user.as_ref().map(|u| u.id.clone());
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
     let ws = p.workspace.id.clone();
     let shown = email.as_str().to_string();
-    let (token, expires) = state
-        .db
-        .write(move |tx| {
-            members::invite(tx, &ws, &email, role, inviter.as_ref(), &By { actor: &actor, meta: &meta, now })
-        })
-        .await?;
+    let (token, expires) =
+        state.db.write(move |tx| members::invite(tx, &ws, &email, role, inviter.as_ref(), &origin.by())).await?;
     Ok(HttpResponse::Created().json(wire::Invitation {
         email: shown,
         role,
@@ -73,12 +67,12 @@ pub async fn change_role(
     body: web::Json<wire::ChangeRole>,
 ) -> Result<HttpResponse, AppError> {
     let role = parse_role(body.role.as_deref())?;
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
     let (ws, user) = (p.workspace.id.clone(), UserId(id.into_inner()));
     let member = state
         .db
         .write(move |tx| {
-            members::change_role(tx, &ws, &user, role, &By { actor: &actor, meta: &meta, now })?;
+            members::change_role(tx, &ws, &user, role, &origin.by())?;
             db::memberships::list_for_workspace(tx, &ws)?
                 .into_iter()
                 .find(|m| m.user_id == user)
@@ -95,8 +89,8 @@ pub async fn remove(
     OwnerCaller(p): OwnerCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
     let (ws, user) = (p.workspace.id.clone(), UserId(id.into_inner()));
-    state.db.write(move |tx| members::remove(tx, &ws, &user, &By { actor: &actor, meta: &meta, now })).await?;
+    state.db.write(move |tx| members::remove(tx, &ws, &user, &origin.by())).await?;
     Ok(HttpResponse::NoContent().finish())
 }

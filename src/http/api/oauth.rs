@@ -219,11 +219,11 @@ pub async fn revoke_grant(
     HostCaller(p): HostCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (actor, meta, now) = (super::actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(super::actor_of(&p), &req, &state);
     let ws = p.workspace.id.clone();
     let id = id.into_inner();
     let grant = id.clone();
-    state.db.write(move |tx| oauth::revoke(tx, &ws, &grant, &By { actor: &actor, meta: &meta, now })).await?;
+    state.db.write(move |tx| oauth::revoke(tx, &ws, &grant, &origin.by())).await?;
     Ok(HttpResponse::Ok().json(crate::wire::Revoked { id, revoked: true }))
 }
 

@@ -7,14 +7,12 @@ use super::{ListQuery, actor_of};
 use crate::clock::Timestamp;
 use crate::db;
 use crate::db::pats::Pat;
-use crate::domain::agents::By;
 use crate::domain::ids::{AgentId, PatId};
 use crate::domain::money::AmountCents;
 use crate::domain::pats::{self, AgentRef, Audience, MintRequest, Scope};
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::http::bearer::HostCaller;
-use crate::http::request_meta;
 use crate::model::OverLimit;
 use crate::state::AppState;
 use crate::wire::Items;
@@ -157,13 +155,14 @@ pub async fn create_pat(
     let (mut mint, budget) = mint_request(body.into_inner())?;
     mint.delegated = p.credential.kind == crate::domain::principal::CredentialKind::CertificateJwt;
     let minter = p.acting()?;
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
+    let now = origin.now;
     let ws = p.workspace.id.clone();
     let default_cap = state.config.default_daily_cap;
     let (token, pat, budget) = state
         .db
         .write(move |tx| {
-            let by = By { actor: &actor, meta: &meta, now };
+            let by = origin.by();
             let (token, pat) = pats::mint(tx, &ws, &minter, mint, default_cap, &by)?;
             if let Some(b) = &budget {
                 db::budgets::set(tx, &pat.id, b)?;
@@ -231,11 +230,12 @@ pub async fn update_pat(
     }
     // Refuse a bad field before anything changes.
     budget_changes(&fields, db::budgets::Budget::default())?;
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
+    let now = origin.now;
     let (pat, budget) = state
         .db
         .write(move |tx| {
-            let by = By { actor: &actor, meta: &meta, now };
+            let by = origin.by();
             let pat = pats::update(tx, &pat, name, cap, &by)?;
             let current = db::budgets::find(tx, &pat.id)?;
             let budget = match budget_changes(&fields, current.clone())? {
@@ -268,7 +268,8 @@ pub async fn revoke_pat(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let pat = load(&state, &p, id.into_inner()).await?;
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
-    let pat = state.db.write(move |tx| pats::revoke(tx, &pat, &By { actor: &actor, meta: &meta, now })).await?;
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
+    let now = origin.now;
+    let pat = state.db.write(move |tx| pats::revoke(tx, &pat, &origin.by())).await?;
     Ok(HttpResponse::Ok().json(view(&pat, now, None)))
 }

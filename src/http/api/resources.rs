@@ -6,12 +6,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{ListQuery, actor_of};
 use crate::db;
-use crate::domain::agents::By;
 use crate::domain::principal::Principal;
 use crate::domain::resources::{self, Fields, Resource};
 use crate::error::AppError;
 use crate::http::bearer::{HostCaller, OwnerCaller};
-use crate::http::request_meta;
 use crate::state::AppState;
 use crate::wire::workspace as wire;
 
@@ -45,10 +43,9 @@ pub async fn create_resource(
         scopes: resources::parse_scopes("scopes", body.scopes.as_deref().unwrap_or_default())?,
         rules: resources::parse_rules(body.rules.as_deref().unwrap_or_default())?,
     };
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
     let ws = p.workspace.id.clone();
-    let resource =
-        state.db.write(move |tx| resources::create(tx, &ws, fields, &By { actor: &actor, meta: &meta, now })).await?;
+    let resource = state.db.write(move |tx| resources::create(tx, &ws, fields, &origin.by())).await?;
     Ok(HttpResponse::Created().json(view(&resource)))
 }
 
@@ -106,11 +103,8 @@ pub async fn update_resource(
             None => current.rules.clone(),
         },
     };
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
-    let resource = state
-        .db
-        .write(move |tx| resources::update(tx, current, fields, &By { actor: &actor, meta: &meta, now }))
-        .await?;
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
+    let resource = state.db.write(move |tx| resources::update(tx, current, fields, &origin.by())).await?;
     Ok(HttpResponse::Ok().json(view(&resource)))
 }
 
@@ -121,9 +115,9 @@ pub async fn delete_resource(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
     let ws = p.workspace.id.clone();
-    state.db.write(move |tx| resources::delete(tx, &ws, &id, &By { actor: &actor, meta: &meta, now })).await?;
+    state.db.write(move |tx| resources::delete(tx, &ws, &id, &origin.by())).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

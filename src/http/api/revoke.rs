@@ -9,14 +9,12 @@ use serde_json::json;
 use super::actor_of;
 use crate::db;
 use crate::domain::Role;
-use crate::domain::agents::By;
 use crate::domain::audit::{self, Event};
 use crate::domain::pats;
 use crate::domain::principal::{CredentialKind, Principal};
 use crate::domain::sessions;
 use crate::error::AppError;
 use crate::http::bearer::{AnyCaller, introspect};
-use crate::http::request_meta;
 use crate::state::AppState;
 
 fn same_credential(a: &Principal, b: &Principal) -> bool {
@@ -44,13 +42,14 @@ pub async fn revoke_token(
         return Err(AppError::Scope("Only the token itself or an owner of the workspace can revoke it.".into()));
     }
 
-    let (actor, meta, now) = (actor_of(&caller), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(actor_of(&caller), &req, &state);
+    let now = origin.now;
     let ws = target.workspace.id.clone();
     let cred = target.credential.clone();
     state
         .db
         .write(move |tx| {
-            let by = By { actor: &actor, meta: &meta, now };
+            let by = origin.by();
             match cred.kind {
                 CredentialKind::Pat => {
                     let id = cred.pat_id.clone().ok_or(AppError::NotFound)?;

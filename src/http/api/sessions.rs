@@ -5,12 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::{actor_of, parse_json};
 use crate::crypto::signing::SessionKey;
 use crate::db;
-use crate::domain::agents::By;
 use crate::domain::pats::Scope;
 use crate::domain::sessions;
 use crate::error::AppError;
 use crate::http::bearer::{Cnf, ExchangeClaims, Use, authenticate, bearer_token};
-use crate::http::request_meta;
 use crate::state::AppState;
 use crate::wire::tokens as wire;
 
@@ -43,7 +41,8 @@ pub async fn start_session(
         return Err(AppError::RateLimited { retry_after_seconds });
     }
 
-    let (actor, meta, now) = (actor_of(&p), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
+    let now = origin.now;
     let ttl = state.config.session_ttl_seconds;
     let pat = p.credential.pat_id.clone().ok_or(AppError::UseAgentPat)?;
     let pat_claim = pat.0.clone();
@@ -51,19 +50,7 @@ pub async fn start_session(
     let agent_id = agent.id.clone();
     let session = state
         .db
-        .write(move |tx| {
-            sessions::start(
-                tx,
-                &ws,
-                &agent_id,
-                &pat,
-                pat_expires,
-                &key,
-                label,
-                ttl,
-                &By { actor: &actor, meta: &meta, now },
-            )
-        })
+        .write(move |tx| sessions::start(tx, &ws, &agent_id, &pat, pat_expires, &key, label, ttl, &origin.by()))
         .await?;
     let claims = ExchangeClaims {
         iss: state.config.public_url.clone(),

@@ -12,7 +12,6 @@ use crate::db;
 use crate::domain::audit::{self, Event};
 use crate::domain::{parse_workspace_name, workspaces};
 use crate::error::HtmlError;
-use crate::http::request_meta;
 use crate::state::AppState;
 
 pub struct WorkspaceRow {
@@ -74,13 +73,14 @@ pub async fn create_workspace(
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.check(&browser)?;
     let name = parse_workspace_name(&form.name).map_err(HtmlError::BadRequest)?;
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
+    let now = origin.now;
     let owner = browser.session.user_id.clone();
     let ws = state
         .db
         .write(move |tx| {
             let ws = workspaces::create_with_owner(tx, &name, &owner, now)?;
-            audit::record(tx, Event::success(Some(&ws.id), &actor, "workspace.created", &meta), now)?;
+            audit::record(tx, Event::success(Some(&ws.id), &origin.actor, "workspace.created", &origin.meta), now)?;
             Ok(ws)
         })
         .await?;

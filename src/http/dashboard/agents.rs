@@ -7,12 +7,11 @@ use serde::Deserialize;
 
 use super::{Nav, Refilled, page, page_with_status, see_other};
 use crate::db;
-use crate::domain::agents::{self, By};
+use crate::domain::agents;
 use crate::domain::enrollment;
 use crate::domain::ids::AgentId;
 use crate::error::HtmlError;
 use crate::http::auth::AgentConsole;
-use crate::http::request_meta;
 use crate::state::AppState;
 
 pub struct AgentRow {
@@ -120,14 +119,14 @@ pub async fn create_agent(
         Ok(p) => p,
         Err(e) => return render(&state, &browser, None, send_back(&e), String::new()).await,
     };
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let ws = browser.workspace().id.clone();
     let owner = browser.session.user_id.clone();
     let ttl = state.config.bootstrap_secret_ttl_hours;
     let created = state
         .db
         .write(move |tx| {
-            let by = By { actor: &actor, meta: &meta, now };
+            let by = origin.by();
             enrollment::create_agent_with_secret(tx, &ws, &name, &description, Some(&owner), ttl, &by)
         })
         .await;
@@ -174,8 +173,8 @@ async fn set_enabled(
 ) -> Result<HttpResponse, HtmlError> {
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
     let agent = state.db.read(move |conn| agents::get_manageable(conn, &ws, &AgentId(id), &who)).await?;
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
-    state.db.write(move |tx| agents::set_enabled(tx, &agent, enabled, &By { actor: &actor, meta: &meta, now })).await?;
+    let origin = crate::http::origin(browser.actor(), &req, &state);
+    state.db.write(move |tx| agents::set_enabled(tx, &agent, enabled, &origin.by())).await?;
     Ok(see_other("/dashboard/agents"))
 }
 
@@ -286,15 +285,11 @@ pub async fn new_bootstrap_secret(
 ) -> Result<HttpResponse, HtmlError> {
     form.check(&browser)?;
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let ttl = state.config.bootstrap_secret_ttl_hours;
     let id = AgentId(id.into_inner());
-    let (agent, secret, expires) = state
-        .db
-        .write(move |tx| {
-            enrollment::reissue_bootstrap_secret(tx, &ws, &id, &who, ttl, &By { actor: &actor, meta: &meta, now })
-        })
-        .await?;
+    let (agent, secret, expires) =
+        state.db.write(move |tx| enrollment::reissue_bootstrap_secret(tx, &ws, &id, &who, ttl, &origin.by())).await?;
     stash_secret(&state, &browser, &agent.id.0, &secret.into_inner(), expires)
 }
 
@@ -482,12 +477,12 @@ pub async fn revoke_grant(
     form.check(&browser)?;
     let (agent_id, grant_id) = path.into_inner();
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
-    let (actor, meta, now) = (browser.actor(), crate::http::request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let agent = AgentId(agent_id.clone());
     state
         .db
         .write(move |tx| {
-            let by = By { actor: &actor, meta: &meta, now };
+            let by = origin.by();
             crate::domain::oauth::revoke_as(tx, &ws, &grant_id, &who, Some(&agent), &by)
         })
         .await?;
@@ -506,7 +501,7 @@ pub async fn end_session(
     form.check(&browser)?;
     let (agent_id, session_id) = path.into_inner();
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let agent = AgentId(agent_id);
     let back = format!("/dashboard/agents/{}?done=ended", agent.0);
     state
@@ -516,7 +511,7 @@ pub async fn end_session(
             let session = db::runtime_sessions::find(tx, &session_id)?
                 .filter(|s| s.agent_id == agent.id && s.workspace_id == ws)
                 .ok_or(crate::error::AppError::NotFound)?;
-            crate::domain::sessions::end(tx, &ws, &session.id, &By { actor: &actor, meta: &meta, now })
+            crate::domain::sessions::end(tx, &ws, &session.id, &origin.by())
         })
         .await?;
     Ok(see_other(&back))

@@ -10,11 +10,9 @@ use serde::Deserialize;
 use super::{Nav, page, see_other};
 use crate::db;
 use crate::domain::Role;
-use crate::domain::agents::By;
 use crate::domain::certificates;
 use crate::error::HtmlError;
 use crate::http::auth::{AgentConsole, Browser};
-use crate::http::request_meta;
 use crate::state::AppState;
 
 pub struct CertRow {
@@ -111,12 +109,9 @@ pub async fn create_certificate(
     let name = certificates::parse_name(Some(&form.name))?;
     let generated = crate::http::api::certificates::generate_key(&state, &browser.workspace().id).await?;
     let private_key = generated.private_key_pem.clone();
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let ws = browser.workspace().id.clone();
-    let cert = state
-        .db
-        .write(move |tx| certificates::create(tx, &ws, &name, &generated, &By { actor: &actor, meta: &meta, now }))
-        .await?;
+    let cert = state.db.write(move |tx| certificates::create(tx, &ws, &name, &generated, &origin.by())).await?;
     // Shown once on the page this redirects to: a reload makes no second key.
     let location = format!("/dashboard/certificates/{}/created", cert.id);
     super::reveal::redirect(&state, &browser, &location, &format!("certificate:{}", cert.id), &private_key)
@@ -153,8 +148,8 @@ async fn retire(
 ) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
     let cert = state.db.read(move |conn| db::certificates::find(conn, &ws, &id)).await?.ok_or(HtmlError::NotFound)?;
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
-    state.db.write(move |tx| certificates::retire(tx, &cert, status, &By { actor: &actor, meta: &meta, now })).await?;
+    let origin = crate::http::origin(browser.actor(), &req, &state);
+    state.db.write(move |tx| certificates::retire(tx, &cert, status, &origin.by())).await?;
     Ok(see_other(&format!("/dashboard/certificates?done={}", status.as_str())))
 }
 

@@ -115,14 +115,10 @@ pub async fn invite(
     };
     let role = if form.role == "owner" { Role::Owner } else { Role::Member };
     let (ws, inviter) = (browser.workspace().id.clone(), browser.session.user_id.clone());
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let shown = email.as_str().to_string();
-    let (token, expires) = state
-        .db
-        .write(move |tx| {
-            members::invite(tx, &ws, &email, role, Some(&inviter), &By { actor: &actor, meta: &meta, now })
-        })
-        .await?;
+    let (token, expires) =
+        state.db.write(move |tx| members::invite(tx, &ws, &email, role, Some(&inviter), &origin.by())).await?;
     let link = state.config.url(&format!("/invite/{}", token.expose()));
     render(&state, &browser, Some((shown, link, expires.display())), None, String::new(), None).await
 }
@@ -147,13 +143,13 @@ pub async fn change(
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.check(&browser)?;
     let (ws, user) = (browser.workspace().id.clone(), UserId(id.into_inner()));
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let remove = form.action == "remove";
     let role = if form.role == "owner" { Role::Owner } else { Role::Member };
     let done = state
         .db
         .write(move |tx| {
-            let by = By { actor: &actor, meta: &meta, now };
+            let by = origin.by();
             if remove { members::remove(tx, &ws, &user, &by) } else { members::change_role(tx, &ws, &user, role, &by) }
         })
         .await;

@@ -14,13 +14,12 @@ use crate::db;
 use crate::db::oauth::Client;
 use crate::db::workspaces::Workspace;
 use crate::domain::Role;
-use crate::domain::agents::{AgentStatus, By};
+use crate::domain::agents::AgentStatus;
 use crate::domain::ids::AgentId;
 use crate::domain::oauth::{self, Approval};
 use crate::domain::resources::Resource;
 use crate::error::HtmlError;
 use crate::http::auth::Browser;
-use crate::http::request_meta;
 use crate::state::AppState;
 
 /// The authorization request, from the query (GET) or the consent form
@@ -287,14 +286,20 @@ pub async fn authorize_decision(
     let issuer = state.config.public_url.clone();
     let st = params.state.as_deref().filter(|s| !s.is_empty());
     if params.decision.as_deref() != Some("approve") {
-        let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+        let origin = crate::http::origin(browser.actor(), &req, &state);
+        let now = origin.now;
         let (ws, client_id) = (c.workspace.id.clone(), c.client.id.clone());
         state
             .db
             .write(move |tx| {
-                let event =
-                    crate::domain::audit::Event::failure(Some(&ws), &actor, "oauth.denied", "the host denied", &meta)
-                        .target("client", client_id);
+                let event = crate::domain::audit::Event::failure(
+                    Some(&ws),
+                    &origin.actor,
+                    "oauth.denied",
+                    "the host denied",
+                    &origin.meta,
+                )
+                .target("client", client_id);
                 crate::domain::audit::record(tx, event, now)
             })
             .await?;
@@ -313,7 +318,7 @@ pub async fn authorize_decision(
         None | Some("" | "new") => None,
         Some(id) => Some(AgentId(id.to_string())),
     };
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let user = browser.session.user_id.clone();
     let may_pick_any = c.role == Role::Owner;
     let ws = c.workspace.id.clone();
@@ -338,7 +343,7 @@ pub async fn authorize_decision(
                 agent,
                 user: &user,
             };
-            oauth::approve(tx, &ws, &approval, &By { actor: &actor, meta: &meta, now })
+            oauth::approve(tx, &ws, &approval, &origin.by())
         })
         .await?;
     let sep = if c.redirect_uri.contains('?') { '&' } else { '?' };

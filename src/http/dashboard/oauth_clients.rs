@@ -11,10 +11,8 @@ use serde::Deserialize;
 
 use super::{Nav, page_with_status, see_other};
 use crate::db;
-use crate::domain::agents::By;
 use crate::error::HtmlError;
 use crate::http::auth::{AgentConsole, Browser};
-use crate::http::request_meta;
 use crate::state::AppState;
 
 pub struct GrantRow {
@@ -124,12 +122,18 @@ pub async fn new_registration_token(
     form.check(&browser)?;
     let token = crate::crypto::token::SecretToken::generate(crate::crypto::token::TokenKind::RegistrationToken);
     let (ws, user, hash) = (browser.workspace().id.clone(), browser.session.user_id.clone(), token.hash());
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
+    let now = origin.now;
     state
         .db
         .write(move |tx| {
             db::oauth::set_registration_token(tx, &ws, &hash, Some(&user), now)?;
-            let event = crate::domain::audit::Event::success(Some(&ws), &actor, "oauth.registration_token", &meta);
+            let event = crate::domain::audit::Event::success(
+                Some(&ws),
+                &origin.actor,
+                "oauth.registration_token",
+                &origin.meta,
+            );
             crate::domain::audit::record(tx, event, now)
         })
         .await?;
@@ -198,14 +202,9 @@ pub async fn revoke_grant(
 ) -> Result<HttpResponse, HtmlError> {
     form.check(&browser)?;
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let id = id.into_inner();
-    state
-        .db
-        .write(move |tx| {
-            crate::domain::oauth::revoke_as(tx, &ws, &id, &who, None, &By { actor: &actor, meta: &meta, now })
-        })
-        .await?;
+    state.db.write(move |tx| crate::domain::oauth::revoke_as(tx, &ws, &id, &who, None, &origin.by())).await?;
     Ok(see_other("/dashboard/oauth-clients?done=revoked"))
 }
 

@@ -11,12 +11,10 @@ use serde::Deserialize;
 use super::{Nav, page, page_with_status, see_other};
 use crate::db;
 use crate::domain::Role;
-use crate::domain::agents::By;
 use crate::domain::resources::snippets::{self, Targets};
 use crate::domain::resources::{self, Fields, Resource};
 use crate::error::{AppError, HtmlError};
 use crate::http::auth::{AgentConsole, Browser};
-use crate::http::request_meta;
 use crate::state::AppState;
 
 /// Where the snippets send allowed requests until the host edits them.
@@ -153,10 +151,9 @@ pub async fn create_resource(
         Ok(f) => f,
         Err(e) => return list_page(&state, &browser, form, Some(e.user_message().into_owned()), None).await,
     };
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let ws = browser.workspace().id.clone();
-    let created =
-        state.db.write(move |tx| resources::create(tx, &ws, fields, &By { actor: &actor, meta: &meta, now })).await;
+    let created = state.db.write(move |tx| resources::create(tx, &ws, fields, &origin.by())).await;
     match created {
         Ok(r) => Ok(see_other(&format!("/dashboard/resources/{}?done=created", r.id))),
         Err(e @ AppError::Conflict(_)) => {
@@ -244,11 +241,10 @@ pub async fn update_resource(
             return resource_page(&state, &browser, current, Some(form), Some(e.user_message().into_owned()), None);
         }
     };
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let id = current.id.clone();
     let kept = current.clone();
-    let updated =
-        state.db.write(move |tx| resources::update(tx, current, fields, &By { actor: &actor, meta: &meta, now })).await;
+    let updated = state.db.write(move |tx| resources::update(tx, current, fields, &origin.by())).await;
     match updated {
         Ok(_) => Ok(see_other(&format!("/dashboard/resources/{id}?done=updated"))),
         Err(e @ AppError::Conflict(_)) => {
@@ -279,9 +275,9 @@ pub async fn delete_resource(
     if form.confirm != "yes" {
         return page(&ConfirmDeletePage { nav: Nav::new(&browser, "resources"), id: r.id, name: r.name });
     }
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let ws = browser.workspace().id.clone();
-    state.db.write(move |tx| resources::delete(tx, &ws, &r.id, &By { actor: &actor, meta: &meta, now })).await?;
+    state.db.write(move |tx| resources::delete(tx, &ws, &r.id, &origin.by())).await?;
     Ok(see_other("/dashboard/resources?done=deleted"))
 }
 

@@ -11,13 +11,11 @@ use crate::clock::Timestamp;
 use crate::db;
 use crate::db::pats::Pat;
 use crate::domain::Role;
-use crate::domain::agents::By;
 use crate::domain::ids::PatId;
 use crate::domain::money::AmountCents;
 use crate::domain::pats::{self, AgentRef, Audience, MintRequest, Scope};
 use crate::error::{AppError, HtmlError};
 use crate::http::auth::{AgentConsole, Browser};
-use crate::http::request_meta;
 use crate::model::OverLimit;
 use crate::state::AppState;
 
@@ -289,14 +287,11 @@ pub async fn create_token(
         Ok(m) => m,
         Err(e) => return render(&state, &browser, send_back(&e), TokensQuery::default()).await,
     };
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let ws = browser.workspace().id.clone();
     let minter = browser.acting();
     let default_cap = state.config.default_daily_cap;
-    let minted = state
-        .db
-        .write(move |tx| pats::mint(tx, &ws, &minter, mint, default_cap, &By { actor: &actor, meta: &meta, now }))
-        .await;
+    let minted = state.db.write(move |tx| pats::mint(tx, &ws, &minter, mint, default_cap, &origin.by())).await;
     let (token, pat) = match minted {
         Ok(m) => m,
         Err(AppError::NotFound) => {
@@ -420,8 +415,8 @@ pub async fn change_cap(
         .ok_or_else(|| HtmlError::BadRequest("The cap is an amount like 10.00, from 0.00 to 1000000.00.".into()))?;
     let pat = load(&state, &browser, id.into_inner()).await?;
     let id = pat.id.0.clone();
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
-    state.db.write(move |tx| pats::update(tx, &pat, None, Some(cap), &By { actor: &actor, meta: &meta, now })).await?;
+    let origin = crate::http::origin(browser.actor(), &req, &state);
+    state.db.write(move |tx| pats::update(tx, &pat, None, Some(cap), &origin.by())).await?;
     Ok(see_other(&format!("/dashboard/tokens/{id}?done=cap")))
 }
 
@@ -452,8 +447,8 @@ pub async fn revoke_token(
         });
     }
     let id = pat.id.0.clone();
-    let (actor, meta, now) = (browser.actor(), request_meta(&req, &state), state.clock.now());
-    state.db.write(move |tx| pats::revoke(tx, &pat, &By { actor: &actor, meta: &meta, now })).await?;
+    let origin = crate::http::origin(browser.actor(), &req, &state);
+    state.db.write(move |tx| pats::revoke(tx, &pat, &origin.by())).await?;
     Ok(see_other(&format!("/dashboard/tokens/{id}?done=revoked")))
 }
 
@@ -503,14 +498,16 @@ pub async fn change_limits(
         over_limit: if form.over_limit == "ask" { OverLimit::Ask } else { OverLimit::Refuse },
         approval_above_cents: money("Ask above", &form.approval_above_usd)?,
     };
-    let (actor, meta, now) = (browser.actor(), crate::http::request_meta(&req, &state), state.clock.now());
+    let origin = crate::http::origin(browser.actor(), &req, &state);
+    let now = origin.now;
     let (ws, pid) = (pat.workspace_id.clone(), pat.id.clone());
     state
         .db
         .write(move |tx| {
             db::budgets::set(tx, &pid, &budget)?;
-            let event = crate::domain::audit::Event::success(Some(&ws), &actor, "pat.budget_changed", &meta)
-                .target("pat", pid.0.clone());
+            let event =
+                crate::domain::audit::Event::success(Some(&ws), &origin.actor, "pat.budget_changed", &origin.meta)
+                    .target("pat", pid.0.clone());
             crate::domain::audit::record(tx, event, now)
         })
         .await?;
