@@ -469,10 +469,20 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         match self {
             AppError::Internal(cause) => {
-                tracing::error!(request_id = %crate::telemetry::request_id(), %cause, "request failed")
+                tracing::error!(
+                    request_id = %crate::telemetry::request_id(),
+                    credential = %crate::telemetry::credential_id(),
+                    %cause,
+                    "request failed"
+                )
             }
             AppError::Unavailable(cause) => {
-                tracing::warn!(request_id = %crate::telemetry::request_id(), %cause, "database unavailable")
+                tracing::warn!(
+                    request_id = %crate::telemetry::request_id(),
+                    credential = %crate::telemetry::credential_id(),
+                    %cause,
+                    "database unavailable"
+                )
             }
             _ => {}
         }

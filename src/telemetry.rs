@@ -88,14 +88,39 @@ impl Drop for LogGuard {
     }
 }
 
+/// What every log line of a request names: its id (the X-Request-Id the
+/// client got) and, once authentication knows it, the credential's id (a
+/// PAT id, a token's selector, a JWT's jti: never a secret).
+pub struct RequestLog {
+    pub id: String,
+    credential: std::cell::RefCell<Option<String>>,
+}
+
+impl RequestLog {
+    pub fn new(id: String) -> RequestLog {
+        RequestLog { id, credential: std::cell::RefCell::new(None) }
+    }
+}
+
 tokio::task_local! {
-    /// The id of the request the current task serves (its X-Request-Id).
-    pub static REQUEST_ID: String;
+    /// The request the current task serves.
+    pub static REQUEST: RequestLog;
 }
 
 /// The current request's id for a log line, or `-` outside a request.
 pub fn request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".into())
+    REQUEST.try_with(|r| r.id.clone()).unwrap_or_else(|_| "-".into())
+}
+
+/// The id of the credential the current request authenticated with, or
+/// `-` (none yet, or outside a request).
+pub fn credential_id() -> String {
+    REQUEST.try_with(|r| r.credential.borrow().clone()).ok().flatten().unwrap_or_else(|| "-".into())
+}
+
+/// Records the credential the current request authenticated with.
+pub fn note_credential(id: &str) {
+    let _ = REQUEST.try_with(|r| *r.credential.borrow_mut() = Some(id.to_string()));
 }
 
 /// Installs the global subscriber (stderr). `RUST_LOG` overrides the level.

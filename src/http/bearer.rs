@@ -224,6 +224,7 @@ impl FromRequest for ServiceCaller {
 /// most once a minute per token and off the request path: the hot path
 /// stays one indexed read.
 pub fn touch(state: &AppState, p: &Principal) {
+    crate::telemetry::note_credential(&p.credential.id);
     let now = state.clock.now();
     if p.credential.pat_last_used_at.is_some_and(|t| t.0 >= now.0 - 60) {
         return;

@@ -373,7 +373,9 @@ fn no_token_reaches_the_server_log() {
 
     let server = ServerProcess::start(&data);
     let mut c = server.client();
-    assert_eq!(c.api("GET", "/v1/auth/whoami", Some(&agent), None).status, 200);
+    let who = c.api("GET", "/v1/auth/whoami", Some(&agent), None);
+    assert_eq!(who.status, 200);
+    let agent_pat_id = who.json()["credential"]["id"].as_str().unwrap().to_string();
     let jwt =
         c.api("POST", "/v1/auth/exchange", None, Some(serde_json::json!({"token": agent}))).json()["access_token"]
             .as_str()
@@ -390,6 +392,10 @@ fn no_token_reaches_the_server_log() {
     let (code, log) = server.terminate_with_log();
     assert_eq!(code, 0);
     assert!(log.contains("path=/v1/auth/whoami"), "requests are logged: {log}");
+    assert!(
+        log.lines().any(|l| l.contains("path=/v1/auth/whoami") && l.contains(&format!("credential={agent_pat_id}"))),
+        "a request's line names the credential it authenticated with: {log}"
+    );
     for secret in [&host, &agent, &minted, &jwt] {
         assert!(!log.contains(secret.as_str()), "a token reached the log");
         assert!(!log.contains(&secret[12..30]), "part of a token reached the log");

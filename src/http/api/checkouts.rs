@@ -255,6 +255,7 @@ pub async fn poll_approval(
         Ok(p) => p,
         Err(refusal) => return Err(refused(&req, &state, refusal).await),
     };
+    crate::telemetry::note_credential(&principal.credential.id);
     let pat = principal.credential.pat_id.clone().ok_or(AppError::SessionRequired)?;
     let ws = principal.workspace.id.clone();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(query.wait.unwrap_or(0).min(30));
@@ -345,11 +346,12 @@ pub async fn preview_checkout(
                 checkouts::Verdict::OverMax(_) => Some("max_checkout"),
                 checkouts::Verdict::OverCap(w) => Some(w.name),
             };
-            Ok(Ok((standing, refused_by)))
+            Ok(Ok((standing, refused_by, p.credential.id)))
         })
         .await?;
     match outcome {
-        Ok((standing, refused_by)) => {
+        Ok((standing, refused_by, credential)) => {
+            crate::telemetry::note_credential(&credential);
             let (_, remaining_usd, resets_at) = windows(&standing);
             Ok(HttpResponse::Ok().json(wire::Preview {
                 allowed: refused_by.is_none(),
