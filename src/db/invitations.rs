@@ -61,3 +61,29 @@ pub fn consume(conn: &Connection, hash: &[u8; 32], now: Timestamp) -> Result<boo
         params![hash.as_slice(), now.0],
     )? > 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invitation_is_consumed_once_and_never_after_it_expires() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            db.write_blocking(|tx| {
+                let (ws, _) = crate::domain::setup::workspace_with_agent(tx, now)?;
+                insert(tx, &[1; 32], &ws.id, "a@example.com", Role::Owner, None, now, now.plus_seconds(60))?;
+                insert(tx, &[2; 32], &ws.id, "b@example.com", Role::Member, None, now, now.plus_seconds(60))?;
+                let found = find(tx, &[1; 32])?.expect("stored");
+                assert_eq!((found.email.as_str(), found.role, found.used_at), ("a@example.com", Role::Owner, None));
+                assert!(consume(tx, &[1; 32], now)?);
+                assert!(!consume(tx, &[1; 32], now)?, "used once");
+                assert_eq!(find(tx, &[1; 32])?.and_then(|i| i.used_at), Some(now));
+                assert!(!consume(tx, &[2; 32], now.plus_seconds(60))?, "expired");
+                assert!(!consume(tx, &[9; 32], now)?, "unknown");
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}

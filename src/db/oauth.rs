@@ -257,10 +257,33 @@ pub fn insert_code(conn: &Connection, hash: &[u8; 32], c: &Code) -> Result<(), A
     Ok(())
 }
 
-/// Marks the code used and returns it as it was: one statement, so two
-/// racing exchanges cannot both see it unused.
+/// Marks the code used and returns it as it was. The conditional update is
+/// the check: of two racing exchanges (even from two servers sharing one
+/// PostgreSQL database) exactly one gets `used_at: None`; the other, like
+/// any later one, reads the code as used. This holds without the advisory
+/// lock every PostgreSQL write takes (`pg.rs`); a read-then-update did not.
 pub fn use_code(conn: &Connection, hash: &[u8; 32], now: Timestamp) -> Result<Option<Code>, AppError> {
-    let found = super::cached(
+    let claimed = super::cached(
+        conn,
+        "UPDATE oauth_codes SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL
+         RETURNING grant_id, client_id, redirect_uri, code_challenge, expires_at",
+    )?
+    .query_row(params![hash.as_slice(), now.0], |r| {
+        Ok(Code {
+            grant_id: r.get(0)?,
+            client_id: r.get(1)?,
+            redirect_uri: r.get(2)?,
+            code_challenge: r.get(3)?,
+            expires_at: Timestamp(r.get(4)?),
+            used_at: None,
+        })
+    })
+    .optional()?;
+    if claimed.is_some() {
+        return Ok(claimed);
+    }
+    // Unknown, or used before (a replay, which revokes the grant).
+    Ok(super::cached(
         conn,
         "SELECT grant_id, client_id, redirect_uri, code_challenge, expires_at, used_at FROM oauth_codes WHERE code_hash = ?1",
     )?
@@ -274,11 +297,7 @@ pub fn use_code(conn: &Connection, hash: &[u8; 32], now: Timestamp) -> Result<Op
             used_at: r.get::<Option<i64>>(5)?.map(Timestamp),
         })
     })
-    .optional()?;
-    if found.as_ref().is_some_and(|c| c.used_at.is_none()) {
-        conn.execute("UPDATE oauth_codes SET used_at = ?2 WHERE code_hash = ?1", params![hash.as_slice(), now.0])?;
-    }
-    Ok(found)
+    .optional()?)
 }
 
 #[derive(Debug, Clone)]
@@ -359,4 +378,122 @@ pub fn registration_token_created(conn: &Connection, ws: &WorkspaceId) -> Result
     Ok(super::cached(conn, "SELECT created_at FROM oauth_registration_tokens WHERE workspace_id = ?1")?
         .query_row([ws], |r| Ok(Timestamp(r.get(0)?)))
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A grant for the workspace's agent on a resource, approved by its owner.
+    fn grant(tx: &Connection, now: Timestamp) -> Result<Grant, AppError> {
+        let (ws, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
+        let owner = crate::db::memberships::list_for_workspace(tx, &ws.id)?.remove(0).user_id;
+        let by = crate::domain::agents::By {
+            actor: &crate::domain::audit::Actor::Cli,
+            meta: &crate::domain::audit::RequestMeta::default(),
+            now,
+        };
+        let fields = crate::domain::resources::Fields {
+            name: "r".into(),
+            identifier: "https://r.example/".into(),
+            authority: "r.example".into(),
+            scopes: vec![],
+            rules: vec![],
+        };
+        let resource = crate::domain::resources::create(tx, &ws.id, fields, &by)?;
+        let g = Grant {
+            id: "g1".into(),
+            workspace_id: ws.id,
+            client_id: "https://client.example/meta.json".into(),
+            client_name: "c".into(),
+            agent_id: agent.id,
+            resource_id: resource.id,
+            scope: String::new(),
+            user_id: owner,
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        insert_grant(tx, &g)?;
+        Ok(g)
+    }
+
+    #[test]
+    fn a_code_is_claimed_once_and_a_refresh_token_rotates_once() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            db.write_blocking(|tx| {
+                let g = grant(tx, now)?;
+                let code = Code {
+                    grant_id: g.id.clone(),
+                    client_id: g.client_id.clone(),
+                    redirect_uri: "http://127.0.0.1:9/cb".into(),
+                    code_challenge: "x".into(),
+                    expires_at: now.plus_seconds(60),
+                    used_at: None,
+                };
+                insert_code(tx, &[1; 32], &code)?;
+                let first = use_code(tx, &[1; 32], now)?.expect("the code");
+                assert_eq!((first.used_at, first.grant_id.as_str()), (None, "g1"), "the first exchange claims it");
+                let again = use_code(tx, &[1; 32], now.plus_seconds(1))?.expect("still known");
+                assert_eq!(again.used_at, Some(now), "a second exchange reads it as used");
+                assert!(use_code(tx, &[2; 32], now)?.is_none(), "an unknown code");
+
+                insert_refresh(tx, &[3; 32], &g.id, now, now.plus_seconds(3600))?;
+                assert_eq!(find_refresh(tx, &[3; 32])?.map(|r| r.rotated_at), Some(None));
+                assert!(rotate_refresh(tx, &[3; 32], now)?);
+                assert!(!rotate_refresh(tx, &[3; 32], now)?, "rotated once");
+
+                assert!(revoke_grant(tx, &g.id, now)?);
+                assert!(find_grant(tx, &g.workspace_id, &g.id)?.is_some_and(|g| g.revoked_at == Some(now)));
+                assert!(find_grant(tx, &WorkspaceId("other".into()), &g.id)?.is_none(), "another workspace's");
+                assert!(prune(tx, now.plus_seconds(7200))? >= 1);
+                assert!(use_code(tx, &[1; 32], now.plus_seconds(7200))?.is_none(), "the expired code is pruned");
+                assert!(find_refresh(tx, &[3; 32])?.is_none(), "the expired refresh token is pruned");
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+
+    /// Fails with a read-then-update claim when the writers' advisory lock
+    /// is gone (checked by removing it); either defence alone passes.
+    #[test]
+    fn two_servers_racing_for_one_code_give_it_to_one() {
+        crate::db::testing::postgres_pair(|a, b| {
+            let now = Timestamp(2_000_000_000);
+            a.write_blocking(|tx| {
+                let g = grant(tx, now)?;
+                let code = Code {
+                    grant_id: g.id,
+                    client_id: g.client_id,
+                    redirect_uri: "http://127.0.0.1:9/cb".into(),
+                    code_challenge: "x".into(),
+                    expires_at: now.plus_seconds(60),
+                    used_at: None,
+                };
+                insert_code(tx, &[1; 32], &code)
+            })
+            .unwrap();
+            // Server A claims the code and, before it commits, server B tries.
+            let claimed = std::sync::Barrier::new(2);
+            let (first, second) = std::thread::scope(|s| {
+                let first = s.spawn(|| {
+                    a.write_blocking(|tx| {
+                        let c = use_code(tx, &[1; 32], now)?;
+                        claimed.wait();
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                        Ok(c)
+                    })
+                });
+                let second = s.spawn(|| {
+                    claimed.wait();
+                    b.write_blocking(|tx| use_code(tx, &[1; 32], now))
+                });
+                (first.join().unwrap().unwrap(), second.join().unwrap().unwrap())
+            });
+            assert_eq!(first.map(|c| c.used_at), Some(None), "A claims it");
+            assert!(second.is_some_and(|c| c.used_at.is_some()), "B reads it as used, never as fresh");
+        });
+    }
 }

@@ -17,6 +17,35 @@ fn postgres_base() -> Option<String> {
     }
 }
 
+/// A new PostgreSQL database for `test`, dropped afterwards; `None` when
+/// no server is configured.
+fn with_postgres(test: impl FnOnce(&str)) -> Option<()> {
+    let base = postgres_base()?;
+    let name = format!("lk_unit_{}", hex::encode(crate::crypto::random_bytes::<6>()));
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).expect("connect to LATCHKEY_TEST_POSTGRES_URL");
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a test database");
+    let mut url = url::Url::parse(&base).expect("LATCHKEY_TEST_POSTGRES_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    let outcome = catch_unwind(AssertUnwindSafe(|| test(url.as_str())));
+    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    if let Err(panic) = outcome {
+        resume_unwind(panic);
+    }
+    Some(())
+}
+
+/// Two servers on one PostgreSQL database (replicas), for races between
+/// their transactions; nothing when no server is configured. (Two SQLite
+/// writers never overlap: the file lock orders them.)
+pub fn postgres_pair(test: impl FnOnce(&Db, &Db)) {
+    with_postgres(|url| {
+        let (dir_a, dir_b) = (tempfile::TempDir::new().unwrap(), tempfile::TempDir::new().unwrap());
+        let a = Db::open_url(dir_a.path(), Some(url)).expect("a PostgreSQL database");
+        let b = Db::open_url(dir_b.path(), Some(url)).expect("the same database again");
+        test(&a, &b);
+    });
+}
+
 /// Runs `test` on a new SQLite database, then on a new PostgreSQL one
 /// (dropped afterwards, even when the test fails). `db.is_postgres()` tells
 /// a failing assertion which one it was.
@@ -25,19 +54,9 @@ pub fn each_backend(test: impl Fn(&Db)) {
     let db = Db::open(dir.path()).expect("a SQLite database");
     test(&db);
     drop(db);
-    let Some(base) = postgres_base() else { return };
-    let name = format!("lk_unit_{}", hex::encode(crate::crypto::random_bytes::<6>()));
-    let mut admin = postgres::Client::connect(&base, postgres::NoTls).expect("connect to LATCHKEY_TEST_POSTGRES_URL");
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a test database");
-    let mut url = url::Url::parse(&base).expect("LATCHKEY_TEST_POSTGRES_URL is a URL");
-    url.set_path(&format!("/{name}"));
-    let dir = tempfile::TempDir::new().expect("a temporary directory");
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let db = Db::open_url(dir.path(), Some(url.as_str())).expect("a PostgreSQL database");
+    with_postgres(|url| {
+        let dir = tempfile::TempDir::new().expect("a temporary directory");
+        let db = Db::open_url(dir.path(), Some(url)).expect("a PostgreSQL database");
         test(&db);
-    }));
-    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    if let Err(panic) = outcome {
-        resume_unwind(panic);
-    }
+    });
 }
