@@ -21,7 +21,7 @@ pub mod well_known;
 
 use serde::Deserialize;
 
-use crate::domain::audit::{Actor, RequestMeta};
+use crate::domain::audit::Actor;
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 
@@ -57,11 +57,6 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppE
     serde_json::from_slice(body).map_err(|e| {
         if e.is_data() { AppError::Validation(format!("Bad field: {e}")) } else { AppError::InvalidJson(e.to_string()) }
     })
-}
-
-/// Who acts, from where: what every audited write needs.
-pub fn who(p: &Principal, meta: RequestMeta) -> (Actor, RequestMeta) {
-    (actor_of(p), meta)
 }
 
 /// Whether the body is `application/x-www-form-urlencoded` (the OAuth
