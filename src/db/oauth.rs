@@ -263,31 +263,8 @@ pub fn insert_code(conn: &Connection, hash: &[u8; 32], c: &Code) -> Result<(), A
 /// any later one, reads the code as used. This holds without the advisory
 /// lock every PostgreSQL write takes (`pg.rs`); a read-then-update did not.
 pub fn use_code(conn: &Connection, hash: &[u8; 32], now: Timestamp) -> Result<Option<Code>, AppError> {
-    let claimed = super::cached(
-        conn,
-        "UPDATE oauth_codes SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL
-         RETURNING grant_id, client_id, redirect_uri, code_challenge, expires_at",
-    )?
-    .query_row(params![hash.as_slice(), now.0], |r| {
-        Ok(Code {
-            grant_id: r.get(0)?,
-            client_id: r.get(1)?,
-            redirect_uri: r.get(2)?,
-            code_challenge: r.get(3)?,
-            expires_at: Timestamp(r.get(4)?),
-            used_at: None,
-        })
-    })
-    .optional()?;
-    if claimed.is_some() {
-        return Ok(claimed);
-    }
-    // Unknown, or used before (a replay, which revokes the grant).
-    Ok(super::cached(
-        conn,
-        "SELECT grant_id, client_id, redirect_uri, code_challenge, expires_at, used_at FROM oauth_codes WHERE code_hash = ?1",
-    )?
-    .query_row([hash.as_slice()], |r| {
+    const COLUMNS: &str = "grant_id, client_id, redirect_uri, code_challenge, expires_at, used_at";
+    let from_row = |r: &Row<'_>| {
         Ok(Code {
             grant_id: r.get(0)?,
             client_id: r.get(1)?,
@@ -296,8 +273,17 @@ pub fn use_code(conn: &Connection, hash: &[u8; 32], now: Timestamp) -> Result<Op
             expires_at: Timestamp(r.get(4)?),
             used_at: r.get::<Option<i64>>(5)?.map(Timestamp),
         })
-    })
-    .optional()?)
+    };
+    let claim =
+        format!("UPDATE oauth_codes SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL RETURNING {COLUMNS}");
+    // As it was before this exchange: unused.
+    let claimed = super::cached(conn, &claim)?.query_row(params![hash.as_slice(), now.0], from_row).optional()?;
+    if let Some(code) = claimed {
+        return Ok(Some(Code { used_at: None, ..code }));
+    }
+    // Unknown, or used before (a replay, which revokes the grant).
+    let read = format!("SELECT {COLUMNS} FROM oauth_codes WHERE code_hash = ?1");
+    Ok(super::cached(conn, &read)?.query_row([hash.as_slice()], from_row).optional()?)
 }
 
 #[derive(Debug, Clone)]
