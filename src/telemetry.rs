@@ -13,7 +13,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
 
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 const FLUSH_AT: usize = 64 * 1024;
@@ -123,6 +125,40 @@ pub fn note_credential(id: &str) {
     let _ = REQUEST.try_with(|r| *r.credential.borrow_mut() = Some(id.to_string()));
 }
 
+/// The standard line, with `request_id=` and `credential=` appended to
+/// every line logged while a request is served (unless the line names them
+/// itself): a person following one request finds all its lines. Cheaper
+/// than a span per request, which cost 2-4 µs of CPU on every request.
+pub struct WithRequest(pub format::Format<format::Full, tracing_subscriber::fmt::time::SystemTime>);
+
+impl<S, N> FormatEvent<S, N> for WithRequest
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let Ok((id, credential)) = REQUEST.try_with(|r| (r.id.clone(), r.credential.borrow().clone())) else {
+            return self.0.format_event(ctx, writer, event);
+        };
+        let mut line = String::new();
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        writer.write_str(line.strip_suffix('\n').unwrap_or(&line))?;
+        let fields = event.metadata().fields();
+        if fields.field("request_id").is_none() {
+            write!(writer, " request_id={id}")?;
+        }
+        if fields.field("credential").is_none() {
+            write!(writer, " credential={}", credential.as_deref().unwrap_or("-"))?;
+        }
+        writeln!(writer)
+    }
+}
+
 /// Installs the global subscriber (stderr). `RUST_LOG` overrides the level.
 /// `None` when a subscriber was already installed.
 pub fn init() -> Option<LogGuard> {
@@ -130,8 +166,8 @@ pub fn init() -> Option<LogGuard> {
     let shared = Arc::new(Shared::default());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
+        .event_format(WithRequest(format::format().with_target(false)))
         .with_writer(Batched(shared.clone()))
         .try_init()
         .ok()?;
@@ -154,4 +190,49 @@ pub fn init() -> Option<LogGuard> {
         })
         .ok();
     Some(LogGuard { shared, flusher })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Log lines into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_line_of_a_request_names_the_request_and_its_credential() {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(WithRequest(format::format().with_target(false)))
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("before any request");
+            REQUEST.sync_scope(RequestLog::new("00ff".into()), || {
+                tracing::warn!(detail = 3, "not yet authenticated");
+                note_credential("pat-7");
+                tracing::error!("after authentication");
+                tracing::info!(request_id = "explicit", "names its own");
+            });
+        });
+        let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = logged.lines().collect();
+        assert_eq!(lines.len(), 4, "{logged}");
+        assert!(!lines[0].contains("request_id"), "{}", lines[0]);
+        assert!(lines[1].ends_with("not yet authenticated detail=3 request_id=00ff credential=-"), "{}", lines[1]);
+        assert!(lines[2].ends_with("after authentication request_id=00ff credential=pat-7"), "{}", lines[2]);
+        assert!(lines[3].ends_with("names its own request_id=\"explicit\" credential=pat-7"), "{}", lines[3]);
+    }
 }
