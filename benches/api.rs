@@ -157,7 +157,7 @@ fn seed(data: &Path, rows: usize, database_url: Option<&str>) -> Seeded {
         }
         Ok(Seeded {
             oauth: (code.into_inner(), verifier, client.id.clone()),
-            resource_id: resource.id,
+            resource_id: resource.id.0,
             agent_pat: agent_pat.into_inner(),
             service_pat: service_pat.into_inner(),
             bootstrap_secret: secret.into_inner(),

@@ -5,11 +5,11 @@ use crate::db::{Connection, OptionalExtension, Row, params};
 use crate::clock::Timestamp;
 use crate::error::AppError;
 use crate::model::ApprovalStatus;
-use crate::model::ids::{AgentId, PatId, WorkspaceId};
+use crate::model::ids::{AgentId, ApprovalId, CheckoutId, PatId, WorkspaceId};
 
 #[derive(Debug, Clone)]
 pub struct Approval {
-    pub id: String,
+    pub id: ApprovalId,
     pub workspace_id: WorkspaceId,
     pub pat_id: PatId,
     pub agent_id: AgentId,
@@ -26,7 +26,7 @@ pub struct Approval {
     pub expires_at: Timestamp,
     pub decided_at: Option<Timestamp>,
     pub decided_by: Option<String>,
-    pub checkout_id: Option<String>,
+    pub checkout_id: Option<CheckoutId>,
 }
 
 impl Approval {
@@ -89,7 +89,7 @@ pub fn insert(conn: &Connection, a: &Approval) -> Result<(), AppError> {
     Ok(())
 }
 
-pub fn find(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<Option<Approval>, AppError> {
+pub fn find(conn: &Connection, ws: &WorkspaceId, id: &ApprovalId) -> Result<Option<Approval>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM approvals WHERE workspace_id = ?1 AND id = ?2");
     Ok(super::cached(conn, &sql)?.query_row(params![ws, id], from_row).optional()?)
 }
@@ -124,10 +124,10 @@ pub fn list(
 /// decision won, or it expired): one guarded statement.
 pub fn decide(
     conn: &Connection,
-    id: &str,
+    id: &ApprovalId,
     status: ApprovalStatus,
     by: &str,
-    checkout_id: Option<&str>,
+    checkout_id: Option<&CheckoutId>,
     now: Timestamp,
 ) -> Result<bool, AppError> {
     Ok(conn.execute(
@@ -149,7 +149,7 @@ mod tests {
                 let (ws, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
                 let pat = crate::domain::setup::agent_pat(tx, &ws, &agent, now)?;
                 let approval = |id: &str, expires_at: Timestamp| Approval {
-                    id: id.into(),
+                    id: ApprovalId(id.into()),
                     workspace_id: ws.id.clone(),
                     pat_id: pat.id.clone(),
                     agent_id: agent.id.clone(),
@@ -166,26 +166,27 @@ mod tests {
                     decided_by: None,
                     checkout_id: None,
                 };
+                let (ap1, ap2, c1) = (ApprovalId("ap1".into()), ApprovalId("ap2".into()), CheckoutId("c1".into()));
                 insert(tx, &approval("ap1", now.plus_seconds(600)))?;
                 insert(tx, &approval("ap2", now.plus_seconds(60)))?;
-                let found = find(tx, &ws.id, "ap1")?.expect("stored");
+                let found = find(tx, &ws.id, &ap1)?.expect("stored");
                 assert_eq!((found.status_at(now), found.amount_cents), (ApprovalStatus::Pending, 1_500));
-                assert_eq!(find_by_idempotency_key(tx, &pat.id, "key-ap1")?.map(|a| a.id), Some("ap1".into()));
-                assert!(find(tx, &WorkspaceId("other".into()), "ap1")?.is_none(), "another workspace's");
+                assert_eq!(find_by_idempotency_key(tx, &pat.id, "key-ap1")?.map(|a| a.id), Some(ap1.clone()));
+                assert!(find(tx, &WorkspaceId("other".into()), &ap1)?.is_none(), "another workspace's");
 
-                assert!(decide(tx, "ap1", ApprovalStatus::Approved, "owner", Some("c1"), now)?);
-                assert!(!decide(tx, "ap1", ApprovalStatus::Denied, "owner", None, now)?, "decided once");
+                assert!(decide(tx, &ap1, ApprovalStatus::Approved, "owner", Some(&c1), now)?);
+                assert!(!decide(tx, &ap1, ApprovalStatus::Denied, "owner", None, now)?, "decided once");
                 let later = now.plus_seconds(120);
-                assert!(!decide(tx, "ap2", ApprovalStatus::Approved, "owner", None, later)?, "expired");
-                assert_eq!(find(tx, &ws.id, "ap2")?.unwrap().status_at(later), ApprovalStatus::Expired);
-                let approved = find(tx, &ws.id, "ap1")?.unwrap();
+                assert!(!decide(tx, &ap2, ApprovalStatus::Approved, "owner", None, later)?, "expired");
+                assert_eq!(find(tx, &ws.id, &ap2)?.unwrap().status_at(later), ApprovalStatus::Expired);
+                let approved = find(tx, &ws.id, &ap1)?.unwrap();
                 assert_eq!(
-                    (approved.status_at(later), approved.checkout_id.as_deref()),
-                    (ApprovalStatus::Approved, Some("c1"))
+                    (approved.status_at(later), approved.checkout_id.as_ref()),
+                    (ApprovalStatus::Approved, Some(&c1))
                 );
 
                 let ids = |status| -> Result<Vec<String>, AppError> {
-                    Ok(list(tx, &ws.id, Some(status), later, 10)?.into_iter().map(|a| a.id).collect())
+                    Ok(list(tx, &ws.id, Some(status), later, 10)?.into_iter().map(|a| a.id.0).collect())
                 };
                 assert_eq!(ids(ApprovalStatus::Approved)?, ["ap1"]);
                 assert_eq!(ids(ApprovalStatus::Expired)?, ["ap2"]);

@@ -6,11 +6,11 @@ use crate::db::{Connection, OptionalExtension, Row, params};
 use crate::clock::Timestamp;
 use crate::error::AppError;
 use crate::model::CheckoutStatus;
-use crate::model::ids::{AgentId, PatId, WorkspaceId};
+use crate::model::ids::{AgentId, CheckoutId, PatId, WorkspaceId};
 
 #[derive(Debug, Clone)]
 pub struct Checkout {
-    pub id: String,
+    pub id: CheckoutId,
     pub workspace_id: WorkspaceId,
     pub agent_id: AgentId,
     pub agent_name: Option<String>,
@@ -92,7 +92,7 @@ pub fn spend_per_day(conn: &Connection, pat: &PatId, first_day: i64) -> Result<V
 }
 
 /// By id within the workspace.
-pub fn find(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<Option<Checkout>, AppError> {
+pub fn find(conn: &Connection, ws: &WorkspaceId, id: &CheckoutId) -> Result<Option<Checkout>, AppError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM checkouts c LEFT JOIN agents a ON a.id = c.agent_id
          WHERE c.workspace_id = +?1 AND c.id = +?2"

@@ -999,9 +999,9 @@ mod tests {
                 checkouts::find_by_idempotency_key(tx, &PatId(id.clone()), &id)?;
                 checkouts::spent_on_day(tx, &PatId(id.clone()), i64::from(i))?;
                 audit::bump_recent(tx, &id, now, now, 1)?;
-                oauth::find_grant_auth(tx, &id)?;
-                resources::version_of(tx, &id)?;
-                resources::find_any(tx, &id)?;
+                oauth::find_grant_auth(tx, &crate::model::ids::GrantId(id.clone()))?;
+                resources::version_of(tx, &crate::model::ids::ResourceId(id.clone()))?;
+                resources::find_any(tx, &crate::model::ids::ResourceId(id.clone()))?;
                 in_snapshot(tx, |_| Ok(()))?;
                 budgets::find(tx, &PatId(id.clone()))?;
                 budgets::spent_in(tx, &PatId(id.clone()), "week", i64::from(i))?;

@@ -6,7 +6,7 @@ use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
 use crate::error::AppError;
 use crate::model::AgentStatus;
-use crate::model::ids::{AgentId, UserId, WorkspaceId};
+use crate::model::ids::{AgentId, GrantId, ResourceId, UserId, WorkspaceId};
 
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -76,12 +76,12 @@ pub fn delete_unapproved_before(conn: &Connection, before: Timestamp) -> Result<
 
 #[derive(Debug, Clone)]
 pub struct Grant {
-    pub id: String,
+    pub id: GrantId,
     pub workspace_id: WorkspaceId,
     pub client_id: String,
     pub client_name: String,
     pub agent_id: AgentId,
-    pub resource_id: String,
+    pub resource_id: ResourceId,
     pub scope: String,
     pub user_id: UserId,
     pub created_at: Timestamp,
@@ -129,7 +129,7 @@ pub fn insert_grant(conn: &Connection, g: &Grant) -> Result<(), AppError> {
 }
 
 /// Scoped by workspace.
-pub fn find_grant(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<Option<Grant>, AppError> {
+pub fn find_grant(conn: &Connection, ws: &WorkspaceId, id: &GrantId) -> Result<Option<Grant>, AppError> {
     let sql = format!("SELECT {GRANT_COLUMNS} FROM oauth_grants g WHERE g.workspace_id = ?1 AND g.id = ?2");
     Ok(super::cached(conn, &sql)?.query_row(params![ws, id], grant_from_row).optional()?)
 }
@@ -168,7 +168,7 @@ pub fn client_known_in(conn: &Connection, ws: &WorkspaceId, client_id: &str) -> 
         .is_some())
 }
 
-pub fn revoke_grant(conn: &Connection, id: &str, now: Timestamp) -> Result<bool, AppError> {
+pub fn revoke_grant(conn: &Connection, id: &GrantId, now: Timestamp) -> Result<bool, AppError> {
     let changed = conn
         .execute("UPDATE oauth_grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, now.0])?;
     conn.execute("DELETE FROM oauth_refresh_tokens WHERE grant_id = ?1", [id])?;
@@ -188,7 +188,7 @@ pub fn revoke_grants_of_agent(conn: &Connection, agent: &AgentId, now: Timestamp
     Ok(())
 }
 
-pub fn touch_grant(conn: &Connection, id: &str, now: Timestamp) -> Result<(), AppError> {
+pub fn touch_grant(conn: &Connection, id: &GrantId, now: Timestamp) -> Result<(), AppError> {
     conn.execute(
         "UPDATE oauth_grants SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60)",
         params![id, now.0],
@@ -209,7 +209,7 @@ pub struct GrantAuth {
 
 /// (`+?1`: a plain parameter in a join makes SQLite recompile the statement
 /// for every new value; the hot-statement test holds this.)
-pub fn find_grant_auth(conn: &Connection, id: &str) -> Result<Option<GrantAuth>, AppError> {
+pub fn find_grant_auth(conn: &Connection, id: &GrantId) -> Result<Option<GrantAuth>, AppError> {
     let sql = format!(
         "SELECT {GRANT_COLUMNS}, w.name, w.agent_security_mode, w.created_at, a.name, a.status, r.identifier
          FROM oauth_grants g
@@ -240,7 +240,7 @@ pub fn find_grant_auth(conn: &Connection, id: &str) -> Result<Option<GrantAuth>,
 
 #[derive(Debug, Clone)]
 pub struct Code {
-    pub grant_id: String,
+    pub grant_id: GrantId,
     pub client_id: String,
     pub redirect_uri: String,
     pub code_challenge: String,
@@ -288,7 +288,7 @@ pub fn use_code(conn: &Connection, hash: &[u8; 32], now: Timestamp) -> Result<Op
 
 #[derive(Debug, Clone)]
 pub struct Refresh {
-    pub grant_id: String,
+    pub grant_id: GrantId,
     pub expires_at: Timestamp,
     pub rotated_at: Option<Timestamp>,
 }
@@ -296,7 +296,7 @@ pub struct Refresh {
 pub fn insert_refresh(
     conn: &Connection,
     hash: &[u8; 32],
-    grant_id: &str,
+    grant_id: &GrantId,
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<(), AppError> {
@@ -388,7 +388,7 @@ mod tests {
         };
         let resource = crate::domain::resources::create(tx, &ws.id, fields, &by)?;
         let g = Grant {
-            id: "g1".into(),
+            id: GrantId("g1".into()),
             workspace_id: ws.id,
             client_id: "https://client.example/meta.json".into(),
             client_name: "c".into(),

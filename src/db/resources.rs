@@ -4,7 +4,7 @@ use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::error::AppError;
-use crate::model::ids::WorkspaceId;
+use crate::model::ids::{ResourceId, WorkspaceId};
 use crate::model::resource::{Resource, Rule};
 
 const COLUMNS: &str = "id, workspace_id, name, identifier, authority, scopes, rules, created_at, updated_at, version";
@@ -81,26 +81,26 @@ pub fn update(conn: &Connection, r: &Resource) -> Result<(), AppError> {
     Ok(())
 }
 
-pub fn delete(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<bool, AppError> {
+pub fn delete(conn: &Connection, ws: &WorkspaceId, id: &ResourceId) -> Result<bool, AppError> {
     Ok(conn.execute("DELETE FROM resources WHERE workspace_id = ?1 AND id = ?2", params![ws, id])? > 0)
 }
 
 /// Scoped by workspace.
-pub fn find(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<Option<Resource>, AppError> {
+pub fn find(conn: &Connection, ws: &WorkspaceId, id: &ResourceId) -> Result<Option<Resource>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM resources WHERE workspace_id = ?1 AND id = ?2");
     Ok(super::cached(conn, &sql)?.query_row(params![ws, id], from_row).optional()?)
 }
 
 /// By id across workspaces: forward-auth and the public metadata document,
 /// which name a resource before any credential is known.
-pub fn find_any(conn: &Connection, id: &str) -> Result<Option<Resource>, AppError> {
+pub fn find_any(conn: &Connection, id: &ResourceId) -> Result<Option<Resource>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM resources WHERE id = ?1");
     Ok(super::cached(conn, &sql)?.query_row([id], from_row).optional()?)
 }
 
 /// The resource's version (it changes with every update), across
 /// workspaces: enough to tell whether a cached copy is current.
-pub fn version_of(conn: &Connection, id: &str) -> Result<Option<i64>, AppError> {
+pub fn version_of(conn: &Connection, id: &ResourceId) -> Result<Option<i64>, AppError> {
     Ok(super::cached(conn, "SELECT version FROM resources WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?)
 }
 

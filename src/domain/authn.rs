@@ -580,7 +580,12 @@ fn agent_access(
     if resource.is_none_or(|r| r.workspace_id != ws) {
         return Err(refuse(AppError::AuthUnknownToken, "access token for a resource that is gone"));
     }
-    Ok(oauth_principal(workspace, claims, String::new(), BoundAgent { id: agent.id, name: agent.name }))
+    Ok(oauth_principal(
+        workspace,
+        claims,
+        crate::model::ids::GrantId(String::new()),
+        BoundAgent { id: agent.id, name: agent.name },
+    ))
 }
 
 /// An OAuth access token: its grant still stands, in a workspace with the
@@ -619,7 +624,7 @@ fn oauth_access(
 fn oauth_principal(
     workspace: crate::db::workspaces::Workspace,
     claims: &crate::domain::oauth::AccessClaims,
-    grant_id: String,
+    grant_id: crate::model::ids::GrantId,
     agent: BoundAgent,
 ) -> Principal {
     Principal {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::clock::Timestamp;
 use crate::db;
 use crate::db::checkouts::Checkout;
-use crate::domain::ids::{AgentId, PatId, WorkspaceId};
+use crate::domain::ids::{AgentId, ApprovalId, CheckoutId, PatId, WorkspaceId};
 use crate::domain::money::AmountCents;
 use crate::error::AppError;
 use crate::model::{ApprovalStatus, CheckoutStatus, OverLimit};
@@ -233,7 +233,7 @@ pub fn create(
             && standing.budget.approval_above_cents.is_some_and(|above| req.amount.cents() > above));
     if ask {
         let approval = db::approvals::Approval {
-            id: db::new_id(),
+            id: ApprovalId(db::new_id()),
             workspace_id: who.workspace.clone(),
             pat_id: who.pat.clone(),
             agent_id: who.agent.clone(),
@@ -270,7 +270,7 @@ pub fn create(
         }
     }
     let checkout = Checkout {
-        id: db::new_id(),
+        id: CheckoutId(db::new_id()),
         workspace_id: who.workspace.clone(),
         agent_id: who.agent.clone(),
         agent_name: Some(who.agent_name.to_string()),
@@ -299,7 +299,7 @@ pub fn create(
 pub fn decide(
     tx: &Connection,
     ws: &WorkspaceId,
-    id: &str,
+    id: &ApprovalId,
     approve: bool,
     decider: &str,
     now: Timestamp,
@@ -314,7 +314,7 @@ pub fn decide(
         let s = standing(tx, &a.pat_id, now)?;
         past_cap = !matches!(verdict(&s, a.amount_cents), Verdict::Allowed);
         let checkout = Checkout {
-            id: db::new_id(),
+            id: CheckoutId(db::new_id()),
             workspace_id: a.workspace_id.clone(),
             agent_id: a.agent_id.clone(),
             agent_name: None,
@@ -338,7 +338,7 @@ pub fn decide(
         None
     };
     let status = if approve { ApprovalStatus::Approved } else { ApprovalStatus::Denied };
-    if !db::approvals::decide(tx, id, status, decider, checkout_id.as_deref(), now)? {
+    if !db::approvals::decide(tx, id, status, decider, checkout_id.as_ref(), now)? {
         return Err(AppError::Conflict("This approval was decided a moment ago.".into()));
     }
     let decided = db::approvals::find(tx, ws, id)?.ok_or(AppError::NotFound)?;

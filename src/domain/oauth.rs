@@ -17,7 +17,7 @@ use crate::db;
 use crate::db::oauth::{Client, Grant};
 use crate::domain::agents::By;
 use crate::domain::audit::{self, Event};
-use crate::domain::ids::{AgentId, UserId, WorkspaceId};
+use crate::domain::ids::{AgentId, GrantId, UserId, WorkspaceId};
 use crate::domain::resources::Resource;
 use crate::error::AppError;
 
@@ -43,7 +43,7 @@ pub struct AccessClaims {
     /// The grant, so revoking it ends the token at once; none for a
     /// `client_credentials` token of an enrolled agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grant_id: Option<String>,
+    pub grant_id: Option<GrantId>,
     pub workspace_id: String,
 }
 
@@ -244,7 +244,7 @@ pub fn approve(tx: &Connection, ws: &WorkspaceId, a: &Approval<'_>, by: &By<'_>)
         }
     };
     let grant = Grant {
-        id: db::new_id(),
+        id: GrantId(db::new_id()),
         workspace_id: ws.clone(),
         client_id: a.client_id.to_string(),
         client_name: a.client_name.to_string(),
@@ -323,7 +323,7 @@ fn issue(
 }
 
 /// The grant behind a code or refresh token, if it may still be used.
-fn live_grant(tx: &Connection, grant_id: &str) -> Result<Result<db::oauth::GrantAuth, Refused>, AppError> {
+fn live_grant(tx: &Connection, grant_id: &GrantId) -> Result<Result<db::oauth::GrantAuth, Refused>, AppError> {
     let Some(auth) = db::oauth::find_grant_auth(tx, grant_id)? else {
         return Ok(Err(grant_error("The grant no longer exists.", None, "grant gone")));
     };
@@ -519,7 +519,7 @@ pub fn refresh(
 pub fn revoke_as(
     tx: &Connection,
     ws: &WorkspaceId,
-    grant_id: &str,
+    grant_id: &GrantId,
     who: &crate::domain::principal::Acting,
     agent: Option<&AgentId>,
     by: &By<'_>,
@@ -532,7 +532,7 @@ pub fn revoke_as(
 }
 
 /// Revokes a grant of the workspace (dashboard, API, RFC 7009).
-pub fn revoke(tx: &Connection, ws: &WorkspaceId, grant_id: &str, by: &By<'_>) -> Result<(), AppError> {
+pub fn revoke(tx: &Connection, ws: &WorkspaceId, grant_id: &GrantId, by: &By<'_>) -> Result<(), AppError> {
     let grant = db::oauth::find_grant(tx, ws, grant_id)?.ok_or(AppError::NotFound)?;
     if db::oauth::revoke_grant(tx, &grant.id, by.now)? {
         audit::record(

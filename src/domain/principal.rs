@@ -57,7 +57,7 @@ pub struct Credential {
 /// What an OAuth access token carries beyond the other credentials.
 #[derive(Debug, Clone)]
 pub struct OAuthFacts {
-    pub grant_id: String,
+    pub grant_id: crate::model::ids::GrantId,
     pub client_id: String,
     /// The resource identifier (`aud`) the token is for, and only for.
     pub resource: String,

@@ -8,7 +8,7 @@ use crate::db::Connection;
 use crate::db;
 use crate::domain::agents::By;
 use crate::domain::audit::{self, Event};
-use crate::domain::ids::WorkspaceId;
+use crate::domain::ids::{ResourceId, WorkspaceId};
 use crate::domain::pats::Scope;
 use crate::domain::principal::{CredentialKind, Principal};
 use crate::error::AppError;
@@ -21,14 +21,14 @@ pub use crate::model::resource::{Resource, Rule};
 /// only the version (one integer) and parses the row again only when it
 /// changed, so an update applies from the next request on every replica.
 #[derive(Debug, Default)]
-pub struct ResourceCache(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Resource>>>);
+pub struct ResourceCache(std::sync::Mutex<std::collections::HashMap<ResourceId, std::sync::Arc<Resource>>>);
 
 impl ResourceCache {
     const CAPACITY: usize = 1024;
 
     /// The resource `id` as of the database now, read whole only when the
     /// cached copy is missing or older.
-    pub fn current(&self, conn: &Connection, id: &str) -> Result<Option<std::sync::Arc<Resource>>, AppError> {
+    pub fn current(&self, conn: &Connection, id: &ResourceId) -> Result<Option<std::sync::Arc<Resource>>, AppError> {
         let Some(version) = db::resources::version_of(conn, id)? else { return Ok(None) };
         let cached = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
         if let Some(r) = cached.filter(|r| r.version == version) {
@@ -40,7 +40,7 @@ impl ResourceCache {
         if map.len() >= Self::CAPACITY {
             map.clear();
         }
-        map.insert(id.to_string(), fresh.clone());
+        map.insert(id.clone(), fresh.clone());
         Ok(Some(fresh))
     }
 }
@@ -428,7 +428,7 @@ pub struct Fields {
 
 pub fn create(tx: &Connection, ws: &WorkspaceId, fields: Fields, by: &By<'_>) -> Result<Resource, AppError> {
     let resource = Resource {
-        id: db::new_id(),
+        id: ResourceId(db::new_id()),
         workspace_id: ws.clone(),
         name: fields.name,
         identifier: fields.identifier,
@@ -466,11 +466,15 @@ pub fn update(tx: &Connection, mut resource: Resource, fields: Fields, by: &By<'
     Ok(resource)
 }
 
-pub fn delete(tx: &Connection, ws: &WorkspaceId, id: &str, by: &By<'_>) -> Result<(), AppError> {
+pub fn delete(tx: &Connection, ws: &WorkspaceId, id: &ResourceId, by: &By<'_>) -> Result<(), AppError> {
     if !db::resources::delete(tx, ws, id)? {
         return Err(AppError::NotFound);
     }
-    audit::record(tx, Event::success(Some(ws), by.actor, "resource.deleted", by.meta).target("resource", id), by.now)
+    audit::record(
+        tx,
+        Event::success(Some(ws), by.actor, "resource.deleted", by.meta).target("resource", id.as_str()),
+        by.now,
+    )
 }
 
 #[cfg(test)]

@@ -15,6 +15,12 @@ macro_rules! id_type {
             }
         }
 
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)
@@ -23,4 +29,4 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(WorkspaceId, UserId, AgentId, PatId);
+id_type!(WorkspaceId, UserId, AgentId, PatId, CheckoutId, ApprovalId, ResourceId, GrantId);

@@ -3,11 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::model::ids::WorkspaceId;
+use crate::model::ids::{ResourceId, WorkspaceId};
 
 #[derive(Debug, Clone)]
 pub struct Resource {
-    pub id: String,
+    pub id: ResourceId,
     pub workspace_id: WorkspaceId,
     pub name: String,
     /// Normalised absolute URL.

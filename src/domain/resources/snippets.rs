@@ -14,7 +14,7 @@ pub struct Subject<'a> {
 
 impl<'a> From<&'a Resource> for Subject<'a> {
     fn from(r: &'a Resource) -> Subject<'a> {
-        Subject { id: &r.id, name: &r.name, identifier: &r.identifier }
+        Subject { id: r.id.as_str(), name: &r.name, identifier: &r.identifier }
     }
 }
 

@@ -14,6 +14,7 @@ use crate::http::api::checkouts::approval_view;
 use crate::http::bearer::HostCaller;
 use crate::http::request_meta;
 use crate::model::ApprovalStatus;
+use crate::model::ids::ApprovalId;
 use crate::state::AppState;
 use crate::wire::Items;
 
@@ -53,7 +54,7 @@ pub fn decider_of(p: &Principal) -> String {
 pub async fn decide(
     state: &AppState,
     ws: crate::domain::ids::WorkspaceId,
-    id: String,
+    id: ApprovalId,
     approve: bool,
     decider: String,
     actor: crate::domain::audit::Actor,
@@ -81,7 +82,7 @@ async fn decide_api(
     req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal,
-    id: String,
+    id: ApprovalId,
     approve: bool,
 ) -> Result<HttpResponse, AppError> {
     if p.acting()?.role != crate::domain::Role::Owner {
@@ -106,7 +107,7 @@ pub async fn approve(
     req: HttpRequest,
     state: web::Data<AppState>,
     HostCaller(p): HostCaller,
-    id: web::Path<String>,
+    id: web::Path<ApprovalId>,
 ) -> Result<HttpResponse, AppError> {
     decide_api(req, state, p, id.into_inner(), true).await
 }
@@ -116,7 +117,7 @@ pub async fn deny(
     req: HttpRequest,
     state: web::Data<AppState>,
     HostCaller(p): HostCaller,
-    id: web::Path<String>,
+    id: web::Path<ApprovalId>,
 ) -> Result<HttpResponse, AppError> {
     decide_api(req, state, p, id.into_inner(), false).await
 }

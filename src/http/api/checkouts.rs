@@ -17,6 +17,7 @@ use crate::error::{AppError, CapDetails};
 use crate::http::bearer::{AgentCaller, HostOrService, SignedSession, refused, touch};
 use crate::http::request_meta;
 use crate::model::ApprovalStatus;
+use crate::model::ids::ApprovalId;
 use crate::state::AppState;
 use crate::wire::Items;
 use crate::wire::checkouts as wire;
@@ -202,13 +203,13 @@ pub async fn create_checkout(
 fn pending_answer(state: &AppState, a: &crate::db::approvals::Approval) -> HttpResponse {
     let poll_url = state.config.url(&format!("/api/agent/approvals/{}", a.id));
     let recovery = crate::error::Recovery::AwaitApproval {
-        approval_id: a.id.clone(),
+        approval_id: a.id.0.clone(),
         poll_url: poll_url.clone(),
         expires_at: a.expires_at.to_rfc3339(),
     };
     HttpResponse::Accepted().json(wire::PendingApproval {
         status: "pending_approval".into(),
-        approval_id: a.id.clone(),
+        approval_id: a.id.0.clone(),
         amount_usd: usd(Some(a.amount_cents)),
         expires_at: a.expires_at.to_rfc3339(),
         poll_url,
@@ -219,7 +220,7 @@ fn pending_answer(state: &AppState, a: &crate::db::approvals::Approval) -> HttpR
 /// An approval as hosts see it.
 pub fn approval_view(a: &crate::db::approvals::Approval, now: crate::clock::Timestamp) -> wire::Approval {
     wire::Approval {
-        id: a.id.clone(),
+        id: a.id.0.clone(),
         status: a.status_at(now),
         amount_usd: usd(Some(a.amount_cents)),
         description: a.description.clone(),
@@ -230,7 +231,7 @@ pub fn approval_view(a: &crate::db::approvals::Approval, now: crate::clock::Time
         expires_at: a.expires_at.to_rfc3339(),
         decided_at: a.decided_at.map(|t| t.to_rfc3339()),
         decided_by: a.decided_by.clone(),
-        checkout_id: a.checkout_id.clone(),
+        checkout_id: a.checkout_id.as_ref().map(|c| c.0.clone()),
     }
 }
 
@@ -246,7 +247,7 @@ pub async fn poll_approval(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: SignedSession,
-    id: web::Path<String>,
+    id: web::Path<ApprovalId>,
     query: web::Query<WaitQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
@@ -266,7 +267,10 @@ pub async fn poll_approval(
         let now = state.clock.now();
         match a.status_at(now) {
             ApprovalStatus::Approved => {
-                let (ws3, checkout) = (ws.clone(), a.checkout_id.clone().unwrap_or_default());
+                let (ws3, checkout) = (
+                    ws.clone(),
+                    a.checkout_id.clone().ok_or_else(|| AppError::internal("approved without its checkout"))?,
+                );
                 let c = state
                     .db
                     .read(move |conn| crate::db::checkouts::find(conn, &ws3, &checkout))

@@ -23,7 +23,7 @@ type Visit = (Option<Arc<Resource>>, Option<Result<Principal, Refusal>>);
 
 /// How the proxy named the resource.
 enum Selector {
-    Id(String),
+    Id(crate::model::ids::ResourceId),
     Host { authority: String, proto: Option<String>, path: String },
 }
 
@@ -80,7 +80,7 @@ async fn check(req: &HttpRequest, state: &AppState, resource_id: Option<String>)
         Denied::plain(AppError::Validation("X-Forwarded-Uri: not a path this server can judge.".into()))
     })?;
     let selector = match resource_id {
-        Some(id) => Selector::Id(id),
+        Some(id) => Selector::Id(crate::model::ids::ResourceId(id)),
         None => {
             let proto = header(req, "x-forwarded-proto").map(str::to_string);
             let host = header(req, "x-forwarded-host").ok_or_else(|| {

@@ -217,24 +217,24 @@ pub async fn revoke_grant(
     req: HttpRequest,
     state: web::Data<AppState>,
     HostCaller(p): HostCaller,
-    id: web::Path<String>,
+    id: web::Path<crate::model::ids::GrantId>,
 ) -> Result<HttpResponse, AppError> {
     let origin = crate::http::origin(super::actor_of(&p), &req, &state);
     let ws = p.workspace.id.clone();
     let id = id.into_inner();
     let grant = id.clone();
     state.db.write(move |tx| oauth::revoke(tx, &ws, &grant, &origin.by())).await?;
-    Ok(HttpResponse::Ok().json(crate::wire::Revoked { id, revoked: true }))
+    Ok(HttpResponse::Ok().json(crate::wire::Revoked { id: id.0, revoked: true }))
 }
 
 /// A grant as the API shows it.
 pub fn grant_view(g: &db::oauth::Grant) -> wire::Grant {
     wire::Grant {
-        id: g.id.clone(),
+        id: g.id.0.clone(),
         client_id: g.client_id.clone(),
         client_name: g.client_name.clone(),
         agent_id: g.agent_id.0.clone(),
-        resource_id: g.resource_id.clone(),
+        resource_id: g.resource_id.0.clone(),
         scope: g.scope.clone(),
         created_at: g.created_at.to_rfc3339(),
         last_used_at: g.last_used_at.map(|t| t.to_rfc3339()),

@@ -10,13 +10,14 @@ use crate::domain::principal::Principal;
 use crate::domain::resources::{self, Fields, Resource};
 use crate::error::AppError;
 use crate::http::bearer::{HostCaller, OwnerCaller};
+use crate::model::ids::ResourceId;
 use crate::state::AppState;
 use crate::wire::workspace as wire;
 
 /// A resource as the API shows it.
 pub fn view(r: &Resource) -> wire::Resource {
     wire::Resource {
-        id: r.id.clone(),
+        id: r.id.0.clone(),
         workspace_id: r.workspace_id.0.clone(),
         name: r.name.clone(),
         identifier: r.identifier.clone(),
@@ -62,7 +63,7 @@ pub async fn list_resources(
 }
 
 async fn load(state: &AppState, p: &Principal, id: String) -> Result<Resource, AppError> {
-    let ws = p.workspace.id.clone();
+    let (ws, id) = (p.workspace.id.clone(), ResourceId(id));
     state.db.read(move |conn| db::resources::find(conn, &ws, &id)?.ok_or(AppError::NotFound)).await
 }
 
@@ -112,7 +113,7 @@ pub async fn delete_resource(
     req: HttpRequest,
     state: web::Data<AppState>,
     OwnerCaller(p): OwnerCaller,
-    id: web::Path<String>,
+    id: web::Path<ResourceId>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let origin = crate::http::origin(actor_of(&p), &req, &state);
@@ -122,7 +123,10 @@ pub async fn delete_resource(
 }
 
 /// No authentication: the RFC 9728 protected-resource metadata.
-pub async fn resource_metadata(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn resource_metadata(
+    state: web::Data<AppState>,
+    id: web::Path<ResourceId>,
+) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let resource =
         state.db.read_here(move |conn| db::resources::find_any(conn, &id)).await?.ok_or(AppError::NotFound)?;

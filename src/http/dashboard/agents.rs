@@ -12,6 +12,7 @@ use crate::domain::enrollment;
 use crate::domain::ids::AgentId;
 use crate::error::HtmlError;
 use crate::http::auth::AgentConsole;
+use crate::model::ids::GrantId;
 use crate::state::AppState;
 
 pub struct AgentRow {
@@ -434,7 +435,7 @@ pub async fn agent_page(
                 created: g.created_at.display(),
                 last_used: g.last_used_at.map_or_else(|| "never".to_string(), crate::clock::Timestamp::display),
                 revoked: g.revoked_at.is_some(),
-                id: g.id,
+                id: g.id.0,
             })
             .collect(),
         notice: match query.done.as_deref() {
@@ -483,7 +484,7 @@ pub async fn revoke_grant(
         .db
         .write(move |tx| {
             let by = origin.by();
-            crate::domain::oauth::revoke_as(tx, &ws, &grant_id, &who, Some(&agent), &by)
+            crate::domain::oauth::revoke_as(tx, &ws, &GrantId(grant_id), &who, Some(&agent), &by)
         })
         .await?;
     Ok(see_other(&format!("/dashboard/agents/{agent_id}?done=grant-revoked")))

@@ -79,7 +79,9 @@ async fn render_with(
             ))
         })
         .await?;
-    let name_of = |id: &str| resources.iter().find(|r| r.id == id).map_or_else(|| id.to_string(), |r| r.name.clone());
+    let name_of = |id: &crate::model::ids::ResourceId| {
+        resources.iter().find(|r| &r.id == id).map_or_else(|| id.to_string(), |r| r.name.clone())
+    };
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     page_with_status(
         status,
@@ -96,7 +98,7 @@ async fn render_with(
                     created: g.created_at.display(),
                     last_used: g.last_used_at.map_or_else(|| "never".into(), crate::clock::Timestamp::display),
                     revoked: g.revoked_at.is_some(),
-                    id: g.id,
+                    id: g.id.0,
                 })
                 .collect(),
             form_name: form.0,
@@ -203,7 +205,7 @@ pub async fn revoke_grant(
     form.check(&browser)?;
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
     let origin = crate::http::origin(browser.actor(), &req, &state);
-    let id = id.into_inner();
+    let id = crate::model::ids::GrantId(id.into_inner());
     state.db.write(move |tx| crate::domain::oauth::revoke_as(tx, &ws, &id, &who, None, &origin.by())).await?;
     Ok(see_other("/dashboard/oauth-clients?done=revoked"))
 }

@@ -84,7 +84,7 @@ pub async fn overview_page(state: web::Data<AppState>, browser: Browser) -> Resu
                 spent_today: usd(s.day.spent),
                 cap: s.day.cap.map(usd).unwrap_or_default(),
                 expires: a.expires_at.display(),
-                id: a.id,
+                id: a.id.0,
             })
             .collect(),
         events: events.into_iter().map(EventRow::from).collect(),
@@ -125,7 +125,7 @@ pub async fn decide_approval(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     crate::http::auth::AgentConsole(browser): crate::http::auth::AgentConsole,
-    id: web::Path<String>,
+    id: web::Path<crate::model::ids::ApprovalId>,
     form: SessionForm<DecisionForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.check(&browser)?;

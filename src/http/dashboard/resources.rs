@@ -87,7 +87,7 @@ pub struct DoneQuery {
 
 fn rows(list: Vec<Resource>) -> Vec<ResourceRow> {
     list.into_iter()
-        .map(|r| ResourceRow { rules: r.rules.len(), id: r.id, name: r.name, identifier: r.identifier })
+        .map(|r| ResourceRow { rules: r.rules.len(), id: r.id.0, name: r.name, identifier: r.identifier })
         .collect()
 }
 
@@ -164,7 +164,7 @@ pub async fn create_resource(
 }
 
 async fn load(state: &AppState, browser: &Browser, id: String) -> Result<Resource, HtmlError> {
-    let ws = browser.workspace().id.clone();
+    let (ws, id) = (browser.workspace().id.clone(), crate::model::ids::ResourceId(id));
     state.db.read(move |conn| db::resources::find(conn, &ws, &id)).await?.ok_or(HtmlError::NotFound)
 }
 
@@ -196,7 +196,7 @@ fn resource_page(
             metadata_url: resources::metadata_url(&r.identifier),
             scopes: r.scopes.join(" "),
             rules: if r.rules.is_empty() { vec![resources::Rule::default_rule()] } else { r.rules.clone() },
-            id: r.id,
+            id: r.id.0,
             name: r.name,
             identifier: r.identifier,
             is_owner: browser.session.role == Role::Owner,
@@ -273,7 +273,7 @@ pub async fn delete_resource(
     let form = form.check(&browser)?;
     let r = load(&state, &browser, id.into_inner()).await?;
     if form.confirm != "yes" {
-        return page(&ConfirmDeletePage { nav: Nav::new(&browser, "resources"), id: r.id, name: r.name });
+        return page(&ConfirmDeletePage { nav: Nav::new(&browser, "resources"), id: r.id.0, name: r.name });
     }
     let origin = crate::http::origin(browser.actor(), &req, &state);
     let ws = browser.workspace().id.clone();
