@@ -48,6 +48,45 @@ pub fn set(conn: &Connection, pat: &PatId, b: &Budget) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Everything a checkout is judged by, read in one statement: the PAT's
+/// daily cap, its budget, and what it spent on the day, in the week and in
+/// the month given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub daily_cap_cents: Option<i64>,
+    pub budget: Budget,
+    /// Day, week, month.
+    pub spent: [i64; 3],
+}
+
+/// `None` when there is no such PAT.
+pub fn standing(conn: &Connection, pat: &PatId, day: i64, week: i64, month: i64) -> Result<Option<Standing>, AppError> {
+    Ok(super::cached(
+        conn,
+        "SELECT p.daily_cap_cents, b.max_checkout_cents, b.weekly_cap_cents, b.monthly_cap_cents, b.over_limit,
+                b.approval_above_cents,
+                COALESCE((SELECT spent_cents FROM pat_daily_spend WHERE pat_id = ?1 AND utc_day = ?2), 0),
+                COALESCE((SELECT spent_cents FROM pat_window_spend WHERE pat_id = ?1 AND span = 'week' AND period = ?3), 0),
+                COALESCE((SELECT spent_cents FROM pat_window_spend WHERE pat_id = ?1 AND span = 'month' AND period = ?4), 0)
+         FROM pats p LEFT JOIN pat_budgets b ON b.pat_id = p.id WHERE p.id = +?1",
+    )?
+    .query_row(params![pat, day, week, month], |r| {
+        Ok(Standing {
+            daily_cap_cents: r.get(0)?,
+            budget: Budget {
+                max_checkout_cents: r.get(1)?,
+                weekly_cap_cents: r.get(2)?,
+                monthly_cap_cents: r.get(3)?,
+                // No budget row, or an unknown word: refuse.
+                over_limit: r.get::<Option<String>>(4)?.as_deref().and_then(OverLimit::parse).unwrap_or_default(),
+                approval_above_cents: r.get(5)?,
+            },
+            spent: [r.get(6)?, r.get(7)?, r.get(8)?],
+        })
+    })
+    .optional()?)
+}
+
 /// What the PAT has spent in a window's period, in cents.
 pub fn spent_in(conn: &Connection, pat: &PatId, window: &str, period: i64) -> Result<i64, AppError> {
     Ok(super::cached(conn, "SELECT spent_cents FROM pat_window_spend WHERE pat_id = ?1 AND span = ?2 AND period = ?3")?
@@ -97,6 +136,16 @@ mod tests {
                 assert_eq!(spent_in(tx, &pat.id, "week", 7)?, 750);
                 assert_eq!(spent_in(tx, &pat.id, "week", 8)?, 100);
                 assert_eq!(spent_in(tx, &pat.id, "month", 7)?, 0, "another window");
+
+                crate::db::checkouts::add_spend(tx, &pat.id, 70, 25)?;
+                add_spend(tx, &pat.id, "month", 2, 900)?;
+                let s = standing(tx, &pat.id, 70, 7, 2)?.expect("the PAT");
+                assert_eq!((s.daily_cap_cents, s.spent), (Some(1_000), [25, 750, 900]), "one read, every window");
+                assert_eq!(s.budget, find(tx, &pat.id)?, "the same budget as find");
+                let other = crate::domain::setup::agent_pat(tx, &ws, &agent, now)?;
+                let fresh = standing(tx, &other.id, 70, 7, 2)?.expect("the other PAT");
+                assert_eq!((fresh.spent, fresh.budget), ([0, 0, 0], Budget::default()), "nothing spent, no budget row");
+                assert!(standing(tx, &PatId("nope".into()), 70, 7, 2)?.is_none());
                 Ok(())
             })
             .unwrap();

@@ -1004,6 +1004,7 @@ mod tests {
                 resources::find_any(tx, &crate::model::ids::ResourceId(id.clone()))?;
                 in_snapshot(tx, |_| Ok(()))?;
                 budgets::find(tx, &PatId(id.clone()))?;
+                budgets::standing(tx, &PatId(id.clone()), i64::from(i), i64::from(i), i64::from(i))?;
                 budgets::spent_in(tx, &PatId(id.clone()), "week", i64::from(i))?;
             }
             Ok(())

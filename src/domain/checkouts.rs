@@ -84,24 +84,20 @@ impl Standing {
 }
 
 pub fn standing(conn: &Connection, pat: &PatId, now: Timestamp) -> Result<Standing, AppError> {
-    let daily = db::pats::find_cap(conn, pat)?.ok_or(AppError::NotFound)?;
-    let budget = db::budgets::find(conn, pat)?;
+    let row = db::budgets::standing(conn, pat, utc_day(now), utc_week(now), utc_month(now))?;
+    let db::budgets::Standing { daily_cap_cents, budget, spent: [day, week, month] } = row.ok_or(AppError::NotFound)?;
+    let daily = daily_cap_cents.and_then(AmountCents::from_cents).ok_or(AppError::NotFound)?;
     Ok(Standing {
-        day: WindowStanding {
-            name: "day",
-            spent: db::checkouts::spent_on_day(conn, pat, utc_day(now))?,
-            cap: Some(daily.cents()),
-            resets_at: resets_at(now),
-        },
+        day: WindowStanding { name: "day", spent: day, cap: Some(daily.cents()), resets_at: resets_at(now) },
         week: WindowStanding {
             name: "week",
-            spent: db::budgets::spent_in(conn, pat, "week", utc_week(now))?,
+            spent: week,
             cap: budget.weekly_cap_cents,
             resets_at: week_resets_at(now),
         },
         month: WindowStanding {
             name: "month",
-            spent: db::budgets::spent_in(conn, pat, "month", utc_month(now))?,
+            spent: month,
             cap: budget.monthly_cap_cents,
             resets_at: month_resets_at(now),
         },
