@@ -95,13 +95,15 @@ pub fn spent_in(conn: &Connection, pat: &PatId, window: &str, period: i64) -> Re
         .unwrap_or(0))
 }
 
-pub fn add_spend(conn: &Connection, pat: &PatId, window: &str, period: i64, cents: i64) -> Result<(), AppError> {
+/// Adds `cents` to the PAT's totals for the week and the month given, in
+/// one statement.
+pub fn add_spend(conn: &Connection, pat: &PatId, week: i64, month: i64, cents: i64) -> Result<(), AppError> {
     super::cached(
         conn,
-        "INSERT INTO pat_window_spend (pat_id, span, period, spent_cents) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO pat_window_spend (pat_id, span, period, spent_cents) VALUES (?1, 'week', ?2, ?4), (?1, 'month', ?3, ?4)
          ON CONFLICT (pat_id, span, period) DO UPDATE SET spent_cents = pat_window_spend.spent_cents + excluded.spent_cents",
     )?
-    .execute(params![pat, window, period, cents])?;
+    .execute(params![pat, week, month, cents])?;
     Ok(())
 }
 
@@ -130,17 +132,17 @@ mod tests {
                 set(tx, &pat.id, &Budget { over_limit: OverLimit::Refuse, ..budget.clone() })?;
                 assert_eq!(find(tx, &pat.id)?.over_limit, OverLimit::Refuse, "set replaces");
 
-                add_spend(tx, &pat.id, "week", 7, 300)?;
-                add_spend(tx, &pat.id, "week", 7, 450)?;
-                add_spend(tx, &pat.id, "week", 8, 100)?;
+                add_spend(tx, &pat.id, 7, 1, 300)?;
+                add_spend(tx, &pat.id, 7, 1, 450)?;
+                add_spend(tx, &pat.id, 8, 2, 100)?;
                 assert_eq!(spent_in(tx, &pat.id, "week", 7)?, 750);
                 assert_eq!(spent_in(tx, &pat.id, "week", 8)?, 100);
-                assert_eq!(spent_in(tx, &pat.id, "month", 7)?, 0, "another window");
+                assert_eq!(spent_in(tx, &pat.id, "month", 1)?, 750, "the month counts the same spend");
+                assert_eq!(spent_in(tx, &pat.id, "month", 7)?, 0, "periods are per window");
 
                 crate::db::checkouts::add_spend(tx, &pat.id, 70, 25)?;
-                add_spend(tx, &pat.id, "month", 2, 900)?;
                 let s = standing(tx, &pat.id, 70, 7, 2)?.expect("the PAT");
-                assert_eq!((s.daily_cap_cents, s.spent), (Some(1_000), [25, 750, 900]), "one read, every window");
+                assert_eq!((s.daily_cap_cents, s.spent), (Some(1_000), [25, 750, 100]), "one read, every window");
                 assert_eq!(s.budget, find(tx, &pat.id)?, "the same budget as find");
                 let other = crate::domain::setup::agent_pat(tx, &ws, &agent, now)?;
                 let fresh = standing(tx, &other.id, 70, 7, 2)?.expect("the other PAT");

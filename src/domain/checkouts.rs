@@ -283,8 +283,7 @@ pub fn create(
     };
     db::checkouts::insert(tx, &checkout)?;
     db::checkouts::add_spend(tx, who.pat, day, req.amount.cents())?;
-    db::budgets::add_spend(tx, who.pat, "week", utc_week(now), req.amount.cents())?;
-    db::budgets::add_spend(tx, who.pat, "month", utc_month(now), req.amount.cents())?;
+    db::budgets::add_spend(tx, who.pat, utc_week(now), utc_month(now), req.amount.cents())?;
     let cap = cents(standing.day.cap.unwrap_or(0));
     Ok(Created { checkout, new: true, spent_today: cents(spent + req.amount.cents()), cap })
 }
@@ -327,8 +326,7 @@ pub fn decide(
         };
         db::checkouts::insert(tx, &checkout)?;
         db::checkouts::add_spend(tx, &a.pat_id, utc_day(now), a.amount_cents)?;
-        db::budgets::add_spend(tx, &a.pat_id, "week", utc_week(now), a.amount_cents)?;
-        db::budgets::add_spend(tx, &a.pat_id, "month", utc_month(now), a.amount_cents)?;
+        db::budgets::add_spend(tx, &a.pat_id, utc_week(now), utc_month(now), a.amount_cents)?;
         Some(checkout.id)
     } else {
         None
