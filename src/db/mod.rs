@@ -983,6 +983,7 @@ mod tests {
                 let id = format!("id-{i}");
                 pats::find_auth_by_hash(tx, &key)?;
                 pats::find_auth_by_id(tx, &PatId(id.clone()))?;
+                pats::find_auth_with_session(tx, &PatId(id.clone()), &id)?;
                 pats::find_cap(tx, &PatId(id.clone()))?;
                 pats::touch_last_used(tx, &PatId(id.clone()), now)?;
                 access_tokens::find_auth(tx, &id, &key)?;

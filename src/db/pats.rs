@@ -198,16 +198,24 @@ pub struct PatUser {
 /// neither formats nor hashes a fresh string to find its statement.
 macro_rules! auth_sql {
     ($where:literal) => {
+        auth_sql!("", "", $where)
+    };
+    // More columns (from column 23 on) and joins, for a lookup that needs
+    // them in the same visit.
+    ($columns:literal, $joins:literal, $where:literal) => {
         concat!(
             "SELECT p.id, p.workspace_id, p.user_id, p.agent_id, a.name, p.name, p.scope_type, p.audience,
             p.token_hint, p.daily_cap_cents, p.created_at, p.expires_at, p.revoked_at, p.last_used_at,
             w.name, w.agent_security_mode, w.created_at, a.status,
-            u.email, u.name, u.auto_provisioned, m.role, p.minted_by_delegation
+            u.email, u.name, u.auto_provisioned, m.role, p.minted_by_delegation",
+            $columns,
+            "
      FROM pats p
      JOIN workspaces w ON w.id = p.workspace_id
      LEFT JOIN agents a ON a.id = p.agent_id
      LEFT JOIN users u ON u.id = p.user_id
      LEFT JOIN memberships m ON m.workspace_id = p.workspace_id AND m.user_id = p.user_id ",
+            $joins,
             $where
         )
     };
@@ -254,10 +262,93 @@ pub fn find_auth_by_id(conn: &Connection, id: &PatId) -> Result<Option<PatAuth>,
     Ok(super::cached(conn, SQL)?.query_row([id], auth_from_row).optional()?)
 }
 
+/// For session JWTs: the PAT and, when it is this PAT's, the session `sid`
+/// names, in one lookup.
+pub fn find_auth_with_session(
+    conn: &Connection,
+    id: &PatId,
+    sid: &str,
+) -> Result<Option<(PatAuth, Option<SessionKey>)>, AppError> {
+    const SQL: &str = auth_sql!(
+        ", s.id, s.public_key, s.key_thumbprint, s.ended_at",
+        "LEFT JOIN runtime_sessions s ON s.id = +?2 AND s.pat_id = p.id ",
+        "WHERE p.id = +?1"
+    );
+    Ok(super::cached(conn, SQL)?
+        .query_row(params![id, sid], |r| {
+            let session = match r.get::<Option<String>>(23)? {
+                Some(id) => Some(SessionKey {
+                    id,
+                    public_key: r.get(24)?,
+                    key_thumbprint: r.get(25)?,
+                    ended_at: r.get::<Option<i64>>(26)?.map(Timestamp),
+                }),
+                None => None,
+            };
+            Ok((auth_from_row(r)?, session))
+        })
+        .optional()?)
+}
+
+/// What checking a session-bound request needs of its session.
+#[derive(Debug, Clone)]
+pub struct SessionKey {
+    pub id: String,
+    pub public_key: Vec<u8>,
+    pub key_thumbprint: String,
+    pub ended_at: Option<Timestamp>,
+}
+
 /// The PAT's current daily cap, read inside the checkout's transaction.
 pub fn find_cap(conn: &Connection, id: &PatId) -> Result<Option<AmountCents>, AppError> {
     let cap: Option<Option<i64>> = super::cached(conn, "SELECT daily_cap_cents FROM pats WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?;
     Ok(cap.flatten().and_then(AmountCents::from_cents))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::runtime_sessions::{self, RuntimeSession};
+
+    #[test]
+    fn a_session_is_found_with_its_own_pat_only() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            db.write_blocking(|tx| {
+                let (ws, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
+                let pat = crate::domain::setup::agent_pat(tx, &ws, &agent, now)?;
+                let other = crate::domain::setup::agent_pat(tx, &ws, &agent, now)?;
+                runtime_sessions::insert(
+                    tx,
+                    &RuntimeSession {
+                        id: "s1".into(),
+                        workspace_id: ws.id.clone(),
+                        agent_id: agent.id.clone(),
+                        pat_id: pat.id.clone(),
+                        public_key: vec![7; 32],
+                        key_thumbprint: "jkt".into(),
+                        label: "l".into(),
+                        created_at: now,
+                        expires_at: now.plus_seconds(600),
+                        ended_at: None,
+                    },
+                )?;
+                let (auth, session) = find_auth_with_session(tx, &pat.id, "s1")?.expect("the PAT");
+                assert_eq!(auth.pat.id, pat.id);
+                let session = session.expect("its session");
+                assert_eq!((session.id.as_str(), session.public_key, session.ended_at), ("s1", vec![7; 32], None));
+                let (_, none) = find_auth_with_session(tx, &other.id, "s1")?.expect("the other PAT");
+                assert!(none.is_none(), "another PAT's session");
+                assert!(find_auth_with_session(tx, &pat.id, "nope")?.expect("the PAT").1.is_none());
+                assert!(find_auth_with_session(tx, &PatId("nope".into()), "s1")?.is_none());
+                assert!(runtime_sessions::update_ended(tx, &ws.id, "s1", now)?);
+                let ended = find_auth_with_session(tx, &pat.id, "s1")?.and_then(|(_, s)| s).expect("still found");
+                assert_eq!(ended.ended_at, Some(now));
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
 }

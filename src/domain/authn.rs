@@ -464,11 +464,15 @@ pub fn resolve(
             Ok(p)
         }
         Prepared::Session { claims, jkt, proof } => {
-            let auth = pat_of_jwt(conn, claims)?;
             let sid = claims.sid.as_deref().unwrap_or_default();
-            let session = db::runtime_sessions::find(conn, sid)
+            let (auth, session) = db::pats::find_auth_with_session(conn, &PatId(claims.pat_id.clone()), sid)
                 .map_err(internal)?
-                .filter(|s| s.pat_id == auth.pat.id && &s.key_thumbprint == jkt)
+                .ok_or(Refusal::unknown("JWT of a deleted PAT"))?;
+            if auth.workspace.id.0 != claims.workspace_id {
+                return Err(Refusal::unknown("JWT workspace mismatch"));
+            }
+            let session = session
+                .filter(|s| &s.key_thumbprint == jkt)
                 .ok_or(Refusal::unknown("session JWT without its session"))?;
             let ws = auth.workspace.id.clone();
             let mut p = check_pat(
