@@ -35,15 +35,42 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
             let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
             let names = graph.entry(top.clone()).or_default();
             for (i, _) in code.match_indices("crate::") {
-                let name: String =
-                    code[i + "crate::".len()..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
-                if name != top && modules.contains(&name) {
-                    names.insert(name);
+                for name in named_after(&code[i + "crate::".len()..]) {
+                    if name != top && modules.contains(&name) {
+                        names.insert(name);
+                    }
                 }
             }
         }
     }
     graph
+}
+
+/// The top-level modules named right after a `crate::`: one (`crate::db::x`)
+/// or each item of a group (`crate::{db::x, http::{y, z}}`).
+fn named_after(rest: &str) -> Vec<String> {
+    let word = |s: &str| -> String { s.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect() };
+    let Some(group) = rest.strip_prefix('{') else {
+        return vec![word(rest)];
+    };
+    let mut names = Vec::new();
+    let mut depth = 0;
+    let mut item_start = true;
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => item_start = true,
+            c if c.is_whitespace() => {}
+            _ if item_start && depth == 0 => {
+                names.push(word(&group[i..]));
+                item_start = false;
+            }
+            _ => {}
+        }
+    }
+    names
 }
 
 fn reaches(graph: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> Option<Vec<String>> {
@@ -63,6 +90,13 @@ fn reaches(graph: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> 
         }
     }
     None
+}
+
+#[test]
+fn grouped_imports_name_each_module() {
+    assert_eq!(named_after("db::agents::find;"), ["db"]);
+    assert_eq!(named_after("{db::agents, http::{origin, api}, model::Scope};"), ["db", "http", "model"]);
+    assert_eq!(named_after("{\n    state::AppState,\n    wire,\n};"), ["state", "wire"]);
 }
 
 #[test]
