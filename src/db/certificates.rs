@@ -5,11 +5,11 @@ use crate::db::{Connection, OptionalExtension, Row, params};
 use crate::clock::Timestamp;
 use crate::db::workspaces::Workspace;
 use crate::error::AppError;
-use crate::model::ids::WorkspaceId;
+use crate::model::ids::{CertificateId, WorkspaceId};
 
 #[derive(Debug, Clone)]
 pub struct Certificate {
-    pub id: String,
+    pub id: CertificateId,
     pub workspace_id: WorkspaceId,
     pub kid: String,
     pub public_key_pem: String,
@@ -49,7 +49,7 @@ pub fn insert(conn: &Connection, c: &Certificate) -> Result<(), AppError> {
 }
 
 /// Scoped by workspace; deleted certificates are gone.
-pub fn find(conn: &Connection, ws: &WorkspaceId, id: &str) -> Result<Option<Certificate>, AppError> {
+pub fn find(conn: &Connection, ws: &WorkspaceId, id: &CertificateId) -> Result<Option<Certificate>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM certificates WHERE workspace_id = ?1 AND id = ?2 AND status <> 'deleted'");
     Ok(super::cached(conn, &sql)?.query_row(params![ws, id], from_row).optional()?)
 }
@@ -90,7 +90,7 @@ pub fn find_by_kid(conn: &Connection, kid: &str) -> Result<Option<(Certificate, 
 pub fn update_status(
     conn: &Connection,
     ws: &WorkspaceId,
-    id: &str,
+    id: &CertificateId,
     status: crate::model::CertificateStatus,
     now: Timestamp,
 ) -> Result<(), AppError> {

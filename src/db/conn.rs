@@ -606,7 +606,7 @@ macro_rules! id_columns {
 }
 
 // Ids are text columns.
-id_columns!(WorkspaceId, UserId, AgentId, PatId, CheckoutId, ApprovalId, ResourceId, GrantId);
+id_columns!(WorkspaceId, UserId, AgentId, PatId, CheckoutId, ApprovalId, ResourceId, GrantId, CertificateId, SessionId);
 
 /// A storage failure as the request sees it: unreachable is retryable
 /// (503), anything else is internal (500).

@@ -987,7 +987,7 @@ mod tests {
                 pats::find_cap(tx, &PatId(id.clone()))?;
                 pats::touch_last_used(tx, &PatId(id.clone()), now)?;
                 access_tokens::find_auth(tx, &id, &key)?;
-                runtime_sessions::find(tx, &id)?;
+                runtime_sessions::find(tx, &crate::model::ids::SessionId(id.clone()))?;
                 certificates::find_by_kid(tx, &id)?;
                 agents::find_any_workspace(tx, &AgentId(id.clone()))?;
                 agents::find_with_workspace(tx, &AgentId(id.clone()))?;

@@ -323,7 +323,7 @@ mod tests {
                 runtime_sessions::insert(
                     tx,
                     &RuntimeSession {
-                        id: "s1".into(),
+                        id: crate::model::ids::SessionId("s1".into()),
                         workspace_id: ws.id.clone(),
                         agent_id: agent.id.clone(),
                         pat_id: pat.id.clone(),
@@ -343,7 +343,7 @@ mod tests {
                 assert!(none.is_none(), "another PAT's session");
                 assert!(find_auth_with_session(tx, &pat.id, "nope")?.expect("the PAT").1.is_none());
                 assert!(find_auth_with_session(tx, &PatId("nope".into()), "s1")?.is_none());
-                assert!(runtime_sessions::update_ended(tx, &ws.id, "s1", now)?);
+                assert!(runtime_sessions::update_ended(tx, &ws.id, &crate::model::ids::SessionId("s1".into()), now)?);
                 let ended = find_auth_with_session(tx, &pat.id, "s1")?.and_then(|(_, s)| s).expect("still found");
                 assert_eq!(ended.ended_at, Some(now));
                 Ok(())

@@ -4,11 +4,11 @@ use crate::db::{Connection, OptionalExtension, Row, params};
 
 use crate::clock::Timestamp;
 use crate::error::AppError;
-use crate::model::ids::{AgentId, PatId, WorkspaceId};
+use crate::model::ids::{AgentId, PatId, SessionId, WorkspaceId};
 
 #[derive(Debug, Clone)]
 pub struct RuntimeSession {
-    pub id: String,
+    pub id: SessionId,
     pub workspace_id: WorkspaceId,
     pub agent_id: AgentId,
     pub pat_id: PatId,
@@ -57,7 +57,7 @@ pub fn insert(conn: &Connection, s: &RuntimeSession) -> Result<(), AppError> {
     Ok(())
 }
 
-pub fn find(conn: &Connection, id: &str) -> Result<Option<RuntimeSession>, AppError> {
+pub fn find(conn: &Connection, id: &SessionId) -> Result<Option<RuntimeSession>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM runtime_sessions WHERE id = ?1");
     Ok(super::cached(conn, &sql)?.query_row([id], from_row).optional()?)
 }
@@ -79,7 +79,7 @@ pub fn list_live_for_agent(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn update_ended(conn: &Connection, ws: &WorkspaceId, id: &str, now: Timestamp) -> Result<bool, AppError> {
+pub fn update_ended(conn: &Connection, ws: &WorkspaceId, id: &SessionId, now: Timestamp) -> Result<bool, AppError> {
     Ok(conn.execute(
         "UPDATE runtime_sessions SET ended_at = ?3 WHERE workspace_id = ?1 AND id = ?2 AND ended_at IS NULL",
         params![ws, id, now.0],
@@ -108,7 +108,7 @@ pub fn end_all_for_pat(conn: &Connection, ws: &WorkspaceId, pat: &PatId, now: Ti
 }
 
 /// Live sessions of a PAT, oldest first (ids are time-ordered).
-pub fn list_live_ids_for_pat(conn: &Connection, pat: &PatId, now: Timestamp) -> Result<Vec<String>, AppError> {
+pub fn list_live_ids_for_pat(conn: &Connection, pat: &PatId, now: Timestamp) -> Result<Vec<SessionId>, AppError> {
     let mut stmt = super::cached(
         conn,
         "SELECT id FROM runtime_sessions WHERE pat_id = ?1 AND ended_at IS NULL AND expires_at > ?2 ORDER BY id",

@@ -9,7 +9,7 @@ use crate::db::certificates::Certificate;
 use crate::db::users::User;
 use crate::domain::agents::By;
 use crate::domain::audit::{self, Event};
-use crate::domain::ids::{UserId, WorkspaceId};
+use crate::domain::ids::{CertificateId, UserId, WorkspaceId};
 use crate::domain::{Email, Role};
 use crate::error::AppError;
 
@@ -33,7 +33,7 @@ pub fn create(
     by: &By<'_>,
 ) -> Result<Certificate, AppError> {
     let cert = Certificate {
-        id: db::new_id(),
+        id: CertificateId::generate(),
         workspace_id: ws.clone(),
         kid: g.kid.clone(),
         public_key_pem: g.public_key_pem.clone(),

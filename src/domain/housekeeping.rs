@@ -73,7 +73,7 @@ mod tests {
             }
             for (i, expires) in [now.plus_seconds(-2 * 86_400), now.plus_seconds(-10)].into_iter().enumerate() {
                 let session = db::runtime_sessions::RuntimeSession {
-                    id: format!("s{i}"),
+                    id: crate::model::ids::SessionId(format!("s{i}")),
                     workspace_id: ws.id.clone(),
                     agent_id: agent.id.clone(),
                     pat_id: pat.id.clone(),

@@ -9,7 +9,7 @@ use crate::db;
 use crate::db::runtime_sessions::RuntimeSession;
 use crate::domain::agents::By;
 use crate::domain::audit::{self, Event};
-use crate::domain::ids::{AgentId, PatId, WorkspaceId};
+use crate::domain::ids::{AgentId, PatId, SessionId, WorkspaceId};
 use crate::error::AppError;
 
 pub fn parse_label(raw: Option<&str>) -> Result<String, AppError> {
@@ -37,7 +37,7 @@ pub fn start(
     by: &By<'_>,
 ) -> Result<RuntimeSession, AppError> {
     let session = RuntimeSession {
-        id: db::new_id(),
+        id: SessionId::generate(),
         workspace_id: ws.clone(),
         agent_id: agent.clone(),
         pat_id: pat.clone(),
@@ -68,7 +68,7 @@ pub fn start(
 }
 
 /// Ends a session at once: its JWT fails on the next request.
-pub fn end(tx: &Connection, ws: &WorkspaceId, id: &str, by: &By<'_>) -> Result<(), AppError> {
+pub fn end(tx: &Connection, ws: &WorkspaceId, id: &SessionId, by: &By<'_>) -> Result<(), AppError> {
     if db::runtime_sessions::update_ended(tx, ws, id, by.now)? {
         audit::record(
             tx,

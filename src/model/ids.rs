@@ -29,4 +29,4 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(WorkspaceId, UserId, AgentId, PatId, CheckoutId, ApprovalId, ResourceId, GrantId);
+id_type!(WorkspaceId, UserId, AgentId, PatId, CheckoutId, ApprovalId, ResourceId, GrantId, CertificateId, SessionId);

@@ -1,6 +1,7 @@
 //! `/v1/certificates` (docs/API.md §5.5; camelCase fields by contract).
 
 use crate::model::CertificateStatus;
+use crate::model::ids::CertificateId;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::actor_of;
@@ -17,7 +18,7 @@ use crate::wire::workspace as wire;
 /// A certificate as the API shows it (never its private key).
 pub fn view(c: &Certificate) -> wire::Certificate {
     wire::Certificate {
-        id: c.id.clone(),
+        id: c.id.0.clone(),
         kid: c.kid.clone(),
         name: c.name.clone(),
         algorithm: "RS256".into(),
@@ -109,7 +110,7 @@ pub async fn public_certificate(state: web::Data<AppState>, kid: web::Path<Strin
     Ok(HttpResponse::Ok().json(wire::Certificate { jwk: Some(jwk), ..view(&cert) }))
 }
 
-async fn load(state: &AppState, p: &Principal, id: String) -> Result<Certificate, AppError> {
+async fn load(state: &AppState, p: &Principal, id: CertificateId) -> Result<Certificate, AppError> {
     let ws = p.workspace.id.clone();
     state.db.read(move |conn| db::certificates::find(conn, &ws, &id)).await?.ok_or(AppError::NotFound)
 }
@@ -118,7 +119,7 @@ async fn retire(
     req: HttpRequest,
     state: web::Data<AppState>,
     p: Principal,
-    id: String,
+    id: CertificateId,
     status: CertificateStatus,
 ) -> Result<Certificate, AppError> {
     let cert = load(&state, &p, id).await?;
@@ -135,7 +136,7 @@ pub async fn revoke_certificate(
     req: HttpRequest,
     state: web::Data<AppState>,
     OwnerCaller(p): OwnerCaller,
-    id: web::Path<String>,
+    id: web::Path<CertificateId>,
 ) -> Result<HttpResponse, AppError> {
     let cert = retire(req, state, p, id.into_inner(), CertificateStatus::Revoked).await?;
     Ok(HttpResponse::Ok().json(view(&cert)))
@@ -146,7 +147,7 @@ pub async fn delete_certificate(
     req: HttpRequest,
     state: web::Data<AppState>,
     OwnerCaller(p): OwnerCaller,
-    id: web::Path<String>,
+    id: web::Path<CertificateId>,
 ) -> Result<HttpResponse, AppError> {
     retire(req, state, p, id.into_inner(), CertificateStatus::Deleted).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -14,6 +14,7 @@ use crate::domain::pats;
 use crate::domain::principal::{CredentialKind, Principal};
 use crate::domain::sessions;
 use crate::error::AppError;
+use crate::model::ids::SessionId;
 use crate::http::bearer::{AnyCaller, introspect};
 use crate::state::AppState;
 
@@ -56,7 +57,7 @@ pub async fn revoke_token(
                     let pat = db::pats::find(tx, &ws, &id)?.ok_or(AppError::NotFound)?;
                     pats::revoke(tx, &pat, &by).map(|_| ())
                 }
-                CredentialKind::Session => sessions::end(tx, &ws, &cred.id, &by),
+                CredentialKind::Session => sessions::end(tx, &ws, &SessionId(cred.id.clone()), &by),
                 CredentialKind::AccessToken => {
                     db::access_tokens::delete(tx, &ws, &cred.id)?;
                     let event = Event::success(Some(&ws), by.actor, "access_token.revoked", by.meta)

@@ -64,7 +64,7 @@ pub async fn start_session(
         scope: Scope::Agent.as_str().into(),
         agent_id: Some(agent.id.0.clone()),
         cnf: Some(Cnf { jkt: session.key_thumbprint.clone() }),
-        sid: Some(session.id.clone()),
+        sid: Some(session.id.0.clone()),
         session_key: Some(session_key),
     };
     let jwt = state.keys.sign(&claims).map_err(AppError::internal)?;
@@ -72,7 +72,7 @@ pub async fn start_session(
         jwt,
         token_type: "Bearer".into(),
         expires_in: session.expires_at.0 - now.0,
-        session_id: session.id,
+        session_id: session.id.0,
         agent_id: agent.id.0,
         key_thumbprint: session.key_thumbprint,
     }))

@@ -12,7 +12,7 @@ use crate::domain::enrollment;
 use crate::domain::ids::AgentId;
 use crate::error::HtmlError;
 use crate::http::auth::AgentConsole;
-use crate::model::ids::GrantId;
+use crate::model::ids::{GrantId, SessionId};
 use crate::state::AppState;
 
 pub struct AgentRow {
@@ -419,7 +419,7 @@ pub async fn agent_page(
         sessions: sessions
             .into_iter()
             .map(|s| SessionRow {
-                id: s.id,
+                id: s.id.0,
                 label: s.label,
                 thumbprint: s.key_thumbprint,
                 started: s.created_at.display(),
@@ -496,14 +496,13 @@ pub async fn end_session(
     req: HttpRequest,
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
-    path: web::Path<(String, String)>,
+    path: web::Path<(AgentId, SessionId)>,
     form: SessionForm<CsrfOnly>,
 ) -> Result<HttpResponse, HtmlError> {
     form.check(&browser)?;
-    let (agent_id, session_id) = path.into_inner();
+    let (agent, session_id) = path.into_inner();
     let (ws, who) = (browser.workspace().id.clone(), browser.acting());
     let origin = crate::http::origin(browser.actor(), &req, &state);
-    let agent = AgentId(agent_id);
     let back = format!("/dashboard/agents/{}?done=ended", agent.0);
     state
         .db

@@ -3,6 +3,7 @@
 use crate::http::auth::OwnerConsole;
 use crate::http::auth::SessionForm;
 use crate::model::CertificateStatus;
+use crate::model::ids::CertificateId;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -67,7 +68,7 @@ pub async fn certificates_page(
         certs: certs
             .into_iter()
             .map(|c| CertRow {
-                id: c.id,
+                id: c.id.0,
                 kid: c.kid,
                 name: c.name,
                 status: c.status.as_str().to_string(),
@@ -122,7 +123,7 @@ pub async fn certificate_created(
     req: HttpRequest,
     state: web::Data<AppState>,
     AgentConsole(browser): AgentConsole,
-    id: web::Path<String>,
+    id: web::Path<CertificateId>,
 ) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
     let id = id.into_inner();
@@ -143,7 +144,7 @@ async fn retire(
     req: HttpRequest,
     state: web::Data<AppState>,
     browser: Browser,
-    id: String,
+    id: CertificateId,
     status: CertificateStatus,
 ) -> Result<HttpResponse, HtmlError> {
     let ws = browser.workspace().id.clone();
@@ -158,7 +159,7 @@ pub async fn revoke_certificate(
     req: HttpRequest,
     state: web::Data<AppState>,
     OwnerConsole(browser): OwnerConsole,
-    id: web::Path<String>,
+    id: web::Path<CertificateId>,
     form: SessionForm<CertForm>,
 ) -> Result<HttpResponse, HtmlError> {
     form.check(&browser)?;
@@ -170,7 +171,7 @@ pub async fn delete_certificate(
     req: HttpRequest,
     state: web::Data<AppState>,
     OwnerConsole(browser): OwnerConsole,
-    id: web::Path<String>,
+    id: web::Path<CertificateId>,
     form: SessionForm<CertForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.check(&browser)?;
@@ -179,7 +180,7 @@ pub async fn delete_certificate(
         let (ws, probe) = (browser.workspace().id.clone(), id.clone());
         let cert =
             state.db.read(move |conn| db::certificates::find(conn, &ws, &probe)).await?.ok_or(HtmlError::NotFound)?;
-        return page(&ConfirmDeletePage { nav: Nav::new(&browser, "certificates"), id: cert.id, kid: cert.kid });
+        return page(&ConfirmDeletePage { nav: Nav::new(&browser, "certificates"), id: cert.id.0, kid: cert.kid });
     }
     retire(req, state, browser, id, CertificateStatus::Deleted).await
 }
