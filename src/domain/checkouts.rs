@@ -190,7 +190,8 @@ impl From<AppError> for Refused {
     }
 }
 
-fn cents(c: i64) -> AmountCents {
+/// Cents as an amount, held within the representable range.
+pub fn cents(c: i64) -> AmountCents {
     AmountCents::from_cents(c.clamp(0, crate::domain::money::MAX_CENTS)).unwrap_or(AmountCents::ZERO)
 }
 

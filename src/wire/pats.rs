@@ -75,6 +75,7 @@ pub struct MintPat {
 pub struct UpdatePat {
     #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f]*$")]
     pub name: Option<String>,
+    /// An agent PAT always has a daily cap: null leaves it as it is.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{1,7}(\\.[0-9]{1,2})?$")]
     pub daily_cap_usd: UsdField,

@@ -72,6 +72,15 @@ fn limits_are_shown_and_changed_on_the_pat() {
         Some(json!({"name": "h", "scope_type": "host", "weekly_cap_usd": "1.00"})),
     );
     host_pat.assert_error(400, "VALIDATION_FAILED");
+    // Revoking answers the PAT with its real limits, not the defaults.
+    let revoked = x.c.api("POST", &format!("/v1/pats/{}/revoke", x.pat_id), Some(&host), None);
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    let revoked = revoked.json();
+    assert_eq!(
+        (&revoked["status"], &revoked["monthly_cap_usd"], &revoked["max_checkout_usd"], &revoked["weekly_cap_usd"]),
+        (&json!("revoked"), &json!("50.00"), &json!("5.00"), &Value::Null),
+        "{revoked}"
+    );
 }
 
 #[test]
@@ -204,7 +213,13 @@ fn over_the_cap_with_ask_a_person_approves_and_the_poll_gets_the_checkout() {
     assert_eq!(res.status, 303);
     let res = poll(&mut x, &id, 0);
     assert_eq!(res.status, 201, "{}", res.body);
-    assert_eq!(res.json()["amount_usd"], "3.00");
+    // The checkout as its create answer shows it, with today's spend and cap.
+    let checkout = res.json();
+    assert_eq!(
+        (&checkout["amount_usd"], &checkout["status"], &checkout["spent_today_usd"], &checkout["daily_cap_usd"]),
+        (&json!("3.00"), &json!("authorized"), &json!("7.00"), &json!("5.00")),
+        "{checkout}"
+    );
     // Counted in every window, past the cap on purpose; the audit says who.
     let pat = x.pat.clone();
     assert_eq!(x.c.api("GET", "/api/agent/budget", Some(&pat), None).json()["spent_usd"]["day"], "7.00");

@@ -389,6 +389,12 @@ fn no_token_reaches_the_server_log() {
     c.api("POST", &format!("/v1/pats/{id}/revoke"), Some(&host), None);
     c.api("GET", "/v1/auth/whoami", Some(&minted), None).assert_error(401, "AUTH_TOKEN_REVOKED");
     c.api("GET", "/v1/auth/whoami", Some("lk_pat_garbage"), None).assert_error(401, "AUTH_UNKNOWN_TOKEN");
+    // A signed checkout refused over its cap still names its session.
+    let session = crate::signed::start_session(&mut c, &agent);
+    let body = serde_json::json!({"amount_usd": "5.00", "description": "x"}).to_string();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    crate::signed::signed_send_nonce(&mut c, &session, "POST", "/api/agent/checkout/create", &body, now, "n1")
+        .assert_error(429, "SPEND_CAP_EXCEEDED");
     let (code, log) = server.terminate_with_log();
     assert_eq!(code, 0);
     assert!(log.contains("path=/v1/auth/whoami"), "requests are logged: {log}");
@@ -396,7 +402,13 @@ fn no_token_reaches_the_server_log() {
         log.lines().any(|l| l.contains("path=/v1/auth/whoami") && l.contains(&format!("credential={agent_pat_id}"))),
         "a request's line names the credential it authenticated with: {log}"
     );
-    for secret in [&host, &agent, &minted, &jwt] {
+    assert!(
+        log.lines().any(|l| l.contains("path=/api/agent/checkout/create")
+            && l.contains("status=429")
+            && l.contains(&format!("credential={}", session.id))),
+        "a refused checkout's line names its session: {log}"
+    );
+    for secret in [&host, &agent, &minted, &jwt, &session.jwt] {
         assert!(!log.contains(secret.as_str()), "a token reached the log");
         assert!(!log.contains(&secret[12..30]), "part of a token reached the log");
     }

@@ -97,64 +97,21 @@ pub async fn create_checkout(
     let request = parse_request(&req, &raw);
     let (meta, now) = (request_meta(&req, &state), state.clock.now());
     let ttl = state.config.approval_ttl_seconds;
-    let outcome = state
+    let (credential, outcome) = state
         .db
         .write_rerunnable(move |tx| {
             let p = match session.resolve(tx, now) {
                 Ok(p) => p,
                 Err(r) if r.is_internal() => return Err(r.error),
-                Err(r) => return Ok(Outcome::Refused(r)),
+                Err(r) => return Ok((None, Outcome::Refused(r))),
             };
-            // The write may run again before it commits: it reads the
-            // parsed request, never consumes it.
-            let request = match &request {
-                Ok(r) => r.clone(),
-                Err(e) => return Ok(Outcome::Invalid(e.clone())),
-            };
-            let (Some(agent), Some(pat)) = (p.agent.clone(), p.credential.pat_id.clone()) else {
-                return Ok(Outcome::Invalid(AppError::SessionRequired));
-            };
-            let ws = p.workspace.id.clone();
-            let actor = actor_of(&p);
-            let who = Spender {
-                workspace: &ws,
-                agent: &agent.id,
-                agent_name: &agent.name,
-                pat: &pat,
-                session: &p.credential.id,
-            };
-            match checkouts::create(tx, &who, request, ttl, now) {
-                Ok(created) => {
-                    if created.new {
-                        let event = Event::success(Some(&ws), &actor, "checkout.created", &meta)
-                            .target("checkout", created.checkout.id.clone());
-                        audit::record(tx, event, now)?;
-                    }
-                    Ok(Outcome::Created(Box::new((created, p))))
-                }
-                Err(Refused::OverCap(over)) => {
-                    let reason = format!(
-                        "over the {} cap: {} + {} > {}",
-                        over.window, over.spent_in_window, over.attempted, over.cap
-                    );
-                    let event = Event::failure(Some(&ws), &actor, "checkout.refused", reason, &meta)
-                        .target("pat", pat.0.clone());
-                    audit::record(tx, event, now)?;
-                    Ok(Outcome::OverCap(over, pat))
-                }
-                Err(Refused::NeedsApproval(approval)) => {
-                    if approval.requested_at == now && approval.status == ApprovalStatus::Pending {
-                        let event = Event::success(Some(&ws), &actor, "approval.requested", &meta)
-                            .target("approval", approval.id.clone());
-                        audit::record(tx, event, now)?;
-                    }
-                    Ok(Outcome::Pending(approval))
-                }
-                Err(Refused::Other(AppError::Internal(e))) => Err(AppError::Internal(e)),
-                Err(Refused::Other(e)) => Ok(Outcome::Invalid(e)),
-            }
+            let credential = p.credential.id.clone();
+            decide(tx, p, &request, &meta, ttl, now).map(|outcome| (Some(credential), outcome))
         })
         .await?;
+    if let Some(credential) = &credential {
+        crate::telemetry::note_credential(credential);
+    }
     match outcome {
         Outcome::Created(done) => {
             let (created, p) = *done;
@@ -196,6 +153,58 @@ pub async fn create_checkout(
         }
         Outcome::Refused(refusal) => Err(refused(&req, &state, refusal).await),
         Outcome::Invalid(e) => Err(e),
+    }
+}
+
+/// The checkout's fate once its session checked out, inside the write.
+fn decide(
+    tx: &crate::db::Connection,
+    p: Principal,
+    request: &Result<CheckoutRequest, AppError>,
+    meta: &crate::domain::audit::RequestMeta,
+    ttl: i64,
+    now: crate::clock::Timestamp,
+) -> Result<Outcome, AppError> {
+    // The write may run again before it commits: it reads the
+    // parsed request, never consumes it.
+    let request = match request {
+        Ok(r) => r.clone(),
+        Err(e) => return Ok(Outcome::Invalid(e.clone())),
+    };
+    let (Some(agent), Some(pat)) = (p.agent.clone(), p.credential.pat_id.clone()) else {
+        return Ok(Outcome::Invalid(AppError::SessionRequired));
+    };
+    let ws = p.workspace.id.clone();
+    let actor = actor_of(&p);
+    let who =
+        Spender { workspace: &ws, agent: &agent.id, agent_name: &agent.name, pat: &pat, session: &p.credential.id };
+    match checkouts::create(tx, &who, request, ttl, now) {
+        Ok(created) => {
+            if created.new {
+                let event = Event::success(Some(&ws), &actor, "checkout.created", meta)
+                    .target("checkout", created.checkout.id.clone());
+                audit::record(tx, event, now)?;
+            }
+            Ok(Outcome::Created(Box::new((created, p))))
+        }
+        Err(Refused::OverCap(over)) => {
+            let reason =
+                format!("over the {} cap: {} + {} > {}", over.window, over.spent_in_window, over.attempted, over.cap);
+            let event =
+                Event::failure(Some(&ws), &actor, "checkout.refused", reason, meta).target("pat", pat.0.clone());
+            audit::record(tx, event, now)?;
+            Ok(Outcome::OverCap(over, pat))
+        }
+        Err(Refused::NeedsApproval(approval)) => {
+            if approval.requested_at == now && approval.status == ApprovalStatus::Pending {
+                let event = Event::success(Some(&ws), &actor, "approval.requested", meta)
+                    .target("approval", approval.id.clone());
+                audit::record(tx, event, now)?;
+            }
+            Ok(Outcome::Pending(approval))
+        }
+        Err(Refused::Other(AppError::Internal(e))) => Err(AppError::Internal(e)),
+        Err(Refused::Other(e)) => Ok(Outcome::Invalid(e)),
     }
 }
 
@@ -271,12 +280,22 @@ pub async fn poll_approval(
                     ws.clone(),
                     a.checkout_id.clone().ok_or_else(|| AppError::internal("approved without its checkout"))?,
                 );
-                let c = state
+                let (pat, day) = (pat.clone(), checkouts::utc_day(now));
+                let (c, spent, cap) = state
                     .db
-                    .read(move |conn| crate::db::checkouts::find(conn, &ws3, &checkout))
-                    .await?
-                    .ok_or_else(|| AppError::internal("approved without its checkout"))?;
-                return Ok(HttpResponse::Created().json(view(&c)));
+                    .read(move |conn| {
+                        let c = crate::db::checkouts::find(conn, &ws3, &checkout)?;
+                        let spent = crate::db::checkouts::spent_on_day(conn, &pat, day)?;
+                        Ok((c, spent, crate::db::pats::find_cap(conn, &pat)?))
+                    })
+                    .await?;
+                let c = c.ok_or_else(|| AppError::internal("approved without its checkout"))?;
+                // The checkout as its create answer shows it (docs/API.md §5.3).
+                return Ok(HttpResponse::Created().json(wire::Checkout {
+                    spent_today_usd: Some(checkouts::cents(spent).to_string()),
+                    daily_cap_usd: cap.map(|c| c.to_string()),
+                    ..view(&c)
+                }));
             }
             ApprovalStatus::Denied => return Err(AppError::ApprovalDenied),
             ApprovalStatus::Expired => return Err(AppError::ApprovalExpired),

@@ -19,7 +19,7 @@ use crate::wire::Items;
 use crate::wire::pats as wire;
 
 /// A PAT as the API shows it, with its budget if it is an agent's
-/// (docs/API.md §5.9).
+/// (docs/API.md §5.9); `None` only for one just minted without limits.
 pub fn view(p: &Pat, now: Timestamp, budget: Option<&db::budgets::Budget>) -> wire::Pat {
     let usd = |c: Option<i64>| c.and_then(AmountCents::from_cents).map(|a| a.to_string());
     let budget = (p.scope == Scope::Agent).then(|| {
@@ -270,6 +270,13 @@ pub async fn revoke_pat(
     let pat = load(&state, &p, id.into_inner()).await?;
     let origin = crate::http::origin(actor_of(&p), &req, &state);
     let now = origin.now;
-    let pat = state.db.write(move |tx| pats::revoke(tx, &pat, &origin.by())).await?;
-    Ok(HttpResponse::Ok().json(view(&pat, now, None)))
+    let (pat, budget) = state
+        .db
+        .write(move |tx| {
+            let pat = pats::revoke(tx, &pat, &origin.by())?;
+            let budget = db::budgets::find(tx, &pat.id)?;
+            Ok((pat, budget))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view(&pat, now, Some(&budget))))
 }

@@ -14,8 +14,8 @@ use crate::domain::pats;
 use crate::domain::principal::{CredentialKind, Principal};
 use crate::domain::sessions;
 use crate::error::AppError;
-use crate::model::ids::SessionId;
 use crate::http::bearer::{AnyCaller, introspect};
+use crate::model::ids::SessionId;
 use crate::state::AppState;
 
 fn same_credential(a: &Principal, b: &Principal) -> bool {
