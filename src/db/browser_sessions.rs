@@ -105,3 +105,49 @@ pub fn update_workspace(conn: &Connection, token_hash: &[u8], ws: &WorkspaceId) 
 pub fn delete_expired(conn: &Connection, now: Timestamp) -> Result<usize, AppError> {
     Ok(conn.execute("DELETE FROM browser_sessions WHERE expires_at <= ?1", [now.0])?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_browser_session_lives_until_it_expires_or_its_membership_ends() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            db.write_blocking(|tx| {
+                let (ws, _) = crate::domain::setup::workspace_with_agent(tx, now)?;
+                let owner = crate::db::memberships::list_for_workspace(tx, &ws.id)?.remove(0);
+                let session = |hash: &'static [u8], expires_at| NewSession {
+                    token_hash: hash,
+                    user_id: &owner.user_id,
+                    workspace_id: &ws.id,
+                    csrf_token: "csrf",
+                    created_at: now,
+                    expires_at,
+                };
+                let end = now.plus_seconds(3600);
+                insert(tx, &session(b"h1", end))?;
+                insert(tx, &session(b"h2", end))?;
+                insert(tx, &session(b"h3", now.plus_seconds(10)))?;
+                let live = find_live(tx, b"h1", now)?.expect("live");
+                assert_eq!((live.role, live.csrf_token.as_str(), &live.workspace.id), (Role::Owner, "csrf", &ws.id));
+                assert_eq!(live.email, "owner@example.com");
+                assert!(find_live(tx, b"h1", end)?.is_none(), "expired at its end");
+                assert!(find_live(tx, b"nope", now)?.is_none());
+
+                assert_eq!(delete_for_user(tx, &owner.user_id, Some(b"h1"))?, 2, "every other session");
+                assert!(find_live(tx, b"h1", now)?.is_some(), "the one kept");
+                assert!(find_live(tx, b"h2", now)?.is_none());
+                insert(tx, &session(b"h4", now.plus_seconds(10)))?;
+                assert_eq!(delete_expired(tx, now.plus_seconds(10))?, 1);
+
+                crate::db::memberships::delete(tx, &ws.id, &owner.user_id)?;
+                assert!(find_live(tx, b"h1", now)?.is_none(), "no longer a member");
+                delete(tx, b"h1")?;
+                assert_eq!(delete_for_user(tx, &owner.user_id, None)?, 0);
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}

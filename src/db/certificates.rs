@@ -100,3 +100,60 @@ pub fn update_status(
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CertificateStatus;
+
+    #[test]
+    fn a_certificate_is_found_in_its_workspace_and_by_kid_until_deleted() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            db.write_blocking(|tx| {
+                let (ws, _) = crate::domain::setup::workspace_with_agent(tx, now)?;
+                let cert = |id: &str| Certificate {
+                    id: CertificateId(id.into()),
+                    workspace_id: ws.id.clone(),
+                    kid: format!("kid-{id}"),
+                    public_key_pem: "pem".into(),
+                    n: "n".into(),
+                    e: "AQAB".into(),
+                    status: CertificateStatus::Active,
+                    created_at: now,
+                    revoked_at: None,
+                    name: format!("backend {id}"),
+                };
+                insert(tx, &cert("c1"))?;
+                insert(tx, &cert("c2"))?;
+                let (c1, c2) = (CertificateId("c1".into()), CertificateId("c2".into()));
+                let ids = |v: Vec<Certificate>| v.into_iter().map(|c| c.id.0).collect::<Vec<_>>();
+                assert_eq!(ids(list(tx, &ws.id, false, 10)?), ["c2", "c1"], "newest first");
+                assert!(find(tx, &WorkspaceId("other".into()), &c1)?.is_none(), "another workspace's");
+                assert_eq!(find(tx, &ws.id, &c1)?.expect("stored").name, "backend c1");
+
+                update_status(tx, &ws.id, &c2, CertificateStatus::Revoked, now)?;
+                assert_eq!(ids(list(tx, &ws.id, true, 1)?), ["c1"], "the newest active");
+                let (revoked, in_ws) = find_by_kid(tx, "kid-c2")?.expect("by kid");
+                assert_eq!(
+                    (revoked.status, revoked.revoked_at, in_ws.id),
+                    (CertificateStatus::Revoked, Some(now), ws.id.clone())
+                );
+
+                let later = now.plus_seconds(60);
+                update_status(tx, &ws.id, &c2, CertificateStatus::Deleted, later)?;
+                assert!(find(tx, &ws.id, &c2)?.is_none(), "deleted is gone");
+                assert_eq!(ids(list(tx, &ws.id, false, 10)?), ["c1"]);
+                let (deleted, _) = find_by_kid(tx, "kid-c2")?.expect("the kid stays known");
+                assert_eq!(
+                    (deleted.status, deleted.revoked_at),
+                    (CertificateStatus::Deleted, Some(now)),
+                    "first retirement kept"
+                );
+                assert!(find_by_kid(tx, "kid-nope")?.is_none());
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}

@@ -178,3 +178,69 @@ pub fn spend_by_pat(conn: &Connection, ws: &WorkspaceId, utc_day: i64) -> Result
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkouts_page_by_id_in_their_workspace_and_spend_adds_up_per_day() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            db.write_blocking(|tx| {
+                let (ws, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
+                let pat = crate::domain::setup::agent_pat(tx, &ws, &agent, now)?;
+                let checkout = |id: &str| Checkout {
+                    id: CheckoutId(id.into()),
+                    workspace_id: ws.id.clone(),
+                    agent_id: agent.id.clone(),
+                    agent_name: None,
+                    pat_id: pat.id.clone(),
+                    session_id: Some("s".into()),
+                    amount_cents: 250,
+                    description: format!("buy {id}"),
+                    reference: None,
+                    status: CheckoutStatus::Authorized,
+                    utc_day: 10,
+                    idempotency_key: Some(format!("key-{id}")),
+                    request_sha256: Some("sha".into()),
+                    created_at: now,
+                };
+                for id in ["co1", "co2", "co3"] {
+                    insert(tx, &checkout(id))?;
+                }
+                let ids = |v: Vec<Checkout>| v.into_iter().map(|c| c.id.0).collect::<Vec<_>>();
+                assert_eq!(ids(list(tx, &ws.id, None, 2)?), ["co3", "co2"]);
+                assert_eq!(ids(list(tx, &ws.id, Some("co2"), 10)?), ["co1"], "the page after co2");
+                assert_eq!(ids(list_for_agent(tx, &ws.id, &agent.id, 10)?), ["co3", "co2", "co1"]);
+                assert!(list(tx, &WorkspaceId("other".into()), None, 10)?.is_empty());
+                let co1 = CheckoutId("co1".into());
+                assert!(find(tx, &WorkspaceId("other".into()), &co1)?.is_none(), "another workspace's");
+                let found = find(tx, &ws.id, &co1)?.expect("stored");
+                assert_eq!(
+                    (found.agent_name.as_deref(), found.amount_cents, found.status),
+                    (Some("a"), 250, CheckoutStatus::Authorized)
+                );
+                assert_eq!(find_by_idempotency_key(tx, &pat.id, "key-co2")?.map(|c| c.id.0), Some("co2".into()));
+                assert!(find_by_idempotency_key(tx, &PatId("other".into()), "key-co2")?.is_none(), "keys are per PAT");
+
+                assert_eq!(spent_on_day(tx, &pat.id, 10)?, 0);
+                add_spend(tx, &pat.id, 10, 100)?;
+                add_spend(tx, &pat.id, 10, 150)?;
+                add_spend(tx, &pat.id, 11, 50)?;
+                assert_eq!(spent_on_day(tx, &pat.id, 10)?, 250);
+                assert_eq!(spend_per_day(tx, &pat.id, 0)?, [(10, 250), (11, 50)]);
+                assert_eq!(spend_per_day(tx, &pat.id, 11)?, [(11, 50)]);
+                let by_pat = spend_by_pat(tx, &ws.id, 10)?;
+                assert_eq!(by_pat.len(), 1);
+                assert_eq!(
+                    (by_pat[0].spent_cents, by_pat[0].cap_cents, by_pat[0].agent_name.as_str()),
+                    (250, 1_000, "a")
+                );
+                assert!(spend_by_pat(tx, &WorkspaceId("other".into()), 10)?.is_empty());
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}

@@ -103,3 +103,46 @@ pub fn count_owners_in(conn: &Connection, ws: &WorkspaceId) -> Result<i64, AppEr
     Ok(conn
         .query_row("SELECT COUNT(*) FROM memberships WHERE workspace_id = ?1 AND role = 'owner'", [ws], |r| r.get(0))?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Email;
+
+    #[test]
+    fn roles_are_per_workspace_and_owners_are_counted() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            db.write_blocking(|tx| {
+                let (ws, _) = crate::domain::setup::workspace_with_agent(tx, now)?;
+                let email = Email::parse("second@example.com").expect("an email");
+                let second = crate::domain::workspaces::create_user(tx, &email, "$argon2id$x", now)?;
+                let owner = list_for_workspace(tx, &ws.id)?.remove(0);
+                let other = crate::domain::workspaces::create_with_owner(tx, "other", &second.id, now)?;
+                assert_eq!((count_owners(tx)?, count_owners_in(tx, &ws.id)?), (2, 1));
+
+                insert(tx, &ws.id, &second.id, Role::Member, now.plus_seconds(1))?;
+                assert_eq!(find_role(tx, &ws.id, &second.id)?, Some(Role::Member));
+                assert_eq!(find_role(tx, &other.id, &second.id)?, Some(Role::Owner), "each workspace its own role");
+                assert_eq!(find_role(tx, &other.id, &owner.user_id)?, None);
+                let members: Vec<_> = list_for_workspace(tx, &ws.id)?.into_iter().map(|m| (m.email, m.role)).collect();
+                assert_eq!(
+                    members,
+                    [("owner@example.com".to_string(), Role::Owner), ("second@example.com".into(), Role::Member)]
+                );
+                let mine: Vec<_> = list_for_user(tx, &second.id)?.into_iter().map(|(w, r)| (w.id, r)).collect();
+                assert_eq!(mine, [(other.id.clone(), Role::Owner), (ws.id.clone(), Role::Member)], "owned first");
+
+                assert!(set_role(tx, &ws.id, &second.id, Role::Owner)?);
+                assert_eq!(count_owners_in(tx, &ws.id)?, 2);
+                assert!(!set_role(tx, &ws.id, &UserId("nobody".into()), Role::Owner)?, "not a member");
+                assert!(delete(tx, &ws.id, &second.id)?);
+                assert!(!delete(tx, &ws.id, &second.id)?, "removed once");
+                assert_eq!(find_role(tx, &ws.id, &second.id)?, None);
+                assert_eq!(find_role(tx, &other.id, &second.id)?, Some(Role::Owner), "the other workspace untouched");
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}

@@ -126,3 +126,56 @@ pub fn delete_expired(conn: &Connection, before: Timestamp, batch: u32) -> Resul
     )?
     .execute(params![before.0, batch])?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_ends_once_in_its_workspace_and_expired_ones_are_forgotten() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            db.write_blocking(|tx| {
+                let (ws, agent) = crate::domain::setup::workspace_with_agent(tx, now)?;
+                let pat = crate::domain::setup::agent_pat(tx, &ws, &agent, now)?;
+                let session = |id: &str, expires_at: Timestamp| RuntimeSession {
+                    id: SessionId(id.into()),
+                    workspace_id: ws.id.clone(),
+                    agent_id: agent.id.clone(),
+                    pat_id: pat.id.clone(),
+                    public_key: vec![1; 32],
+                    key_thumbprint: format!("jkt-{id}"),
+                    label: id.into(),
+                    created_at: now,
+                    expires_at,
+                    ended_at: None,
+                };
+                insert(tx, &session("s1", now.plus_seconds(900)))?;
+                insert(tx, &session("s2", now.plus_seconds(900)))?;
+                insert(tx, &session("s3", now.plus_seconds(-10)))?;
+                let ids = |v: Vec<SessionId>| v.into_iter().map(|s| s.0).collect::<Vec<_>>();
+                let live = list_live_for_agent(tx, &ws.id, &agent.id, now)?;
+                assert_eq!(ids(live.into_iter().map(|s| s.id).collect()), ["s2", "s1"], "newest first, not expired");
+                assert_eq!(ids(list_live_ids_for_pat(tx, &pat.id, now)?), ["s1", "s2"], "oldest first");
+                let found = find(tx, &SessionId("s1".into()))?.expect("stored");
+                assert_eq!((found.key_thumbprint.as_str(), found.public_key.len()), ("jkt-s1", 32));
+
+                let s1 = SessionId("s1".into());
+                assert!(!update_ended(tx, &WorkspaceId("other".into()), &s1, now)?, "another workspace's");
+                assert!(update_ended(tx, &ws.id, &s1, now)?);
+                assert!(!update_ended(tx, &ws.id, &s1, now.plus_seconds(1))?, "ended once");
+                assert_eq!(find(tx, &s1)?.unwrap().ended_at, Some(now));
+                assert_eq!(ids(list_live_ids_for_pat(tx, &pat.id, now)?), ["s2"]);
+                assert_eq!(end_all_for_pat(tx, &WorkspaceId("other".into()), &pat.id, now)?, 0);
+                assert_eq!(end_all_for_pat(tx, &ws.id, &pat.id, now)?, 2, "s2 and the expired s3");
+                assert!(list_live_for_agent(tx, &ws.id, &agent.id, now)?.is_empty());
+
+                assert_eq!(delete_expired(tx, now, 10)?, 1);
+                assert!(find(tx, &SessionId("s3".into()))?.is_none());
+                assert!(find(tx, &s1)?.is_some(), "ended but not expired: kept");
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}
