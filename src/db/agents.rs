@@ -169,3 +169,67 @@ pub fn set_kind(conn: &Connection, id: &AgentId, kind: &str) -> Result<(), AppEr
     conn.execute("UPDATE agents SET kind = ?2 WHERE id = ?1", params![id, kind])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agent_is_named_once_per_workspace_and_keeps_its_first_enrolment() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            let (ws, first) = db.write_blocking(|tx| crate::domain::setup::workspace_with_agent(tx, now)).unwrap();
+            let agent = |id: &str, name: &str, owner: Option<UserId>| Agent {
+                id: AgentId(id.into()),
+                workspace_id: ws.id.clone(),
+                name: name.into(),
+                description: String::new(),
+                status: AgentStatus::Created,
+                owner_user_id: owner,
+                enrolled_at: None,
+                created_at: now,
+                updated_at: now,
+                public_jwk: None,
+                key_thumbprint: None,
+                kind: "agent".into(),
+            };
+            // The name is taken: refused as a conflict naming it, nothing written.
+            let taken = db.write_blocking(|tx| insert(tx, &agent("zz-dup", "a", None)));
+            assert!(matches!(&taken, Err(AppError::Conflict(m)) if m.contains("\"a\"")), "{taken:?}");
+            db.write_blocking(|tx| {
+                let owner = crate::db::memberships::list_for_workspace(tx, &ws.id)?.remove(0).user_id;
+                insert(tx, &agent("zz-b", "b", Some(owner.clone())))?;
+                insert(tx, &agent("zz-c", "c", None))?;
+                let names = |v: Vec<Agent>| v.into_iter().map(|a| a.name).collect::<Vec<_>>();
+                assert_eq!(names(list(tx, &ws.id, None, None, 10)?), ["c", "b", "a"], "newest first");
+                assert_eq!(names(list(tx, &ws.id, None, Some("zz-c"), 10)?), ["b", "a"], "the page after c");
+                assert_eq!(names(list(tx, &ws.id, Some(&owner), None, 10)?), ["b"], "one member's");
+                assert!(find(tx, &ws.id, &AgentId("zz-dup".into()))?.is_none(), "the refused one");
+                let b = AgentId("zz-b".into());
+                assert_eq!(find_by_name(tx, &ws.id, "b")?.map(|a| a.id), Some(b.clone()));
+                assert!(find(tx, &WorkspaceId("other".into()), &b)?.is_none(), "another workspace's");
+                assert!(matches!(
+                    update_status(tx, &WorkspaceId("other".into()), &b, AgentStatus::Disabled, now),
+                    Err(AppError::NotFound)
+                ));
+
+                update_key(tx, &b, "{\"kty\":\"EC\"}", "jkt-1", now, now)?;
+                let later = now.plus_seconds(60);
+                update_key(tx, &b, "{\"kty\":\"EC\"}", "jkt-2", later, later)?;
+                let (enrolled, in_ws) = find_with_workspace(tx, &b)?.expect("with its workspace");
+                assert_eq!(
+                    (enrolled.status, enrolled.enrolled_at, enrolled.key_thumbprint.as_deref(), in_ws.id),
+                    (AgentStatus::Active, Some(now), Some("jkt-2"), ws.id.clone()),
+                    "a new key, the first enrolment time"
+                );
+                update_status(tx, &ws.id, &b, AgentStatus::Disabled, later)?;
+                set_kind(tx, &b, "oauth_client")?;
+                let disabled = find_any_workspace(tx, &b)?.expect("by id alone");
+                assert_eq!((disabled.status, disabled.kind.as_str()), (AgentStatus::Disabled, "oauth_client"));
+                assert_eq!(find(tx, &ws.id, &first.id)?.map(|a| a.status), Some(AgentStatus::Created));
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}

@@ -143,3 +143,67 @@ pub fn list_filtered(
     let rows = stmt.query_map(params![ws, f.before, f.kind, f.agent_id, limit, f.outcome, since], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_collapse_inside_their_window_filters_select_and_rows_are_never_deleted() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            let ws = db.write_blocking(|tx| crate::domain::setup::workspace_with_agent(tx, now)).unwrap().0.id;
+            let event = |id: &str, kind: &str, outcome: &str, target: Option<&str>, at: Timestamp| AuditEvent {
+                id: id.into(),
+                created_at: at,
+                workspace_id: Some(ws.clone()),
+                actor_kind: "agent".into(),
+                actor_id: Some("agent-1".into()),
+                actor_label: None,
+                kind: kind.into(),
+                target_kind: target.map(|_| "pat".into()),
+                target_id: target.map(str::to_string),
+                outcome: outcome.into(),
+                reason: None,
+                client_ip: None,
+                user_agent: None,
+                repeat_count: 1,
+                last_at: at,
+            };
+            db.write_blocking(|tx| {
+                insert(tx, &event("e1", "pat.minted", "success", Some("pat-1"), now.plus_seconds(1)), None)?;
+                insert(tx, &event("e2", "auth.refused", "failure", None, now.plus_seconds(2)), Some("k"))?;
+                assert!(bump_recent(tx, "k", now, now.plus_seconds(30), 2)?, "inside the window");
+                assert!(!bump_recent(tx, "k", now.plus_seconds(31), now.plus_seconds(90), 1)?, "past it");
+                assert!(!bump_recent(tx, "other", now, now, 1)?);
+                insert(tx, &event("e3", "pat.revoked", "success", Some("pat-1"), now.plus_seconds(120)), None)?;
+
+                // Setting the workspace up recorded events at `now`: these come after.
+                let ids = |f: AuditFilter| -> Result<Vec<String>, AppError> {
+                    let f = AuditFilter { since: f.since.or(Some(now.plus_seconds(1))), ..f };
+                    Ok(list_filtered(tx, &ws, &f, 10)?.into_iter().map(|e| e.id).collect())
+                };
+                assert_eq!(ids(AuditFilter::default())?, ["e3", "e2", "e1"], "newest first");
+                let repeated = list_for_workspace(tx, &ws, None, 10)?.remove(1);
+                assert_eq!((repeated.repeat_count, repeated.last_at), (3, now.plus_seconds(30)));
+                assert_eq!(ids(AuditFilter { outcome: Some("failure".into()), ..Default::default() })?, ["e2"]);
+                assert_eq!(ids(AuditFilter { kind: Some("pat.minted".into()), ..Default::default() })?, ["e1"]);
+                assert_eq!(ids(AuditFilter { agent_id: Some("pat-1".into()), ..Default::default() })?, ["e3", "e1"]);
+                assert_eq!(ids(AuditFilter { before: Some("e3".into()), ..Default::default() })?, ["e2", "e1"]);
+                assert_eq!(ids(AuditFilter { since: Some(now.plus_seconds(60)), ..Default::default() })?, ["e3"]);
+                assert!(list_for_workspace(tx, &WorkspaceId("other".into()), None, 10)?.is_empty());
+                Ok(())
+            })
+            .unwrap();
+            // Append-only: the database itself refuses a delete or a rewrite.
+            for sql in
+                ["DELETE FROM audit_events WHERE id = 'e1'", "UPDATE audit_events SET kind = 'x' WHERE id = 'e1'"]
+            {
+                assert!(db.write_blocking(|tx| Ok(tx.execute(sql, [])?)).is_err(), "{sql}");
+            }
+            let kept = db.read_blocking(|conn| list_for_workspace(conn, &ws, None, 10)).unwrap();
+            let kinds: Vec<_> = kept.iter().take(3).map(|e| e.kind.as_str()).collect();
+            assert_eq!(kinds, ["pat.revoked", "auth.refused", "pat.minted"]);
+        });
+    }
+}

@@ -140,3 +140,65 @@ pub fn list(conn: &Connection, ws: &WorkspaceId, before: Option<&str>, limit: u3
     let rows = stmt.query_map(params![ws, before, limit], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resource_identifier_is_registered_once_and_every_update_is_a_version() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            let (ws, _) = db.write_blocking(|tx| crate::domain::setup::workspace_with_agent(tx, now)).unwrap();
+            let resource = |id: &str, identifier: &str, scopes: &[&str]| Resource {
+                id: ResourceId(id.into()),
+                workspace_id: ws.id.clone(),
+                name: id.into(),
+                identifier: identifier.into(),
+                authority: "api.example.com".into(),
+                scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                rules: Vec::new(),
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            };
+            db.write_blocking(|tx| {
+                insert(tx, &resource("r1", "https://api.example.com/a", &["read", "write"]))?;
+                insert(tx, &resource("r2", "https://api.example.com/b", &["admin", "read"]))
+            })
+            .unwrap();
+            let taken = db.write_blocking(|tx| insert(tx, &resource("r3", "https://api.example.com/a", &[])));
+            assert!(
+                matches!(&taken, Err(AppError::Conflict(m)) if m.contains("https://api.example.com/a")),
+                "{taken:?}"
+            );
+            db.write_blocking(|tx| {
+                let r1 = ResourceId("r1".into());
+                let found = find(tx, &ws.id, &r1)?.expect("stored");
+                assert_eq!(
+                    (found.scopes.as_slice(), found.version),
+                    (["read".to_string(), "write".into()].as_slice(), 1)
+                );
+                assert!(find(tx, &WorkspaceId("other".into()), &r1)?.is_none(), "another workspace's");
+                assert_eq!(find_any(tx, &r1)?.map(|r| r.workspace_id), Some(ws.id.clone()));
+                assert_eq!(find_by_identifier(tx, "https://api.example.com/b")?.map(|r| r.id.0), Some("r2".into()));
+                assert_eq!(find_by_authority(tx, "api.example.com")?.len(), 2);
+                assert_eq!(all_scopes(tx)?, ["admin", "read", "write"], "sorted, once each");
+                let ids = |v: Vec<Resource>| v.into_iter().map(|r| r.id.0).collect::<Vec<_>>();
+                assert_eq!(ids(list(tx, &ws.id, None, 10)?), ["r2", "r1"]);
+                assert_eq!(ids(list(tx, &ws.id, Some("r2"), 10)?), ["r1"]);
+
+                let changed = Resource { name: "renamed".into(), ..found };
+                update(tx, &changed)?;
+                update(tx, &changed)?;
+                assert_eq!(version_of(tx, &r1)?, Some(3));
+                assert_eq!(find(tx, &ws.id, &r1)?.map(|r| r.name), Some("renamed".into()));
+                assert!(!delete(tx, &WorkspaceId("other".into()), &r1)?);
+                assert!(delete(tx, &ws.id, &r1)?);
+                assert_eq!(version_of(tx, &r1)?, None);
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}

@@ -98,3 +98,62 @@ pub fn update_name(conn: &Connection, id: &UserId, name: &str, now: Timestamp) -
     conn.execute("UPDATE users SET name = ?2, updated_at = ?3 WHERE id = ?1", params![id, name, now.0])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_email_is_one_account_and_each_workspace_may_hold_its_own_delegated_identity() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            let user = |id: &str, email: &str| User {
+                id: UserId(id.into()),
+                email: email.into(),
+                name: id.into(),
+                password_hash: Some("$argon2id$x".into()),
+                auto_provisioned: false,
+                created_at: now,
+            };
+            let (ws, _) = db.write_blocking(|tx| crate::domain::setup::workspace_with_agent(tx, now)).unwrap();
+            let other = WorkspaceId("other-ws".into());
+            db.write_blocking(|tx| {
+                crate::db::workspaces::insert(
+                    tx,
+                    &crate::db::workspaces::Workspace {
+                        id: other.clone(),
+                        name: "other".into(),
+                        agent_security_mode: true,
+                        created_at: now,
+                    },
+                )?;
+                insert(tx, &user("u1", "ann@example.com"))?;
+                insert_scoped(tx, &ws.id, &user("d1", "ann@example.com"))?;
+                insert_scoped(tx, &other, &user("d2", "ann@example.com"))
+            })
+            .unwrap();
+            let taken = db.write_blocking(|tx| insert(tx, &user("u2", "ann@example.com")));
+            assert!(matches!(taken, Err(AppError::Conflict(_))), "one password account per email");
+            db.write_blocking(|tx| {
+                assert_eq!(
+                    find_by_email(tx, "ann@example.com")?.map(|u| u.id.0),
+                    Some("u1".into()),
+                    "never a delegated one"
+                );
+                assert_eq!(find_scoped(tx, &ws.id, "ann@example.com")?.map(|u| u.id.0), Some("d1".into()));
+                assert_eq!(find_scoped(tx, &other, "ann@example.com")?.map(|u| u.id.0), Some("d2".into()));
+                let delegated = find(tx, &UserId("d1".into()))?.expect("stored");
+                assert_eq!((delegated.auto_provisioned, delegated.password_hash), (true, None), "no password");
+                assert!(find_scoped(tx, &ws.id, "bob@example.com")?.is_none());
+
+                update_password(tx, &UserId("u1".into()), "$argon2id$y", now)?;
+                assert_eq!(find(tx, &UserId("u1".into()))?.and_then(|u| u.password_hash), Some("$argon2id$y".into()));
+                assert!(matches!(update_password(tx, &UserId("nobody".into()), "h", now), Err(AppError::NotFound)));
+                update_name(tx, &UserId("d1".into()), "Ann", now)?;
+                assert_eq!(find(tx, &UserId("d1".into()))?.map(|u| u.name), Some("Ann".into()));
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}
