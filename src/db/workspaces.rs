@@ -56,3 +56,38 @@ pub fn update_security_mode(conn: &Connection, id: &WorkspaceId, on: bool) -> Re
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_security_mode_switches_per_workspace() {
+        crate::db::testing::each_backend(|db| {
+            let now = Timestamp(2_000_000_000);
+            db.write_blocking(|tx| {
+                for id in ["w2", "w1"] {
+                    let ws = Workspace {
+                        id: WorkspaceId(id.into()),
+                        name: id.into(),
+                        agent_security_mode: false,
+                        created_at: now,
+                    };
+                    insert(tx, &ws)?;
+                }
+                let (w1, w2) = (WorkspaceId("w1".into()), WorkspaceId("w2".into()));
+                update_security_mode(tx, &w1, true)?;
+                assert!(get(tx, &w1)?.agent_security_mode);
+                assert!(!get(tx, &w2)?.agent_security_mode, "the other workspace untouched");
+                assert_eq!(list_all(tx)?.into_iter().map(|w| w.id).collect::<Vec<_>>(), [w1.clone(), w2]);
+                update_security_mode(tx, &w1, false)?;
+                assert!(!get(tx, &w1)?.agent_security_mode);
+                let nowhere = WorkspaceId("nope".into());
+                assert!(matches!(update_security_mode(tx, &nowhere, true), Err(AppError::NotFound)));
+                assert!(matches!(get(tx, &nowhere), Err(AppError::NotFound)));
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}
