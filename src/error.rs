@@ -11,44 +11,7 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 use serde::Serialize;
 
-/// The machine-readable way out of an error (docs/API.md §4).
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Recovery {
-    Reauthenticate {
-        cli_command: String,
-        login_command: String,
-    },
-    EnableAgentSecurityMode {
-        settings_url: String,
-    },
-    RetryLater {
-        retry_after_seconds: u64,
-    },
-    RaisePatCap {
-        settings_url: String,
-        current_cap_usd: String,
-        attempted_amount_usd: String,
-        spent_today_usd: String,
-        resets_at: String,
-        window: String,
-        spent_in_window_usd: String,
-    },
-    UseAgentPat {},
-    StartSession {
-        session_endpoint: String,
-    },
-    AwaitApproval {
-        approval_id: String,
-        poll_url: String,
-        expires_at: String,
-    },
-    SignRequest {
-        canonical_format: String,
-        server_body_sha256: String,
-        server_time: i64,
-    },
-}
+pub use crate::wire::Recovery;
 
 /// The fields of `raise_pat_cap` (decimal strings, RFC 3339 time).
 #[derive(Debug, Clone, PartialEq)]

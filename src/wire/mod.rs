@@ -31,14 +31,54 @@ pub struct ErrorBody {
     /// enable_agent_security_mode, enroll_agent, use_agent_pat,
     /// start_session, retry_later, sign_request, await_approval.
     #[schema(value_type = Option<Object>)]
-    pub recovery: Option<serde_json::Value>,
+    pub recovery: Option<Recovery>,
 }
 
-impl ErrorBody {
-    /// A field of `recovery`, as text.
-    pub fn recovery_field(&self, name: &str) -> Option<&str> {
-        self.recovery.as_ref()?.get(name)?.as_str()
-    }
+/// The machine-readable way out of an error (docs/API.md §4), as the
+/// server sends it and a client reads it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Recovery {
+    Reauthenticate {
+        cli_command: String,
+        login_command: String,
+    },
+    EnableAgentSecurityMode {
+        settings_url: String,
+    },
+    RetryLater {
+        retry_after_seconds: u64,
+    },
+    RaisePatCap {
+        settings_url: String,
+        current_cap_usd: String,
+        attempted_amount_usd: String,
+        spent_today_usd: String,
+        resets_at: String,
+        window: String,
+        spent_in_window_usd: String,
+    },
+    UseAgentPat {},
+    StartSession {
+        session_endpoint: String,
+    },
+    AwaitApproval {
+        approval_id: String,
+        poll_url: String,
+        expires_at: String,
+    },
+    SignRequest {
+        canonical_format: String,
+        server_body_sha256: String,
+        server_time: i64,
+    },
+    /// The agent is not active (documented; no refusal sends it today).
+    EnrollAgent {
+        agent_id: String,
+    },
+    /// A kind this version does not know: clients treat it as no recovery.
+    #[serde(other)]
+    Unknown,
 }
 
 /// `{"status": …}` from `/healthz` and `/readyz`.

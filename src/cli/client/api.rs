@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::cli::CliError;
+use crate::wire::Recovery;
 
 pub struct Api {
     pub base: String,
@@ -106,37 +107,40 @@ pub fn describe(status: u16, body: &Value) -> String {
     let code = body["error_code"].as_str().unwrap_or("HTTP_ERROR");
     let message =
         body["user_message"].as_str().map(str::to_string).unwrap_or_else(|| format!("the server answered {status}"));
-    let hint = match body["recovery"]["kind"].as_str() {
-        Some("reauthenticate") => {
+    // A recovery this client cannot read is no recovery; the message stays.
+    let recovery = serde_json::from_value::<Option<Recovery>>(body["recovery"].clone()).ok().flatten();
+    let hint = match recovery {
+        None | Some(Recovery::Unknown) => String::new(),
+        Some(Recovery::Reauthenticate { .. }) => {
             " Next: log in again with `latchkey login --url URL`, or mint a new token.".to_string()
         }
-        Some("enable_agent_security_mode") => format!(
-            " Next: a host turns on Agent Security Mode at {}.",
-            body["recovery"]["settings_url"].as_str().unwrap_or("the dashboard's Settings")
-        ),
-        Some("raise_pat_cap") => format!(
-            " Next: spent {} of {} today (this one: {}); a host can raise the cap at {}, or wait until {}.",
-            body["recovery"]["spent_today_usd"].as_str().unwrap_or("?"),
-            body["recovery"]["current_cap_usd"].as_str().unwrap_or("?"),
-            body["recovery"]["attempted_amount_usd"].as_str().unwrap_or("?"),
-            body["recovery"]["settings_url"].as_str().unwrap_or("the token's page"),
-            body["recovery"]["resets_at"].as_str().unwrap_or("UTC midnight"),
-        ),
-        Some("retry_later") => {
-            format!(" Next: retry in {} seconds.", body["recovery"]["retry_after_seconds"].as_u64().unwrap_or(60))
+        Some(Recovery::EnableAgentSecurityMode { settings_url }) => {
+            format!(" Next: a host turns on Agent Security Mode at {settings_url}.")
         }
-        Some("use_agent_pat") => " Next: use an agent PAT (`latchkey token mint NAME`).".to_string(),
-        Some("start_session") => " Next: start a session with `latchkey agent session`.".to_string(),
-        Some("sign_request") => format!(
-            " Next: sign {} (server saw body sha256 {}, server time {}).",
-            body["recovery"]["canonical_format"].as_str().unwrap_or("the request").replace('\n', "\\n"),
-            body["recovery"]["server_body_sha256"].as_str().unwrap_or("?"),
-            body["recovery"]["server_time"]
+        Some(Recovery::RaisePatCap {
+            settings_url,
+            current_cap_usd,
+            attempted_amount_usd,
+            spent_today_usd,
+            resets_at,
+            ..
+        }) => format!(
+            " Next: spent {spent_today_usd} of {current_cap_usd} today (this one: {attempted_amount_usd}); \
+             a host can raise the cap at {settings_url}, or wait until {resets_at}."
         ),
-        Some("enroll_agent") => {
+        Some(Recovery::RetryLater { retry_after_seconds }) => format!(" Next: retry in {retry_after_seconds} seconds."),
+        Some(Recovery::UseAgentPat {}) => " Next: use an agent PAT (`latchkey token mint NAME`).".to_string(),
+        Some(Recovery::StartSession { .. }) => " Next: start a session with `latchkey agent session`.".to_string(),
+        Some(Recovery::SignRequest { canonical_format, server_body_sha256, server_time }) => format!(
+            " Next: sign {} (server saw body sha256 {server_body_sha256}, server time {server_time}).",
+            canonical_format.replace('\n', "\\n"),
+        ),
+        Some(Recovery::AwaitApproval { poll_url, expires_at, .. }) => {
+            format!(" Next: a person decides; poll {poll_url} until {expires_at}.")
+        }
+        Some(Recovery::EnrollAgent { .. }) => {
             " Next: enroll the agent with `latchkey agent enroll --bootstrap-secret S`.".to_string()
         }
-        _ => String::new(),
     };
     format!("{message} ({code}).{hint}")
 }
