@@ -390,7 +390,40 @@ impl AppError {
             AppError::InvalidGrant(_) => Some("invalid_grant"),
             AppError::InvalidTarget(_) => Some("invalid_target"),
             AppError::InvalidClient(_) => Some("invalid_client"),
-            _ => None,
+            // Listed, not a wildcard: a new OAuth refusal needs its RFC 6749 code.
+            AppError::InvalidJson(_)
+            | AppError::Validation(_)
+            | AppError::AuthRequired
+            | AppError::AuthUnknownToken
+            | AppError::AuthTokenExpired
+            | AppError::AuthTokenRevoked
+            | AppError::AgentDisabled
+            | AppError::AgentDisabledConflict
+            | AppError::Scope(_)
+            | AppError::Audience(_)
+            | AppError::NotFound
+            | AppError::MethodNotAllowed
+            | AppError::Conflict(_)
+            | AppError::PayloadTooLarge
+            | AppError::RequestTimeout
+            | AppError::UnsupportedMediaType
+            | AppError::RateLimited { .. }
+            | AppError::AgentSecurityModeOff { .. }
+            | AppError::InvalidAmount(_)
+            | AppError::InvalidPublicKey(_)
+            | AppError::UseAgentPat
+            | AppError::SessionRequired
+            | AppError::Signature(..)
+            | AppError::CertificateRevoked
+            | AppError::DelegationRequired
+            | AppError::BootstrapSecretInvalid
+            | AppError::IdempotencyMismatch
+            | AppError::SpendCapExceeded(_)
+            | AppError::ApprovalDenied
+            | AppError::ApprovalExpired
+            | AppError::AmountOverLimit { .. }
+            | AppError::Internal(_)
+            | AppError::Unavailable(_) => None,
         };
         ErrorBody {
             error_code: self.code(),

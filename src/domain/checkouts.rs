@@ -291,16 +291,20 @@ pub fn create(
 
 /// A host decides a pending approval. Approving creates the checkout in
 /// this transaction and counts it in every window, even past a cap (the
-/// audit says who decided). `Err(Conflict)` when it is no longer pending.
+/// audit says who decided). A member decides only for agents they
+/// manage (another's approval is not found). `Err(Conflict)` when it is no
+/// longer pending.
 pub fn decide(
     tx: &Connection,
     ws: &WorkspaceId,
     id: &ApprovalId,
     approve: bool,
+    who: &crate::domain::principal::Acting,
     decider: &str,
     now: Timestamp,
 ) -> Result<(db::approvals::Approval, bool), AppError> {
     let a = db::approvals::find(tx, ws, id)?.ok_or(AppError::NotFound)?;
+    crate::domain::agents::get_manageable(tx, ws, &a.agent_id, who)?;
     let status = a.status_at(now);
     if status != ApprovalStatus::Pending {
         return Err(AppError::Conflict(format!("This approval is no longer pending: it is {status}.")));

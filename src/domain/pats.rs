@@ -101,7 +101,7 @@ pub fn mint(
             }
             None => return Err(AppError::NotFound),
         },
-        _ => None,
+        (Scope::Host | Scope::Service, _) => None,
     };
     if let Some(a) = &agent {
         if !minter.may_manage(a.owner_user_id.as_ref()) {

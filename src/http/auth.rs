@@ -215,6 +215,25 @@ impl FromRequest for WorkspaceOwner {
     }
 }
 
+/// A logged-in owner acting from a page every member sees (the Agent
+/// Security Mode switch in settings): anyone else is told 403.
+pub struct OwnerAction(pub Browser);
+
+impl FromRequest for OwnerAction {
+    type Error = HtmlError;
+    type Future = Gated<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        gated(req, payload, |b| {
+            if b.session.role == Role::Owner {
+                Ok(OwnerAction(b))
+            } else {
+                Err(HtmlError::Forbidden("Only an owner of this workspace can do this.".into()))
+            }
+        })
+    }
+}
+
 /// An instance admin (`LATCHKEY_SUPERADMIN_DOMAIN`); for anyone else the
 /// page does not exist.
 pub struct InstanceAdmin(pub Browser);

@@ -444,4 +444,40 @@ fn the_token_page_edits_every_limit_and_charts_the_spend() {
     let res = owner
         .post_form(&format!("/dashboard/tokens/{}/limits", x.pat_id), &[("csrf", &csrf), ("weekly_cap_usd", "lots")]);
     assert_eq!(res.status, 400);
+    // An over-limit choice the form never offers is refused, not read as refuse.
+    let res =
+        owner.post_form(&format!("/dashboard/tokens/{}/limits", x.pat_id), &[("csrf", &csrf), ("over_limit", "maybe")]);
+    assert_eq!(res.status, 400, "{}", res.body);
+    let pat = x.c.api("GET", &format!("/v1/pats/{}", x.pat_id), Some(&host), None).json();
+    assert_eq!((&pat["over_limit"], &pat["weekly_cap_usd"]), (&json!("ask"), &json!("50.00")), "nothing changed");
+}
+
+/// A member decides approvals only for the agents they manage: another's
+/// is not found (404), through the API and the dashboard alike, and stays
+/// pending; the owner decides any.
+#[test]
+fn a_member_decides_only_for_their_own_agents() {
+    let mut x = setup(json!({"daily_cap_usd": "1.00", "over_limit": "ask"}));
+    let res = buy(&mut x, "3.00", "/api/agent/checkout/create");
+    assert_eq!(res.status, 202, "{}", res.body);
+    let id = res.json()["approval_id"].as_str().unwrap().to_string();
+
+    let host = x.host.clone();
+    let invited =
+        x.c.api("POST", "/v1/members", Some(&host), Some(json!({"email": "mel@example.com", "role": "member"})));
+    let path = invited.json()["invitation_url"].as_str().unwrap().trim_start_matches(&x.app.address).to_string();
+    let mut mel = x.app.client();
+    let csrf = mel.get(&path).csrf();
+    let pw = "a member's long password";
+    assert_eq!(mel.post_form(&path, &[("csrf", &csrf), ("password", pw), ("confirm_password", pw)]).status, 303);
+    let member = x.app.mint_pat(&["--email", "mel@example.com", "--name", "m", "--scope", "host"]);
+
+    x.c.api("POST", &format!("/v1/approvals/{id}/approve"), Some(&member), None).assert_error(404, "NOT_FOUND");
+    let csrf = mel.get("/").csrf();
+    let res = mel.post_form(&format!("/dashboard/approvals/{id}"), &[("csrf", &csrf), ("decision", "deny")]);
+    assert_eq!(res.status, 404, "{}", res.body);
+    let listed = x.c.api("GET", "/v1/approvals?status=pending", Some(&host), None).json();
+    assert_eq!(listed["items"][0]["id"], id.as_str(), "still pending: {listed}");
+    let res = x.c.api("POST", &format!("/v1/approvals/{id}/deny"), Some(&host), None);
+    assert_eq!((res.status, res.json()["status"].as_str()), (200, Some("denied")), "{}", res.body);
 }

@@ -73,6 +73,11 @@ fn the_members_page_shows_an_invitation_once() {
     let res = owner.post_form("/dashboard/members", &[("csrf", &csrf), ("email", "not-an-email"), ("role", "member")]);
     assert_eq!(res.status, 400);
     assert!(res.body.contains("value=\"not-an-email\""), "the input is kept");
+    // A role the form never offers is refused, not read as "member".
+    let res =
+        owner.post_form("/dashboard/members", &[("csrf", &csrf), ("email", "ada@example.com"), ("role", "admin")]);
+    assert_eq!(res.status, 400);
+    assert!(res.body.contains("Choose a role") && res.body.contains("value=\"ada@example.com\""), "{}", res.body);
     let res =
         owner.post_form("/dashboard/members", &[("csrf", &csrf), ("email", "ada@example.com"), ("role", "member")]);
     assert_eq!(res.status, 200);
@@ -145,6 +150,11 @@ fn a_member_cannot_act_for_the_whole_workspace() {
     for path in ["/dashboard/certificates", "/dashboard/resources", "/dashboard/oauth-clients/registration-token"] {
         assert_eq!(mel.post_form(path, &[("csrf", &csrf), ("name", "x")]).status, 403, "{path}");
     }
+    // Settings are every member's page; the mode switch is an owner's.
+    let res = mel.post_form("/settings/security-mode", &[("csrf", &csrf), ("mode", "off"), ("confirm", "yes")]);
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert!(res.body.contains("Only an owner"), "{}", res.body);
+    assert_eq!(owner.get("/dashboard/agents").status, 200, "the mode is still on");
     assert_eq!(mel.get("/dashboard/members").status, 404);
     assert_eq!(owner.get("/dashboard/members").status, 200);
 }

@@ -199,7 +199,10 @@ impl Prepared {
         match self {
             Prepared::Session { proof, .. } => proof.is_some(),
             Prepared::CertificateJwt { delegated, .. } => *delegated,
-            _ => false,
+            Prepared::Pat { .. }
+            | Prepared::AccessToken { .. }
+            | Prepared::Jwt { .. }
+            | Prepared::OAuthAccess { .. } => false,
         }
     }
 

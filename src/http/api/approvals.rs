@@ -12,7 +12,6 @@ use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::http::api::checkouts::approval_view;
 use crate::http::bearer::HostCaller;
-use crate::http::request_meta;
 use crate::model::ApprovalStatus;
 use crate::model::ids::ApprovalId;
 use crate::state::AppState;
@@ -56,17 +55,18 @@ pub async fn decide(
     ws: crate::domain::ids::WorkspaceId,
     id: ApprovalId,
     approve: bool,
+    who: crate::domain::principal::Acting,
     decider: String,
-    actor: crate::domain::audit::Actor,
-    meta: crate::domain::audit::RequestMeta,
+    origin: crate::domain::agents::Origin,
 ) -> Result<db::approvals::Approval, AppError> {
-    let now = state.clock.now();
+    let now = origin.now;
     let decided = state
         .db
         .write(move |tx| {
-            let (a, past_cap) = checkouts::decide(tx, &ws, &id, approve, &decider, now)?;
+            let (a, past_cap) = checkouts::decide(tx, &ws, &id, approve, &who, &decider, now)?;
             let kind = if approve { "approval.approved" } else { "approval.denied" };
-            let mut event = Event::success(Some(&ws), &actor, kind, &meta).target("approval", a.id.clone());
+            let mut event =
+                Event::success(Some(&ws), &origin.actor, kind, &origin.meta).target("approval", a.id.clone());
             if past_cap {
                 event.reason = Some(format!("approved past the PAT's cap by {decider}"));
             }
@@ -85,20 +85,8 @@ async fn decide_api(
     id: ApprovalId,
     approve: bool,
 ) -> Result<HttpResponse, AppError> {
-    if p.acting()?.role != crate::domain::Role::Owner {
-        // Members decide only for agents they own.
-        let (ws, who, id2) = (p.workspace.id.clone(), p.acting()?, id.clone());
-        state
-            .db
-            .read(move |conn| {
-                let a = db::approvals::find(conn, &ws, &id2)?.ok_or(AppError::NotFound)?;
-                crate::domain::agents::get_manageable(conn, &ws, &a.agent_id, &who).map(|_| ())
-            })
-            .await?;
-    }
-    let a =
-        decide(&state, p.workspace.id.clone(), id, approve, decider_of(&p), actor_of(&p), request_meta(&req, &state))
-            .await?;
+    let origin = crate::http::origin(actor_of(&p), &req, &state);
+    let a = decide(&state, p.workspace.id.clone(), id, approve, p.acting()?, decider_of(&p), origin).await?;
     Ok(HttpResponse::Ok().json(approval_view(&a, state.clock.now())))
 }
 

@@ -299,8 +299,10 @@ pub async fn poll_approval(
             }
             ApprovalStatus::Denied => return Err(AppError::ApprovalDenied),
             ApprovalStatus::Expired => return Err(AppError::ApprovalExpired),
-            _ if std::time::Instant::now() >= deadline => return Ok(pending_answer(&state, &a)),
-            _ => actix_web::rt::time::sleep(std::time::Duration::from_millis(250)).await,
+            ApprovalStatus::Pending if std::time::Instant::now() >= deadline => {
+                return Ok(pending_answer(&state, &a));
+            }
+            ApprovalStatus::Pending => actix_web::rt::time::sleep(std::time::Duration::from_millis(250)).await,
         }
     }
 }

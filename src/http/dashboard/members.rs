@@ -113,7 +113,11 @@ pub async fn invite(
         let msg = "Enter an email address like ada@example.com.".to_string();
         return render(&state, &browser, None, Some(msg), form.email, None).await;
     };
-    let role = if form.role == "owner" { Role::Owner } else { Role::Member };
+    let role = if form.role.is_empty() { Some(Role::Member) } else { Role::parse(&form.role) };
+    let Some(role) = role else {
+        let msg = "Choose a role: member or owner.".to_string();
+        return render(&state, &browser, None, Some(msg), form.email, None).await;
+    };
     let (ws, inviter) = (browser.workspace().id.clone(), browser.session.user_id.clone());
     let origin = crate::http::origin(browser.actor(), &req, &state);
     let shown = email.as_str().to_string();
@@ -145,7 +149,11 @@ pub async fn change(
     let (ws, user) = (browser.workspace().id.clone(), UserId(id.into_inner()));
     let origin = crate::http::origin(browser.actor(), &req, &state);
     let remove = form.action == "remove";
-    let role = if form.role == "owner" { Role::Owner } else { Role::Member };
+    let role = match Role::parse(&form.role) {
+        Some(role) => role,
+        None if remove => Role::Member,
+        None => return Err(HtmlError::BadRequest("Choose a role: member or owner.".into())),
+    };
     let done = state
         .db
         .write(move |tx| {

@@ -135,17 +135,9 @@ pub async fn decide_approval(
         _ => return Err(HtmlError::BadRequest("Choose Approve or Deny.".into())),
     };
     let (ws, who, id) = (browser.workspace().id.clone(), browser.acting(), id.into_inner());
-    let (ws2, id2) = (ws.clone(), id.clone());
-    state
-        .db
-        .read(move |conn| {
-            let a = db::approvals::find(conn, &ws2, &id2)?.ok_or(crate::error::AppError::NotFound)?;
-            crate::domain::agents::get_manageable(conn, &ws2, &a.agent_id, &who).map(|_| ())
-        })
-        .await?;
-    let meta = crate::http::request_meta(&req, &state);
+    let origin = crate::http::origin(browser.actor(), &req, &state);
     let decider = browser.session.email.clone();
-    crate::http::api::approvals::decide(&state, ws, id, approve, decider, browser.actor(), meta).await?;
+    crate::http::api::approvals::decide(&state, ws, id, approve, who, decider, origin).await?;
     Ok(super::see_other("/"))
 }
 

@@ -11,7 +11,7 @@ use crate::db;
 use crate::domain::ids::WorkspaceId;
 use crate::domain::{self, NewPassword, Role};
 use crate::error::HtmlError;
-use crate::http::auth::Browser;
+use crate::http::auth::{Browser, OwnerAction};
 use crate::http::request_meta;
 use crate::state::AppState;
 
@@ -110,13 +110,10 @@ pub struct ModeForm {
 pub async fn set_security_mode(
     req: HttpRequest,
     state: web::Data<AppState>,
-    browser: Browser,
+    OwnerAction(browser): OwnerAction,
     form: SessionForm<ModeForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.check(&browser)?;
-    if browser.session.role != Role::Owner {
-        return Err(HtmlError::Forbidden("Only an owner of this workspace can switch Agent Security Mode.".into()));
-    }
     let on = match form.mode.as_str() {
         "on" => true,
         "off" => false,

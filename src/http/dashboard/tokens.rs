@@ -495,7 +495,11 @@ pub async fn change_limits(
         max_checkout_cents: money("Per-checkout maximum", &form.max_checkout_usd)?,
         weekly_cap_cents: money("Weekly cap", &form.weekly_cap_usd)?,
         monthly_cap_cents: money("Monthly cap", &form.monthly_cap_usd)?,
-        over_limit: if form.over_limit == "ask" { OverLimit::Ask } else { OverLimit::Refuse },
+        over_limit: match OverLimit::parse(&form.over_limit) {
+            Some(o) => o,
+            None if form.over_limit.is_empty() => OverLimit::Refuse,
+            None => return Err(HtmlError::BadRequest("Over a limit: refuse or ask.".into())),
+        },
         approval_above_cents: money("Ask above", &form.approval_above_usd)?,
     };
     let origin = crate::http::origin(browser.actor(), &req, &state);
