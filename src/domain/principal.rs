@@ -7,32 +7,7 @@ use crate::domain::ids::{AgentId, PatId, UserId};
 use crate::domain::pats::{Audience, Scope};
 use crate::error::AppError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKind {
-    Pat,
-    Jwt,
-    /// A key-bound runtime session JWT whose request signature verified.
-    Session,
-    /// An opaque `lk_at_` token of an enrolled agent.
-    AccessToken,
-    /// An RS256 JWT signed by a workspace certificate.
-    CertificateJwt,
-    /// An RFC 9068 access JWT from the OAuth server, for one resource.
-    OAuthAccessToken,
-}
-
-impl CredentialKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CredentialKind::Pat => "pat",
-            CredentialKind::Jwt => "jwt",
-            CredentialKind::Session => "session",
-            CredentialKind::AccessToken => "access_token",
-            CredentialKind::CertificateJwt => "certificate_jwt",
-            CredentialKind::OAuthAccessToken => "oauth_access_token",
-        }
-    }
-}
+pub use crate::model::CredentialKind;
 
 #[derive(Debug, Clone)]
 pub struct Credential {

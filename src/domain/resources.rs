@@ -47,8 +47,6 @@ impl ResourceCache {
 
 pub use crate::model::resource::RuleInput;
 
-pub const CREDENTIAL_KINDS: [&str; 6] =
-    ["pat", "jwt", "session", "access_token", "certificate_jwt", "oauth_access_token"];
 const MAX_RULES: usize = 50;
 const MAX_SCOPES: usize = 50;
 
@@ -158,28 +156,30 @@ pub fn parse_rule(i: usize, input: &RuleInput) -> Result<Rule, AppError> {
         Some(k) if k.is_empty() => {
             return Err(invalid(format!("{}: leave it out to allow every kind.", field("credential_kinds"))));
         }
-        Some(k) => {
-            if let Some(bad) = k.iter().find(|k| !CREDENTIAL_KINDS.contains(&k.as_str())) {
-                return Err(invalid(format!(
-                    "{}: {bad:?} is not one of {}.",
-                    field("credential_kinds"),
-                    CREDENTIAL_KINDS.join(", ")
-                )));
-            }
-            Some(k.clone())
-        }
+        Some(k) => Some(
+            k.iter()
+                .map(|k| {
+                    CredentialKind::parse(k).ok_or_else(|| {
+                        let all: Vec<_> = CredentialKind::ALL.iter().map(|k| k.as_str()).collect();
+                        invalid(format!("{}: {k:?} is not one of {}.", field("credential_kinds"), all.join(", ")))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
     };
     let scope_types = match &input.scope_types {
-        None => vec!["agent".to_string()],
+        None => vec![Scope::Agent],
         Some(t) if t.is_empty() => {
             return Err(invalid(format!("{}: at least one of agent, service, host.", field("scope_types"))));
         }
-        Some(t) => {
-            if let Some(bad) = t.iter().find(|t| Scope::parse(t).is_none()) {
-                return Err(invalid(format!("{}: {bad:?} is not one of agent, service, host.", field("scope_types"))));
-            }
-            t.clone()
-        }
+        Some(t) => t
+            .iter()
+            .map(|t| {
+                Scope::parse(t).ok_or_else(|| {
+                    invalid(format!("{}: {t:?} is not one of agent, service, host.", field("scope_types")))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
     };
     let scopes = parse_scopes(&field("scopes"), input.scopes.as_deref().unwrap_or_default())?;
     Ok(Rule {
@@ -242,11 +242,11 @@ pub fn rule_lines(rules: &[Rule]) -> String {
         if r.require_signature {
             out.push_str(" signed");
         }
-        if let Some(kinds) = &r.credential_kinds {
-            out.push_str(&format!(" kinds={}", kinds.join(",")));
+        if let Some(kinds) = r.credential_kinds_text(",") {
+            out.push_str(&format!(" kinds={kinds}"));
         }
-        if r.scope_types != ["agent"] {
-            out.push_str(&format!(" types={}", r.scope_types.join(",")));
+        if r.scope_types != [Scope::Agent] {
+            out.push_str(&format!(" types={}", r.scope_types_text(",")));
         }
         if !r.scopes.is_empty() {
             out.push_str(&format!(" scopes={}", r.scopes.join(",")));
@@ -357,25 +357,25 @@ pub fn judge(resource: &Resource, p: &Principal, method: &str, path: &str) -> Re
     let Some(rule) = rule_for(&resource.rules, &DEFAULT, method, path) else {
         return Err(AppError::Scope(format!("No rule of this resource lets {method} {path} through.")).into());
     };
-    let scope = p.credential.scope.as_str();
-    if !rule.scope_types.iter().any(|t| t == scope) {
+    let scope = p.credential.scope;
+    if !rule.scope_types.contains(&scope) {
         return Err(AppError::Scope(format!(
             "A {scope} credential cannot reach {method} {path}; this rule admits {}.",
-            rule.scope_types.join(", ")
+            rule.scope_types_text(", ")
         ))
         .into());
     }
-    let kind = p.credential.kind.as_str();
+    let kind = p.credential.kind;
     if let Some(kinds) = &rule.credential_kinds
-        && !kinds.iter().any(|k| k == kind)
+        && !kinds.contains(&kind)
     {
         // A signed session is what the agent can still get.
-        if kinds.iter().any(|k| k == "session") && p.credential.scope == Scope::Agent {
+        if kinds.contains(&CredentialKind::Session) && p.credential.scope == Scope::Agent {
             return Err(AppError::SessionRequired.into());
         }
         return Err(AppError::Scope(format!(
             "A credential of kind {kind} cannot reach {method} {path}; this rule admits {}.",
-            kinds.join(", ")
+            rule.credential_kinds_text(", ").unwrap_or_default()
         ))
         .into());
     }
@@ -527,7 +527,7 @@ mod tests {
             methods: vec![m.into()],
             path_prefix: p.into(),
             credential_kinds: None,
-            scope_types: vec!["agent".into()],
+            scope_types: vec![Scope::Agent],
             scopes: vec![],
             require_signature: sig,
         };
@@ -560,7 +560,7 @@ mod tests {
         let rules = parse_rule_lines(text).unwrap();
         assert_eq!(rules.len(), 3);
         assert!(rules[1].require_signature);
-        assert_eq!(rules[2].scope_types, ["host", "service"]);
+        assert_eq!(rules[2].scope_types, [Scope::Host, Scope::Service]);
         assert_eq!(parse_rule_lines(&rule_lines(&rules)).unwrap(), rules);
         let e = parse_rule_lines("GET /a/\nGET").unwrap_err();
         assert!(e.user_message().contains("line 2"), "{}", e.user_message());

@@ -169,7 +169,7 @@ pub async fn record_refusal(
 /// OAuth access tokens are for the resource they name, never for
 /// Latchkey's own API (RFC 8707 audience).
 fn for_the_api(p: Principal) -> Result<Principal, Refusal> {
-    if p.credential.kind == crate::domain::principal::CredentialKind::OAuthAccessToken {
+    if p.credential.kind == crate::domain::principal::CredentialKind::OauthAccessToken {
         let ws = p.workspace.id.clone();
         return Err(Refusal {
             error: AppError::AuthUnknownToken,

@@ -97,6 +97,21 @@ word_enum! {
 }
 
 word_enum! {
+    /// How a caller proved who it is: a PAT; a JWT exchanged from one; a
+    /// key-bound runtime session whose request signature verified; an
+    /// enrolled agent's opaque `lk_at_` token; an RS256 JWT signed by a
+    /// workspace certificate; an RFC 9068 access JWT from the OAuth server.
+    CredentialKind {
+        Pat = "pat",
+        Jwt = "jwt",
+        Session = "session",
+        AccessToken = "access_token",
+        CertificateJwt = "certificate_jwt",
+        OauthAccessToken = "oauth_access_token",
+    }
+}
+
+word_enum! {
     /// What an agent PAT's over-limit checkout meets: a refusal, or a person.
     OverLimit { Refuse = "refuse", Ask = "ask" }
 }
@@ -130,6 +145,7 @@ mod tests {
         same_on_the_wire(CheckoutStatus::ALL);
         same_on_the_wire(ApprovalStatus::ALL);
         same_on_the_wire(OverLimit::ALL);
+        same_on_the_wire(CredentialKind::ALL);
         for v in ApprovalStatus::ALL {
             assert_eq!(ApprovalStatus::parse(v.as_str()), Some(*v));
         }

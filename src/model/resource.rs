@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::model::ids::{ResourceId, WorkspaceId};
+use crate::model::{CredentialKind, Scope};
 
 #[derive(Debug, Clone)]
 pub struct Resource {
@@ -27,8 +28,8 @@ pub struct Resource {
 pub struct Rule {
     pub methods: Vec<String>,
     pub path_prefix: String,
-    pub credential_kinds: Option<Vec<String>>,
-    pub scope_types: Vec<String>,
+    pub credential_kinds: Option<Vec<CredentialKind>>,
+    pub scope_types: Vec<Scope>,
     pub scopes: Vec<String>,
     pub require_signature: bool,
 }
@@ -41,10 +42,20 @@ impl Rule {
             methods: vec!["*".into()],
             path_prefix: "/".into(),
             credential_kinds: None,
-            scope_types: vec!["agent".into()],
+            scope_types: vec![Scope::Agent],
             scopes: vec![],
             require_signature: false,
         }
+    }
+
+    /// The credential kinds it admits, comma-separated; `None` for any.
+    pub fn credential_kinds_text(&self, sep: &str) -> Option<String> {
+        self.credential_kinds.as_ref().map(|k| words(k, sep))
+    }
+
+    /// The scope types it admits.
+    pub fn scope_types_text(&self, sep: &str) -> String {
+        words(&self.scope_types, sep)
     }
 
     pub fn allows_method(&self, method: &str) -> bool {
@@ -64,4 +75,8 @@ pub struct RuleInput {
     pub scope_types: Option<Vec<String>>,
     pub scopes: Option<Vec<String>>,
     pub require_signature: Option<bool>,
+}
+
+fn words<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
+    items.iter().map(T::to_string).collect::<Vec<_>>().join(sep)
 }

@@ -90,7 +90,7 @@ pub(super) fn oauth_principal(
         workspace,
         user: None,
         credential: Credential {
-            kind: CredentialKind::OAuthAccessToken,
+            kind: CredentialKind::OauthAccessToken,
             id: claims.jti.clone(),
             pat_id: None,
             scope: Scope::Agent,

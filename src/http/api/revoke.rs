@@ -64,7 +64,7 @@ pub async fn revoke_token(
                         .target("access_token", cred.id.clone());
                     audit::record(tx, event, now)
                 }
-                CredentialKind::OAuthAccessToken => match cred.oauth.as_ref().map(|o| o.grant_id.clone()) {
+                CredentialKind::OauthAccessToken => match cred.oauth.as_ref().map(|o| o.grant_id.clone()) {
                     Some(grant) if !grant.0.is_empty() => crate::domain::oauth::revoke(tx, &ws, &grant, &by),
                     _ => Err(AppError::Validation(
                         "token: an enrolled agent's access JWT lives 10 minutes and is not revoked alone; disable the agent."
