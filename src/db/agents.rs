@@ -22,8 +22,7 @@ pub struct Agent {
     /// The agent's registered ES256 public key (a P-256 JWK), once enrolled.
     pub public_jwk: Option<String>,
     pub key_thumbprint: Option<String>,
-    /// `agent`, or `oauth_client` for a client a host approved.
-    pub kind: String,
+    pub kind: crate::model::AgentKind,
 }
 
 const COLUMNS: &str = "id, workspace_id, name, description, status, owner_user_id, enrolled_at, created_at, updated_at,
@@ -165,7 +164,7 @@ pub fn update_key(
 }
 
 /// Marks an agent as what it is (`oauth_client` for an approved client).
-pub fn set_kind(conn: &Connection, id: &AgentId, kind: &str) -> Result<(), AppError> {
+pub fn set_kind(conn: &Connection, id: &AgentId, kind: crate::model::AgentKind) -> Result<(), AppError> {
     conn.execute("UPDATE agents SET kind = ?2 WHERE id = ?1", params![id, kind])?;
     Ok(())
 }
@@ -191,7 +190,7 @@ mod tests {
                 updated_at: now,
                 public_jwk: None,
                 key_thumbprint: None,
-                kind: "agent".into(),
+                kind: crate::model::AgentKind::Agent,
             };
             // The name is taken: refused as a conflict naming it, nothing written.
             let taken = db.write_blocking(|tx| insert(tx, &agent("zz-dup", "a", None)));
@@ -223,9 +222,9 @@ mod tests {
                     "a new key, the first enrolment time"
                 );
                 update_status(tx, &ws.id, &b, AgentStatus::Disabled, later)?;
-                set_kind(tx, &b, "oauth_client")?;
+                set_kind(tx, &b, crate::model::AgentKind::OauthClient)?;
                 let disabled = find_any_workspace(tx, &b)?.expect("by id alone");
-                assert_eq!((disabled.status, disabled.kind.as_str()), (AgentStatus::Disabled, "oauth_client"));
+                assert_eq!((disabled.status, disabled.kind), (AgentStatus::Disabled, crate::model::AgentKind::OauthClient));
                 assert_eq!(find(tx, &ws.id, &first.id)?.map(|a| a.status), Some(AgentStatus::Created));
                 Ok(())
             })

@@ -18,7 +18,7 @@ pub struct AuditEvent {
     pub kind: String,
     pub target_kind: Option<String>,
     pub target_id: Option<String>,
-    pub outcome: String,
+    pub outcome: crate::model::Outcome,
     pub reason: Option<String>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
@@ -106,8 +106,7 @@ pub struct AuditFilter {
     pub agent_id: Option<String>,
     /// An event id: only older events.
     pub before: Option<String>,
-    /// `success` or `failure`.
-    pub outcome: Option<String>,
+    pub outcome: Option<crate::model::Outcome>,
     /// Only events at or after this time.
     pub since: Option<Timestamp>,
 }
@@ -163,7 +162,7 @@ mod tests {
                 kind: kind.into(),
                 target_kind: target.map(|_| "pat".into()),
                 target_id: target.map(str::to_string),
-                outcome: outcome.into(),
+                outcome: crate::model::Outcome::parse(outcome).expect("a test outcome"),
                 reason: None,
                 client_ip: None,
                 user_agent: None,
@@ -186,7 +185,7 @@ mod tests {
                 assert_eq!(ids(AuditFilter::default())?, ["e3", "e2", "e1"], "newest first");
                 let repeated = list_for_workspace(tx, &ws, None, 10)?.remove(1);
                 assert_eq!((repeated.repeat_count, repeated.last_at), (3, now.plus_seconds(30)));
-                assert_eq!(ids(AuditFilter { outcome: Some("failure".into()), ..Default::default() })?, ["e2"]);
+                assert_eq!(ids(AuditFilter { outcome: Some(crate::model::Outcome::Failure), ..Default::default() })?, ["e2"]);
                 assert_eq!(ids(AuditFilter { kind: Some("pat.minted".into()), ..Default::default() })?, ["e1"]);
                 assert_eq!(ids(AuditFilter { agent_id: Some("pat-1".into()), ..Default::default() })?, ["e3", "e1"]);
                 assert_eq!(ids(AuditFilter { before: Some("e3".into()), ..Default::default() })?, ["e2", "e1"]);

@@ -619,15 +619,24 @@ impl From<Error> for crate::error::AppError {
     }
 }
 
-impl Param for crate::model::CertificateStatus {
-    fn value(&self) -> Value<'_> {
-        Value::Text(self.as_str())
-    }
+macro_rules! word_columns {
+    ($($name:ident),* $(,)?) => {$(
+        impl Param for crate::model::$name {
+            fn value(&self) -> Value<'_> {
+                Value::Text(self.as_str())
+            }
+        }
+
+        impl FromColumn for crate::model::$name {
+            fn from_value(value: Value<'_>) -> Result<Self, String> {
+                let raw = String::from_value(value)?;
+                crate::model::$name::parse(&raw)
+                    .ok_or_else(|| format!("{raw:?} is not a {}", stringify!($name)))
+            }
+        }
+    )*};
 }
 
-impl FromColumn for crate::model::CertificateStatus {
-    fn from_value(value: Value<'_>) -> Result<Self, String> {
-        let raw = String::from_value(value)?;
-        crate::model::CertificateStatus::parse(&raw).ok_or_else(|| format!("unknown certificate status {raw:?}"))
-    }
-}
+// Word enums are text columns holding their word; an unknown word is a
+// read error, never a silent default.
+word_columns!(CertificateStatus, AgentKind, Outcome);

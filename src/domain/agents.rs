@@ -79,7 +79,7 @@ pub fn create(
         updated_at: by.now,
         public_jwk: None,
         key_thumbprint: None,
-        kind: "agent".into(),
+        kind: crate::model::AgentKind::Agent,
     };
     db::agents::insert(tx, &agent)?;
     audit::record(

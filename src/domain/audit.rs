@@ -35,11 +35,7 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Success,
-    Failure,
-}
+pub use crate::model::Outcome;
 
 /// One event to record.
 #[derive(Debug, Clone)]
@@ -126,10 +122,6 @@ pub fn record_repeated(conn: &Connection, event: Event<'_>, now: Timestamp, coun
         Actor::Anonymous => ("anonymous", None, None),
         Actor::Cli => ("cli", None, Some("command line".to_string())),
     };
-    let outcome = match event.outcome {
-        Outcome::Success => "success",
-        Outcome::Failure => "failure",
-    };
     let user_agent = event.meta.user_agent.as_ref().map(|ua| truncate(ua, MAX_USER_AGENT));
 
     let dedup_key = dedup_key(&event);
@@ -149,7 +141,7 @@ pub fn record_repeated(conn: &Connection, event: Event<'_>, now: Timestamp, coun
         kind: event.kind.into(),
         target_kind: event.target.as_ref().map(|t| t.0.to_string()),
         target_id: event.target.map(|t| t.1),
-        outcome: outcome.into(),
+        outcome: event.outcome,
         reason: event.reason,
         client_ip: event.meta.client_ip.clone(),
         user_agent,

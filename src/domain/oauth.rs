@@ -239,7 +239,7 @@ pub fn approve(tx: &Connection, ws: &WorkspaceId, a: &Approval<'_>, by: &By<'_>)
             let description = format!("OAuth client {}", a.client_id);
             let description: String = description.chars().take(500).collect();
             let agent = crate::domain::agents::create(tx, ws, &name, &description, Some(a.user), by)?;
-            db::agents::set_kind(tx, &agent.id, "oauth_client")?;
+            db::agents::set_kind(tx, &agent.id, crate::model::AgentKind::OauthClient)?;
             agent.id
         }
     };

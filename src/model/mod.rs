@@ -112,6 +112,17 @@ word_enum! {
 }
 
 word_enum! {
+    /// An agent as a host made it, or an OAuth client a host approved
+    /// (listed with its grants).
+    AgentKind { Agent = "agent", OauthClient = "oauth_client" }
+}
+
+word_enum! {
+    /// How an audited event ended.
+    Outcome { Success = "success", Failure = "failure" }
+}
+
+word_enum! {
     /// What an agent PAT's over-limit checkout meets: a refusal, or a person.
     OverLimit { Refuse = "refuse", Ask = "ask" }
 }
@@ -146,6 +157,8 @@ mod tests {
         same_on_the_wire(ApprovalStatus::ALL);
         same_on_the_wire(OverLimit::ALL);
         same_on_the_wire(CredentialKind::ALL);
+        same_on_the_wire(AgentKind::ALL);
+        same_on_the_wire(Outcome::ALL);
         for v in ApprovalStatus::ALL {
             assert_eq!(ApprovalStatus::parse(v.as_str()), Some(*v));
         }

@@ -25,7 +25,7 @@ pub struct Agent {
     pub enrolled_at: Option<String>,
     pub key_thumbprint: Option<String>,
     /// `agent`, or `oauth_client` for a client a host approved.
-    pub kind: String,
+    pub kind: crate::model::AgentKind,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -186,8 +186,7 @@ pub struct AuditEvent {
     pub last_at: String,
     pub repeat_count: i64,
     pub kind: String,
-    /// success or failure.
-    pub outcome: String,
+    pub outcome: crate::model::Outcome,
     pub reason: Option<String>,
     pub actor: AuditActor,
     pub target: Option<AuditTarget>,

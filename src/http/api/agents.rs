@@ -24,7 +24,7 @@ pub fn view(a: &Agent) -> wire::Agent {
         status: a.status,
         enrolled_at: a.enrolled_at.map(|t| t.to_rfc3339()),
         key_thumbprint: a.key_thumbprint.clone(),
-        kind: a.kind.clone(),
+        kind: a.kind,
         created_at: a.created_at.to_rfc3339(),
         updated_at: a.updated_at.to_rfc3339(),
     }

@@ -18,7 +18,7 @@ pub fn view(e: &AuditEvent) -> wire::AuditEvent {
         last_at: e.last_at.to_rfc3339(),
         repeat_count: e.repeat_count,
         kind: e.kind.clone(),
-        outcome: e.outcome.clone(),
+        outcome: e.outcome,
         reason: e.reason.clone(),
         actor: wire::AuditActor { kind: e.actor_kind.clone(), id: e.actor_id.clone(), label: e.actor_label.clone() },
         target: e.target_kind.as_ref().map(|k| wire::AuditTarget { kind: k.clone(), id: e.target_id.clone() }),

@@ -309,14 +309,14 @@ struct AgentPage {
     id: String,
     name: String,
     description: String,
-    status: &'static str,
+    status: crate::model::AgentStatus,
     created: String,
     enrolled: Option<String>,
     thumbprint: Option<String>,
     access_tokens: i64,
     sessions: Vec<SessionRow>,
-    /// `oauth_client` for an OAuth client a host approved.
-    kind: String,
+    /// An OAuth client a host approved, not an agent made here.
+    oauth_client: bool,
     grants: Vec<GrantRow>,
     notice: Option<String>,
     /// The agent's PATs (live ones first) with today's spend.
@@ -339,7 +339,7 @@ pub struct AgentTokenRow {
     pub id: String,
     pub name: String,
     pub hint: String,
-    pub status: &'static str,
+    pub status: crate::model::PatStatus,
     pub spent_today: String,
     pub cap: String,
     pub last_used: String,
@@ -398,20 +398,20 @@ pub async fn agent_page(
                 id: p.id.0.clone(),
                 name: p.name.clone(),
                 hint: p.token_hint.clone(),
-                status: crate::domain::pats::status(p, now).as_str(),
+                status: crate::domain::pats::status(p, now),
                 spent_today: usd(spent),
                 cap: p.daily_cap.map(|c| c.to_string()).unwrap_or_default(),
                 last_used: p.last_used_at.map_or_else(|| "never".to_string(), crate::clock::Timestamp::display),
             }
         })
         .collect();
-    tokens.sort_by_key(|t| t.status != "active");
+    tokens.sort_by_key(|t| t.status != crate::model::PatStatus::Active);
     page(&AgentPage {
         nav: Nav::new(&browser, "agents"),
         id: agent.id.0,
         name: agent.name,
         description: agent.description,
-        status: agent.status.as_str(),
+        status: agent.status,
         created: agent.created_at.display(),
         enrolled: agent.enrolled_at.map(crate::clock::Timestamp::display),
         thumbprint: agent.key_thumbprint,
@@ -426,7 +426,7 @@ pub async fn agent_page(
                 expires: s.expires_at.display(),
             })
             .collect(),
-        kind: agent.kind,
+        oauth_client: agent.kind == crate::model::AgentKind::OauthClient,
         grants: grants
             .into_iter()
             .map(|g| GrantRow {

@@ -60,7 +60,7 @@ impl AuditQuery {
     /// The filter, and the period it was asked for (one of `PERIODS`).
     fn filter(self, now: crate::clock::Timestamp) -> (AuditFilter, Option<&'static str>) {
         let set = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let outcome = set(self.outcome).filter(|o| o == "success" || o == "failure");
+        let outcome = set(self.outcome).and_then(|o| crate::model::Outcome::parse(&o));
         let period = set(self.period).and_then(|p| PERIODS.iter().find(|(key, _, _)| *key == p));
         let since = period.map(|(_, _, back)| crate::clock::Timestamp(now.0 - back));
         let filter = AuditFilter {
@@ -77,7 +77,7 @@ impl AuditQuery {
 fn query_string(f: &AuditFilter, period: Option<&str>) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     if let Some(o) = &f.outcome {
-        q.append_pair("outcome", o);
+        q.append_pair("outcome", o.as_str());
     }
     if let Some(p) = period {
         q.append_pair("period", p);
@@ -123,7 +123,7 @@ pub async fn audit_page(
             || filter.since.is_some(),
         kinds,
         agents,
-        outcome: filter.outcome.clone().unwrap_or_default(),
+        outcome: filter.outcome.map(|o| o.as_str().to_string()).unwrap_or_default(),
         periods: PERIODS
             .iter()
             .map(|(key, label, _)| Choice {
@@ -159,7 +159,7 @@ pub async fn audit_csv(
             e.kind.clone(),
             e.target_kind.clone().unwrap_or_default(),
             e.target_id.clone().unwrap_or_default(),
-            e.outcome.clone(),
+            e.outcome.to_string(),
             e.reason.clone().unwrap_or_default(),
             e.repeat_count.to_string(),
             e.client_ip.clone().unwrap_or_default(),

@@ -20,7 +20,7 @@ pub struct CertRow {
     pub id: String,
     pub kid: String,
     pub name: String,
-    pub status: String,
+    pub status: CertificateStatus,
     pub created: String,
 }
 
@@ -71,7 +71,7 @@ pub async fn certificates_page(
                 id: c.id.0,
                 kid: c.kid,
                 name: c.name,
-                status: c.status.as_str().to_string(),
+                status: c.status,
                 created: c.created_at.display(),
             })
             .collect(),

@@ -74,7 +74,7 @@ pub struct EventRow {
     /// The object, named by kind and a short id, and its page when it has one.
     pub target: Option<String>,
     pub target_href: Option<String>,
-    pub outcome: String,
+    pub outcome: crate::model::Outcome,
     pub reason: Option<String>,
     pub client_ip: String,
     pub repeat_count: i64,

@@ -28,7 +28,7 @@ pub struct TokenRow {
     pub cap: Option<String>,
     pub last_used: String,
     pub expires: String,
-    pub status: &'static str,
+    pub status: crate::model::PatStatus,
 }
 
 impl TokenRow {
@@ -42,7 +42,7 @@ impl TokenRow {
             cap: p.daily_cap.map(|c| c.to_string()),
             last_used: p.last_used_at.map(Timestamp::display).unwrap_or_else(|| "never".into()),
             expires: p.expires_at.display(),
-            status: pats::status(p, now).as_str(),
+            status: pats::status(p, now),
         }
     }
 }
@@ -184,7 +184,7 @@ async fn render(
         })
         .collect();
     let (shown, rest): (Vec<TokenRow>, Vec<TokenRow>) =
-        matching.into_iter().partition(|t| show_all || t.status == "active");
+        matching.into_iter().partition(|t| show_all || t.status == crate::model::PatStatus::Active);
     let hidden = rest.len();
     super::page_with_status(
         status,
