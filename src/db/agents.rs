@@ -224,7 +224,10 @@ mod tests {
                 update_status(tx, &ws.id, &b, AgentStatus::Disabled, later)?;
                 set_kind(tx, &b, crate::model::AgentKind::OauthClient)?;
                 let disabled = find_any_workspace(tx, &b)?.expect("by id alone");
-                assert_eq!((disabled.status, disabled.kind), (AgentStatus::Disabled, crate::model::AgentKind::OauthClient));
+                assert_eq!(
+                    (disabled.status, disabled.kind),
+                    (AgentStatus::Disabled, crate::model::AgentKind::OauthClient)
+                );
                 assert_eq!(find(tx, &ws.id, &first.id)?.map(|a| a.status), Some(AgentStatus::Created));
                 Ok(())
             })

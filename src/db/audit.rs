@@ -185,7 +185,10 @@ mod tests {
                 assert_eq!(ids(AuditFilter::default())?, ["e3", "e2", "e1"], "newest first");
                 let repeated = list_for_workspace(tx, &ws, None, 10)?.remove(1);
                 assert_eq!((repeated.repeat_count, repeated.last_at), (3, now.plus_seconds(30)));
-                assert_eq!(ids(AuditFilter { outcome: Some(crate::model::Outcome::Failure), ..Default::default() })?, ["e2"]);
+                assert_eq!(
+                    ids(AuditFilter { outcome: Some(crate::model::Outcome::Failure), ..Default::default() })?,
+                    ["e2"]
+                );
                 assert_eq!(ids(AuditFilter { kind: Some("pat.minted".into()), ..Default::default() })?, ["e1"]);
                 assert_eq!(ids(AuditFilter { agent_id: Some("pat-1".into()), ..Default::default() })?, ["e3", "e1"]);
                 assert_eq!(ids(AuditFilter { before: Some("e3".into()), ..Default::default() })?, ["e2", "e1"]);

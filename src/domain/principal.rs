@@ -83,6 +83,17 @@ impl Principal {
         let user = self.user()?;
         Ok(Acting { user_id: Some(user.id.clone()), role: user.role })
     }
+
+    /// Whether this caller may revoke `target` (RFC 7009): any credential
+    /// itself, and an owner's or management host credential any credential
+    /// of its own workspace.
+    pub fn may_revoke(&self, target: &Principal) -> bool {
+        let itself = self.credential.kind == target.credential.kind && self.credential.id == target.credential.id;
+        let owner = self.workspace.id == target.workspace.id
+            && self.credential.scope == Scope::Host
+            && self.acting().is_ok_and(|a| a.role == Role::Owner);
+        itself || owner
+    }
 }
 
 /// A person acting in a workspace with their role: all the ownership rules

@@ -8,19 +8,14 @@ use serde_json::json;
 
 use super::actor_of;
 use crate::db;
-use crate::domain::Role;
 use crate::domain::audit::{self, Event};
 use crate::domain::pats;
-use crate::domain::principal::{CredentialKind, Principal};
+use crate::domain::principal::CredentialKind;
 use crate::domain::sessions;
 use crate::error::AppError;
 use crate::http::bearer::{AnyCaller, introspect};
 use crate::model::ids::SessionId;
 use crate::state::AppState;
-
-fn same_credential(a: &Principal, b: &Principal) -> bool {
-    a.credential.kind == b.credential.kind && a.credential.id == b.credential.id
-}
 
 /// Any credential, for itself; an owner's or management credential, for any
 /// token of its workspace. As RFC 7009 asks, an unknown or already dead
@@ -37,9 +32,7 @@ pub async fn revoke_token(
     if target.workspace.id != caller.workspace.id {
         return Ok(done());
     }
-    let workspace_admin = caller.credential.scope == crate::domain::pats::Scope::Host
-        && caller.acting().is_ok_and(|a| a.role == Role::Owner);
-    if !same_credential(&caller, &target) && !workspace_admin {
+    if !caller.may_revoke(&target) {
         return Err(AppError::Scope("Only the token itself or an owner of the workspace can revoke it.".into()));
     }
 

@@ -17,6 +17,7 @@ use crate::domain::Role;
 use crate::domain::agents::AgentStatus;
 use crate::domain::ids::AgentId;
 use crate::domain::oauth::{self, Approval};
+use crate::domain::principal::Acting;
 use crate::domain::resources::Resource;
 use crate::error::HtmlError;
 use crate::http::auth::Browser;
@@ -222,13 +223,12 @@ pub async fn authorize_page(
         Err(answer) => return Ok(answer),
     };
     let (ws, client_id) = (c.workspace.id.clone(), c.client.id.clone());
-    let user = browser.session.user_id.clone();
-    let is_owner = c.role == Role::Owner;
+    let who = Acting { user_id: Some(browser.session.user_id.clone()), role: c.role };
     let (first_time, agents) = state
         .db
         .read(move |conn| {
             let known = db::oauth::client_known_in(conn, &ws, &client_id)?;
-            let agents = db::agents::list(conn, &ws, if is_owner { None } else { Some(&user) }, None, 200)?;
+            let agents = db::agents::list(conn, &ws, who.only_own(), None, 200)?;
             Ok((!known, agents))
         })
         .await?;
@@ -320,7 +320,7 @@ pub async fn authorize_decision(
     };
     let origin = crate::http::origin(browser.actor(), &req, &state);
     let user = browser.session.user_id.clone();
-    let may_pick_any = c.role == Role::Owner;
+    let who = Acting { user_id: Some(user.clone()), role: c.role };
     let ws = c.workspace.id.clone();
     let (client_id, client_name) = (c.client.id.clone(), c.client.client_name.clone());
     let (redirect_uri, challenge, scopes, resource) = (c.redirect_uri.clone(), c.code_challenge, c.scopes, c.resource);
@@ -328,10 +328,7 @@ pub async fn authorize_decision(
         .db
         .write(move |tx| {
             if let Some(id) = &agent {
-                let found = db::agents::find(tx, &ws, id)?.ok_or(crate::error::AppError::NotFound)?;
-                if !may_pick_any && found.owner_user_id.as_ref() != Some(&user) {
-                    return Err(crate::error::AppError::NotFound);
-                }
+                crate::domain::agents::get_manageable(tx, &ws, id, &who)?;
             }
             let approval = Approval {
                 client_id: &client_id,
