@@ -13,10 +13,49 @@ use super::ExchangeClaims;
 /// full it starts over; cleared when the signing keys are reloaded.
 #[derive(Debug, Default)]
 pub struct VerifiedJwts {
-    /// The entries, and the key generation they were verified under.
-    map: std::sync::Mutex<(u64, std::collections::HashMap<[u8; 32], Verified>)>,
+    /// Latchkey's exchanged and session JWTs.
+    map: Generational<Verified>,
     /// OAuth access tokens, the same way.
-    access: std::sync::Mutex<(u64, std::collections::HashMap<[u8; 32], crate::domain::oauth::AccessClaims>)>,
+    access: Generational<crate::domain::oauth::AccessClaims>,
+}
+
+/// Entries by token digest, and the key generation they were verified
+/// under: an entry verified under keys since reloaded is never kept.
+#[derive(Debug)]
+struct Generational<V>(std::sync::Mutex<(u64, std::collections::HashMap<[u8; 32], V>)>);
+
+impl<V> Default for Generational<V> {
+    fn default() -> Self {
+        Generational(std::sync::Mutex::new((0, std::collections::HashMap::new())))
+    }
+}
+
+impl<V: Clone> Generational<V> {
+    const CAPACITY: usize = 4096;
+
+    /// The entry, or the generation a verification starting now belongs to.
+    fn get(&self, digest: &[u8; 32]) -> Result<V, u64> {
+        let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        guard.1.get(digest).cloned().ok_or(guard.0)
+    }
+
+    /// Remembers a verification, unless the keys were reloaded meanwhile.
+    fn insert(&self, digest: [u8; 32], value: &V, generation: u64) {
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.0 != generation {
+            return;
+        }
+        if guard.1.len() >= Self::CAPACITY {
+            guard.1.clear();
+        }
+        guard.1.insert(digest, value.clone());
+    }
+
+    fn clear(&self) {
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        guard.0 += 1;
+        guard.1.clear();
+    }
 }
 
 /// A verified JWT's claims, and for a session the decoded key its `cnf`
@@ -44,49 +83,27 @@ impl Verified {
 }
 
 impl VerifiedJwts {
-    const CAPACITY: usize = 4096;
-
     /// The entry, or the generation a verification starting now belongs to.
     pub(super) fn get(&self, digest: &[u8; 32]) -> Result<Verified, u64> {
-        let guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        guard.1.get(digest).cloned().ok_or(guard.0)
+        self.map.get(digest)
     }
 
     /// Remembers a verification, unless the keys were reloaded meanwhile.
     pub(super) fn insert(&self, digest: [u8; 32], verified: &Verified, generation: u64) {
-        let mut guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.0 != generation {
-            return;
-        }
-        if guard.1.len() >= Self::CAPACITY {
-            guard.1.clear();
-        }
-        guard.1.insert(digest, verified.clone());
+        self.map.insert(digest, verified, generation)
     }
 
     /// Forgets everything (after a key reload).
     pub fn clear(&self) {
-        let mut guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        guard.0 += 1;
-        guard.1.clear();
-        let mut access = self.access.lock().unwrap_or_else(|p| p.into_inner());
-        access.0 += 1;
-        access.1.clear();
+        self.map.clear();
+        self.access.clear();
     }
 
     pub(super) fn get_access(&self, digest: &[u8; 32]) -> Result<crate::domain::oauth::AccessClaims, u64> {
-        let guard = self.access.lock().unwrap_or_else(|p| p.into_inner());
-        guard.1.get(digest).cloned().ok_or(guard.0)
+        self.access.get(digest)
     }
 
     pub(super) fn insert_access(&self, digest: [u8; 32], claims: &crate::domain::oauth::AccessClaims, generation: u64) {
-        let mut guard = self.access.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.0 != generation {
-            return;
-        }
-        if guard.1.len() >= Self::CAPACITY {
-            guard.1.clear();
-        }
-        guard.1.insert(digest, claims.clone());
+        self.access.insert(digest, claims, generation)
     }
 }
