@@ -88,7 +88,7 @@ pub fn standing(conn: &Connection, pat: &PatId, day: i64, week: i64, month: i64)
 }
 
 /// What the PAT has spent in a window's period, in cents.
-pub fn spent_in(conn: &Connection, pat: &PatId, window: &str, period: i64) -> Result<i64, AppError> {
+pub fn spent_in(conn: &Connection, pat: &PatId, window: crate::model::Window, period: i64) -> Result<i64, AppError> {
     Ok(super::cached(conn, "SELECT spent_cents FROM pat_window_spend WHERE pat_id = ?1 AND span = ?2 AND period = ?3")?
         .query_row(params![pat, window, period], |r| r.get(0))
         .optional()?
@@ -135,10 +135,14 @@ mod tests {
                 add_spend(tx, &pat.id, 7, 1, 300)?;
                 add_spend(tx, &pat.id, 7, 1, 450)?;
                 add_spend(tx, &pat.id, 8, 2, 100)?;
-                assert_eq!(spent_in(tx, &pat.id, "week", 7)?, 750);
-                assert_eq!(spent_in(tx, &pat.id, "week", 8)?, 100);
-                assert_eq!(spent_in(tx, &pat.id, "month", 1)?, 750, "the month counts the same spend");
-                assert_eq!(spent_in(tx, &pat.id, "month", 7)?, 0, "periods are per window");
+                assert_eq!(spent_in(tx, &pat.id, crate::model::Window::Week, 7)?, 750);
+                assert_eq!(spent_in(tx, &pat.id, crate::model::Window::Week, 8)?, 100);
+                assert_eq!(
+                    spent_in(tx, &pat.id, crate::model::Window::Month, 1)?,
+                    750,
+                    "the month counts the same spend"
+                );
+                assert_eq!(spent_in(tx, &pat.id, crate::model::Window::Month, 7)?, 0, "periods are per window");
 
                 crate::db::checkouts::add_spend(tx, &pat.id, 70, 25)?;
                 let s = standing(tx, &pat.id, 70, 7, 2)?.expect("the PAT");

@@ -718,7 +718,7 @@ mod tests {
                 in_snapshot(tx, |_| Ok(()))?;
                 budgets::find(tx, &PatId(id.clone()))?;
                 budgets::standing(tx, &PatId(id.clone()), i64::from(i), i64::from(i), i64::from(i))?;
-                budgets::spent_in(tx, &PatId(id.clone()), "week", i64::from(i))?;
+                budgets::spent_in(tx, &PatId(id.clone()), crate::model::Window::Week, i64::from(i))?;
             }
             Ok(())
         })

@@ -11,7 +11,7 @@ use crate::db::checkouts::Checkout;
 use crate::domain::ids::{AgentId, ApprovalId, CheckoutId, PatId, WorkspaceId};
 use crate::domain::money::AmountCents;
 use crate::error::AppError;
-use crate::model::{ApprovalStatus, CheckoutStatus, OverLimit};
+use crate::model::{ApprovalStatus, CheckoutStatus, OverLimit, Window};
 
 const SECONDS_PER_DAY: i64 = 86_400;
 
@@ -56,7 +56,7 @@ pub fn month_resets_at(t: Timestamp) -> Timestamp {
 /// resets.
 #[derive(Debug, Clone, Copy)]
 pub struct WindowStanding {
-    pub name: &'static str,
+    pub name: Window,
     pub spent: i64,
     pub cap: Option<i64>,
     pub resets_at: Timestamp,
@@ -88,15 +88,15 @@ pub fn standing(conn: &Connection, pat: &PatId, now: Timestamp) -> Result<Standi
     let db::budgets::Standing { daily_cap_cents, budget, spent: [day, week, month] } = row.ok_or(AppError::NotFound)?;
     let daily = daily_cap_cents.and_then(AmountCents::from_cents).ok_or(AppError::NotFound)?;
     Ok(Standing {
-        day: WindowStanding { name: "day", spent: day, cap: Some(daily.cents()), resets_at: resets_at(now) },
+        day: WindowStanding { name: Window::Day, spent: day, cap: Some(daily.cents()), resets_at: resets_at(now) },
         week: WindowStanding {
-            name: "week",
+            name: Window::Week,
             spent: week,
             cap: budget.weekly_cap_cents,
             resets_at: week_resets_at(now),
         },
         month: WindowStanding {
-            name: "month",
+            name: Window::Month,
             spent: month,
             cap: budget.monthly_cap_cents,
             resets_at: month_resets_at(now),
@@ -168,7 +168,7 @@ pub struct Created {
 /// The refusal, with everything `raise_pat_cap` needs: the window that
 /// refused (`day`, `week`, `month`), its cap, spend and reset.
 pub struct OverCap {
-    pub window: &'static str,
+    pub window: Window,
     pub cap: AmountCents,
     pub attempted: AmountCents,
     pub spent_today: AmountCents,

@@ -23,8 +23,8 @@ pub struct CapDetails {
     pub attempted_amount_usd: String,
     pub spent_today_usd: String,
     pub resets_at: String,
-    /// `day`, `week` or `month`: the window that refused.
-    pub window: String,
+    /// The window that refused.
+    pub window: crate::model::Window,
     pub spent_in_window_usd: String,
 }
 
@@ -269,15 +269,10 @@ impl AppError {
                 "This Idempotency-Key was already used with a different request body.".into()
             }
             AppError::SpendCapExceeded(d) => {
-                let window = match d.window.as_str() {
-                    "week" => "this week's",
-                    "month" => "this month's",
-                    _ => "today's",
-                };
-                let spent = match d.window.as_str() {
-                    "week" => "this week",
-                    "month" => "this month",
-                    _ => "today",
+                let (window, spent) = match d.window {
+                    crate::model::Window::Day => ("today's", "today"),
+                    crate::model::Window::Week => ("this week's", "this week"),
+                    crate::model::Window::Month => ("this month's", "this month"),
                 };
                 format!(
                     "This checkout (${}) would take {window} spend past this token's cap: ${} of ${} spent {spent}.",
@@ -345,7 +340,7 @@ impl AppError {
                 attempted_amount_usd: d.attempted_amount_usd.clone(),
                 spent_today_usd: d.spent_today_usd.clone(),
                 resets_at: d.resets_at.clone(),
-                window: d.window.clone(),
+                window: d.window,
                 spent_in_window_usd: d.spent_in_window_usd.clone(),
             }),
             AppError::RateLimited { retry_after_seconds } => {

@@ -123,6 +123,12 @@ word_enum! {
 }
 
 word_enum! {
+    /// A spending window of an agent PAT: the UTC day, the UTC week from
+    /// Monday, the calendar month (docs/API.md §5.9).
+    Window { Day = "day", Week = "week", Month = "month" }
+}
+
+word_enum! {
     /// What an agent PAT's over-limit checkout meets: a refusal, or a person.
     OverLimit { Refuse = "refuse", Ask = "ask" }
 }
@@ -159,6 +165,7 @@ mod tests {
         same_on_the_wire(CredentialKind::ALL);
         same_on_the_wire(AgentKind::ALL);
         same_on_the_wire(Outcome::ALL);
+        same_on_the_wire(Window::ALL);
         for v in ApprovalStatus::ALL {
             assert_eq!(ApprovalStatus::parse(v.as_str()), Some(*v));
         }

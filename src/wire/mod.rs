@@ -55,7 +55,7 @@ pub enum Recovery {
         attempted_amount_usd: String,
         spent_today_usd: String,
         resets_at: String,
-        window: String,
+        window: crate::model::Window,
         spent_in_window_usd: String,
     },
     UseAgentPat {},

@@ -235,4 +235,4 @@ macro_rules! word_columns {
 
 // Word enums are text columns holding their word; an unknown word is a
 // read error, never a silent default.
-word_columns!(CertificateStatus, AgentKind, Outcome);
+word_columns!(CertificateStatus, AgentKind, Outcome, Window);

@@ -141,7 +141,7 @@ pub async fn create_checkout(
                 attempted_amount_usd: over.attempted.to_string(),
                 spent_today_usd: over.spent_today.to_string(),
                 resets_at: over.resets_at.to_rfc3339(),
-                window: over.window.to_string(),
+                window: over.window,
                 spent_in_window_usd: over.spent_in_window.to_string(),
             })))
         }
@@ -369,7 +369,7 @@ pub async fn preview_checkout(
             let refused_by = match checkouts::verdict(&standing, request.amount.cents()) {
                 checkouts::Verdict::Allowed => None,
                 checkouts::Verdict::OverMax(_) => Some("max_checkout"),
-                checkouts::Verdict::OverCap(w) => Some(w.name),
+                checkouts::Verdict::OverCap(w) => Some(w.name.as_str()),
             };
             Ok(Ok((standing, refused_by, p.credential.id)))
         })
