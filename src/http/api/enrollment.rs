@@ -14,7 +14,7 @@ use crate::domain::enrollment::{self, AssertionRules};
 use crate::domain::ids::AgentId;
 use crate::domain::security_mode;
 use crate::error::AppError;
-use crate::http::bearer::HostCaller;
+use crate::http::bearer::{HostCaller, record_refusal};
 use crate::http::{client_ip, request_meta};
 use crate::state::AppState;
 use crate::wire;
@@ -42,7 +42,7 @@ pub async fn bootstrap(
     let meta = request_meta(&req, &state);
     let now = state.clock.now();
     let Some(hash) = token::parse(TokenKind::BootstrapSecret, secret.trim()) else {
-        record_failure(&req, &state, None, "bootstrap", "malformed bootstrap secret").await;
+        record_refusal(&req, &state, None, "agent.bootstrap", "malformed bootstrap secret").await;
         return Err(AppError::BootstrapSecretInvalid);
     };
     let settings_url = state.config.url("/settings");
@@ -63,22 +63,11 @@ pub async fn bootstrap(
         })),
         Err(e) => {
             if !matches!(e, AppError::Internal(_)) {
-                record_failure(&req, &state, None, "bootstrap", e.code()).await;
+                record_refusal(&req, &state, None, "agent.bootstrap", e.code()).await;
             }
             Err(e)
         }
     }
-}
-
-async fn record_failure(
-    req: &HttpRequest,
-    state: &AppState,
-    ws: Option<crate::domain::ids::WorkspaceId>,
-    kind: &'static str,
-    reason: &str,
-) {
-    let kind = if kind == "bootstrap" { "agent.bootstrap" } else { "agent.token" };
-    crate::http::bearer::record_refusal(req, state, ws, kind, reason).await;
 }
 
 /// What a token request asks for: the client assertion and, optionally,
@@ -100,7 +89,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     match issue(&state, &assertion, resource, meta).await {
         Ok(Ok(body)) => Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body)),
         Ok(Err((ws, reason))) => {
-            record_failure(&req, &state, ws, "token", reason).await;
+            record_refusal(&req, &state, ws, "agent.token", reason).await;
             Err(AppError::AssertionInvalid)
         }
         Err(e) => Err(e),
