@@ -224,6 +224,9 @@ fn every_bad_assertion_is_refused_as_invalid_client() {
     ] {
         assert!(audit.contains(reason), "{reason} missing from the audit trail");
     }
+    let refused = c.api("GET", "/v1/audit?kind=agent.token", Some(&host), None).json();
+    let items = refused["items"].as_array().unwrap();
+    assert!(!items.is_empty() && items.iter().all(|e| e["outcome"] == "failure"), "{refused}");
 }
 
 #[test]
