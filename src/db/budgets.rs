@@ -87,7 +87,8 @@ pub fn standing(conn: &Connection, pat: &PatId, day: i64, week: i64, month: i64)
     .optional()?)
 }
 
-/// What the PAT has spent in a window's period, in cents.
+/// What the PAT has spent in a week's or a month's period, in cents (the
+/// day's spend is `checkouts::spent_on_day`; asked for here it is 0).
 pub fn spent_in(conn: &Connection, pat: &PatId, window: crate::model::Window, period: i64) -> Result<i64, AppError> {
     Ok(super::cached(conn, "SELECT spent_cents FROM pat_window_spend WHERE pat_id = ?1 AND span = ?2 AND period = ?3")?
         .query_row(params![pat, window, period], |r| r.get(0))

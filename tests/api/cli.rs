@@ -410,7 +410,9 @@ fn no_token_reaches_the_server_log() {
     );
     for secret in [&host, &agent, &minted, &jwt, &session.jwt] {
         assert!(!log.contains(secret.as_str()), "a token reached the log");
-        assert!(!log.contains(&secret[12..30]), "part of a token reached the log");
+        // Past a JWT's header (alike in every token): its signature.
+        let tail = secret.rsplit('.').next().unwrap_or(secret);
+        assert!(!log.contains(&tail[tail.len() - 20..]), "part of a token reached the log");
     }
     assert!(!log.contains("lk_pat_garbage"));
 }

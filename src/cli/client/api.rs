@@ -121,13 +121,21 @@ pub fn describe(status: u16, body: &Value) -> String {
             settings_url,
             current_cap_usd,
             attempted_amount_usd,
-            spent_today_usd,
             resets_at,
+            window,
+            spent_in_window_usd,
             ..
-        }) => format!(
-            " Next: spent {spent_today_usd} of {current_cap_usd} today (this one: {attempted_amount_usd}); \
-             a host can raise the cap at {settings_url}, or wait until {resets_at}."
-        ),
+        }) => {
+            let period = match window {
+                crate::model::Window::Day => "today",
+                crate::model::Window::Week => "this week",
+                crate::model::Window::Month => "this month",
+            };
+            format!(
+                " Next: spent {spent_in_window_usd} of {current_cap_usd} {period} (this one: {attempted_amount_usd}); \
+                 a host can raise the cap at {settings_url}, or wait until {resets_at}."
+            )
+        }
         Some(Recovery::RetryLater { retry_after_seconds }) => format!(" Next: retry in {retry_after_seconds} seconds."),
         Some(Recovery::UseAgentPat {}) => " Next: use an agent PAT (`latchkey token mint NAME`).".to_string(),
         Some(Recovery::StartSession { .. }) => " Next: start a session with `latchkey agent session`.".to_string(),
@@ -143,4 +151,33 @@ pub fn describe(status: u16, body: &Value) -> String {
         }
     };
     format!("{message} ({code}).{hint}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_reads_as_one_line_with_its_next_step() {
+        let cap = serde_json::json!({
+            "error_code": "SPEND_CAP_EXCEEDED",
+            "user_message": "Over the cap.",
+            "recovery": {"kind": "raise_pat_cap", "settings_url": "https://h/dashboard/tokens/p", "current_cap_usd": "50.00",
+                         "attempted_amount_usd": "5.00", "spent_today_usd": "1.00", "resets_at": "2026-12-07T00:00:00Z",
+                         "window": "week", "spent_in_window_usd": "48.00"}
+        });
+        let line = describe(429, &cap);
+        assert!(line.starts_with("Over the cap. (SPEND_CAP_EXCEEDED). Next: spent 48.00 of 50.00 this week"), "{line}");
+        assert!(line.contains("https://h/dashboard/tokens/p") && line.contains("2026-12-07T00:00:00Z"), "{line}");
+
+        // A kind this client does not know, or a recovery it cannot read, is
+        // no hint; the message stays.
+        let unknown =
+            serde_json::json!({"error_code": "X", "user_message": "Hm.", "recovery": {"kind": "call_a_friend"}});
+        assert_eq!(describe(400, &unknown), "Hm. (X).");
+        let odd = serde_json::json!({"error_code": "X", "user_message": "Hm.", "recovery": {"kind": "retry_later"}});
+        assert_eq!(describe(429, &odd), "Hm. (X).");
+        // Not our error shape at all (a proxy's page).
+        assert_eq!(describe(502, &Value::Null), "the server answered 502 (HTTP_ERROR).");
+    }
 }

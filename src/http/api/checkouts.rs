@@ -280,16 +280,18 @@ pub async fn poll_approval(
                     ws.clone(),
                     a.checkout_id.clone().ok_or_else(|| AppError::internal("approved without its checkout"))?,
                 );
-                let (pat, day) = (pat.clone(), checkouts::utc_day(now));
+                let pat = pat.clone();
+                // The spend of the checkout's own day, as its create answer
+                // would have shown it, even when the poll comes after midnight.
                 let (c, spent, cap) = state
                     .db
                     .read(move |conn| {
-                        let c = crate::db::checkouts::find(conn, &ws3, &checkout)?;
-                        let spent = crate::db::checkouts::spent_on_day(conn, &pat, day)?;
+                        let c = crate::db::checkouts::find(conn, &ws3, &checkout)?
+                            .ok_or_else(|| AppError::internal("approved without its checkout"))?;
+                        let spent = crate::db::checkouts::spent_on_day(conn, &pat, c.utc_day)?;
                         Ok((c, spent, crate::db::pats::find_cap(conn, &pat)?))
                     })
                     .await?;
-                let c = c.ok_or_else(|| AppError::internal("approved without its checkout"))?;
                 // The checkout as its create answer shows it (docs/API.md §5.3).
                 return Ok(HttpResponse::Created().json(wire::Checkout {
                     spent_today_usd: Some(checkouts::cents(spent).to_string()),
