@@ -158,3 +158,21 @@ fn a_member_cannot_act_for_the_whole_workspace() {
     assert_eq!(mel.get("/dashboard/members").status, 404);
     assert_eq!(owner.get("/dashboard/members").status, 200);
 }
+
+/// A role the members page never offers is refused (400), not read as
+/// "member": the owner stays an owner.
+#[test]
+fn the_members_page_refuses_a_role_it_does_not_offer() {
+    let app = TestApp::spawn();
+    let (mut owner, host) = app.owner_with_host_pat();
+    let mut c = app.client();
+    let members = c.api("GET", "/v1/members", Some(&host), None).json();
+    let owner_id = members["items"][0]["user_id"].as_str().unwrap().to_string();
+    let csrf = owner.get("/dashboard/members").csrf();
+    let path = format!("/dashboard/members/{owner_id}");
+    let res = owner.post_form(&path, &[("csrf", &csrf), ("role", "admin"), ("action", "change")]);
+    assert_eq!(res.status, 400, "{}", res.body);
+    assert!(res.body.contains("Choose a role"), "{}", res.body);
+    let members = c.api("GET", "/v1/members", Some(&host), None).json();
+    assert_eq!(members["items"][0]["role"], "owner");
+}
