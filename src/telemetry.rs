@@ -121,8 +121,8 @@ pub fn credential_id() -> String {
 }
 
 /// Records the credential the current request authenticated with.
-pub fn note_credential(id: &str) {
-    let _ = REQUEST.try_with(|r| *r.credential.borrow_mut() = Some(id.to_string()));
+pub fn note_credential(id: impl Into<String>) {
+    let _ = REQUEST.try_with(|r| *r.credential.borrow_mut() = Some(id.into()));
 }
 
 /// The standard line, with `request_id=` and `credential=` appended to

@@ -109,7 +109,9 @@ pub async fn create_checkout(
             decide(tx, p, &request, &meta, ttl, now).map(|outcome| (Some(credential), outcome))
         })
         .await?;
-    if let Some(credential) = &credential {
+    // Every outcome past authentication names its session; a created one
+    // is noted again by `touch`, which the other credential paths share.
+    if let Some(credential) = credential {
         crate::telemetry::note_credential(credential);
     }
     match outcome {
@@ -378,7 +380,7 @@ pub async fn preview_checkout(
         .await?;
     match outcome {
         Ok((standing, refused_by, credential)) => {
-            crate::telemetry::note_credential(&credential);
+            crate::telemetry::note_credential(credential);
             let (_, remaining_usd, resets_at) = windows(&standing);
             Ok(HttpResponse::Ok().json(wire::Preview {
                 allowed: refused_by.is_none(),
